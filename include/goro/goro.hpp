@@ -1,0 +1,91 @@
+// goro: Go's G/M/P goroutine scheduler in C++20.
+//
+//   goro::run([] {
+//     goro::wait_group wg;
+//     for (int i = 0; i < 10; ++i) { wg.add(1); goro::go([&] { work(); wg.done(); }); }
+//     wg.wait();
+//   });
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "goro/detail/task.hpp"
+#include "goro/options.hpp"
+#include "goro/wait_group.hpp"
+
+namespace goro {
+
+// Runs `main` as the main goroutine (id 1) on a new runtime and returns its
+// result once it returns, like Go's main: goroutines still alive then are
+// abandoned (they are never resumed; see README "Process model"). The calling
+// thread becomes m0 and runs the scheduler. Throws std::invalid_argument for a
+// bad option, std::logic_error if a runtime is already running, and rethrows
+// an exception that escaped `main` after the runtime has stopped.
+template <class F>
+std::invoke_result_t<F> run(F&& main, options opts = {}) {
+  using R = std::invoke_result_t<F>;
+  if constexpr (std::is_void_v<R>) {
+    auto call = [&] { std::invoke(std::forward<F>(main)); };
+    detail::run_main({&call, [](void* c) { (*static_cast<decltype(call)*>(c))(); }}, opts);
+  } else if constexpr (std::is_reference_v<R>) {
+    std::remove_reference_t<R>* result = nullptr;
+    auto call = [&] { result = &std::invoke(std::forward<F>(main)); };
+    detail::run_main({&call, [](void* c) { (*static_cast<decltype(call)*>(c))(); }}, opts);
+    return static_cast<R>(*result);
+  } else {
+    std::optional<R> result;
+    auto call = [&] { result.emplace(std::invoke(std::forward<F>(main))); };
+    detail::run_main({&call, [](void* c) { (*static_cast<decltype(call)*>(c))(); }}, opts);
+    return std::move(*result);
+  }
+}
+
+// Starts f(args...) in a new goroutine (Go's `go` statement). f and args are
+// decay-copied now, on the calling thread, like std::thread. From a goroutine
+// the new G goes to the current P's runnext; from a thread outside the runtime
+// (while one runs) it is injected into the global run queue. Throws
+// std::logic_error when no runtime is running, and std::system_error
+// (ENOMEM) when guarded stacks would exceed vm.max_map_count (the message
+// names the limit and options::stack_guard). An exception escaping f ends the
+// process with a message naming the goroutine, as an unrecovered Go panic.
+template <class F, class... A>
+void go(F&& f, A&&... args) {
+  auto fn = [f = std::forward<F>(f), ... args = std::forward<A>(args)]() mutable {
+    std::invoke(std::move(f), std::move(args)...);
+  };
+  using T = detail::task_impl<decltype(fn)>;
+  detail::newg_handle h = detail::newg_begin(sizeof(T), alignof(T));
+  T* t;
+  try {
+    t = new (h.storage) T(std::move(fn));
+  } catch (...) {
+    detail::newg_abort(h);
+    throw;
+  }
+  detail::newg_commit(h, t);
+}
+
+// runtime.Gosched: lets other goroutines run; the caller stays runnable and
+// runs again later. Outside a goroutine it yields the thread.
+void yield();
+
+// runtime.GOMAXPROCS: n > 0 sets the number of Ps (1..1024), moving the
+// goroutines of removed Ps to the global queue; returns the previous value.
+// n == 0 only returns the current value. Setting it requires a goroutine.
+unsigned gomaxprocs(unsigned n = 0);
+
+// Live goroutines in the running runtime, main included (0 if none runs).
+std::size_t num_goroutine();
+
+// The current goroutine's id (main is 1); 0 outside a goroutine.
+std::uint64_t goid();
+
+// True when called from goroutine code (not from a foreign thread).
+bool in_goroutine();
+
+}  // namespace goro

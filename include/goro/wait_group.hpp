@@ -1,0 +1,31 @@
+// goro::wait_group: Go's sync.WaitGroup.
+#pragma once
+#include <atomic>
+#include <cstdint>
+
+#include "goro/detail/waitq.hpp"
+
+namespace goro {
+
+// Waits for a collection of goroutines to finish. add(n) before starting them,
+// done() as each finishes, wait() parks the calling goroutine (or blocks the
+// calling thread, outside a goroutine) until the counter is zero. A counter
+// driven below zero throws std::logic_error, as Go panics. Reusable once wait
+// has returned. Not copyable or movable: waiters point into it.
+class wait_group {
+ public:
+  wait_group() = default;
+  wait_group(const wait_group&) = delete;
+  wait_group& operator=(const wait_group&) = delete;
+
+  void add(std::int64_t n);
+  void done() { add(-1); }
+  void wait();
+
+ private:
+  std::atomic<std::int64_t> counter_{0};
+  detail::futex_lock lock_;
+  detail::wait_list waiters_;
+};
+
+}  // namespace goro

@@ -1,0 +1,121 @@
+#include "context/stack.hpp"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+namespace goro::detail {
+
+namespace {
+// Unguarded stacks are carved from mappings of this many stacks, so a million
+// goroutines cost a few thousand maps rather than a million.
+constexpr std::size_t pool_chunk_stacks = 64;
+
+std::size_t read_max_map_count() {
+  std::ifstream f("/proc/sys/vm/max_map_count");
+  std::size_t v = 0;
+  if (f >> v && v > 0) return v;
+  return 65530;  // the kernel default
+}
+
+std::size_t count_maps() {
+  std::ifstream f("/proc/self/maps");
+  std::size_t n = 0;
+  std::string line;
+  while (std::getline(f, line)) ++n;
+  return n;
+}
+}  // namespace
+
+std::size_t stack_allocator::page_size() {
+  static const std::size_t ps = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  return ps;
+}
+
+std::size_t stack_allocator::guarded_stack_budget() {
+  std::size_t limit = read_max_map_count(), used = count_maps();
+  return used >= limit ? 0 : (limit - used) / 2;
+}
+
+stack_allocator::stack_allocator(std::size_t size, bool guard) : size_(size), guard_(guard) {}
+
+stack_allocator::~stack_allocator() {
+  for (auto& [p, n] : chunks_) munmap(p, n);
+}
+
+std::string stack_allocator::describe_failure(int err) const {
+  char buf[512];
+  if (guard_) {
+    std::snprintf(buf, sizeof buf,
+                  "cannot map a goroutine stack (%s): %zu guarded stacks are live and each "
+                  "costs 2 of the kernel's vm.max_map_count=%zu memory maps; set "
+                  "goro::options::stack_guard=false for pooled unguarded stacks, lower "
+                  "goro::options::stack_size, or raise vm.max_map_count",
+                  std::strerror(err), live_, read_max_map_count());
+  } else {
+    std::snprintf(buf, sizeof buf,
+                  "cannot map goroutine stacks (%s): %zu stacks of %zu bytes are live; "
+                  "lower goro::options::stack_size or free memory",
+                  std::strerror(err), live_, size_);
+  }
+  return buf;
+}
+
+void stack_allocator::refill_pool_locked() {
+  std::size_t bytes = size_ * pool_chunk_stacks;
+  // MAP_NORESERVE: only the pages a goroutine touches become resident.
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) return;
+  chunks_.emplace_back(p, bytes);
+  for (std::size_t i = pool_chunk_stacks; i-- > 0;)
+    pool_.push_back(stack{static_cast<char*>(p) + i * size_, size_});
+}
+
+stack stack_allocator::allocate() {
+  if (guard_) {
+    const std::size_t ps = page_size();
+    void* p = mmap(nullptr, size_ + ps, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (p == MAP_FAILED) return {};
+    // The lowest page stays PROT_NONE: a stack overflow faults there.
+    if (mprotect(static_cast<char*>(p) + ps, size_, PROT_READ | PROT_WRITE) != 0) {
+      int e = errno;
+      munmap(p, size_ + ps);
+      errno = e;
+      return {};
+    }
+    std::lock_guard lk(mu_);
+    ++live_;
+    return stack{static_cast<char*>(p) + ps, size_};
+  }
+  std::lock_guard lk(mu_);
+  if (pool_.empty()) refill_pool_locked();
+  if (pool_.empty()) return {};
+  stack s = pool_.back();
+  pool_.pop_back();
+  *static_cast<std::uintptr_t*>(s.lo) = stack_canary_for(s.lo);
+  ++live_;
+  return s;
+}
+
+void stack_allocator::release(stack s) {
+  if (!s) return;
+  if (guard_) {
+    const std::size_t ps = page_size();
+    munmap(static_cast<char*>(s.lo) - ps, s.size + ps);
+    std::lock_guard lk(mu_);
+    --live_;
+    return;
+  }
+  std::lock_guard lk(mu_);
+  --live_;
+  pool_.push_back(s);
+}
+
+}  // namespace goro::detail

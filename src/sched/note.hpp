@@ -1,0 +1,20 @@
+// note: a one-shot sleep/wakeup on a futex (Go's note, lock_futex.go).
+#pragma once
+#include <atomic>
+#include <cstdint>
+
+namespace goro::detail {
+
+struct note {
+  std::atomic<std::uint32_t> key{0};
+  // Blocks until wakeup has been called since the last clear.
+  void sleep() noexcept;
+  // Wakes the sleeper (or makes the next sleep return at once).
+  void wakeup() noexcept;
+  void clear() noexcept { key.store(0, std::memory_order_relaxed); }
+};
+
+void futex_wait(std::atomic<std::uint32_t>* addr, std::uint32_t val) noexcept;
+void futex_wake(std::atomic<std::uint32_t>* addr, int n) noexcept;
+
+}  // namespace goro::detail

@@ -1,0 +1,48 @@
+// Scheduler internals shared across src/ (Go's proc.go). See proc.cpp.
+#pragma once
+#include "sched/runq.hpp"
+#include "sched/runtime.hpp"
+
+namespace goro::detail {
+
+// M/P binding (Go: acquirep/releasep). Invariant OneMPerP: mp->p_ == pp iff
+// pp->m_ == mp, established and broken only here.
+void acquirep(m* mp, p* pp);
+p* releasep(m* mp);
+
+// Idle lists; caller holds rt.sched.lock.
+void pidleput(runtime& rt, p* pp);
+p* pidleget(runtime& rt);
+void mput(runtime& rt, m* mp);
+m* mget(runtime& rt);
+
+// Wakes an idle P with a spinning M if there is an idle P and no spinning M.
+void wakep(runtime& rt);
+// The submission side of the spinning protocol: call after making a G
+// runnable on a local queue.
+void ready_wake(runtime& rt);
+// Starts an M (idle or new) to run pp, or an idle P if pp is null.
+void startm(runtime& rt, p* pp, bool spinning);
+// Puts gp on the global queue from a context without a P (a foreign thread)
+// and starts an M on an idle P if there is one.
+void injectg(runtime& rt, g* gp);
+
+// Goroutine-side scheduling, called on the G's own stack.
+void gosched();  // Gosched
+// Parks the current G: status waiting, switch away, then unlockf(arg) runs on
+// the next context, after the G's context is saved (Go's unlock-after-commit).
+void gopark(post_switch_fn unlockf, void* arg);
+// Makes a waiting G runnable: runnext of the caller's P, or the global queue
+// from a thread without a P.
+void goready(g* gp);
+[[noreturn]] void goexit1();
+
+// Stop and restart the world around procresize (gomaxprocs).
+void stop_the_world(m* mp);
+void start_the_world(m* mp, unsigned newprocs);
+
+// The active runtime for calls from threads that are not Ms; retained, so the
+// caller must release it. nullptr if none runs.
+runtime* acquire_active();
+
+}  // namespace goro::detail

@@ -1,0 +1,205 @@
+// The G/M/P data structures, named and shaped as in Go's runtime (runtime2.go).
+//
+// G: a goroutine: its saved context, its stack and its entry.
+// M: an OS thread. Its g0 is the thread's own stack, where the scheduler loop
+//    runs; curg is the G it runs now; it needs a P to run Go... goro code.
+// P: a processor: the right to run goroutines, with a local run queue. There
+//    are exactly gomaxprocs of them in use; an M holds at most one.
+//
+// Ownership rules (checked by the invariant auditor, see spec/invariants.md):
+//  - P.m == M and M.p == P hold together, set only by acquirep/releasep.
+//  - A P's runqtail, runq slots and gfree list are written only by the M that
+//    holds the P. runqhead and runnext are also written by thieves (CAS).
+//  - Everything in schedt not marked atomic is guarded by schedt::lock.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "context/context.hpp"
+#include "context/stack.hpp"
+#include "goro/detail/task.hpp"
+#include "goro/detail/waitq.hpp"
+#include "goro/options.hpp"
+#include "sched/note.hpp"
+#include "sync/park.hpp"
+
+namespace goro::detail {
+
+struct m;
+struct p;
+struct runtime;
+
+// G states, as Go's _Gidle.._Gdead.
+enum class gstatus : std::uint32_t { idle, runnable, running, syscall, waiting, dead };
+// P states, as Go's _Pidle, _Prunning, _Psyscall, _Pgcstop (stopped also
+// covers Go's _Pdead: a P beyond gomaxprocs).
+enum class pstatus : std::uint32_t { idle, running, syscall, stopped };
+
+const char* gstatus_name(gstatus s);
+const char* pstatus_name(pstatus s);
+
+// Bytes of closure a g holds inline; larger closures go to the heap.
+constexpr std::size_t g_inline_task_bytes = 64;
+
+struct g {
+  fcontext_t ctx = nullptr;  // saved context; valid while not running
+  stack stk;                 // allocated at first execute, kept while in gfree
+  fiber_san san;
+  std::atomic<gstatus> status{gstatus::idle};
+  std::uint64_t goid = 0;
+  g* schedlink = nullptr;    // global run queue / free list link
+  task* fn = nullptr;        // entry; destroyed when it returns
+  bool fn_inline = false;    // fn lives in storage[]
+  bool is_main = false;
+  runtime* rt = nullptr;
+  alignas(std::max_align_t) unsigned char storage[g_inline_task_bytes];
+};
+
+// What the context we switch to must do for the one we left, once we are off
+// its stack (Go's mcall(fn) / gopark unlockf): requeue a yielded G, commit a
+// park by releasing the wait-queue lock, or recycle a dead G.
+using post_switch_fn = void (*)(m* mp, g* prev, void* arg);
+
+struct m {
+  std::int64_t id = 0;
+  runtime* rt = nullptr;
+  fcontext_t g0ctx = nullptr;  // the scheduler loop's context while a G runs
+  fiber_san g0san;
+  g* curg = nullptr;
+  p* p_ = nullptr;             // attached P (Go: m.p)
+  p* nextp = nullptr;          // P handed over by startm
+  bool spinning = false;       // looking for work to steal, counted in nmspinning
+  note park;                   // sleeps here when idle (stopm)
+  m* schedlink = nullptr;      // idle M list
+  std::uint64_t fastrand = 0;
+  // The switch in progress: who we left and what to do for them.
+  g* sw_from = nullptr;        // nullptr: we left g0
+  post_switch_fn sw_post = nullptr;
+  void* sw_arg = nullptr;
+  std::thread thread;          // unused for m0
+};
+
+constexpr std::uint32_t runq_capacity = 256;
+
+struct alignas(64) p {
+  std::int32_t id = 0;
+  std::atomic<pstatus> status{pstatus::stopped};
+  m* m_ = nullptr;               // holding M (Go: p.m), written by acquirep/releasep
+  std::uint32_t schedtick = 0;   // incremented on every schedule (not inherited)
+  p* link = nullptr;             // idle P list
+
+  // The local run queue (Go's runqhead/runqtail/runq/runnext). See runq.cpp
+  // for the protocol and the reason behind each memory order.
+  std::atomic<std::uint32_t> runqhead{0};
+  std::atomic<std::uint32_t> runqtail{0};
+  std::atomic<g*> runnext{nullptr};
+  std::atomic<g*> runq[runq_capacity] = {};
+
+  // Dead Gs with their stacks, for reuse by this P (Go: p.gFree).
+  g* gfree = nullptr;
+  std::int32_t gfreecnt = 0;
+  // goid cache (Go: p.goidcache/goidcacheend): ids handed out in batches.
+  std::uint64_t goidcache = 0, goidcacheend = 0;
+  // Goroutines created and finished on this P; summed by num_goroutine.
+  // Written only by the holder (load+store, no RMW), read by anyone.
+  std::atomic<std::uint64_t> ncreated{0}, nfinished{0};
+  std::uint32_t spawn_since_budget_check = 0;
+};
+
+constexpr std::uint32_t max_procs = 1024;
+
+struct schedt {
+  futex_lock lock;
+
+  // Global run queue, FIFO through g::schedlink.
+  g* runqhead = nullptr;
+  g* runqtail = nullptr;
+  std::atomic<std::int32_t> runqsize{0};  // written under lock; read racily
+
+  p* pidle = nullptr;                      // idle P list
+  std::atomic<std::int32_t> npidle{0};     // written under lock; read racily
+  m* midle = nullptr;                      // idle M list
+  std::int32_t nmidle = 0;
+  std::int32_t mcount = 0;
+  std::atomic<std::int32_t> nmspinning{0};
+
+  // Stop-the-world (procresize): see stop_the_world in proc.cpp.
+  std::atomic<bool> gcwaiting{false};
+  std::int32_t stopwait = 0;
+  note stopnote;
+
+  // Dead Gs beyond the per-P caches.
+  g* gfree = nullptr;
+  std::int32_t ngfree = 0;
+};
+
+struct runtime {
+  runtime(const options& o, unsigned nprocs);
+  ~runtime();
+
+  options opts;
+  schedt sched;
+  std::atomic<std::uint32_t> gomaxprocs{0};
+  std::atomic<p*> allp[max_procs] = {};
+  // Strides coprime to gomaxprocs, for stealing in random order. Written only
+  // with the world stopped.
+  std::vector<std::uint32_t> steal_coprimes;
+
+  stack_allocator stacks;
+  std::size_t guarded_budget = 0;  // live goroutines allowed with guarded stacks
+
+  std::atomic<std::uint64_t> goidgen{0};
+  std::atomic<std::int64_t> mnext{0};
+  // Goroutines counted outside any live P: spawned from foreign threads and
+  // the totals of Ps removed by procresize.
+  std::atomic<std::int64_t> nretired_created{0}, nretired_finished{0};
+
+  std::vector<m*> allm;  // every M; guarded by sched.lock; freed at teardown
+  sema world_sema;       // serializes stop-the-world (gomaxprocs)
+
+  std::mutex allg_mu;
+  std::vector<g*> allgs;  // every g struct ever allocated; freed at teardown
+
+  // Shutdown: set when main returns; every M leaves at its next scheduling
+  // point.
+  std::atomic<bool> stopping{false};
+  m* m0 = nullptr;
+  g* main_g = nullptr;
+  std::exception_ptr main_exc;
+
+  // Lifetime: the instance outlives run() while abandoned Ms still run.
+  std::atomic<int> refs{1};
+  void retain() { refs.fetch_add(1, std::memory_order_relaxed); }
+  // acq_rel: the last releaser must see every other M's writes before
+  // destroying the instance.
+  void release() {
+    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+};
+
+// The M running on this thread, or nullptr. Never inlined and never pure: a
+// goroutine can resume on another thread, so a cached thread_local address
+// would be stale (see shared/design.md, "thread_local across a switch").
+m* getm();
+void setm(m* mp);
+
+// Fatal runtime error: prints "goro: fatal error: ..." and exits with 2.
+[[noreturn]] void fatal(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#ifdef GORO_CHECK_INVARIANTS
+#define GORO_INVARIANT(cond, ...) \
+  do {                            \
+    if (!(cond)) ::goro::detail::fatal("invariant violated: " __VA_ARGS__); \
+  } while (0)
+#else
+#define GORO_INVARIANT(cond, ...) \
+  do {                            \
+  } while (0)
+#endif
+
+}  // namespace goro::detail

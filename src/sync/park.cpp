@@ -1,0 +1,81 @@
+#include "sync/park.hpp"
+
+#include "sched/note.hpp"
+#include "sched/proc.hpp"
+
+namespace goro::detail {
+
+void waiter_init(waiter& w) {
+  m* mp = getm();
+  w.gp = mp ? mp->curg : nullptr;
+  w.woken.store(0, std::memory_order_relaxed);
+  w.next = nullptr;
+}
+
+void waitq_push(wait_list& q, waiter* w) {
+  w->next = nullptr;
+  if (q.tail) q.tail->next = w;
+  else q.head = w;
+  q.tail = w;
+}
+
+waiter* waitq_pop(wait_list& q) {
+  waiter* w = q.head;
+  if (w) {
+    q.head = w->next;
+    if (!q.head) q.tail = nullptr;
+    w->next = nullptr;
+  }
+  return w;
+}
+
+namespace {
+void post_unlock(m*, g*, void* lk) { static_cast<futex_lock*>(lk)->unlock(); }
+}  // namespace
+
+void park_unlock(waiter& w, futex_lock& lk) {
+  if (w.gp) {
+    gopark(post_unlock, &lk);
+    return;
+  }
+  lk.unlock();
+  // acquire: pairs with ready()'s release store, so the thread sees what the
+  // waker did before waking it.
+  while (w.woken.load(std::memory_order_acquire) == 0) futex_wait(&w.woken, 0);
+}
+
+void ready(waiter* w) {
+  if (g* gp = w->gp) {
+    goready(gp);
+    return;
+  }
+  // After this store the waiter may return and its frame vanish; futex_wake
+  // only uses the address as a key and never dereferences it.
+  std::atomic<std::uint32_t>* word = &w->woken;
+  word->store(1, std::memory_order_release);
+  futex_wake(word, 1);
+}
+
+void sema::acquire() {
+  lk_.lock();
+  if (!held_) {
+    held_ = true;
+    lk_.unlock();
+    return;
+  }
+  waiter w;
+  waiter_init(w);
+  waitq_push(q_, &w);
+  park_unlock(w, lk_);
+  // Ownership was handed to us by release(); held_ stayed true.
+}
+
+void sema::release() {
+  lk_.lock();
+  waiter* w = waitq_pop(q_);
+  if (!w) held_ = false;
+  lk_.unlock();
+  if (w) ready(w);
+}
+
+}  // namespace goro::detail

@@ -1,0 +1,52 @@
+// Waiters: the one mechanism every blocking primitive (wait_group, the
+// runtime's semaphores, later channels and mutexes) parks through. A waiter is
+// either a goroutine (parked with gopark, readied with goready) or a foreign
+// thread (blocked on a futex word), so the same primitives serve both.
+#pragma once
+#include <atomic>
+#include <cstdint>
+
+#include "goro/detail/waitq.hpp"
+
+namespace goro::detail {
+
+struct g;
+
+struct waiter {
+  g* gp = nullptr;                   // the parked goroutine, or null: a thread
+  std::atomic<std::uint32_t> woken{0};  // thread waiters sleep on this word
+  waiter* next = nullptr;
+  void* elem = nullptr;              // payload slot for primitives that pass values
+};
+
+// Fills in who is waiting: the current goroutine, or the calling thread.
+void waiter_init(waiter& w);
+
+void waitq_push(wait_list& q, waiter* w);
+waiter* waitq_pop(wait_list& q);
+
+// Parks the caller on w, which the caller has already pushed onto a wait list
+// while holding lk. Releases lk only after the park has committed (the
+// goroutine's context is saved), so a waker that takes w from the list under
+// lk can ready it at once without a lost wakeup. Returns once readied.
+void park_unlock(waiter& w, futex_lock& lk);
+
+// Wakes w, which has been removed from its wait list. The caller must not
+// touch w afterwards: the waiter may already have returned and its frame gone.
+void ready(waiter* w);
+
+// A FIFO semaphore of one unit, handing ownership straight to the next waiter
+// (no barging). Used for the runtime's own mutual exclusion at the goroutine
+// level, such as serializing stop-the-world.
+class sema {
+ public:
+  void acquire();
+  void release();
+
+ private:
+  futex_lock lk_;
+  wait_list q_;
+  bool held_ = false;
+};
+
+}  // namespace goro::detail
