@@ -95,7 +95,9 @@ TEST(ApiTest, MainsExceptionPropagatesAfterStop) {
 }
 
 TEST(ApiTest, GoroutinesLeftAtMainReturnAreAbandoned) {
-  goro::wait_group never;  // outlives both runs
+  // Abandoned goroutines stay parked on `never` for good, so it must outlive
+  // them: static, not on this frame (which later tests reuse).
+  static goro::wait_group never;
   never.add(1);
   std::atomic<bool> resumed{false};
   goro::run(
@@ -179,6 +181,18 @@ TEST(ApiTest, WaitGroupNegativeCounterThrows) {
 
 using ApiDeathTest = ::testing::Test;
 
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winfinite-recursion"
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Winfinite-recursion"
+#endif
+__attribute__((noinline)) int recurse_forever(int n) {
+  volatile char pad[1024];
+  pad[0] = static_cast<char>(n);
+  return recurse_forever(n + 1) + pad[0];  // until the guard page
+}
+#pragma GCC diagnostic pop
+
 TEST(ApiDeathTest, ExceptionInGoroutineEndsProcessNamingIt) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_EXIT(goro::run(
@@ -209,14 +223,7 @@ TEST(ApiDeathTest, GuardPageStopsStackOverflow) {
                     goro::wait_group wg;
                     wg.add(1);
                     goro::go([] {
-                      struct rec {
-                        static int deep(int n) {
-                          volatile char pad[1024];
-                          pad[0] = static_cast<char>(n);
-                          return deep(n + 1) + pad[0];
-                        }
-                      };
-                      rec::deep(0);
+                      recurse_forever(0);
                     });
                     wg.wait();
                   },

@@ -702,8 +702,19 @@ namespace {
 constexpr std::int32_t gfree_local_max = 64;
 constexpr std::int32_t gfree_global_stack_max = 1024;
 
+// Caller holds sched.lock.
+void gfput_global_locked(runtime& rt, g* gp) {
+  gp->schedlink = rt.sched.gfree;
+  rt.sched.gfree = gp;
+  rt.sched.ngfree.store(rt.sched.ngfree.load(std::memory_order_relaxed) + 1,
+                        std::memory_order_relaxed);
+}
+
 void gfput(runtime& rt, p* pp, g* gp) {
   gp->ctx = nullptr;  // restarts from g_entry when reused
+  // TSan keeps megabytes of trace per fiber: only started, live Gs hold one.
+  // (We are already off gp's fiber: gfput runs after the switch.)
+  san_destroy(gp->san);
   gp->is_main = false;
   gp->schedlink = pp->gfree;
   pp->gfree = gp;
@@ -716,13 +727,11 @@ void gfput(runtime& rt, p* pp, g* gp) {
     g* g1 = pp->gfree;
     pp->gfree = g1->schedlink;
     pp->gfreecnt--;
-    if (rt.sched.ngfree >= gfree_global_stack_max && g1->stk) {
+    if (rt.sched.ngfree.load(std::memory_order_relaxed) >= gfree_global_stack_max && g1->stk) {
       rt.stacks.release(g1->stk);
       g1->stk = {};
     }
-    g1->schedlink = rt.sched.gfree;
-    rt.sched.gfree = g1;
-    rt.sched.ngfree++;
+    gfput_global_locked(rt, g1);
   }
   rt.sched.lock.unlock();
 }
@@ -732,13 +741,15 @@ g* gfget_global_locked(runtime& rt) {
   g* gp = rt.sched.gfree;
   if (gp) {
     rt.sched.gfree = gp->schedlink;
-    rt.sched.ngfree--;
+    rt.sched.ngfree.store(rt.sched.ngfree.load(std::memory_order_relaxed) - 1,
+                          std::memory_order_relaxed);
   }
   return gp;
 }
 
 g* gfget(runtime& rt, p* pp) {
-  if (!pp->gfree && rt.sched.gfree) {
+  // Peek without the lock; a stale count only costs a lock round trip.
+  if (!pp->gfree && rt.sched.ngfree.load(std::memory_order_relaxed) > 0) {
     rt.sched.lock.lock();
     while (pp->gfreecnt < gfree_local_max / 2) {
       g* g1 = gfget_global_locked(rt);
@@ -845,9 +856,7 @@ newg_handle newg_begin(std::size_t size, std::size_t align) {
   } catch (...) {
     if (gp) {
       rt->sched.lock.lock();
-      gp->schedlink = rt->sched.gfree;
-      rt->sched.gfree = gp;
-      rt->sched.ngfree++;
+      gfput_global_locked(*rt, gp);
       rt->sched.lock.unlock();
     }
     if (!pp) rt->release();
@@ -860,9 +869,7 @@ void newg_abort(newg_handle h) noexcept {
   runtime& rt = *gp->rt;
   if (!gp->fn_inline) ::operator delete(h.storage);
   rt.sched.lock.lock();
-  gp->schedlink = rt.sched.gfree;
-  rt.sched.gfree = gp;
-  rt.sched.ngfree++;
+  gfput_global_locked(rt, gp);
   rt.sched.lock.unlock();
   m* mp = getm();
   if (!(mp && mp->p_ && mp->rt == &rt)) rt.release();
@@ -923,9 +930,7 @@ void destroy_p_locked(runtime& rt, p* pp) {
     globrunqputhead(rt, next);
   while (g* gp = pp->gfree) {
     pp->gfree = gp->schedlink;
-    gp->schedlink = rt.sched.gfree;
-    rt.sched.gfree = gp;
-    rt.sched.ngfree++;
+    gfput_global_locked(rt, gp);
   }
   pp->gfreecnt = 0;
   rt.nretired_created.fetch_add(static_cast<std::int64_t>(pp->ncreated.exchange(0)));

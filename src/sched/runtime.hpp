@@ -135,7 +135,7 @@ struct schedt {
 
   // Dead Gs beyond the per-P caches.
   g* gfree = nullptr;
-  std::int32_t ngfree = 0;
+  std::atomic<std::int32_t> ngfree{0};  // written under lock; peeked without
 };
 
 struct runtime {

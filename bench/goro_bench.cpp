@@ -1,0 +1,188 @@
+// goro's side of the peer benchmarks (bench/go/main.go is Go's side; both
+// are run and compared by ci/bench.sh). Each benchmark reports the figure
+// compared with Go as the user counter the comparison reads (ns_per_op),
+// measured the same way as the Go program: same sizes, same warm-up, same
+// rounds. Names match the Go side exactly.
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <boost/context/detail/fcontext.hpp>
+#include <boost/context/fiber.hpp>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "goro/goro.hpp"
+#include "sched/runq.hpp"
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+double ns_since(clock_type::time_point t0) {
+  return std::chrono::duration<double, std::nano>(clock_type::now() - t0).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// Runs body(iterations) under the benchmark loop in batches, timing it with
+// the steady clock, and reports ns per op (ops_per_iteration per iteration).
+template <class Body>
+void timed_loop(benchmark::State& state, double ops_per_iteration, Body body) {
+  double total_ns = 0;
+  std::int64_t iters = 0;
+  for (auto _ : state) {
+    auto t0 = clock_type::now();
+    body();
+    total_ns += ns_since(t0);
+    iters++;
+  }
+  state.counters["ns_per_op"] = total_ns / (static_cast<double>(iters) * ops_per_iteration);
+}
+
+goro::options procs_opts(unsigned procs) {
+  goro::options o;
+  o.procs = procs;
+  // Spawn-heavy workloads keep up to a million goroutines queued at once;
+  // guarded stacks would stop near 32 thousand (vm.max_map_count).
+  o.stack_guard = false;
+  return o;
+}
+
+// Two goroutines on one P each yield n times; every yield hands the P to the
+// other. Returns ns for the whole round (from the start gate to both done).
+double yield_round(int n) {
+  goro::wait_group ready, start, done;
+  ready.add(2);
+  start.add(1);
+  done.add(2);
+  auto worker = [&] {
+    ready.done();
+    start.wait();
+    for (int i = 0; i < n; i++) goro::yield();
+    done.done();
+  };
+  goro::go(worker);
+  goro::go(worker);
+  ready.wait();
+  auto t0 = clock_type::now();
+  start.done();
+  done.wait();
+  return ns_since(t0);
+}
+
+void yield_switch(benchmark::State& state, unsigned procs) {
+  constexpr int n = 2'000'000;
+  double per = 0;
+  for (auto _ : state) {
+    double ns = goro::run(
+        [] {
+          yield_round(n / 10);  // warm-up
+          return yield_round(n);
+        },
+        procs_opts(procs));
+    per = ns / (2.0 * n);
+    state.SetIterationTime(ns / 1e9);
+  }
+  state.counters["ns_per_op"] = per;
+}
+
+double spawn_join_round(int n) {
+  goro::wait_group wg;
+  auto t0 = clock_type::now();
+  for (int i = 0; i < n; i++) {
+    wg.add(1);
+    goro::go([&wg] { wg.done(); });
+  }
+  wg.wait();
+  return ns_since(t0);
+}
+
+void spawn_join_1M(benchmark::State& state, unsigned procs) {
+  constexpr int n = 1'000'000;
+  double per = 0;
+  for (auto _ : state) {
+    per = goro::run(
+        [] {
+          spawn_join_round(n);  // warm-up
+          std::vector<double> rounds;
+          for (int r = 0; r < 5; r++) rounds.push_back(spawn_join_round(n) / n);
+          return median(rounds);
+        },
+        procs_opts(procs));
+  }
+  state.counters["ns_per_op"] = per;
+}
+
+// goro only (Go's run queue is not reachable from Go code): one runqput plus
+// one runqget on an uncontended P, the cost inside every go/yield.
+void runq_put_get(benchmark::State& state) {
+  using namespace goro::detail;
+  goro::options o;
+  o.stack_guard = false;
+  runtime rt(o, 1);
+  p* pp = new p;
+  rt.allp[0].store(pp);
+  rt.gomaxprocs.store(1);
+  g gs[64];
+  std::size_t i = 0;
+  timed_loop(state, 1000, [&] {
+    for (int k = 0; k < 1000; k++) {
+      runqput(rt, pp, &gs[i++ & 63], false);
+      benchmark::DoNotOptimize(runqget(pp).gp);
+    }
+  });
+}
+BENCHMARK(runq_put_get)->Name("runq_put_get");
+
+// goro only: the raw Boost.Context switch, at the two levels the runtime
+// could be built on. goro uses fcontext (the faster here; see bench/README.md).
+void raw_switch_fcontext(benchmark::State& state) {
+  using namespace boost::context::detail;
+  constexpr std::size_t size = 64 * 1024;
+  auto mem = std::make_unique<char[]>(size);
+  fcontext_t other = make_fcontext(mem.get() + size, size, [](transfer_t t) {
+    for (;;) t = jump_fcontext(t.fctx, nullptr);
+  });
+  timed_loop(state, 2000, [&] {
+    for (int k = 0; k < 1000; k++) {
+      transfer_t t = jump_fcontext(other, nullptr);  // there and back: 2 switches
+      other = t.fctx;
+    }
+  });
+}
+BENCHMARK(raw_switch_fcontext)->Name("raw_switch/fcontext");
+
+void raw_switch_fiber(benchmark::State& state) {
+  namespace ctx = boost::context;
+  ctx::fiber other{[](ctx::fiber&& caller) {
+    for (;;) caller = std::move(caller).resume();
+    return std::move(caller);
+  }};
+  timed_loop(state, 2000, [&] {
+    for (int k = 0; k < 1000; k++) other = std::move(other).resume();
+  });
+}
+BENCHMARK(raw_switch_fiber)->Name("raw_switch/fiber");
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Registered by hand so the names are exactly the Go peer's.
+  benchmark::RegisterBenchmark("yield_switch/procs:1", yield_switch, 1u)
+      ->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+  for (unsigned procs : {1u, 2u})
+    benchmark::RegisterBenchmark(("spawn_join_1M/procs:" + std::to_string(procs)).c_str(),
+                                 spawn_join_1M, procs)
+        ->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

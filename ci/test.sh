@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Builds goro and passes every test: the README's test command and what CI runs.
+#
+#   ci/test.sh            deps, then release (unit, props, stress, bench-smoke,
+#                         tla), debug with the invariant auditor, TSan and
+#                         ASan+UBSan builds, and the mutant checks
+#   GORO_TEST_QUICK=1     release build and its labels only (a fast local loop)
+#
+# Every check is a ctest test with a label; a failure anywhere fails the run.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+cd "$top"
+
+"$here/deps.sh"
+
+jobs=$(nproc)
+step() { printf '\n== %s (%ss since start)\n' "$*" "$SECONDS"; }
+
+# ctest_preset PRESET LABEL_REGEX: configure, build and run one preset.
+ctest_preset() {
+  local preset=$1 labels=$2; shift 2
+  step "configure + build: $preset"
+  cmake --preset "$preset" "$@" >/dev/null
+  cmake --build --preset "$preset" -j "$jobs"
+  step "ctest: $preset, labels $labels"
+  ctest --test-dir "build/$preset" -L "$labels" --output-on-failure -j "$jobs" --timeout 900
+}
+
+ctest_preset release 'unit|props|stress|bench-smoke|tla' -DGORO_TLA=ON
+if [ "${GORO_TEST_QUICK:-0}" = 1 ]; then
+  step "quick mode: done"
+  exit 0
+fi
+ctest_preset debug 'unit|props'
+ctest_preset tsan 'unit|props|stress'
+ctest_preset asan 'unit|props|stress'
+if [ -x "$here/mutants.sh" ]; then
+  step "mutants: each deliberate bug must be caught"
+  "$here/mutants.sh"
+fi
+step "all tests passed"
