@@ -59,6 +59,28 @@ TEST(ApiTest, RunCanBeCalledAgainAfterReturning) {
   for (int i = 0; i < 20; i++) EXPECT_EQ(goro::run([i] { return i; }, procs(2)), i);
 }
 
+TEST(ApiTest, RunAgainRightAfterMainExitsOnAnotherM) {
+  // Main parks and is readied by goroutines on other Ms, so it often returns
+  // on an M other than m0 while m0 is still busy: run() must still give the
+  // runtime up before it returns, so the next run() starts cleanly.
+  for (int i = 0; i < 300; i++) {
+    int got = goro::run(
+        [i] {
+          goro::wait_group wg;
+          wg.add(4);
+          for (int k = 0; k < 4; k++)
+            goro::go([&wg] {
+              for (int y = 0; y < 10; y++) goro::yield();
+              wg.done();
+            });
+          wg.wait();
+          return i;
+        },
+        procs(2));
+    ASSERT_EQ(got, i);
+  }
+}
+
 TEST(ApiTest, RunInsideRunThrows) {
   goro::run([] {
     EXPECT_THROW(goro::run([] {}), std::logic_error);

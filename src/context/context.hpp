@@ -81,13 +81,6 @@ inline void san_after_switch(fiber_san& self, fiber_san* prev) {
   (void)prev;
 }
 
-// A goroutine's first entry: ASan has no fake stack to restore yet.
-inline void san_first_entry() {
-#ifdef GORO_ASAN
-  __sanitizer_finish_switch_fiber(nullptr, nullptr, nullptr);
-#endif
-}
-
 inline void san_create(fiber_san& f, void* lo, std::size_t size) {
 #ifdef GORO_TSAN
   if (!f.tsan_fiber) f.tsan_fiber = __tsan_create_fiber(0);

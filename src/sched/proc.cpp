@@ -205,7 +205,8 @@ void run_task(g* gp);
 void g_entry(transfer_t t) {
   m* mp = static_cast<m*>(t.data);
   g* self = mp->curg;
-  san_first_entry();
+  // A fresh G's fake-stack slot is null (prepare_start), which is exactly
+  // ASan's first-entry form of finishing a switch.
   after_switch(t, self->san);
   run_task(self);
   goexit1();
@@ -1014,14 +1015,18 @@ std::mutex active_mu;
 runtime* active = nullptr;
 
 void begin_shutdown(runtime& rt) {
+  // Give up the active slot first: once `stopping` is set, m0 may return from
+  // run() at any moment, and the caller may call run() again at once.
+  {
+    std::lock_guard lk(active_mu);
+    if (active == &rt) active = nullptr;
+  }
   rt.sched.lock.lock();
   rt.stopping.store(true, std::memory_order_release);
   for (m* mp = rt.sched.midle; mp; mp = mp->schedlink) mp->park.wakeup();
   rt.sched.midle = nullptr;
   rt.sched.nmidle = 0;
   rt.sched.lock.unlock();
-  std::lock_guard lk(active_mu);
-  if (active == &rt) active = nullptr;
 }
 
 unsigned procs_from_env_or_hw() {
