@@ -21,10 +21,13 @@ step() { printf '\n== %s (%ss since start)\n' "$*" "$SECONDS"; }
 ctest_preset() {
   local preset=$1 labels=$2; shift 2
   step "configure + build: $preset"
-  cmake --preset "$preset" "$@" >/dev/null
+  # Explicit ON: a cache left by someone's -DGORO_BUILD_TESTS=OFF must not
+  # turn this run into one that tests nothing.
+  cmake --preset "$preset" -DGORO_BUILD_TESTS=ON -DGORO_BUILD_BENCH=ON "$@" >/dev/null
   cmake --build --preset "$preset" -j "$jobs"
   step "ctest: $preset, labels $labels"
-  ctest --test-dir "build/$preset" -L "$labels" --output-on-failure -j "$jobs" --timeout 900
+  ctest --test-dir "build/$preset" -L "$labels" --output-on-failure -j "$jobs" --timeout 900 \
+    --no-tests=error
 }
 
 ctest_preset release 'unit|props|stress|bench-smoke|tla' -DGORO_TLA=ON
