@@ -6,7 +6,7 @@
 // P: a processor: the right to run goroutines, with a local run queue. There
 //    are exactly gomaxprocs of them in use; an M holds at most one.
 //
-// Ownership rules (checked by the invariant auditor, see spec/invariants.md):
+// Ownership rules (checked by the invariant auditor, see spec/scheduler.md, "Invariants"):
 //  - P.m == M and M.p == P hold together, set only by acquirep/releasep.
 //  - A P's runqtail, runq slots and gfree list are written only by the M that
 //    holds the P. runqhead and runnext are also written by thieves (CAS).
