@@ -7,6 +7,8 @@
 #include <atomic>
 #include <chrono>
 #include <set>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -172,6 +174,50 @@ TEST(SchedTest, MigratingGoroutinesSeeTheirCurrentThread) {
       procs(2));
   EXPECT_EQ(mismatches.load(), 0);
   EXPECT_GT(migrated.load(), 0) << "no goroutine ever moved between Ms; stealing never ran";
+}
+
+TEST(SchedTest, CatchBlocksThatYieldKeepTheirExceptionAcrossMigration) {
+  // C++ keeps the "exceptions being handled" list and the uncaught count per
+  // thread. A goroutine that parks inside a catch block (sending an error on
+  // a channel, say) may resume on another M; the exception it is handling
+  // must come along, and neither M's count may be disturbed. Without that,
+  // `throw;` after a migration finds another thread's list (or none) and
+  // std::terminate ends the test.
+  std::atomic<int> rethrown_ok{0}, uncaught_seen{0}, migrated{0};
+  goro::run(
+      [&] {
+        goro::wait_group wg;
+        constexpr int n = 16;
+        wg.add(n);
+        for (int i = 0; i < n; i++)
+          goro::go([&, i] {
+            long tid0 = syscall(SYS_gettid);
+            bool moved = false;
+            try {
+              throw std::runtime_error("e" + std::to_string(i));
+            } catch (const std::runtime_error&) {
+              // Yield until this goroutine has run on another M (stealing
+              // moves it sooner or later), plus a few more switches.
+              for (int k = 0; k < 200 || (!moved && k < 200000); k++) {
+                goro::yield();
+                if (syscall(SYS_gettid) != tid0) moved = true;
+                if (std::uncaught_exceptions() != 0) uncaught_seen++;
+              }
+              try {
+                throw;  // the exception this goroutine is handling
+              } catch (const std::runtime_error& again) {
+                if (std::string(again.what()) == "e" + std::to_string(i)) rethrown_ok++;
+              }
+            }
+            if (moved) migrated++;
+            wg.done();
+          });
+        wg.wait();
+      },
+      procs(2));
+  EXPECT_EQ(rethrown_ok.load(), 16);
+  EXPECT_EQ(uncaught_seen.load(), 0);
+  EXPECT_GT(migrated.load(), 0) << "no goroutine moved between Ms: the test proved nothing";
 }
 
 TEST(SchedTest, WaitGroupParksAndWakesManyWaiters) {

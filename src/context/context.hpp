@@ -111,6 +111,29 @@ inline void san_destroy(fiber_san& f) {
   (void)f;
 }
 
+// C++ exception-handling state. The C++ runtime keeps, per thread, the list
+// of exceptions being handled (what `throw;` and std::current_exception see)
+// and the count of exceptions in flight (std::uncaught_exceptions). Both
+// belong to the execution context, not the thread: a goroutine that parks
+// inside a catch block or a destructor running during unwinding may resume on
+// another M. So every switch moves the thread's state into the context it
+// leaves and loads the state of the context it enters. The layout is
+// libstdc++'s __cxa_eh_globals (the Itanium C++ ABI's, without ARM EHABI's
+// extra field); both g++ and clang++ use libstdc++ here.
+struct eh_state {
+  void* caught = nullptr;    // __cxa_exception* caughtExceptions
+  unsigned int uncaught = 0;  // uncaughtExceptions
+};
+
+// The calling thread's state, from the C++ runtime (<cxxabi.h> declares it
+// with an incomplete type; we only need the address).
+eh_state* thread_eh_state() noexcept;
+
+inline void eh_switch(eh_state* thread, eh_state& from, const eh_state& to) noexcept {
+  from = *thread;
+  *thread = to;
+}
+
 // The OS thread's own context, for an M's g0.
 inline void san_adopt_thread(fiber_san& f) {
 #ifdef GORO_TSAN

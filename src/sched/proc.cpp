@@ -56,6 +56,10 @@ __attribute__((noinline)) void setm(m* mp) {
   tls_m = mp;
 }
 
+eh_state* thread_eh_state() noexcept {
+  return reinterpret_cast<eh_state*>(abi::__cxa_get_globals());
+}
+
 void fatal(const char* fmt, ...) {
   char buf[1024];
   va_list ap;
@@ -227,6 +231,7 @@ void prepare_start(runtime& rt, g* gp) {
   }
   san_create(gp->san, gp->stk.lo, gp->stk.size);
   san_reset_fake_stack(gp->san);
+  gp->eh = {};
   gp->ctx = make_fcontext(gp->stk.hi(), gp->stk.size, g_entry);
 }
 
@@ -245,6 +250,7 @@ void switch_context(m* mp, g* from, g* to, post_switch_fn post, void* arg) {
   fiber_san& ts = to ? to->san : mp->g0san;
   bool dying = from && from->status.load(std::memory_order_relaxed) == gstatus::dead;
   san_before_switch(fs, ts, dying);
+  eh_switch(mp->thread_eh, from ? from->eh : mp->g0eh, to ? to->eh : mp->g0eh);
   transfer_t t = jump_fcontext(to ? to->ctx : mp->g0ctx, mp);
   after_switch(t, fs);
 }
@@ -303,6 +309,7 @@ namespace {
 
 void mstart(m* mp) {
   setm(mp);
+  mp->thread_eh = thread_eh_state();
   san_adopt_thread(mp->g0san);
   if (p* pp = mp->nextp) {
     mp->nextp = nullptr;
@@ -375,6 +382,7 @@ void startm(runtime& rt, p* pp, bool spinning) {
   }
   m* nmp = mget(rt);
   rt.sched.lock.unlock();
+  GORO_CHAOS_POINT();  // handoff: P taken off the idle list, M not yet woken
   if (!nmp) {
     newm(rt, pp, spinning);
     return;
@@ -390,6 +398,7 @@ void wakep(runtime& rt) {
   // Only one spinning M at a time is started here; it starts the next one
   // when it finds work (resetspinning), so wakeups ramp up with the work.
   if (rt.sched.nmspinning.load(std::memory_order_relaxed) != 0) return;
+  GORO_CHAOS_POINT();  // between the spinning check and the claim
   std::int32_t zero = 0;
   if (!rt.sched.nmspinning.compare_exchange_strong(zero, 1)) return;
   rt.sched.lock.lock();
@@ -405,6 +414,7 @@ void wakep(runtime& rt) {
 void ready_wake(runtime& rt) {
   // StoreLoad between publishing the G (runqtail store) and reading the
   // spinning state; the spinner has the matching fence in findrunnable.
+  GORO_CHAOS_POINT();
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (rt.sched.npidle.load(std::memory_order_relaxed) != 0 &&
       rt.sched.nmspinning.load(std::memory_order_relaxed) == 0)
@@ -430,6 +440,7 @@ namespace {
 void resetspinning(m* mp) {
   runtime& rt = *mp->rt;
   mp->spinning = false;
+  GORO_CHAOS_POINT();
   if (rt.sched.nmspinning.fetch_sub(1) <= 0) fatal("resetspinning: negative nmspinning");
   // We found work and stop spinning: if there may be more, start another
   // spinner so parallelism ramps up (Go's resetspinning -> wakep).
@@ -537,7 +548,9 @@ top:
   // decrement did not wake anyone and relies on this re-check.
   if (mp->spinning) {
     mp->spinning = false;
+    GORO_CHAOS_POINT();  // the lost-wakeup window: P released, still counted spinning
     if (s.nmspinning.fetch_sub(1) <= 0) fatal("findrunnable: negative nmspinning");
+    GORO_CHAOS_POINT();
 #ifndef GORO_MUTANT_NO_SPIN_RECHECK
     std::atomic_thread_fence(std::memory_order_seq_cst);
     std::uint32_t n = rt.gomaxprocs.load(std::memory_order_relaxed);
@@ -1122,6 +1135,7 @@ void run_main(main_ref main, const options& opts_in) {
   rt->allm.push_back(m0);
   rt->sched.mcount = 1;
   setm(m0);
+  m0->thread_eh = thread_eh_state();
   san_adopt_thread(m0->g0san);
 
   // Ps: P0 goes to m0, the others start idle.

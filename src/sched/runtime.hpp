@@ -50,6 +50,7 @@ struct g {
   fcontext_t ctx = nullptr;  // saved context; valid while not running
   stack stk;                 // allocated at first execute, kept while in gfree
   fiber_san san;
+  eh_state eh;               // exceptions being handled, while switched out
   std::atomic<gstatus> status{gstatus::idle};
   std::uint64_t goid = 0;
   g* schedlink = nullptr;    // global run queue / free list link
@@ -70,6 +71,8 @@ struct m {
   runtime* rt = nullptr;
   fcontext_t g0ctx = nullptr;  // the scheduler loop's context while a G runs
   fiber_san g0san;
+  eh_state g0eh;               // g0's exception state while a G runs
+  eh_state* thread_eh = nullptr;  // this M's thread's live state (thread_eh_state())
   g* curg = nullptr;
   p* p_ = nullptr;             // attached P (Go: m.p)
   p* nextp = nullptr;          // P handed over by startm
