@@ -246,17 +246,23 @@ TEST(SchedTest, NumGoroutineCountsLiveOnes) {
   goro::run(
       [&] {
         EXPECT_EQ(goro::num_goroutine(), 1u);
-        goro::wait_group gate, started;
+        goro::wait_group gate, started, finished;
         gate.add(1);
         started.add(10);
+        finished.add(10);
         for (int i = 0; i < 10; i++)
           goro::go([&] {
             started.done();
             gate.wait();
+            finished.done();
           });
         started.wait();
         EXPECT_EQ(goro::num_goroutine(), 11u);
         gate.done();
+        // The wait groups live on main's frame: wait until no goroutine can
+        // touch them any more (goroutines left running when main returns are
+        // abandoned, and their objects must outlive them).
+        finished.wait();
       },
       procs(2));
 }

@@ -14,8 +14,10 @@
 #include <type_traits>
 #include <utility>
 
+#include "goro/blocking.hpp"
 #include "goro/detail/task.hpp"
 #include "goro/options.hpp"
+#include "goro/time.hpp"
 #include "goro/wait_group.hpp"
 
 namespace goro {

@@ -1,5 +1,6 @@
 // goro: runtime options, validated by goro::run.
 #pragma once
+#include <chrono>
 #include <cstddef>
 
 namespace goro {
@@ -23,6 +24,24 @@ struct options {
   // overflow ends the process with a message. Use this for a million live
   // goroutines.
   bool stack_guard = true;
+  // Go's forcePreemptNS: a goroutine that has run this long since it was
+  // scheduled, without reaching a scheduling point, is preempted by sysmon.
+  // Range 100 µs .. 60 s.
+  std::chrono::nanoseconds time_slice = std::chrono::milliseconds(10);
+  // Preempt goroutines that never reach a scheduling point (a loop with no
+  // calls) with a signal, as Go does since 1.14. The signal handler preempts
+  // only in user code, never inside libc, the loader, libstdc++ or the
+  // runtime, and saves every register including the vector ones. Off: such
+  // a loop keeps its P until it calls yield() or preempt_point(). It is
+  // always off under ThreadSanitizer (which defers signals) and on CPUs
+  // other than x86-64. Goroutine code that keeps the address of a
+  // thread_local (or of errno) across an arbitrary point should turn it off:
+  // a preempted goroutine may resume on another thread.
+  bool async_preempt = true;
+  // Most OS threads (Ms) the runtime may create (Go's debug.SetMaxThreads).
+  // Goroutines in blocking calls each hold one. Exceeding it ends the process
+  // with a message naming this option. Range: procs .. 1,000,000.
+  unsigned max_threads = 10000;
 };
 
 }  // namespace goro

@@ -4,6 +4,7 @@
 #ifdef GORO_CHAOS
 #include <sched.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdint>
@@ -16,7 +17,17 @@ namespace {
 std::uint64_t chaos_seed() {
   static const std::uint64_t seed = [] {
     const char* s = std::getenv("GORO_CHAOS_SEED");
-    std::uint64_t v = s && *s ? std::strtoull(s, nullptr, 0) : 0x5eed;
+    std::uint64_t v;
+    if (s && *s) {
+      v = std::strtoull(s, nullptr, 0);
+    } else {
+      // A fresh seed per process, so repeated runs explore new streams; it is
+      // printed below so a failing run can be replayed.
+      timespec ts{};
+      clock_gettime(CLOCK_REALTIME, &ts);
+      v = static_cast<std::uint64_t>(ts.tv_nsec) * 0x9E3779B97F4A7C15ull ^
+          static_cast<std::uint64_t>(ts.tv_sec) ^ static_cast<std::uint64_t>(getpid()) << 32;
+    }
     std::fprintf(stderr, "goro: chaos mode, GORO_CHAOS_SEED=%llu\n", (unsigned long long)v);
     return v;
   }();

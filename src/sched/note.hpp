@@ -9,6 +9,9 @@ struct note {
   std::atomic<std::uint32_t> key{0};
   // Blocks until wakeup has been called since the last clear.
   void sleep() noexcept;
+  // As sleep, but gives up at `deadline` (CLOCK_MONOTONIC ns). True if woken,
+  // false if the deadline passed first.
+  bool sleep_until(std::int64_t deadline) noexcept;
   // Wakes the sleeper (or makes the next sleep return at once).
   void wakeup() noexcept;
   void clear() noexcept { key.store(0, std::memory_order_relaxed); }

@@ -23,6 +23,7 @@
 #include "sched/proc.hpp"
 
 #include <cxxabi.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdarg>
@@ -33,27 +34,94 @@
 #include <system_error>
 #include <typeinfo>
 
+#include "sched/audit.hpp"
 #include "sched/chaos.hpp"
+#include "sysmon/sysmon.hpp"
 
 namespace goro::detail {
 
 // ---------------------------------------------------------------------------
 // Thread-local M and fatal errors.
 
-namespace {
-thread_local m* tls_m = nullptr;
-}
+// initial-exec: the SIGURG handler (src/sysmon/preempt.cpp) reads both, and
+// only a static TLS model is async-signal-safe (no lazy allocation).
+__attribute__((tls_model("initial-exec"))) thread_local m* tls_m = nullptr;
+__attribute__((tls_model("initial-exec"))) thread_local g* tls_g = nullptr;
 
-// noinline + an asm memory clobber: the compiler may neither inline this nor
-// treat it as pure, so every call re-reads the thread pointer of the thread
-// it is running on now (a G may have migrated since the last call).
+// noinline + an asm memory clobber: the compiler may neither inline these nor
+// treat them as pure, so every call re-reads the thread pointer of the
+// thread it is running on now (a G may have migrated since the last call).
+__attribute__((noinline)) g* getg() {
+  asm volatile("" ::: "memory");
+  return tls_g;
+}
 __attribute__((noinline)) m* getm() {
+  asm volatile("" ::: "memory");
+#ifdef GORO_CHECK_INVARIANTS
+  // A goroutine may use its M only where it cannot be moved to another one
+  // behind its back (see nopreempt). Checked even with async_preempt off, so
+  // a missing guard shows up in every test run, not only in a rare race.
+  if (g* gp = tls_g; gp && gp->preemptoff.load(std::memory_order_relaxed) == 0)
+    fatal("invariant violated: NoPreemptGetM: goroutine %llu called getm() outside a "
+          "nopreempt region",
+          (unsigned long long)gp->goid);
+#endif
+  return tls_m;
+}
+// getm without the NoPreemptGetM check, for the SIGURG handler, which
+// runs between any two instructions of the goroutine it interrupted.
+__attribute__((noinline)) m* getm_unchecked() {
   asm volatile("" ::: "memory");
   return tls_m;
 }
 __attribute__((noinline)) void setm(m* mp) {
   asm volatile("" ::: "memory");
   tls_m = mp;
+}
+namespace {
+__attribute__((noinline)) void setg(g* gp) {
+  asm volatile("" ::: "memory");
+  tls_g = gp;
+}
+}  // namespace
+
+// The counter is only touched by the G's own thread and by a signal handler
+// interrupting that thread, so relaxed accesses are enough for atomicity;
+// the signal fences keep the compiler from moving the guarded code across
+// the increment and decrement as seen by that handler.
+nopreempt::nopreempt() noexcept : gp(getg()) {
+  if (gp) {
+    gp->preemptoff.store(gp->preemptoff.load(std::memory_order_relaxed) + 1,
+                         std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+  }
+}
+nopreempt::~nopreempt() {
+  if (gp) {
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    gp->preemptoff.store(gp->preemptoff.load(std::memory_order_relaxed) - 1,
+                         std::memory_order_relaxed);
+  }
+}
+
+// preempt_pending counts the Ps whose preempt flag is set, so that
+// preempt_point() is one relaxed load while none is. The exchange on the
+// flag decides which caller moves the count, so each set is matched by
+// exactly one clear. Relaxed: the count is a hint that sends preempt_point
+// to the slow path, which reads the flag itself; a request seen late is
+// served at the next check (sysmon repeats it every tick).
+std::atomic<std::uint32_t> preempt_pending{0};
+
+bool request_preempt(p* pp) {
+  if (pp->preempt.exchange(true, std::memory_order_relaxed)) return false;
+  preempt_pending.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+void clear_preempt(p* pp) {
+  if (pp->preempt.load(std::memory_order_relaxed) &&
+      pp->preempt.exchange(false, std::memory_order_relaxed))
+    preempt_pending.fetch_sub(1, std::memory_order_relaxed);
 }
 
 eh_state* thread_eh_state() noexcept {
@@ -124,21 +192,24 @@ void bump(std::atomic<std::uint64_t>& c) {
 void acquirep(m* mp, p* pp) {
   GORO_INVARIANT(mp->p_ == nullptr, "OneMPerP: acquirep: M%lld already holds P%d",
                  (long long)mp->id, mp->p_ ? mp->p_->id : -1);
-  GORO_INVARIANT(pp->m_ == nullptr, "OneMPerP: acquirep: P%d already held by M%lld", pp->id,
-                 pp->m_ ? (long long)pp->m_->id : -1LL);
+  GORO_INVARIANT(pp->m_.load(std::memory_order_relaxed) == nullptr,
+                 "OneMPerP: acquirep: P%d already held by M%lld", pp->id,
+                 pp->m_.load() ? (long long)pp->m_.load()->id : -1LL);
   GORO_INVARIANT(pp->status.load(std::memory_order_relaxed) == pstatus::idle,
                  "PStatus: acquirep: P%d is %s, want idle", pp->id,
                  pstatus_name(pp->status.load(std::memory_order_relaxed)));
   mp->p_ = pp;
-  pp->m_ = mp;
+  // release: sysmon reads m_ with acquire and then m::tid.
+  pp->m_.store(mp, std::memory_order_release);
   pp->status.store(pstatus::running, std::memory_order_relaxed);
 }
 
 p* releasep(m* mp) {
   p* pp = mp->p_;
   GORO_INVARIANT(pp != nullptr, "OneMPerP: releasep: M%lld holds no P", (long long)mp->id);
-  GORO_INVARIANT(pp->m_ == mp, "OneMPerP: releasep: P%d held by another M", pp->id);
-  pp->m_ = nullptr;
+  GORO_INVARIANT(pp->m_.load(std::memory_order_relaxed) == mp,
+                 "OneMPerP: releasep: P%d held by another M", pp->id);
+  pp->m_.store(nullptr, std::memory_order_relaxed);
   mp->p_ = nullptr;
   pp->status.store(pstatus::idle, std::memory_order_relaxed);
   return pp;
@@ -149,6 +220,7 @@ void pidleput(runtime& rt, p* pp) {
   pp->status.store(pstatus::idle, std::memory_order_relaxed);
   pp->link = rt.sched.pidle;
   rt.sched.pidle = pp;
+  pp->idle_listed.store(true, std::memory_order_relaxed);
   rt.sched.npidle.store(rt.sched.npidle.load(std::memory_order_relaxed) + 1,
                         std::memory_order_relaxed);
 }
@@ -158,9 +230,19 @@ p* pidleget(runtime& rt) {
   if (pp) {
     rt.sched.pidle = pp->link;
     pp->link = nullptr;
+    pp->idle_listed.store(false, std::memory_order_relaxed);
     rt.sched.npidle.store(rt.sched.npidle.load(std::memory_order_relaxed) - 1,
                           std::memory_order_relaxed);
   }
+  return pp;
+}
+
+p* pidleget_spinning(runtime& rt) {
+  p* pp = pidleget(rt);
+  // Work was found that no idle P can take: an M that is about to put its
+  // P on the idle list without spinning must spin instead (findrunnable
+  // checks this under the same lock), or the work could wait forever.
+  if (!pp) rt.sched.needspinning.store(true, std::memory_order_relaxed);
   return pp;
 }
 
@@ -192,6 +274,11 @@ void schedule_loop(m* mp);
 // switcher left. `self` is the sanitizer state of the context now running.
 void after_switch(transfer_t t, fiber_san& self) {
   m* mp = static_cast<m*>(t.data);
+  // Switch code on a G's stack must not be preempted: it uses the M it came
+  // in on (mp) and finishes that M's pending post-switch step.
+  GORO_INVARIANT(!getg() || getg()->preemptoff.load(std::memory_order_relaxed) > 0,
+                 "NoPreemptSwitch: goroutine %llu finishes a switch while preemptible",
+                 (unsigned long long)getg()->goid);
   g* prev = mp->sw_from;
   if (prev) prev->ctx = t.fctx;
   else mp->g0ctx = t.fctx;
@@ -212,6 +299,9 @@ void g_entry(transfer_t t) {
   // A fresh G's fake-stack slot is null (prepare_start), which is exactly
   // ASan's first-entry form of finishing a switch.
   after_switch(t, self->san);
+  // From here on the G runs user code: preemptible (see prepare_start).
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  self->preemptoff.store(0, std::memory_order_relaxed);
   run_task(self);
   goexit1();
 }
@@ -232,6 +322,11 @@ void prepare_start(runtime& rt, g* gp) {
   san_create(gp->san, gp->stk.lo, gp->stk.size);
   san_reset_fake_stack(gp->san);
   gp->eh = {};
+  // Not preemptible until g_entry has finished the switch that starts it:
+  // after_switch uses the M it came in on and runs the post-switch step
+  // left for the G we came from. Preempted in the middle, it would finish
+  // on another M and run that M's pending step instead.
+  gp->preemptoff.store(1, std::memory_order_relaxed);
   gp->ctx = make_fcontext(gp->stk.hi(), gp->stk.size, g_entry);
 }
 
@@ -239,6 +334,9 @@ void prepare_start(runtime& rt, g* gp) {
 // (or g0 if to is null); post(mp, from, arg) runs in `to` once we are off our
 // stack. Returns when something switches back to us.
 void switch_context(m* mp, g* from, g* to, post_switch_fn post, void* arg) {
+  GORO_INVARIANT(!from || from->preemptoff.load(std::memory_order_relaxed) > 0,
+                 "NoPreemptSwitch: goroutine %llu switches away while preemptible",
+                 (unsigned long long)from->goid);
   mp->sw_from = from;
   mp->sw_post = post;
   mp->sw_arg = arg;
@@ -251,6 +349,8 @@ void switch_context(m* mp, g* from, g* to, post_switch_fn post, void* arg) {
   bool dying = from && from->status.load(std::memory_order_relaxed) == gstatus::dead;
   san_before_switch(fs, ts, dying);
   eh_switch(mp->thread_eh, from ? from->eh : mp->g0eh, to ? to->eh : mp->g0eh);
+  // The context we enter runs on this thread: it is this thread's G now.
+  setg(to);
   transfer_t t = jump_fcontext(to ? to->ctx : mp->g0ctx, mp);
   after_switch(t, fs);
 }
@@ -259,9 +359,23 @@ void switch_context(m* mp, g* from, g* to, post_switch_fn post, void* arg) {
 // is stopping, shutting down, or it is the 61st tick and the global queue
 // deserves a turn (findrunnable does that on g0).
 bool wants_g0(runtime& rt, p* pp) {
-  return rt.stopping.load(std::memory_order_relaxed) ||
-         rt.sched.gcwaiting.load(std::memory_order_relaxed) ||
-         (pp->schedtick % 61 == 0 && rt.sched.runqsize.load(std::memory_order_relaxed) > 0);
+  if (rt.stopping.load(std::memory_order_relaxed) ||
+      rt.sched.gcwaiting.load(std::memory_order_relaxed) ||
+      (pp->schedtick.load(std::memory_order_relaxed) % 61 == 0 &&
+       rt.sched.runqsize.load(std::memory_order_relaxed) > 0))
+    return true;
+  // A due timer on this P: findrunnable runs it. The clock is read only when
+  // the P has a timer at all, so a yield without timers pays one load.
+  std::int64_t when = pp->timers.when0.load(std::memory_order_relaxed);
+  return when != 0 && when <= nanotime();
+}
+
+// A new time slice starts on pp (Go: execute's schedtick++). Only the
+// holder writes schedtick; sysmon reads it.
+void new_slice(p* pp) {
+  pp->schedtick.store(pp->schedtick.load(std::memory_order_relaxed) + 1,
+                      std::memory_order_relaxed);
+  clear_preempt(pp);
 }
 
 // Switches away from the running G `gp`: straight to the next G of this P if
@@ -275,9 +389,9 @@ void switch_from_g(m* mp, g* gp, post_switch_fn post, void* arg,
   if (!wants_g0(rt, pp)) {
     runq_result r = runqget(pp);
     if (r.gp) {
-      if (!r.inherit_time) pp->schedtick++;
+      if (!r.inherit_time) new_slice(pp);
       prepare_start(rt, r.gp);
-      r.gp->status.store(gstatus::running, std::memory_order_relaxed);
+      casgstatus(r.gp, gstatus::runnable, gstatus::running, "execute (G-side)");
       mp->curg = r.gp;
       switch_context(mp, gp, r.gp, post, arg);
       return;
@@ -289,13 +403,13 @@ void switch_from_g(m* mp, g* gp, post_switch_fn post, void* arg,
 
 void execute(m* mp, g* gp, bool inherit_time) {
   runtime& rt = *mp->rt;
-  if (!inherit_time) mp->p_->schedtick++;
+  if (!inherit_time) new_slice(mp->p_);
   prepare_start(rt, gp);
   GORO_INVARIANT(gp->status.load(std::memory_order_relaxed) == gstatus::runnable,
                  "GStatus: execute: goroutine %llu is %s, want runnable",
                  (unsigned long long)gp->goid,
                  gstatus_name(gp->status.load(std::memory_order_relaxed)));
-  gp->status.store(gstatus::running, std::memory_order_relaxed);
+  casgstatus(gp, gstatus::runnable, gstatus::running, "execute");
   mp->curg = gp;
   switch_context(mp, nullptr, gp, nullptr, nullptr);
 }
@@ -309,6 +423,7 @@ namespace {
 
 void mstart(m* mp) {
   setm(mp);
+  mp->tid = static_cast<int>(syscall(SYS_gettid));
   mp->thread_eh = thread_eh_state();
   san_adopt_thread(mp->g0san);
   if (p* pp = mp->nextp) {
@@ -333,13 +448,22 @@ void newm(runtime& rt, p* pp, bool spinning) {
   mp->nextp = pp;
   mp->spinning = spinning;
   rt.sched.lock.lock();
+  if (static_cast<unsigned>(rt.sched.mcount) >= rt.opts.max_threads) {
+    // Go's "program exceeds N-thread limit": most often goroutines piling
+    // up in blocking calls. Nothing sensible can continue without the M.
+    fatal("program exceeds the %u-thread limit (goro::options::max_threads): %d Ms exist, "
+          "most likely goroutines blocked in goro::blocking() calls; raise max_threads or "
+          "block fewer goroutines at once",
+          rt.opts.max_threads, rt.sched.mcount);
+  }
   rt.sched.mcount++;
   rt.allm.push_back(mp);
   rt.sched.lock.unlock();
   rt.retain();  // released by the thread when it exits
   try {
-    mp->thread = std::thread(mstart, mp);
-    mp->thread.detach();
+    // Not kept in the M: the thread may run, exit at shutdown and free the
+    // runtime (and this M) before an assignment here would complete.
+    std::thread(mstart, mp).detach();
   } catch (const std::system_error& e) {
     fatal("cannot create an OS thread for a new M (%d Ms exist): %s", rt.sched.mcount, e.what());
   }
@@ -402,23 +526,29 @@ void wakep(runtime& rt) {
   std::int32_t zero = 0;
   if (!rt.sched.nmspinning.compare_exchange_strong(zero, 1)) return;
   rt.sched.lock.lock();
-  p* pp = pidleget(rt);
-  rt.sched.lock.unlock();
+  p* pp = pidleget_spinning(rt);
   if (!pp) {
     rt.sched.nmspinning.fetch_sub(1);
+    rt.sched.lock.unlock();
     return;
   }
+  rt.sched.lock.unlock();
   startm(rt, pp, true);
 }
 
 void ready_wake(runtime& rt) {
+  // With one P, held by the caller, there is no other P to start, and the G
+  // just queued runs on this one: nothing can be lost.
+  if (rt.gomaxprocs.load(std::memory_order_relaxed) == 1) return;
   // StoreLoad between publishing the G (runqtail store) and reading the
   // spinning state; the spinner has the matching fence in findrunnable.
   GORO_CHAOS_POINT();
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (rt.sched.npidle.load(std::memory_order_relaxed) != 0 &&
-      rt.sched.nmspinning.load(std::memory_order_relaxed) == 0)
-    wakep(rt);
+  // No idle-P test here (Go 1.21): wakep makes it under sched.lock, and if
+  // it finds none it sets needspinning for an M about to drop its P. A racy
+  // npidle == 0 read here could miss exactly that M (tla/PHandoff.tla,
+  // mutant PHandoff_no_needspinning).
+  if (rt.sched.nmspinning.load(std::memory_order_relaxed) == 0) wakep(rt);
 }
 
 void injectg(runtime& rt, g* gp) {
@@ -436,6 +566,13 @@ void injectg(runtime& rt, g* gp) {
 // findrunnable and the scheduler loop.
 
 namespace {
+
+// Counts mp as spinning; any pending request for a spinner is now served.
+void become_spinning(m* mp) {
+  mp->spinning = true;
+  mp->rt->sched.nmspinning.fetch_add(1);
+  mp->rt->sched.needspinning.store(false, std::memory_order_relaxed);
+}
 
 void resetspinning(m* mp) {
   runtime& rt = *mp->rt;
@@ -461,6 +598,60 @@ bool gcstopm(m* mp) {
   return stopm(mp);
 }
 
+// Runs pp's timers that are due at `now`, if any (a racy peek first, so a P
+// without due timers costs one load). True if some fired.
+bool run_due_timers(p* pp, std::int64_t now) {
+  std::int64_t when = pp->timers.when0.load(std::memory_order_relaxed);
+  return when != 0 && when <= now && run_timers(pp->timers, now) > 0;
+}
+
+// Runs the due timers of every P. True if some fired.
+bool run_all_due_timers(runtime& rt) {
+  std::int64_t now = nanotime();
+  bool ran = false;
+  std::uint32_t n = rt.gomaxprocs.load(std::memory_order_relaxed);
+  for (std::uint32_t i = 0; i < n; i++)
+    ran |= run_due_timers(rt.allp[i].load(std::memory_order_relaxed), now);
+  return ran;
+}
+
+// Having found no work, sleep until the earliest timer instead of
+// indefinitely, if no other M already does (Go: an M blocked in netpoll with
+// a timeout). Returns true with a P acquired if mp should look for work
+// again, false if it should park (stopm) as usual.
+bool timer_sleep(m* mp) {
+  runtime& rt = *mp->rt;
+  schedt& s = rt.sched;
+  std::int64_t when = earliest_timer(rt);
+  if (when == 0) return false;
+  m* none = nullptr;
+  if (!s.timer_sleeper.compare_exchange_strong(none, mp)) return false;
+  s.timer_note.clear();
+  for (;;) {
+    s.timer_sleep_until.store(when, std::memory_order_seq_cst);
+    // StoreLoad against wake_timer_sleeper: an adder publishes its timer
+    // (when0) and then reads our deadline, we publish the deadline and then
+    // re-read the timers. With a fence on both sides, either the adder sees
+    // a deadline later than its timer and wakes us, or we see its timer now.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    std::int64_t again = earliest_timer(rt);
+    if (again == 0 || again >= when) break;
+    when = again;
+  }
+  if (!rt.stopping.load(std::memory_order_acquire)) s.timer_note.sleep_until(when);
+  s.timer_sleep_until.store(0, std::memory_order_relaxed);
+  s.timer_sleeper.store(nullptr, std::memory_order_release);
+  if (rt.stopping.load(std::memory_order_acquire)) return false;
+  // Due now (or an earlier timer arrived): run timers from an idle P. With
+  // no idle P every P has an M, and each runs its own timers.
+  s.lock.lock();
+  p* pp = pidleget(rt);
+  s.lock.unlock();
+  if (!pp) return false;
+  acquirep(mp, pp);
+  return true;
+}
+
 // Steals from the other Ps: up to 4 rounds over them in a random order;
 // runnext is taken only in the last round.
 g* stealwork(m* mp) {
@@ -474,12 +665,22 @@ g* stealwork(m* mp) {
     std::uint64_t r = fastrand(mp);
     std::uint32_t pos = static_cast<std::uint32_t>(r % n);
     std::uint32_t inc = cop[(r >> 32) % cop.size()];
+    std::int64_t now = last ? nanotime() : 0;
     for (std::uint32_t k = 0; k < n; k++, pos = (pos + inc) % n) {
       if (rt.sched.gcwaiting.load(std::memory_order_relaxed) ||
           rt.stopping.load(std::memory_order_relaxed))
         return nullptr;
       p* p2 = rt.allp[pos].load(std::memory_order_relaxed);
-      if (p2 == pp || p2->status.load(std::memory_order_relaxed) == pstatus::idle) continue;
+      if (p2 == pp) continue;
+      // Last round: run the other Ps' due timers too, idle Ps included (a
+      // P keeps its timers while idle). The Gs they ready land on our P.
+      if (last && run_due_timers(p2, now)) {
+        if (runq_result r = runqget(pp); r.gp) return r.gp;
+      }
+      // Skip Ps on the idle list (Go's idlepMask), not Ps whose status is
+      // idle: a P retaken from a blocking call is idle by status while
+      // handoffp decides, and its queue may hold work worth stealing.
+      if (p2->idle_listed.load(std::memory_order_relaxed)) continue;
       GORO_CHAOS_POINT();
       if (g* gp = runqsteal(pp, p2, last)) return gp;
     }
@@ -500,9 +701,12 @@ top:
   }
   {
     p* pp = mp->p_;
+    // Our own due timers first: they ready Gs onto this P (Go's checkTimers).
+    if (pp->timers.when0.load(std::memory_order_relaxed) != 0) run_due_timers(pp, nanotime());
     // Every 61st schedule, the global queue first, so a P busy with its own
     // queue cannot starve it (61: prime, so not in step with program loops).
-    if (pp->schedtick % 61 == 0 && s.runqsize.load(std::memory_order_relaxed) > 0) {
+    if (pp->schedtick.load(std::memory_order_relaxed) % 61 == 0 &&
+        s.runqsize.load(std::memory_order_relaxed) > 0) {
       s.lock.lock();
       g* gp = globrunqget(rt, pp, 1);
       s.lock.unlock();
@@ -520,11 +724,13 @@ top:
     std::int32_t procs = static_cast<std::int32_t>(rt.gomaxprocs.load(std::memory_order_relaxed));
     if (mp->spinning || 2 * s.nmspinning.load(std::memory_order_relaxed) <
                             procs - s.npidle.load(std::memory_order_relaxed)) {
-      if (!mp->spinning) {
-        mp->spinning = true;
-        s.nmspinning.fetch_add(1);
-      }
+      if (!mp->spinning) become_spinning(mp);
       if (g* gp = stealwork(mp)) return {gp, false};
+    }
+    // Overdue timers anywhere (a non-spinning M skipped stealwork's timer
+    // round): run them while we still hold a P to put their Gs on.
+    if (std::int64_t w = earliest_timer(rt); w != 0 && w <= nanotime() && run_all_due_timers(rt)) {
+      if (runq_result r = runqget(pp); r.gp) return r;
     }
 
     // Nothing found: give up the P. The global queue is checked again under
@@ -539,6 +745,16 @@ top:
       s.lock.unlock();
       return {gp, false};
     }
+#ifndef GORO_MUTANT_NO_NEEDSPINNING
+    // Someone found work but no idle P for it (pidleget_spinning). We are
+    // about to make a P idle without the spinner's re-check: spin instead,
+    // so that work is found (Go's "delicate dance").
+    if (!mp->spinning && s.needspinning.load(std::memory_order_relaxed)) {
+      become_spinning(mp);
+      s.lock.unlock();
+      goto top;
+    }
+#endif
     pidleput(rt, releasep(mp));
     s.lock.unlock();
   }
@@ -558,12 +774,11 @@ top:
       p* p2 = rt.allp[i].load(std::memory_order_relaxed);
       if (!runqempty(p2)) {
         s.lock.lock();
-        p* pp = pidleget(rt);
+        p* pp = pidleget_spinning(rt);
         s.lock.unlock();
         if (pp) {
           acquirep(mp, pp);
-          mp->spinning = true;
-          s.nmspinning.fetch_add(1);
+          become_spinning(mp);
           goto top;
         }
         break;
@@ -571,6 +786,7 @@ top:
     }
 #endif
   }
+  if (timer_sleep(mp)) goto top;
   if (!stopm(mp)) return {};
   goto top;
 }
@@ -592,24 +808,34 @@ void schedule_loop(m* mp) {
 namespace {
 
 void post_runqput(m* mp, g* prev, void*) {
-  prev->status.store(gstatus::runnable, std::memory_order_relaxed);
+  casgstatus(prev, gstatus::running, gstatus::runnable, "gosched");
   runqput(*mp->rt, mp->p_, prev, false);
+  // As Go's goschedImpl: the yielder is runnable work that an idle P could
+  // take while this one runs the next G.
+  ready_wake(*mp->rt);
 }
 
 void post_globrunqput(m* mp, g* prev, void*) {
-  prev->status.store(gstatus::runnable, std::memory_order_relaxed);
+  casgstatus(prev, gstatus::running, gstatus::runnable, "gosched");
   runtime& rt = *mp->rt;
   rt.sched.lock.lock();
   globrunqput(rt, prev);
   rt.sched.lock.unlock();
+  ready_wake(rt);
 }
 
 }  // namespace
 
 void gosched() {
+  nopreempt np;
   m* mp = getm();
   g* gp = mp->curg;
   runtime& rt = *mp->rt;
+  // Inside blocking() the G holds no P: it is a thread in a system call.
+  if (!mp->p_) {
+    std::this_thread::yield();
+    return;
+  }
   // Nothing else to run here: Go would requeue and pick the same G again.
   if (runqempty(mp->p_) && rt.sched.runqsize.load(std::memory_order_relaxed) == 0 &&
       !rt.stopping.load(std::memory_order_relaxed) &&
@@ -622,11 +848,12 @@ void gosched() {
 }
 
 void gopark(post_switch_fn unlockf, void* arg) {
+  nopreempt np;
   m* mp = getm();
   g* gp = mp->curg;
   // Written before the switch; a waker can only find gp after unlockf runs,
   // which is after our context is saved.
-  gp->status.store(gstatus::waiting, std::memory_order_relaxed);
+  casgstatus(gp, gstatus::running, gstatus::waiting, "gopark");
   switch_from_g(mp, gp, unlockf, arg);
 }
 
@@ -635,15 +862,24 @@ void goready(g* gp) {
                  "GStatus: goready: goroutine %llu is %s, want waiting",
                  (unsigned long long)gp->goid,
                  gstatus_name(gp->status.load(std::memory_order_relaxed)));
-  gp->status.store(gstatus::runnable, std::memory_order_relaxed);
-  runtime& rt = *gp->rt;
+  nopreempt np;
   m* mp = getm();
-  if (mp && mp->p_ && mp->rt == &rt) {
-    runqput(rt, mp->p_, gp, true);
-    ready_wake(rt);
-  } else {
-    injectg(rt, gp);
+  if (mp && mp->p_ && mp->rt == gp->rt) {
+    casgstatus(gp, gstatus::waiting, gstatus::runnable, "goready");
+    runqput(*mp->rt, mp->p_, gp, true);
+    ready_wake(*mp->rt);
+    return;
   }
+  // A thread without a P (a foreign thread, or a goroutine inside
+  // blocking()). Hold the runtime while we touch it: once it has begun to
+  // shut down it runs no goroutine again, so there is nothing to wake, and
+  // it may be freed as soon as its last M leaves.
+  runtime* act = acquire_active();
+  if (act && act == gp->rt) {
+    casgstatus(gp, gstatus::waiting, gstatus::runnable, "goready");
+    injectg(*act, gp);
+  }
+  if (act) act->release();
 }
 
 namespace {
@@ -697,15 +933,206 @@ void begin_shutdown(runtime& rt);
 }  // namespace
 
 void goexit1() {
+  nopreempt np;  // never released: the G dies; prepare_start resets it
   m* mp = getm();
   g* gp = mp->curg;
   runtime& rt = *mp->rt;
   destroy_task(gp);
-  gp->status.store(gstatus::dead, std::memory_order_relaxed);
+  casgstatus(gp, gstatus::running, gstatus::dead, "goexit");
   bump(mp->p_->nfinished);
   if (gp->is_main) begin_shutdown(rt);
   switch_from_g(mp, gp, post_gfput, nullptr);
   fatal("goexit1: a dead goroutine was resumed");
+}
+
+// ---------------------------------------------------------------------------
+// Blocking calls (Go's entersyscall/exitsyscall) and handoffp.
+//
+// Protocol (tla/PHandoff.tla: EnterSyscall, ExitSyscall, Retake, HandoffP):
+//  - entersyscall: the G goes to status syscall and its M lets go of the P
+//    (m.p = P.m = null) but remembers it in m.oldp; the P goes to status
+//    syscall. Nothing else changes, so a short call costs a few stores.
+//  - A P in status syscall belongs to whoever CASes its status away from
+//    syscall first: the M coming back (exitsyscall fast path, to idle and
+//    then acquirep), sysmon (retake, to idle and then handoffp), or
+//    stop-the-world (to stopped). The CAS is what makes "one M per P" hold
+//    across the race between a call returning and sysmon retaking.
+//  - exitsyscall: fast path, CAS the old P back; else take any idle P; else
+//    switch to g0, put the G on the global queue and park the M (slow path).
+
+bool entersyscall(bool handoff) noexcept {
+  g* gp = getg();
+  if (!gp) return false;  // a foreign thread: just make the call
+  nopreempt np;
+  m* mp = getm();
+  p* pp = mp->p_;
+  if (!pp) return false;  // already inside a blocking call
+  runtime& rt = *mp->rt;
+  casgstatus(gp, gstatus::running, gstatus::syscall, "entersyscall");
+  pp->syscalltick.store(pp->syscalltick.load(std::memory_order_relaxed) + 1,
+                        std::memory_order_relaxed);
+  if (handoff) {
+    // entersyscallblock: the call is known to be long; hand the P off now.
+    mp->oldp = nullptr;
+    handoffp(rt, releasep(mp));
+    return true;
+  }
+  mp->oldp = pp;
+  mp->p_ = nullptr;
+  pp->m_.store(nullptr, std::memory_order_relaxed);
+  GORO_CHAOS_POINT();
+  // seq_cst: the status store must be visible before we read gcwaiting
+  // (StoreLoad against stop_the_world, see there). It also releases our
+  // writes to the P to whoever CASes it away (sysmon, then another M).
+  pp->status.store(pstatus::syscall, std::memory_order_seq_cst);
+  if (rt.sched.gcwaiting.load(std::memory_order_seq_cst)) {
+    // A stop-the-world is waiting for our P: give it up now rather than
+    // after the call (Go: entersyscall_gcwait).
+    rt.sched.lock.lock();
+    pstatus st = pstatus::syscall;
+    if (pp->status.compare_exchange_strong(st, pstatus::stopped, std::memory_order_acq_rel)) {
+      mp->oldp = nullptr;
+      if (--rt.sched.stopwait == 0) rt.sched.stopnote.wakeup();
+    }
+    rt.sched.lock.unlock();
+  }
+  return true;
+}
+
+namespace {
+
+// exitsyscall's slow path, on g0 after the G left its stack: the G waits in
+// the global queue unless an idle P appeared meanwhile; the M parks.
+void post_exitsyscall0(m* mp, g* prev, void*) {
+  runtime& rt = *mp->rt;
+  casgstatus(prev, gstatus::syscall, gstatus::runnable, "exitsyscall0");
+  rt.sched.lock.lock();
+  p* pp = pidleget(rt);
+  if (!pp) globrunqput(rt, prev);
+  rt.sched.lock.unlock();
+  if (pp) {
+    acquirep(mp, pp);
+    runqput(rt, pp, prev, true);  // schedule_loop runs it next
+    return;
+  }
+  // The G is queued; this M has nothing to do. stopm returns with a P (or at
+  // shutdown), and schedule_loop carries on from there.
+  stopm(mp);
+}
+
+// Back on a P after a blocking call.
+void exitsyscall_done(g* gp, p* pp) {
+  pp->syscalltick.store(pp->syscalltick.load(std::memory_order_relaxed) + 1,
+                        std::memory_order_relaxed);
+  casgstatus(gp, gstatus::syscall, gstatus::running, "exitsyscall");
+}
+
+}  // namespace
+
+void exitsyscall() noexcept {
+  g* gp = getg();
+  nopreempt np;
+  m* mp = getm();
+  runtime& rt = *mp->rt;
+  p* oldp = mp->oldp;
+  mp->oldp = nullptr;
+  GORO_CHAOS_POINT();
+  // Fast path: our P, if nobody retook it. acq_rel: we see what the last
+  // holder (us) and anyone who looked at it wrote.
+  if (oldp) {
+    pstatus st = pstatus::syscall;
+#ifdef GORO_MUTANT_EXITSYSCALL_NO_CAS
+    // MUTANT: take the old P back with a check and a store instead of a CAS;
+    // sysmon may have retaken it between the two, so two Ms run one P.
+    if (oldp->status.load(std::memory_order_acquire) == pstatus::syscall) {
+      GORO_CHAOS_POINT();
+      oldp->status.store(pstatus::idle, std::memory_order_release);
+#else
+    if (oldp->status.compare_exchange_strong(st, pstatus::idle, std::memory_order_acq_rel)) {
+#endif
+      acquirep(mp, oldp);
+      exitsyscall_done(gp, oldp);
+      return;
+    }
+  }
+  // Any idle P (Go: exitsyscallfast_pidle).
+  if (rt.sched.npidle.load(std::memory_order_relaxed) > 0) {
+    rt.sched.lock.lock();
+    p* pp = pidleget(rt);
+    rt.sched.lock.unlock();
+    if (pp) {
+      acquirep(mp, pp);
+      exitsyscall_done(gp, pp);
+      return;
+    }
+  }
+  // Slow path: wait for a P in the global queue; another M will run us.
+  mp->curg = nullptr;
+  switch_context(mp, gp, nullptr, post_exitsyscall0, nullptr);
+  // Resumed by execute(), on some M with a P: status running, slice new.
+}
+
+void handoffp(runtime& rt, p* pp) {
+  schedt& s = rt.sched;
+  // Work on it, or in the global queue: an M runs it now.
+  if (!runqempty(pp) || s.runqsize.load(std::memory_order_relaxed) != 0) {
+    startm(rt, pp, false);
+    return;
+  }
+  // Nobody spinning and no idle P: this P may be the only way to pick up
+  // work that arrives elsewhere; give it a spinning M (Go does the same).
+  if (s.nmspinning.load(std::memory_order_relaxed) + s.npidle.load(std::memory_order_relaxed) ==
+      0) {
+    std::int32_t zero = 0;
+    if (s.nmspinning.compare_exchange_strong(zero, 1)) {
+      startm(rt, pp, true);
+      return;
+    }
+  }
+  s.lock.lock();
+  if (s.gcwaiting.load(std::memory_order_relaxed)) {
+    pp->status.store(pstatus::stopped, std::memory_order_relaxed);
+    if (--s.stopwait == 0) s.stopnote.wakeup();
+    s.lock.unlock();
+    return;
+  }
+  if (s.runqsize.load(std::memory_order_relaxed) != 0) {
+    s.lock.unlock();
+    startm(rt, pp, false);
+    return;
+  }
+  pidleput(rt, pp);
+  s.lock.unlock();
+  // It may hold timers: the M sleeping for timers must count them.
+  if (std::int64_t when = pp->timers.when0.load(std::memory_order_relaxed))
+    wake_timer_sleeper(rt, when);
+}
+
+// ---------------------------------------------------------------------------
+// Preemption, on the goroutine's side.
+
+void preempt_slow() {
+  g* gp = getg();
+  if (!gp) return;
+  nopreempt np;
+  m* mp = getm();
+  p* pp = mp->p_;
+  if (!pp || !pp->preempt.load(std::memory_order_relaxed)) return;
+  clear_preempt(pp);
+  // Go's gopreempt_m: to the global queue, so a preempted G does not simply
+  // run again next on its own P.
+  switch_from_g(mp, gp, post_globrunqput, nullptr, post_globrunqput);
+}
+
+extern "C" void goro_async_preempt_park() {
+  // The handler set preemptoff for us (so no second signal lands here).
+  g* gp = getg();
+  m* mp = getm();
+  mp->rt->nasync_preempts.fetch_add(1, std::memory_order_relaxed);
+  if (mp->p_) clear_preempt(mp->p_);
+  switch_from_g(mp, gp, post_globrunqput, nullptr, post_globrunqput);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  gp->preemptoff.store(0, std::memory_order_relaxed);
 }
 
 // ---------------------------------------------------------------------------
@@ -838,6 +1265,7 @@ void check_guarded_budget(runtime& rt, p* pp) {
 }  // namespace
 
 newg_handle newg_begin(std::size_t size, std::size_t align) {
+  nopreempt np;
   m* mp = getm();
   runtime* rt = nullptr;
   p* pp = nullptr;
@@ -885,6 +1313,7 @@ void newg_abort(newg_handle h) noexcept {
   rt.sched.lock.lock();
   gfput_global_locked(rt, gp);
   rt.sched.lock.unlock();
+  nopreempt np;
   m* mp = getm();
   if (!(mp && mp->p_ && mp->rt == &rt)) rt.release();
 }
@@ -893,11 +1322,12 @@ void newg_commit(newg_handle h, task* t) {
   g* gp = h.gp;
   runtime& rt = *gp->rt;
   gp->fn = t;
+  nopreempt np;
   m* mp = getm();
   if (mp && mp->p_ && mp->rt == &rt) {
     p* pp = mp->p_;
     gp->goid = newgoid(rt, pp);
-    gp->status.store(gstatus::runnable, std::memory_order_relaxed);
+    casgstatus(gp, gstatus::dead, gstatus::runnable, "newproc");
     bump(pp->ncreated);
     // Go's newproc: the new G goes to runnext and runs next on this P.
     runqput(rt, pp, gp, true);
@@ -905,8 +1335,16 @@ void newg_commit(newg_handle h, task* t) {
     return;
   }
   gp->goid = newgoid(rt, nullptr);
-  gp->status.store(gstatus::runnable, std::memory_order_relaxed);
+#ifdef GORO_CHECK_INVARIANTS
+  // The census (audit_stopped_world) holds sched.lock: it must see the new
+  // G's status and its count change together.
+  rt.sched.lock.lock();
+#endif
+  casgstatus(gp, gstatus::dead, gstatus::runnable, "newproc (foreign thread)");
   rt.nretired_created.fetch_add(1, std::memory_order_relaxed);
+#ifdef GORO_CHECK_INVARIANTS
+  rt.sched.lock.unlock();
+#endif
   injectg(rt, gp);
   rt.release();
 }
@@ -947,6 +1385,19 @@ void destroy_p_locked(runtime& rt, p* pp) {
     gfput_global_locked(rt, gp);
   }
   pp->gfreecnt = 0;
+  // Its timers go to P0, which always survives (Go: moveTimers).
+  if (pp->timers.count.load(std::memory_order_relaxed) != 0) {
+    p* dest = rt.allp[0].load(std::memory_order_relaxed);
+    pp->timers.lock.lock();
+    dest->timers.lock.lock();
+    for (timer* t : pp->timers.heap) timer_push_locked(dest->timers, t);
+    pp->timers.heap.clear();
+    pp->timers.count.store(0, std::memory_order_relaxed);
+    pp->timers.when0.store(0, std::memory_order_relaxed);
+    dest->timers.lock.unlock();
+    pp->timers.lock.unlock();
+  }
+  clear_preempt(pp);
   rt.nretired_created.fetch_add(static_cast<std::int64_t>(pp->ncreated.exchange(0)));
   rt.nretired_finished.fetch_add(static_cast<std::int64_t>(pp->nfinished.exchange(0)));
   pp->status.store(pstatus::stopped, std::memory_order_relaxed);
@@ -957,25 +1408,45 @@ void destroy_p_locked(runtime& rt, p* pp) {
 void stop_the_world(m* mp) {
   runtime& rt = *mp->rt;
   schedt& s = rt.sched;
+  std::uint32_t nprocs = rt.gomaxprocs.load(std::memory_order_relaxed);
   s.lock.lock();
-  s.stopwait = static_cast<std::int32_t>(rt.gomaxprocs.load(std::memory_order_relaxed));
-  s.gcwaiting.store(true, std::memory_order_release);
+  s.stopwait = static_cast<std::int32_t>(nprocs);
+  // seq_cst: StoreLoad against entersyscall, which stores P status syscall
+  // and then loads gcwaiting. Either it sees gcwaiting and stops its P
+  // itself, or our scan below sees the syscall status and claims the P.
+  s.gcwaiting.store(true, std::memory_order_seq_cst);
   mp->p_->status.store(pstatus::stopped, std::memory_order_relaxed);
   s.stopwait--;
   while (p* pp = pidleget(rt)) {
     pp->status.store(pstatus::stopped, std::memory_order_relaxed);
     s.stopwait--;
   }
-  bool wait = s.stopwait > 0;
   s.lock.unlock();
-  // The other Ps stop at their Ms' next scheduling point (gcstopm); the last
-  // one wakes us. A goroutine that never reaches one holds this up (until
-  // preemption exists, issue 4).
-  if (wait) {
-    s.stopnote.sleep();
-    s.stopnote.clear();
+  // Ps in a blocking call are claimed here (their Ms are busy in the call);
+  // running Ps stop at their Ms' next scheduling point (gcstopm), which we
+  // hurry along with preemption requests. The last one wakes us; we also
+  // look again every 100 µs, as Go does, in case a P entered a blocking
+  // call or a request was missed.
+  for (;;) {
+    s.lock.lock();
+    for (std::uint32_t i = 0; i < nprocs; i++) {
+      p* pp = rt.allp[i].load(std::memory_order_relaxed);
+      pstatus st = pstatus::syscall;
+      if (pp->status.compare_exchange_strong(st, pstatus::stopped, std::memory_order_seq_cst))
+        s.stopwait--;
+    }
+    bool done = s.stopwait == 0;
+    s.lock.unlock();
+    if (done) break;
+    for (std::uint32_t i = 0; i < nprocs; i++) {
+      p* pp = rt.allp[i].load(std::memory_order_relaxed);
+      if (pp->status.load(std::memory_order_relaxed) == pstatus::running) preemptone(rt, pp);
+    }
+    if (s.stopnote.sleep_until(nanotime() + 100'000)) break;
   }
+  s.stopnote.clear();
   GORO_INVARIANT(s.stopwait == 0, "stop_the_world: stopwait %d", s.stopwait);
+  audit_stopped_world(rt);  // OneGPlace and Census (sched/audit.hpp)
 }
 
 void start_the_world(m* mp, unsigned nprocs) {
@@ -1040,6 +1511,8 @@ void begin_shutdown(runtime& rt) {
   rt.sched.midle = nullptr;
   rt.sched.nmidle = 0;
   rt.sched.lock.unlock();
+  rt.sched.timer_note.wakeup();  // the M sleeping for timers
+  rt.sysmon_note.wakeup();
 }
 
 unsigned procs_from_env_or_hw() {
@@ -1069,7 +1542,22 @@ options validate(options o, unsigned& nprocs) {
                                 std::to_string(max_stack) + " bytes");
   std::size_t ps = stack_allocator::page_size();
   o.stack_size = (o.stack_size + ps - 1) / ps * ps;
+  using std::chrono::nanoseconds;
+  constexpr nanoseconds min_slice = std::chrono::microseconds(100);
+  constexpr nanoseconds max_slice = std::chrono::seconds(60);
+  if (o.time_slice < min_slice || o.time_slice > max_slice)
+    throw std::invalid_argument("goro::options::time_slice = " +
+                                std::to_string(o.time_slice.count()) + " ns: must be in " +
+                                std::to_string(min_slice.count()) + ".." +
+                                std::to_string(max_slice.count()) + " ns (100 µs .. 60 s)");
   nprocs = o.procs ? o.procs : procs_from_env_or_hw();
+  constexpr unsigned max_threads_limit = 1'000'000;
+  if (o.max_threads < nprocs || o.max_threads > max_threads_limit)
+    throw std::invalid_argument("goro::options::max_threads = " + std::to_string(o.max_threads) +
+                                ": must be in " + std::to_string(nprocs) + ".." +
+                                std::to_string(max_threads_limit) +
+                                " (at least one thread per P; procs is " +
+                                std::to_string(nprocs) + ")");
   return o;
 }
 
@@ -1108,14 +1596,22 @@ runtime::~runtime() {
     stacks.release(gp->stk);
     delete gp;
   }
-  for (std::uint32_t i = 0; i < max_procs; i++) delete allp[i].load(std::memory_order_relaxed);
+  for (std::uint32_t i = 0; i < max_procs; i++) {
+    p* pp = allp[i].load(std::memory_order_relaxed);
+    if (!pp) continue;
+    // Timers still pending: those on abandoned goroutines' stacks went with
+    // the stacks; heap-owned ones (after()) are freed here.
+    for (timer* t : pp->timers.heap)
+      if (t->dispose) t->dispose(t);
+    delete pp;
+  }
   for (m* mp : allm) delete mp;
 }
 
 void run_main(main_ref main, const options& opts_in) {
   unsigned nprocs = 0;
   options opts = validate(opts_in, nprocs);
-  if (getm())
+  if (getm_unchecked())  // only asks whether this thread is an M at all
     throw std::logic_error(
         "goro::run: called from a goroutine or a runtime thread; a runtime is already "
         "running here");
@@ -1135,6 +1631,7 @@ void run_main(main_ref main, const options& opts_in) {
   rt->allm.push_back(m0);
   rt->sched.mcount = 1;
   setm(m0);
+  m0->tid = static_cast<int>(syscall(SYS_gettid));
   m0->thread_eh = thread_eh_state();
   san_adopt_thread(m0->g0san);
 
@@ -1161,12 +1658,15 @@ void run_main(main_ref main, const options& opts_in) {
   static_assert(sizeof(main_task) <= g_inline_task_bytes);
   mg->fn = new (mg->storage) main_task(main);
   mg->fn_inline = true;
-  mg->status.store(gstatus::runnable, std::memory_order_relaxed);
+  casgstatus(mg, gstatus::dead, gstatus::runnable, "newproc (main)");
   rt->main_g = mg;
   bump(p0->ncreated);
   runqput(*rt, p0, mg, false);
 
+  if (rt->opts.async_preempt) async_preempt_init();
+  sysmon_start(*rt);
   schedule_loop(m0);
+  sysmon_stop(*rt);
 
   setm(nullptr);
   std::exception_ptr exc = rt->main_exc;
@@ -1187,8 +1687,7 @@ namespace goro {
 using namespace detail;
 
 void yield() {
-  m* mp = getm();
-  if (!mp || !mp->curg) {
+  if (!getg()) {
     std::this_thread::yield();
     return;
   }
@@ -1196,6 +1695,7 @@ void yield() {
 }
 
 unsigned gomaxprocs(unsigned n) {
+  nopreempt np;
   m* mp = getm();
   runtime* rt = mp ? mp->rt : acquire_active();
   if (!rt) return 0;
@@ -1207,6 +1707,13 @@ unsigned gomaxprocs(unsigned n) {
                                 std::to_string(max_procs) + " (0 only reads the value)");
   if (!mp || !mp->curg)
     throw std::logic_error("goro::gomaxprocs: setting it requires a goroutine");
+  if (!mp->p_)
+    throw std::logic_error("goro::gomaxprocs: cannot be set inside goro::blocking()");
+  if (n > rt->opts.max_threads)
+    throw std::invalid_argument("goro::gomaxprocs(" + std::to_string(n) +
+                                "): more Ps than goro::options::max_threads = " +
+                                std::to_string(rt->opts.max_threads) +
+                                " allows (each P needs an OS thread)");
   // One stop-the-world at a time: world_sema parks other callers. Parking
   // may resume us on another M, so fetch the M again afterwards.
   rt->world_sema.acquire();
@@ -1221,6 +1728,7 @@ unsigned gomaxprocs(unsigned n) {
 }
 
 std::size_t num_goroutine() {
+  nopreempt np;
   m* mp = getm();
   runtime* rt = mp ? mp->rt : acquire_active();
   if (!rt) return 0;
@@ -1232,13 +1740,10 @@ std::size_t num_goroutine() {
 }
 
 std::uint64_t goid() {
-  m* mp = getm();
-  return mp && mp->curg ? mp->curg->goid : 0;
+  g* gp = getg();
+  return gp ? gp->goid : 0;
 }
 
-bool in_goroutine() {
-  m* mp = getm();
-  return mp && mp->curg;
-}
+bool in_goroutine() { return getg() != nullptr; }
 
 }  // namespace goro

@@ -41,6 +41,22 @@ void goready(g* gp);
 void stop_the_world(m* mp);
 void start_the_world(m* mp, unsigned newprocs);
 
+// Preemption requests (sysmon, stop-the-world): request_preempt sets pp's
+// flag (false if it was already set); clear_preempt clears it when pp starts
+// another G. preemptone requests and, with async_preempt, signals pp's M
+// (src/sysmon/preempt.cpp).
+bool request_preempt(p* pp);
+void clear_preempt(p* pp);
+void preemptone(runtime& rt, p* pp);
+// Gives away a P that no M holds any more (retaken from a blocking call, or
+// handed off by entersyscallblock): to an M if there is work for it,
+// otherwise to the idle list (Go's handoffp).
+void handoffp(runtime& rt, p* pp);
+// Runs the asynchronous preemption of the current G, called by the
+// trampoline the SIGURG handler injected: the G goes to the global queue as
+// if it had yielded (Go's gopreempt_m).
+extern "C" void goro_async_preempt_park();
+
 // The active runtime for calls from threads that are not Ms; retained, so the
 // caller must release it. nullptr if none runs.
 runtime* acquire_active();

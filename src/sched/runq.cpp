@@ -73,6 +73,7 @@ void runqput(runtime& rt, p* pp, g* gp, bool next) {
       // release: the slot (and gp's contents) before the new tail (I2).
       pp->runqtail.store(t + 1, std::memory_order_release);
 #endif
+      GORO_CHAOS_POINT();
       return;
     }
     if (runqputslow(rt, pp, gp, h, t)) return;
@@ -106,6 +107,7 @@ runq_result runqget(p* pp) {
   // runnext first: it inherits the current time slice. Only the owner and
   // thieves (which take runnext only when the ring is empty) clear it.
   g* next = pp->runnext.load(std::memory_order_relaxed);
+  if (next != nullptr) GORO_CHAOS_POINT();
   if (next != nullptr &&
       pp->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel,
                                           std::memory_order_relaxed))
@@ -117,10 +119,17 @@ runq_result runqget(p* pp) {
     if (t == h) return {};
     g* gp = pp->runq[h & mask].load(std::memory_order_relaxed);
     GORO_CHAOS_POINT();
+#ifdef GORO_MUTANT_GET_PLAIN_STORE
+    // MUTANT: the owner claims with a plain store, as if it were the only
+    // taker; a thief that claimed the same slot meanwhile also keeps it.
+    pp->runqhead.store(h + 1, std::memory_order_release);
+    return {gp, false};
+#else
     // release: our read of the slot precedes the claim (I3).
     if (pp->runqhead.compare_exchange_strong(h, h + 1, std::memory_order_release,
                                              std::memory_order_relaxed))
       return {gp, false};
+#endif
   }
 }
 
@@ -145,6 +154,7 @@ std::uint32_t runqgrab(p* from, std::atomic<g*>* batch, std::uint32_t batch_head
             timespec ts{0, 3000};
             nanosleep(&ts, nullptr);
           }
+          GORO_CHAOS_POINT();
           if (!from->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel,
                                                      std::memory_order_relaxed))
             continue;
@@ -186,6 +196,7 @@ g* runqsteal(p* to, p* from, bool steal_runnext) {
   if (n == 0) return gp;
   std::uint32_t h = to->runqhead.load(std::memory_order_acquire);
   if (t - h + n >= runq_capacity) fatal("runqsteal: runq overflow");
+  GORO_CHAOS_POINT();
   // release: the copied slots before the new tail, as in runqput.
   to->runqtail.store(t + n, std::memory_order_release);
   return gp;

@@ -27,6 +27,7 @@
 #include "goro/options.hpp"
 #include "sched/note.hpp"
 #include "sync/park.hpp"
+#include "time/timer.hpp"
 
 namespace goro::detail {
 
@@ -58,6 +59,13 @@ struct g {
   bool fn_inline = false;    // fn lives in storage[]
   bool is_main = false;
   runtime* rt = nullptr;
+  // Non-zero while this G runs runtime code (or has been picked for an
+  // asynchronous preemption): the SIGURG handler leaves it alone then. Per G,
+  // not per M as Go's m.locks, because runtime code caches its M (getm())
+  // and the G may only move to another M at a switch the runtime makes
+  // itself. Written by the G's own thread (and by the handler interrupting
+  // it), read by that handler: relaxed accesses plus signal fences suffice.
+  std::atomic<std::uint32_t> preemptoff{0};
   alignas(std::max_align_t) unsigned char storage[g_inline_task_bytes];
 };
 
@@ -76,6 +84,8 @@ struct m {
   g* curg = nullptr;
   p* p_ = nullptr;             // attached P (Go: m.p)
   p* nextp = nullptr;          // P handed over by startm
+  p* oldp = nullptr;           // P left in state syscall by entersyscall (Go: m.oldp)
+  int tid = 0;                 // kernel thread id, for sysmon's preemption signal
   bool spinning = false;       // looking for work to steal, counted in nmspinning
   note park;                   // sleeps here when idle (stopm)
   m* schedlink = nullptr;      // idle M list
@@ -84,7 +94,6 @@ struct m {
   g* sw_from = nullptr;        // nullptr: we left g0
   post_switch_fn sw_post = nullptr;
   void* sw_arg = nullptr;
-  std::thread thread;          // unused for m0
 };
 
 constexpr std::uint32_t runq_capacity = 256;
@@ -92,9 +101,27 @@ constexpr std::uint32_t runq_capacity = 256;
 struct alignas(64) p {
   std::int32_t id = 0;
   std::atomic<pstatus> status{pstatus::stopped};
-  m* m_ = nullptr;               // holding M (Go: p.m), written by acquirep/releasep
-  std::uint32_t schedtick = 0;   // incremented on every schedule (not inherited)
+  // Holding M (Go: p.m), written by acquirep/releasep/entersyscall. Atomic
+  // because sysmon reads it to signal the M (acquire, pairing with the
+  // release store in acquirep, so m::tid is visible); everyone else reads
+  // it relaxed under the ownership rules above.
+  std::atomic<m*> m_{nullptr};
+  // Incremented by the holder on every schedule that starts a new time
+  // slice (not when a G inherits one through runnext), and read by sysmon
+  // to see whether the same G has run for too long (relaxed: a stale value
+  // only shifts the preemption by one sysmon tick).
+  std::atomic<std::uint32_t> schedtick{0};
+  // Incremented on every entersyscall/exitsyscall and retake, so sysmon can
+  // tell a long blocking call from a series of short ones (Go: syscalltick).
+  std::atomic<std::uint32_t> syscalltick{0};
+  // Set by sysmon (or stop-the-world) to ask the G running on this P to
+  // yield: checked at scheduling points and preempt_point(), and by the
+  // SIGURG handler. Cleared when the P starts another G.
+  std::atomic<bool> preempt{false};
   p* link = nullptr;             // idle P list
+  // On the idle list (Go's idlepMask). Written under sched.lock, read
+  // racily by stealers to skip Ps with nothing to steal (a hint).
+  std::atomic<bool> idle_listed{false};
 
   // The local run queue (Go's runqhead/runqtail/runq/runnext). See runq.cpp
   // for the protocol and the reason behind each memory order.
@@ -112,6 +139,15 @@ struct alignas(64) p {
   // Written only by the holder (load+store, no RMW), read by anyone.
   std::atomic<std::uint64_t> ncreated{0}, nfinished{0};
   std::uint32_t spawn_since_budget_check = 0;
+
+  timer_heap timers;
+
+  // sysmon's own view of this P (Go: p.sysmontick); only sysmon touches it.
+  struct {
+    std::uint32_t schedtick = 0, syscalltick = 0;
+    std::int64_t schedwhen = 0, syscallwhen = 0;
+    std::int64_t preempted_slice = -1;  // schedwhen of the slice last preempted
+  } sysmontick;
 };
 
 constexpr std::uint32_t max_procs = 1024;
@@ -130,6 +166,10 @@ struct schedt {
   std::int32_t nmidle = 0;
   std::int32_t mcount = 0;
   std::atomic<std::int32_t> nmspinning{0};
+  // Set (under lock) when someone found work but no idle P to start an M
+  // on; a non-spinning M about to idle its P spins instead (Go 1.21's
+  // sched.needspinning). Relaxed: written and tested under lock.
+  std::atomic<bool> needspinning{false};
 
   // Stop-the-world (procresize): see stop_the_world in proc.cpp.
   std::atomic<bool> gcwaiting{false};
@@ -139,6 +179,14 @@ struct schedt {
   // Dead Gs beyond the per-P caches.
   g* gfree = nullptr;
   std::atomic<std::int32_t> ngfree{0};  // written under lock; peeked without
+
+  // The one M that, having found no work, sleeps until the earliest timer
+  // instead of indefinitely (Go's M blocked in netpoll with a timeout).
+  // Claimed by CAS; timer_sleep_until is its deadline, read by whoever adds
+  // an earlier timer and must then wake it (see wake_timer_sleeper).
+  std::atomic<m*> timer_sleeper{nullptr};
+  std::atomic<std::int64_t> timer_sleep_until{0};
+  note timer_note;
 };
 
 struct runtime {
@@ -175,6 +223,12 @@ struct runtime {
   g* main_g = nullptr;
   std::exception_ptr main_exc;
 
+  // sysmon (src/sysmon/sysmon.cpp): its thread, the note it sleeps on
+  // between ticks (woken early at shutdown), and what it has done.
+  std::thread sysmon_thread;
+  note sysmon_note;
+  std::atomic<std::uint64_t> npreempt_requests{0}, nasync_preempts{0}, nretakes{0};
+
   // Lifetime: the instance outlives run() while abandoned Ms still run.
   std::atomic<int> refs{1};
   void retain() { refs.fetch_add(1, std::memory_order_relaxed); }
@@ -185,11 +239,29 @@ struct runtime {
   }
 };
 
+// The G running on this thread, or nullptr on g0 and foreign threads. One
+// TLS load: safe anywhere, even where an asynchronous preemption may move
+// the G to another M right after the load (the value is the same G there).
+g* getg();
 // The M running on this thread, or nullptr. Never inlined and never pure: a
 // goroutine can resume on another thread, so a cached thread_local address
 // would be stale (see shared/design.md, "thread_local across a switch").
 m* getm();
+m* getm_unchecked();  // for the SIGURG handler only
 void setm(m* mp);
+
+// Marks a stretch of runtime code run by a goroutine as not preemptible
+// asynchronously (Go: acquirem/releasem). Every runtime entry point reachable
+// from goroutine code that uses getm() holds one: getm()'s answer is only
+// good while the G cannot be moved to another M behind the code's back. With
+// GORO_CHECK_INVARIANTS, getm() from a goroutine outside one is fatal.
+struct nopreempt {
+  g* gp;
+  nopreempt() noexcept;
+  ~nopreempt();
+  nopreempt(const nopreempt&) = delete;
+  nopreempt& operator=(const nopreempt&) = delete;
+};
 
 // Fatal runtime error: prints "goro: fatal error: ..." and exits with 2.
 [[noreturn]] void fatal(const char* fmt, ...) __attribute__((format(printf, 1, 2)));

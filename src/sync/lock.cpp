@@ -3,7 +3,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <time.h>
+
+#include <cerrno>
 #include <climits>
+#include <cstdint>
 
 #include "goro/detail/waitq.hpp"
 #include "sched/note.hpp"
@@ -47,9 +51,38 @@ void futex_lock::lock_slow() noexcept {
 
 void futex_lock::wake_one() noexcept { futex_wake(&state_, 1); }
 
+namespace {
+// initial-exec: the SIGURG handler reads it (a static TLS model needs no
+// allocation, so the access is async-signal-safe).
+__attribute__((tls_model("initial-exec"))) thread_local unsigned lock_depth = 0;
+}  // namespace
+
+__attribute__((noinline)) void lock_depth_add(int delta) noexcept {
+  asm volatile("" ::: "memory");
+  lock_depth += static_cast<unsigned>(delta);
+  // Ordered before the lock's own atomic as the signal handler sees it.
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+}
+
+__attribute__((noinline)) unsigned lock_depth_racy() noexcept { return lock_depth; }
+
 void note::sleep() noexcept {
   // acquire: everything the waker wrote before wakeup() is visible.
   while (key.load(std::memory_order_acquire) == 0) futex_wait(&key, 0);
+}
+
+bool note::sleep_until(std::int64_t deadline) noexcept {
+  // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time, so spurious
+  // returns and EINTR need no recomputation of a relative timeout.
+  timespec ts{static_cast<time_t>(deadline / 1'000'000'000),
+              static_cast<long>(deadline % 1'000'000'000)};
+  for (;;) {
+    // acquire: as in sleep().
+    if (key.load(std::memory_order_acquire) != 0) return true;
+    long r = syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&key),
+                     FUTEX_WAIT_BITSET_PRIVATE, 0u, &ts, nullptr, FUTEX_BITSET_MATCH_ANY);
+    if (r != 0 && errno == ETIMEDOUT) return key.load(std::memory_order_acquire) != 0;
+  }
 }
 
 void note::wakeup() noexcept {

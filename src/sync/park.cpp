@@ -6,8 +6,10 @@
 namespace goro::detail {
 
 void waiter_init(waiter& w) {
+  nopreempt np;
   m* mp = getm();
-  w.gp = mp ? mp->curg : nullptr;
+  // A goroutine inside blocking() holds no P: it waits as a thread does.
+  w.gp = mp && mp->p_ ? mp->curg : nullptr;
   w.woken.store(0, std::memory_order_relaxed);
   w.next = nullptr;
 }

@@ -10,9 +10,21 @@ namespace goro::detail {
 // briefly first. It protects wait queues, which are held for a few dozen
 // instructions, so the spin usually wins; the futex keeps a descheduled holder
 // from burning the other core (there are more Ps than cores in tests).
+// Runtime locks held by the calling thread (Go's m.locks): while it is not
+// zero the thread's goroutine is never preempted asynchronously, so a lock
+// holder cannot be parked behind the goroutines spinning for its lock.
+// Counted per thread, not per goroutine: a lock taken by a goroutine is
+// released on the same thread (gopark releases it from the next context,
+// before that thread runs anything else). Out of line on purpose: inlined,
+// the compiler could keep the thread-local's address across a switch that
+// moved the goroutine to another thread.
+void lock_depth_add(int delta) noexcept;
+unsigned lock_depth_racy() noexcept;
+
 class futex_lock {
  public:
   void lock() noexcept {
+    lock_depth_add(1);  // before taking it: no preemption between the two
     std::uint32_t c = 0;
     // acquire: everything the previous holder wrote before unlock is visible.
     if (state_.compare_exchange_strong(c, 1, std::memory_order_acquire,
@@ -23,6 +35,7 @@ class futex_lock {
   void unlock() noexcept {
     // release: publishes the critical section to the next acquirer.
     if (state_.exchange(0, std::memory_order_release) == 2) wake_one();
+    lock_depth_add(-1);
   }
 
  private:

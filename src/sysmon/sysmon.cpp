@@ -1,0 +1,131 @@
+// sysmon: the monitor thread (Go's runtime.sysmon). It holds no P and runs
+// no goroutine. Every tick it
+//  - retakes Ps left in blocking calls (status syscall) and hands them to
+//    other Ms (handoffp), so one goroutine in a long call cannot stall its P;
+//  - asks goroutines that have run longer than options::time_slice to yield
+//    (preemptone: a flag, plus a signal with async preemption);
+//  - starts an M when a timer is overdue and nobody is about to run it.
+// It sleeps 20 µs at first and doubles its sleep after 50 ticks with nothing
+// to do, up to 10 ms, as Go's does; a retake or a preemption makes it
+// attentive again. It never sleeps past the moment the oldest running time
+// slice expires, so preemption lands close to time_slice.
+#include "sysmon/sysmon.hpp"
+
+#include <pthread.h>
+
+#include "sched/proc.hpp"
+
+namespace goro::detail {
+
+namespace {
+
+constexpr std::int64_t sysmon_min_delay = 20'000;        // 20 µs
+constexpr std::int64_t sysmon_max_delay = 10'000'000;    // 10 ms
+// A P in a blocking call with nothing queued behind it, while other Ms spin
+// or sit idle (so new work would be picked up anyway), is left alone this
+// long before it is retaken: retaking it would only cost a thread (Go: 10 ms).
+constexpr std::int64_t syscall_grace = 10'000'000;
+
+struct retake_result {
+  int acted = 0;                 // Ps retaken or preempted
+  std::int64_t next_expiry = 0;  // earliest end of a running time slice (0: none)
+};
+
+// Go's retake. sysmontick is sysmon's own record of what it saw of each P at
+// its previous look: a P whose schedtick has not moved since `schedwhen`
+// runs the same G; one whose syscalltick has not moved is in the same call.
+retake_result retake(runtime& rt, std::int64_t now) {
+  retake_result res;
+  const std::int64_t slice = rt.opts.time_slice.count();
+  std::uint32_t n = rt.gomaxprocs.load(std::memory_order_acquire);
+  for (std::uint32_t i = 0; i < n; i++) {
+    p* pp = rt.allp[i].load(std::memory_order_acquire);
+    auto& pd = pp->sysmontick;
+    pstatus st = pp->status.load(std::memory_order_acquire);
+    bool sysretake = false;
+    if (st == pstatus::running || st == pstatus::syscall) {
+      std::uint32_t t = pp->schedtick.load(std::memory_order_relaxed);
+      if (pd.schedtick != t) {
+        pd.schedtick = t;
+        pd.schedwhen = now;
+      } else if (pd.schedwhen + slice <= now) {
+        // The same G for a whole slice: ask it to yield, again at every
+        // tick until it does (an asynchronous preemption that found the G
+        // at an unsafe point is retried this way). Only the first request
+        // of a slice counts as activity, so a G that ignores requests (no
+        // preemption points, async_preempt off) lets sysmon back off.
+        preemptone(rt, pp);
+        sysretake = true;
+        if (pd.preempted_slice != pd.schedwhen) {
+          pd.preempted_slice = pd.schedwhen;
+          res.acted++;
+        }
+      }
+      if (st == pstatus::running && pd.schedwhen + slice > now) {
+        std::int64_t expiry = pd.schedwhen + slice;
+        if (res.next_expiry == 0 || expiry < res.next_expiry) res.next_expiry = expiry;
+      }
+    }
+    if (st != pstatus::syscall) continue;
+    std::uint32_t t = pp->syscalltick.load(std::memory_order_relaxed);
+    if (!sysretake && pd.syscalltick != t) {
+      // A new call since our last look: give it one tick.
+      pd.syscalltick = t;
+      pd.syscallwhen = now;
+      continue;
+    }
+    if (runqempty(pp) &&
+        rt.sched.nmspinning.load(std::memory_order_relaxed) +
+                rt.sched.npidle.load(std::memory_order_relaxed) >
+            0 &&
+        pd.syscallwhen + syscall_grace > now)
+      continue;
+    // Claim it from the M in the call (whose exitsyscall CASes too: exactly
+    // one of us wins). acq_rel: we see the P as its last holder left it.
+    pstatus want = pstatus::syscall;
+    if (pp->status.compare_exchange_strong(want, pstatus::idle, std::memory_order_acq_rel)) {
+      pp->syscalltick.store(t + 1, std::memory_order_relaxed);
+      rt.nretakes.fetch_add(1, std::memory_order_relaxed);
+      res.acted++;
+      handoffp(rt, pp);
+    }
+  }
+  return res;
+}
+
+void sysmon_main(runtime* rt) {
+  pthread_setname_np(pthread_self(), "goro-sysmon");
+  int idle = 0;
+  std::int64_t delay = sysmon_min_delay;
+  std::int64_t next_expiry = 0;
+  while (!rt->stopping.load(std::memory_order_acquire)) {
+    if (idle == 0) delay = sysmon_min_delay;
+    else if (idle > 50) delay *= 2;
+    if (delay > sysmon_max_delay) delay = sysmon_max_delay;
+    std::int64_t wake = nanotime() + delay;
+    if (next_expiry != 0 && next_expiry < wake) wake = next_expiry;
+    rt->sysmon_note.sleep_until(wake);
+    if (rt->stopping.load(std::memory_order_acquire)) break;
+    std::int64_t now = nanotime();
+    // An overdue timer with an idle P and no M sleeping for timers: start an
+    // M on that P (findrunnable runs every P's due timers before parking).
+    if (std::int64_t w = earliest_timer(*rt);
+        w != 0 && w < now && rt->sched.npidle.load(std::memory_order_relaxed) > 0 &&
+        rt->sched.timer_sleeper.load(std::memory_order_relaxed) == nullptr)
+      startm(*rt, nullptr, false);
+    retake_result r = retake(*rt, now);
+    next_expiry = r.next_expiry;
+    idle = r.acted != 0 ? 0 : idle + 1;
+  }
+}
+
+}  // namespace
+
+void sysmon_start(runtime& rt) { rt.sysmon_thread = std::thread(sysmon_main, &rt); }
+
+void sysmon_stop(runtime& rt) {
+  rt.sysmon_note.wakeup();
+  if (rt.sysmon_thread.joinable()) rt.sysmon_thread.join();
+}
+
+}  // namespace goro::detail

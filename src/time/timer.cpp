@@ -1,0 +1,165 @@
+// Per-P timer heaps and sleeping (Go's runtime/time.go, much reduced: a timer
+// here is added once and fires once; nothing stops or resets it).
+#include "time/timer.hpp"
+
+#include <time.h>
+
+#include <thread>
+
+#include "goro/time.hpp"
+#include "sched/proc.hpp"
+
+namespace goro::detail {
+
+std::int64_t nanotime() noexcept {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+namespace {
+
+// A 4-ary heap (as Go's): shallower than a binary one, so a push or pop
+// touches fewer cache lines, at the price of three more compares per level.
+constexpr std::size_t heap_arity = 4;
+
+void sift_up(std::vector<timer*>& h, std::size_t i) {
+  timer* t = h[i];
+  while (i > 0) {
+    std::size_t parent = (i - 1) / heap_arity;
+    if (h[parent]->when <= t->when) break;
+    h[i] = h[parent];
+    i = parent;
+  }
+  h[i] = t;
+}
+
+void sift_down(std::vector<timer*>& h, std::size_t i) {
+  timer* t = h[i];
+  std::size_t n = h.size();
+  for (;;) {
+    std::size_t first = i * heap_arity + 1;
+    if (first >= n) break;
+    std::size_t best = first;
+    for (std::size_t c = first + 1; c < first + heap_arity && c < n; c++)
+      if (h[c]->when < h[best]->when) best = c;
+    if (h[best]->when >= t->when) break;
+    h[i] = h[best];
+    i = best;
+  }
+  h[i] = t;
+}
+
+// Caller holds h.lock. when0 mirrors the top for lock-free peeks (relaxed:
+// every reader takes the lock before acting, see timer_heap).
+void publish_when0(timer_heap& h) {
+  h.when0.store(h.heap.empty() ? 0 : h.heap.front()->when, std::memory_order_relaxed);
+  h.count.store(static_cast<std::int32_t>(h.heap.size()), std::memory_order_relaxed);
+}
+
+}  // namespace
+
+void timer_push_locked(timer_heap& h, timer* t) {
+  h.heap.push_back(t);
+  sift_up(h.heap, h.heap.size() - 1);
+  publish_when0(h);
+}
+
+int run_timers(timer_heap& h, std::int64_t now) {
+  int fired = 0;
+  for (;;) {
+    h.lock.lock();
+    if (h.heap.empty() || h.heap.front()->when > now) {
+      h.lock.unlock();
+      return fired;
+    }
+    timer* t = h.heap.front();
+    h.heap.front() = h.heap.back();
+    h.heap.pop_back();
+    if (!h.heap.empty()) sift_down(h.heap, 0);
+    publish_when0(h);
+    h.lock.unlock();
+    // Unlocked: fire may ready a G, and the readied G may return and free
+    // the timer at once, so t is not touched after this call.
+    t->fire(t);
+    fired++;
+  }
+}
+
+std::int64_t earliest_timer(runtime& rt) {
+  std::int64_t best = 0;
+  std::uint32_t n = rt.gomaxprocs.load(std::memory_order_acquire);
+  for (std::uint32_t i = 0; i < n; i++) {
+    // acquire (allp, gomaxprocs): sysmon calls this, and a P created by
+    // procresize must be seen constructed (start_the_world publishes both).
+    std::int64_t w = rt.allp[i].load(std::memory_order_acquire)->timers.when0.load(
+        std::memory_order_relaxed);
+    if (w != 0 && (best == 0 || w < best)) best = w;
+  }
+  return best;
+}
+
+void wake_timer_sleeper(runtime& rt, std::int64_t when) {
+  // StoreLoad: the timer (when0) was published before this; see timer_sleep
+  // in proc.cpp for the other half.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  std::int64_t until = rt.sched.timer_sleep_until.load(std::memory_order_relaxed);
+  if (until != 0 && when < until) rt.sched.timer_note.wakeup();
+}
+
+namespace {
+
+void fire_goready(timer* t) { goready(static_cast<g*>(t->arg)); }
+
+struct sleep_commit {
+  futex_lock* lock;
+  runtime* rt;
+  std::int64_t when;
+};
+
+// Runs after the sleeper's context is saved (gopark's unlock-after-commit):
+// only now may a timer runner find the timer and ready the G.
+void post_sleep(m*, g*, void* arg) {
+  sleep_commit c = *static_cast<sleep_commit*>(arg);  // the G's frame may go at unlock
+  c.lock->unlock();
+  wake_timer_sleeper(*c.rt, c.when);
+}
+
+}  // namespace
+
+}  // namespace goro::detail
+
+namespace goro {
+
+using namespace detail;
+
+void sleep_until(std::chrono::steady_clock::time_point t) {
+  std::int64_t when =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  {
+    nopreempt np;
+    m* mp = getm();
+    if (mp && mp->curg && mp->p_) {
+      if (when <= nanotime()) return;
+      timer tm;
+      tm.when = when;
+      tm.fire = fire_goready;
+      tm.arg = mp->curg;
+      p* pp = mp->p_;
+      pp->timers.lock.lock();
+      timer_push_locked(pp->timers, &tm);
+      sleep_commit c{&pp->timers.lock, mp->rt, when};
+      gopark(post_sleep, &c);
+      return;
+    }
+  }
+  // A foreign thread, or a goroutine inside blocking(): sleep the thread.
+  std::this_thread::sleep_until(t);
+}
+
+void sleep_for(std::chrono::nanoseconds d) {
+  if (d <= std::chrono::nanoseconds::zero()) return;
+  sleep_until(std::chrono::steady_clock::now() + d);
+}
+
+}  // namespace goro

@@ -1,0 +1,55 @@
+// Timers (Go's runtime/time.go): each P keeps a 4-ary min-heap of the timers
+// its goroutines started, ordered by `when`. The M holding the P runs the
+// expired ones at every trip through the scheduler (findrunnable, and the
+// G-side fast path when the earliest one is due); idle Ms run those of other
+// Ps when they steal; sysmon starts an M when a timer is overdue and nobody
+// runs it. Sleeping costs no thread: the G parks, the timer readies it.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "goro/detail/waitq.hpp"
+
+namespace goro::detail {
+
+struct runtime;
+struct p;
+
+// Monotonic nanoseconds (CLOCK_MONOTONIC, the clock of steady_clock).
+std::int64_t nanotime() noexcept;
+
+struct timer {
+  std::int64_t when = 0;           // CLOCK_MONOTONIC ns
+  void (*fire)(timer*) = nullptr;  // runs with no timer lock held
+  void* arg = nullptr;
+  // Frees a heap-allocated timer still pending when its runtime is torn
+  // down (after()); null for timers on a goroutine's stack (sleep).
+  void (*dispose)(timer*) = nullptr;
+};
+
+// One P's timers. `lock` guards `heap`; `when0` mirrors the earliest `when`
+// (0: no timer) so others can peek without the lock.
+struct timer_heap {
+  futex_lock lock;
+  std::vector<timer*> heap;  // 4-ary min-heap on when
+  // Written under lock; read racily (relaxed) as a hint by the owner's fast
+  // path, stealers, the parking M and sysmon, each of which takes the lock
+  // before acting on it.
+  std::atomic<std::int64_t> when0{0};
+  // Timers in the heap; summed by the deadlock detector (issue 5).
+  std::atomic<std::int32_t> count{0};
+};
+
+// Caller holds h.lock.
+void timer_push_locked(timer_heap& h, timer* t);
+// Runs every timer of h that is due at `now`; returns how many fired.
+// Takes h.lock itself and calls each fire() after releasing it.
+int run_timers(timer_heap& h, std::int64_t now);
+// The earliest timer over all of rt's Ps (0: none), read racily.
+std::int64_t earliest_timer(runtime& rt);
+// After adding a timer due at `when`: wake the M sleeping for timers if it
+// would sleep past it.
+void wake_timer_sleeper(runtime& rt, std::int64_t when);
+
+}  // namespace goro::detail
