@@ -4,6 +4,7 @@
 // measured the same way as the Go program: same sizes, same warm-up, same
 // rounds. Names match the Go side exactly.
 #include <benchmark/benchmark.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <boost/context/detail/fcontext.hpp>
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "goro/goro.hpp"
@@ -119,6 +121,140 @@ void spawn_join_1M(benchmark::State& state, unsigned procs) {
   state.counters["ns_per_op"] = per;
 }
 
+// Two goroutines bounce an int over two unbuffered channels n times; ns for
+// the n round trips (each a send and a receive in both directions), timed in
+// the main goroutine as the Go side does.
+double pingpong_round(int n) {
+  goro::chan<int> ping, pong, done;
+  goro::go([ping, pong, done, n]() mutable {
+    for (int i = 0; i < n; i++) pong.send(*ping.recv());
+    done.close();
+  });
+  auto t0 = clock_type::now();
+  for (int i = 0; i < n; i++) {
+    ping.send(i);
+    benchmark::DoNotOptimize(pong.recv());
+  }
+  double ns = ns_since(t0);
+  done.recv();
+  return ns;
+}
+
+void chan_pingpong(benchmark::State& state, unsigned procs) {
+  constexpr int n = 500'000;
+  double per = 0;
+  for (auto _ : state) {
+    double ns = goro::run(
+        [] {
+          pingpong_round(n / 10);  // warm-up
+          return pingpong_round(n);
+        },
+        procs_opts(procs));
+    per = ns / n;
+    state.SetIterationTime(ns / 1e9);
+  }
+  state.counters["ns_per_op"] = per;
+}
+
+// skynet over channels: a leaf sends its number on its parent's channel; a
+// parent starts 10 children on one unbuffered channel of its own, sums what
+// they send and sends the sum up.
+void skynet_node(goro::chan<long> out, long num, long size, long div) {
+  if (size == 1) {
+    out.send(num);
+    return;
+  }
+  goro::chan<long> rc;
+  long sub = size / div;
+  for (long i = 0; i < div; i++) goro::go(skynet_node, rc, num + i * sub, sub, div);
+  long sum = 0;
+  for (long i = 0; i < div; i++) sum += *rc.recv();
+  out.send(sum);
+}
+
+constexpr long skynet_leaves = 1'000'000;
+
+void skynet(benchmark::State& state, unsigned procs) {
+  constexpr long want = skynet_leaves * (skynet_leaves - 1) / 2;
+  double ms = 0;
+  long sum = 0;
+  for (auto _ : state) {
+    auto t0 = clock_type::now();
+    sum = goro::run(
+        [] {
+          goro::chan<long> c;
+          goro::go(skynet_node, c, 0L, skynet_leaves, 10L);
+          return *c.recv();
+        },
+        procs_opts(procs));
+    ms = ns_since(t0) / 1e6;
+    state.SetIterationTime(ms / 1e3);
+  }
+  if (sum != want) {
+    state.SkipWithError(("skynet: wrong sum " + std::to_string(sum)).c_str());
+    return;
+  }
+  state.counters["ms"] = ms;
+}
+
+// Goroutines contend for one mutex around a counter increment; ns per
+// lock+unlock pair over all of them, from the start gate to the last done.
+double mutex_round(int goroutines, int n, bool& ok) {
+  goro::mutex mu;
+  long counter = 0;
+  goro::wait_group ready, start, done;
+  ready.add(goroutines);
+  start.add(1);
+  done.add(goroutines);
+  for (int g = 0; g < goroutines; g++)
+    goro::go([&] {
+      ready.done();
+      start.wait();
+      for (int i = 0; i < n; i++) {
+        mu.lock();
+        counter++;
+        mu.unlock();
+      }
+      done.done();
+    });
+  ready.wait();
+  auto t0 = clock_type::now();
+  start.done();
+  done.wait();
+  double ns = ns_since(t0);
+  ok = ok && counter == static_cast<long>(goroutines) * n;
+  return ns;
+}
+
+void mutex_contention(benchmark::State& state, unsigned procs) {
+  constexpr int goroutines = 4, per_goroutine = 250'000;
+  double per = 0;
+  bool ok = true;
+  for (auto _ : state) {
+    double ns = goro::run(
+        [&ok] {
+          mutex_round(goroutines, per_goroutine / 10, ok);  // warm-up
+          return mutex_round(goroutines, per_goroutine, ok);
+        },
+        procs_opts(procs));
+    per = ns / (goroutines * per_goroutine);
+    state.SetIterationTime(ns / 1e9);
+  }
+  if (!ok) {
+    state.SkipWithError("mutex_contention: lost increments");
+    return;
+  }
+  state.counters["ns_per_op"] = per;
+}
+
+// Go's runtime.NumCPU(): the CPUs this process may run on.
+unsigned num_cpu() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return static_cast<unsigned>(CPU_COUNT(&set));
+  unsigned hw = std::thread::hardware_concurrency();
+  return hw ? hw : 1;
+}
+
 // goro only (Go's run queue is not reachable from Go code): one runqput plus
 // one runqget on an uncontended P, the cost inside every go/yield.
 void runq_put_get(benchmark::State& state) {
@@ -180,6 +316,16 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark(("spawn_join_1M/procs:" + std::to_string(procs)).c_str(),
                                  spawn_join_1M, procs)
         ->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+  for (unsigned procs : {1u, 2u})
+    benchmark::RegisterBenchmark(("chan_pingpong/procs:" + std::to_string(procs)).c_str(),
+                                 chan_pingpong, procs)
+        ->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+  // The Go side runs skynet at GOMAXPROCS = NumCPU; so do we, under its name.
+  unsigned ncpu = num_cpu();
+  benchmark::RegisterBenchmark(("skynet/procs:" + std::to_string(ncpu)).c_str(), skynet, ncpu)
+      ->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("mutex_contention/procs:2", mutex_contention, 2u)
+      ->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

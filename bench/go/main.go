@@ -68,6 +68,7 @@ var workloads = []workload{
 	{"skynet", allCPUs, runSkynet},
 	{"parked_mem", nil, runParkedMem},
 	{"sleep_lateness", fixed(1), runSleepLateness},
+	{"mutex_contention", fixed(2), runMutexContention},
 }
 
 // instance is a workload at one GOMAXPROCS value (0: leave the default).
@@ -375,6 +376,52 @@ func skynet(c chan<- int64, num int64, size, div int) {
 		sum += <-rc
 	}
 	c <- sum
+}
+
+// mutex_contention: four goroutines each lock a sync.Mutex, increment a
+// counter and unlock, 250,000 times, all started together from a gate.
+// Reports ns per Lock+Unlock pair over all of them. A warm-up of a tenth
+// first.
+func runMutexContention(procs int) ([]result, error) {
+	const goroutines, perGoroutine = 4, 250_000
+	if _, err := mutexRound(goroutines, perGoroutine/10); err != nil { // warm-up
+		return nil, err
+	}
+	d, err := mutexRound(goroutines, perGoroutine)
+	if err != nil {
+		return nil, err
+	}
+	return []result{{fmt.Sprintf("mutex_contention/procs:%d", procs), nsPer(d, goroutines*perGoroutine), "ns/op"}}, nil
+}
+
+func mutexRound(goroutines, n int) (time.Duration, error) {
+	var mu sync.Mutex
+	counter := 0
+	var ready, done sync.WaitGroup
+	start := make(chan struct{})
+	ready.Add(goroutines)
+	done.Add(goroutines)
+	for g := 0; g < goroutines; g++ {
+		go func() {
+			defer done.Done()
+			ready.Done()
+			<-start
+			for i := 0; i < n; i++ {
+				mu.Lock()
+				counter++
+				mu.Unlock()
+			}
+		}()
+	}
+	ready.Wait()
+	t0 := time.Now()
+	close(start)
+	done.Wait()
+	d := time.Since(t0)
+	if counter != goroutines*n {
+		return d, fmt.Errorf("lost increments: %d, want %d", counter, goroutines*n)
+	}
+	return d, nil
 }
 
 // parked_mem: 100,000 goroutines, each blocked receiving on a channel of its

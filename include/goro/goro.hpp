@@ -14,9 +14,12 @@
 #include <type_traits>
 #include <utility>
 
+#include "goro/chan.hpp"
 #include "goro/blocking.hpp"
 #include "goro/detail/task.hpp"
+#include "goro/mutex.hpp"
 #include "goro/options.hpp"
+#include "goro/select.hpp"
 #include "goro/time.hpp"
 #include "goro/wait_group.hpp"
 

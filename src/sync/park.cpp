@@ -46,6 +46,31 @@ void park_unlock(waiter& w, futex_lock& lk) {
   while (w.woken.load(std::memory_order_acquire) == 0) futex_wait(&w.woken, 0);
 }
 
+namespace {
+struct commit_call {
+  void (*fn)(void*) noexcept;
+  void* arg;
+};
+// Runs on the next context after the switch. The commit_call lives on the
+// parked G's stack: copy it out first, because once fn has released the
+// last lock the G may be readied and its frame reused.
+void post_commit(m*, g*, void* p) {
+  commit_call c = *static_cast<commit_call*>(p);
+  c.fn(c.arg);
+}
+}  // namespace
+
+void park_commit(waiter& w, void (*unlockf)(void*) noexcept, void* arg) {
+  if (w.gp) {
+    commit_call c{unlockf, arg};
+    gopark(post_commit, &c);
+    return;
+  }
+  unlockf(arg);
+  // acquire: as in park_unlock.
+  while (w.woken.load(std::memory_order_acquire) == 0) futex_wait(&w.woken, 0);
+}
+
 void ready(waiter* w) {
   if (g* gp = w->gp) {
     goready(gp);

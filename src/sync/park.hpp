@@ -31,6 +31,13 @@ waiter* waitq_pop(wait_list& q);
 // lk can ready it at once without a lost wakeup. Returns once readied.
 void park_unlock(waiter& w, futex_lock& lk);
 
+// The general form of park_unlock, for a waiter on several wait lists at once
+// (select): unlockf(arg) releases every lock guarding them and runs only
+// after the park has committed. unlockf must not touch anything on the
+// waiter's stack after releasing the last lock: from then on the waiter may
+// be readied, run and return.
+void park_commit(waiter& w, void (*unlockf)(void*) noexcept, void* arg);
+
 // Wakes w, which has been removed from its wait list. The caller must not
 // touch w afterwards: the waiter may already have returned and its frame gone.
 void ready(waiter* w);

@@ -1,0 +1,330 @@
+// Channels: Go's runtime/chan.go on goro's park/ready core.
+//
+// A channel is a lock, a ring buffer of `cap` elements and two FIFO queues of
+// parked operations (sudogs): receivers waiting for a value and senders
+// waiting for a receiver or room. All of it is guarded by hchan::lock; there
+// is no lock-free path. The invariants kept under the lock (spec/channels.md,
+// "Channel invariants"):
+//   Q1  sendq is non-empty only when the buffer is full (for cap 0: always
+//       "full"), and recvq is non-empty only when the buffer is empty;
+//       so sendq and recvq are never both non-empty.
+//   Q2  a closed channel has an empty sendq and recvq (close wakes them all
+//       and nobody queues on a closed channel).
+//   Q3  a sudog is in at most one queue; it leaves it exactly once, through
+//       dequeue (a waker that then completes it) or remove (its own select,
+//       pass 3).
+// A waker completes a sudog (moves the value, sets success and param) while
+// holding the lock, releases the lock, then readies the waiter: the waiter
+// was published with gopark's unlock-after-commit, so it is parked (its
+// context saved) by the time anyone can take it from the queue.
+//
+// Preemption: every entry point holds a nopreempt for its whole length. The
+// element moves (elem_ops) are compiled in the caller's code and run with
+// the channel locked; an asynchronous preemption there would leave the lock
+// held by a descheduled goroutine, and the Ms spinning on it could be the
+// very ones needed to run that goroutine again. (gopark keeps the G's count
+// across the park; the count is per G, so it moves with it.)
+#include "sync/chan.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <new>
+#include <stdexcept>
+
+#include "sched/proc.hpp"
+
+namespace goro::detail {
+
+// ---------------------------------------------------------------------------
+// Wait queues.
+
+void sudog_queue::enqueue(sudog* s) noexcept {
+  s->next = nullptr;
+  s->prev = last;
+  if (last) last->next = s;
+  else first = s;
+  last = s;
+}
+
+sudog* sudog_queue::dequeue() noexcept {
+  for (;;) {
+    sudog* s = first;
+    if (!s) return nullptr;
+    first = s->next;
+    if (first) first->prev = nullptr;
+    else last = nullptr;
+    s->next = s->prev = nullptr;
+    if (s->pk->is_select) {
+      // The select may have been claimed through another of its cases, on
+      // another channel, by a waker holding only that channel's lock: the CAS
+      // decides. relaxed is enough: the CAS's atomicity alone makes exactly
+      // one claimant see 0; the claimant's later writes (param, the value)
+      // reach the select through ready()'s release/acquire, and the initial 0
+      // (written before pass 2 enqueued the sudog) reached us through the
+      // channel lock we hold.
+      std::uint32_t open = 0;
+      if (!s->pk->select_done.compare_exchange_strong(open, 1, std::memory_order_relaxed,
+                                                      std::memory_order_relaxed))
+        continue;  // lost to another case: leave it unlinked (pass 3 sees that)
+    }
+    return s;
+  }
+}
+
+void sudog_queue::remove(sudog* s) noexcept {
+  sudog* p = s->prev;
+  sudog* n = s->next;
+  if (p) {
+    p->next = n;
+  } else {
+    // No predecessor: s is either the head or not queued at all (dequeue
+    // clears both links of what it takes).
+    if (first != s) return;
+    first = n;
+  }
+  if (n) n->prev = p;
+  else last = p;
+  s->next = s->prev = nullptr;
+}
+
+// ---------------------------------------------------------------------------
+// Transfers (c->lock held on entry).
+
+namespace {
+
+inline std::size_t ring_next(const hchan* c, std::size_t i) noexcept {
+  return i + 1 == c->cap ? 0 : i + 1;
+}
+
+void unlock_chan(void* c) noexcept { static_cast<hchan*>(c)->lock.unlock(); }
+
+// Reports the outcome to the waiter of sg, releases the lock(s), then wakes it.
+void complete(sudog* sg, bool success, unlock_fn unlockf, void* arg) noexcept {
+  chan_parker* pk = sg->pk;
+  sg->success = success;
+  pk->param = sg;
+  unlockf(arg);
+  // pk stays valid: its owner is parked until this ready.
+  ready(&pk->w);
+}
+
+[[noreturn]] void park_forever() {
+  // Go blocks a goroutine forever on a nil channel (deadlock detection,
+  // later, may report it). Nobody can find this waiter, so nobody readies it.
+  waiter w;
+  waiter_init(w);
+  park_commit(w, [](void*) noexcept {}, nullptr);
+  fatal("a goroutine blocked on a nil channel was resumed");
+}
+
+hchan* checked(chan_header* h) {
+  if (!h) park_forever();
+  return as_hchan(h);
+}
+
+}  // namespace
+
+void chan_buf_put(hchan* c, void* elem) noexcept {
+  c->ops->construct(c->slot(c->sendx), elem);
+  c->sendx = ring_next(c, c->sendx);
+  // relaxed: qcount is guarded by the lock; size() only peeks.
+  c->qcount.store(c->qcount.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+void chan_buf_take(hchan* c, void* slot) noexcept {
+  void* q = c->slot(c->recvx);
+  c->ops->deliver(slot, q);
+  c->ops->destroy(q);
+  c->recvx = ring_next(c, c->recvx);
+  // relaxed: as in chan_buf_put.
+  c->qcount.store(c->qcount.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+}
+
+void chan_send_direct(hchan* c, sudog* sg, void* elem, unlock_fn unlockf, void* arg) noexcept {
+  // A receiver is parked, so the buffer is empty (Q1): the value goes
+  // straight into the receiver's result, moved once.
+  c->ops->deliver(sg->elem, elem);
+  complete(sg, true, unlockf, arg);
+}
+
+void chan_recv_direct(hchan* c, sudog* sg, void* slot, unlock_fn unlockf, void* arg) noexcept {
+  if (c->cap == 0) {
+    // Unbuffered: take the sender's value itself.
+    c->ops->deliver(slot, sg->elem);
+  } else {
+    // A sender is parked, so the buffer is full (Q1). FIFO order: we take
+    // the head; the sender's value goes to the slot just freed, which is the
+    // new tail. The count stays at cap.
+    void* q = c->slot(c->recvx);
+    c->ops->deliver(slot, q);
+    c->ops->destroy(q);
+    c->ops->construct(q, sg->elem);
+    c->recvx = ring_next(c, c->recvx);
+    c->sendx = c->recvx;
+  }
+  complete(sg, true, unlockf, arg);
+}
+
+[[noreturn]] void throw_send_closed() { throw closed_channel("goro: send on closed channel"); }
+
+// ---------------------------------------------------------------------------
+// Creation and destruction.
+
+namespace {
+std::size_t header_bytes(const elem_ops* ops) {
+  return (sizeof(hchan) + ops->align - 1) / ops->align * ops->align;
+}
+std::align_val_t chan_align(const elem_ops* ops) {
+  return std::align_val_t(std::max(alignof(hchan), ops->align));
+}
+}  // namespace
+
+chan_header* chan_make(const elem_ops* ops, std::size_t cap) {
+  std::size_t head = header_bytes(ops);
+  if (cap > (std::numeric_limits<std::size_t>::max() - head) / ops->size)
+    throw std::length_error("goro::chan: capacity too large");
+  void* mem = ::operator new(head + cap * ops->size, chan_align(ops));
+  return ::new (mem) hchan(ops, cap, static_cast<unsigned char*>(mem) + head);
+}
+
+void chan_free(chan_header* h) noexcept {
+  hchan* c = as_hchan(h);
+  const elem_ops* ops = c->ops;
+  // We are the last owner (acq_rel decrement), so no lock is needed.
+  std::size_t n = c->qcount.load(std::memory_order_relaxed);
+  for (std::size_t i = 0, x = c->recvx; i < n; i++, x = ring_next(c, x)) ops->destroy(c->slot(x));
+  c->~hchan();
+  ::operator delete(static_cast<void*>(c), chan_align(ops));
+}
+
+// ---------------------------------------------------------------------------
+// Operations (Go's chansend, chanrecv, closechan).
+
+void chan_send(chan_header* h, void* elem) {
+  nopreempt np;  // see "Preemption" at the top
+  hchan* c = checked(h);
+  c->lock.lock();
+  if (c->closed) {
+    c->lock.unlock();
+    throw_send_closed();
+  }
+  if (sudog* sg = c->recvq.dequeue()) {
+    chan_send_direct(c, sg, elem, unlock_chan, c);
+    return;
+  }
+  if (c->qcount.load(std::memory_order_relaxed) < c->cap) {
+    chan_buf_put(c, elem);
+    c->lock.unlock();
+    return;
+  }
+  // Park: publish the sudog, then let gopark release the lock only once we
+  // are off our stack (park_unlock), so a receiver that dequeues us next
+  // may ready us at once.
+  chan_parker pk;
+  waiter_init(pk.w);
+  sudog sg;
+  sg.pk = &pk;
+  sg.c = c;
+  sg.elem = elem;
+  c->sendq.enqueue(&sg);
+  park_unlock(pk.w, c->lock);
+  // Readied by a receiver that took *elem, or by close (success false).
+  if (!sg.success) throw_send_closed();
+}
+
+bool chan_recv(chan_header* h, void* slot) {
+  nopreempt np;  // see "Preemption" at the top
+  hchan* c = checked(h);
+  c->lock.lock();
+  if (c->closed && c->qcount.load(std::memory_order_relaxed) == 0) {
+    c->lock.unlock();
+    return false;
+  }
+  if (sudog* sg = c->sendq.dequeue()) {
+    chan_recv_direct(c, sg, slot, unlock_chan, c);
+    return true;
+  }
+  if (c->qcount.load(std::memory_order_relaxed) > 0) {
+    chan_buf_take(c, slot);
+    c->lock.unlock();
+    return true;
+  }
+  chan_parker pk;
+  waiter_init(pk.w);
+  sudog sg;
+  sg.pk = &pk;
+  sg.c = c;
+  sg.elem = slot;
+  c->recvq.enqueue(&sg);
+  park_unlock(pk.w, c->lock);
+  // Readied by a sender that filled *slot, or by close (success false).
+  return sg.success;
+}
+
+bool chan_try_send(chan_header* h, void* elem) {
+  nopreempt np;  // see "Preemption" at the top
+  if (!h) return false;
+  hchan* c = as_hchan(h);
+  c->lock.lock();
+  if (c->closed) {
+    c->lock.unlock();
+    throw_send_closed();
+  }
+  if (sudog* sg = c->recvq.dequeue()) {
+    chan_send_direct(c, sg, elem, unlock_chan, c);
+    return true;
+  }
+  bool room = c->qcount.load(std::memory_order_relaxed) < c->cap;
+  if (room) chan_buf_put(c, elem);
+  c->lock.unlock();
+  return room;
+}
+
+bool chan_try_recv(chan_header* h, void* slot) {
+  nopreempt np;  // see "Preemption" at the top
+  if (!h) return false;
+  hchan* c = as_hchan(h);
+  c->lock.lock();
+  if (sudog* sg = c->sendq.dequeue()) {
+    chan_recv_direct(c, sg, slot, unlock_chan, c);
+    return true;
+  }
+  bool have = c->qcount.load(std::memory_order_relaxed) > 0;
+  if (have) chan_buf_take(c, slot);
+  c->lock.unlock();
+  return have;
+}
+
+void chan_close(chan_header* h) {
+  nopreempt np;  // see "Preemption" at the top
+  if (!h) throw std::logic_error("goro: close of nil channel");
+  hchan* c = as_hchan(h);
+  c->lock.lock();
+  if (c->closed) {
+    c->lock.unlock();
+    throw closed_channel("goro: close of closed channel");
+  }
+  c->closed = true;
+  // Take every waiter (Q2) under the lock, report failure to each, and wake
+  // them only after unlocking. Receivers keep an empty result (nullopt);
+  // senders throw. The list is linked through the dequeued sudogs' next.
+  sudog* head = nullptr;
+  sudog** tail = &head;
+  for (sudog_queue* q : {&c->recvq, &c->sendq}) {
+    while (sudog* sg = q->dequeue()) {
+      sg->success = false;
+      sg->pk->param = sg;
+      *tail = sg;
+      tail = &sg->next;
+    }
+  }
+  c->lock.unlock();
+  while (head) {
+    sudog* sg = head;
+    head = sg->next;  // read before ready: sg's frame may vanish after it
+    ready(&sg->pk->w);
+  }
+}
+
+}  // namespace goro::detail

@@ -1,0 +1,256 @@
+// goro::mutex against Go's sync.Mutex semantics (sync/mutex.go): mutual
+// exclusion under contention, TryLock, Lockable, starvation mode, foreign
+// threads.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "goro/goro.hpp"
+
+namespace {
+
+goro::options procs(unsigned n) {
+  goro::options o;
+  o.procs = n;
+  return o;
+}
+
+using clock_type = std::chrono::steady_clock;
+
+class MutexProcs : public ::testing::TestWithParam<unsigned> {};
+
+INSTANTIATE_TEST_SUITE_P(Procs, MutexProcs, ::testing::Values(1u, 2u, 4u),
+                         [](const auto& info) { return "procs" + std::to_string(info.param); });
+
+TEST_P(MutexProcs, NoLostIncrementsUnderContention) {
+  // A plain (non-atomic) counter and a check that nobody else is inside:
+  // a broken mutex loses increments (and TSan reports the race).
+  constexpr int goroutines = 16, per = 5000;
+  long total = goro::run(
+      [] {
+        goro::mutex mu;
+        long counter = 0;
+        int inside = 0;
+        goro::wait_group wg;
+        wg.add(goroutines);
+        for (int g = 0; g < goroutines; g++)
+          goro::go([&, g] {
+            for (int i = 0; i < per; i++) {
+              mu.lock();
+              EXPECT_EQ(++inside, 1);
+              counter++;
+              if ((i + g) % 64 == 0) goro::yield();  // hold it across a switch now and then
+              --inside;
+              mu.unlock();
+            }
+            wg.done();
+          });
+        wg.wait();
+        return counter;
+      },
+      procs(GetParam()));
+  EXPECT_EQ(total, static_cast<long>(goroutines) * per);
+}
+
+TEST(MutexTest, TryLockAndLockable) {
+  goro::run([] {
+    goro::mutex mu;
+    EXPECT_TRUE(mu.try_lock());
+    EXPECT_FALSE(mu.try_lock());
+    mu.unlock();
+    {
+      std::lock_guard lk(mu);
+      EXPECT_FALSE(mu.try_lock());
+    }
+    goro::mutex other;
+    {
+      std::scoped_lock both(mu, other);  // std::lock's deadlock avoidance uses try_lock
+      EXPECT_FALSE(other.try_lock());
+    }
+    std::unique_lock lk(mu, std::try_to_lock);
+    EXPECT_TRUE(lk.owns_lock());
+  });
+}
+
+TEST(MutexTest, UnlockHandsOverToAParkedGoroutine) {
+  goro::run(
+      [] {
+        goro::mutex mu;
+        mu.lock();
+        std::atomic<int> stage{0};
+        goro::wait_group wg;
+        wg.add(1);
+        goro::go([&] {
+          stage = 1;
+          mu.lock();  // parks: main holds it
+          stage = 2;
+          mu.unlock();
+          wg.done();
+        });
+        while (stage.load() < 1) goro::yield();
+        for (int i = 0; i < 10; i++) goro::yield();
+        EXPECT_EQ(stage.load(), 1);
+        mu.unlock();
+        wg.wait();
+        EXPECT_EQ(stage.load(), 2);
+      },
+      procs(1));
+}
+
+TEST(MutexTest, StarvingGoroutineGetsTheLockOnOneP) {
+  // A hog holds the lock across a yield and takes it back right after each
+  // unlock. On one P this is deterministic: the waiter runs only while the
+  // hog is inside (yielding), finds it locked and sleeps again; the unlock
+  // wakes it into runnext, but the hog re-locks before it runs. In normal
+  // mode alone it would never get the lock. Starvation mode (the waiter has
+  // waited > 1 ms, so unlock hands the lock to it) must let it in, 20 times.
+  // After 10 s the hog stops yielding inside, only so that a broken mutex
+  // fails the bound below instead of hanging the test.
+  using namespace std::chrono;
+  auto elapsed = goro::run(
+      [] {
+        goro::mutex mu;
+        std::atomic<bool> stop{false};
+        long hog_rounds = 0;
+        goro::wait_group wg;
+        wg.add(1);
+        auto t0 = clock_type::now();
+        goro::go([&] {
+          while (!stop.load()) {
+            mu.lock();
+            bool hogging = clock_type::now() - t0 < seconds(10);
+            if (hogging) goro::yield();
+            mu.unlock();
+            hog_rounds++;
+            if (!hogging) goro::yield();
+          }
+          wg.done();
+        });
+        goro::yield();  // the hog takes the lock and yields back to us
+        for (int i = 0; i < 20; i++) {
+          mu.lock();
+          mu.unlock();
+          goro::yield();  // let the hog take it again
+        }
+        auto d = clock_type::now() - t0;
+        stop = true;
+        wg.wait();
+        EXPECT_GT(hog_rounds, 20);  // the hog really was competing
+        return d;
+      },
+      procs(1));
+  EXPECT_LT(elapsed, std::chrono::seconds(10));
+}
+
+TEST(MutexTest, StarvingGoroutineStillGetsTheLockAcrossPs) {
+  // Go's TestMutexFairness: one goroutine holds the lock nearly all the time
+  // (critical sections of 100 us, released only for an instant), another
+  // wants it 10 times. 10 s is a bound for a mutex that works at all.
+  auto elapsed = goro::run(
+      [] {
+        goro::mutex mu;
+        std::atomic<bool> stop{false}, hog_running{false};
+        goro::wait_group wg;
+        wg.add(1);
+        goro::go([&] {
+          while (!stop.load()) {
+            mu.lock();
+            hog_running = true;
+            auto t = clock_type::now();
+            while (clock_type::now() - t < std::chrono::microseconds(100)) {
+            }
+            mu.unlock();
+          }
+          wg.done();
+        });
+        // Keep this P (no yield) until the other P has taken the hog from
+        // our runnext and started it: from then on the two run in parallel.
+        while (!hog_running.load()) {
+        }
+        auto t0 = clock_type::now();
+        for (int i = 0; i < 10; i++) {
+          mu.lock();
+          mu.unlock();
+        }
+        auto d = clock_type::now() - t0;
+        stop = true;
+        wg.wait();
+        return d;
+      },
+      procs(2));
+  EXPECT_LT(elapsed, std::chrono::seconds(10));
+}
+
+TEST(MutexTest, ForeignThreadsAndGoroutinesShareAMutex) {
+  // Threads outside the runtime block on a futex while a goroutine holds the
+  // lock, and goroutines park while a thread holds it.
+  constexpr int threads = 2, goroutines = 4, per = 5000;
+  goro::mutex mu;
+  long counter = 0;
+  std::atomic<bool> running{false};
+  std::atomic<int> threads_done{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < threads; t++)
+    ts.emplace_back([&] {
+      while (!running) std::this_thread::yield();
+      for (int i = 0; i < per; i++) {
+        std::lock_guard lk(mu);
+        counter++;
+      }
+      threads_done++;
+    });
+  goro::run(
+      [&] {
+        running = true;
+        goro::wait_group wg;
+        wg.add(goroutines);
+        for (int g = 0; g < goroutines; g++)
+          goro::go([&] {
+            for (int i = 0; i < per; i++) {
+              std::lock_guard lk(mu);
+              counter++;
+            }
+            wg.done();
+          });
+        wg.wait();
+        // Keep the runtime up until the threads are out of every goro call
+        // (an unlock of theirs may still be readying a goroutine).
+        while (threads_done.load() < threads) goro::yield();
+      },
+      procs(2));
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(counter, static_cast<long>(threads + goroutines) * per);
+}
+
+TEST(MutexTest, GuardsAChannelFreeCriticalSectionAcrossMigrations) {
+  // The lock is held across a yield and released on another M: ownership
+  // belongs to the goroutine, not to the thread.
+  goro::run(
+      [] {
+        goro::mutex mu;
+        std::vector<int> log;
+        goro::wait_group wg;
+        wg.add(8);
+        for (int g = 0; g < 8; g++)
+          goro::go([&, g] {
+            for (int i = 0; i < 200; i++) {
+              mu.lock();
+              log.push_back(g);
+              goro::yield();
+              log.push_back(g);
+              mu.unlock();
+            }
+            wg.done();
+          });
+        wg.wait();
+        ASSERT_EQ(log.size(), 8u * 200 * 2);
+        for (std::size_t i = 0; i < log.size(); i += 2) EXPECT_EQ(log[i], log[i + 1]);
+      },
+      procs(2));
+}
+
+}  // namespace
