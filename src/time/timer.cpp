@@ -4,7 +4,10 @@
 
 #include <time.h>
 
+#include <algorithm>
+#include <stdexcept>
 #include <thread>
+#include <type_traits>
 
 #include "goro/time.hpp"
 #include "sched/proc.hpp"
@@ -160,6 +163,52 @@ void sleep_until(std::chrono::steady_clock::time_point t) {
 void sleep_for(std::chrono::nanoseconds d) {
   if (d <= std::chrono::nanoseconds::zero()) return;
   sleep_until(std::chrono::steady_clock::now() + d);
+}
+
+namespace {
+
+using time_chan = chan<std::chrono::steady_clock::time_point>;
+
+// after()'s timer and the channel it sends on, owned by the timer heap
+// until it fires (or the runtime is torn down).
+struct after_timer {
+  timer t;  // first: fire gets &t
+  time_chan ch;
+};
+
+void fire_after(timer* t) {
+  // Runs on an M holding a P (findrunnable or a steal), so the send may
+  // ready a receiver. Capacity 1 and a single send: it never blocks.
+  auto* a = reinterpret_cast<after_timer*>(t);
+  auto now = std::chrono::steady_clock::now();
+  a->ch.try_send(now);
+  delete a;
+}
+
+void dispose_after(timer* t) { delete reinterpret_cast<after_timer*>(t); }
+
+}  // namespace
+
+time_chan after(std::chrono::nanoseconds d) {
+  time_chan ch(1);
+  std::int64_t when = nanotime() + std::max<std::int64_t>(d.count(), 0);
+  nopreempt np;
+  m* mp = getm();
+  runtime* rt = mp && mp->p_ ? mp->rt : acquire_active();  // released below if acquired
+  if (!rt)
+    throw std::logic_error("goro::after: no goro runtime is running (call it inside goro::run, "
+                           "or from another thread while one runs)");
+  // Our own P's heap; from a thread without a P, P0's (any P's heap may hold
+  // any timer: every heap has its own lock and every P's timers get run).
+  p* pp = mp && mp->p_ ? mp->p_ : rt->allp[0].load(std::memory_order_acquire);
+  auto* a = new after_timer{{when, fire_after, nullptr, dispose_after}, ch};
+  static_assert(std::is_standard_layout_v<after_timer>);  // &a->t == a
+  pp->timers.lock.lock();
+  timer_push_locked(pp->timers, &a->t);
+  pp->timers.lock.unlock();
+  wake_timer_sleeper(*rt, when);
+  if (!(mp && mp->p_)) rt->release();
+  return ch;
 }
 
 }  // namespace goro
