@@ -68,6 +68,7 @@ TARGETS = {
     "skynet": 0.7,
     "parked_mem": 1.6,
     "sleep_lateness": 0.6,
+    "handoff_latency": 1.0,  # "handoff no slower than Go"
 }
 
 # The unit of each shared workload, as the Go peer reports it; used to pick
@@ -80,6 +81,9 @@ WORKLOAD_UNITS = {
     "parked_mem": "bytes/goroutine",
     "sleep_lateness": "ms",
     "sleep_lateness_median": "ms",
+    "mutex_contention": "ns/op",
+    "handoff_latency": "ns/op",
+    "blocking_call": "ns/op",
 }
 
 TIME_UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
