@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# Teeth: every deliberate bug (GORO_MUTANT) must be caught by props or stress.
+#
+#   ci/mutants.sh                  control run + every mutant; fails if the
+#                                  control fails or a mutant goes uncaught
+#   GORO_MUTANTS="a b" ci/mutants.sh   only these mutants
+#   GORO_MUTANTS_FULL=1            run every check on every mutant (the full
+#                                  table; by default a mutant's checks stop
+#                                  at its first catch)
+#   GORO_MUTANTS_UPDATE_SPEC=1     also splice the catch table into
+#                                  spec/verification.md (between the
+#                                  "mutants:begin/end" markers)
+#
+# One build directory (build/mutants: release, GORO_CHAOS=ON and the
+# invariant auditor GORO_CHECK_INVARIANTS=ON, only the
+# targets the checks need). The mutant's macro is a PRIVATE definition of the
+# goro library, so switching mutants recompiles the library only.
+#
+# First the control: the correct runtime, with chaos, must pass every check
+# below and the whole stress label (this is also CI's chaos stress run). A
+# check that fails on the control cannot count as catching anything, which
+# is what makes a hang caught by a deadline (no_spin_recheck) a real catch.
+# Then each mutant runs the checks in order (RapidCheck without shrinking, to
+# save time) until one fails or times out: that check caught it.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+cd "$top"
+
+build=build/mutants
+jobs=$(nproc)
+mutants=${GORO_MUTANTS:-"steal_plain_store publish_tail_first get_plain_store no_spin_recheck wg_stale_wake exitsyscall_no_cas preempt_anywhere no_needspinning"}
+targets="runq_concurrent_props stress_test sysmon_test"
+# The checks, as ctest names (gtest_discover_tests: Suite.Name).
+checks="RunqConcurrent.OwnerAndThievesLinearizable
+Stress.StealFromOneProducerExactlyOnce
+Stress.SpawnTreesMorePsThanCores
+Stress.TokenRingOfWaitGroupParks
+Stress.SpinRendezvousNoLostWakeup
+SysmonTest.ShortBlockingCallsRacingRetakeKeepOneMPerP
+SysmonTest.AsyncPreemptionNeverLandsInsideMalloc
+SysmonTest.AsyncPreemptionRefusesRuntimeAndLibraryCode"
+# Per-check limit for mutants: a correct run takes ~2-5 s; a hang past this
+# counts as a catch only because the control passed the same check.
+mutant_timeout=30
+
+declare -A what=(
+  [steal_plain_store]="runqgrab claims the stolen Gs with a plain store to runqhead, not a CAS"
+  [publish_tail_first]="runqput stores runqtail before the slot holds the G"
+  [get_plain_store]="runqget (owner) claims its G with a plain store to runqhead, not a CAS"
+  [no_spin_recheck]="a spinning M that gives up skips the re-check of every run queue"
+  [wg_stale_wake]="wait_group: the add() reaching zero locks and wakes the list even with no waiter registered (the old protocol)"
+  [exitsyscall_no_cas]="exitsyscall takes its old P back with a load and a store, not a CAS, racing sysmon's retake"
+  [preempt_anywhere]="the SIGURG handler ignores the PC rule and may preempt inside malloc or other library code"
+  [no_needspinning]="findrunnable drops its P without Go 1.21's needspinning check (goro's first spinning protocol)"
+)
+
+configure() {
+  cmake --preset release -B "$build" -DGORO_CHAOS=ON -DGORO_CHECK_INVARIANTS=ON -DGORO_MUTANT="$1" \
+    -DGORO_BUILD_BENCH=OFF -DGORO_BUILD_EXAMPLES=OFF -Wno-dev >/dev/null 2>"$build.cmake.err" || {
+    cat "$build.cmake.err"
+    exit 1
+  }
+  # shellcheck disable=SC2086
+  cmake --build "$build" -j "$jobs" --target $targets >/dev/null
+}
+
+# run_check NAME TIMEOUT: runs one check (a gtest test, straight from its
+# binary so the time limit is ours, not the TIMEOUT property ctest would
+# honour) and prints pass / FAIL / TIMEOUT; the output is kept in the log.
+run_check() {
+  local name=$1 limit=$2 log="$build/logs/$1.$mutant.log" bin rc=0
+  case $name in
+    RunqConcurrent.*) bin=$build/props/runq_concurrent_props ;;
+    Stress.*) bin=$build/stress/stress_test ;;
+    SysmonTest.*) bin=$build/tests/sysmon_test ;;
+    *) echo "MISSING"; return ;;
+  esac
+  RC_PARAMS="noshrink=1" timeout -k 5 "$limit" "$bin" --gtest_filter="$name" >"$log" 2>&1 || rc=$?
+  if [ "$rc" = 0 ]; then
+    if grep -q "\[  PASSED  \] 1 test" "$log"; then
+      echo "pass"
+    elif grep -q "\[ RUN      \] $name" "$log"; then
+      # The process left with status 0 in the middle of the test (a broken
+      # runtime can run main's exit path twice): it did not pass.
+      echo "crashed: the process exited (status 0) before the test finished" >>"$log"
+      echo "FAIL"
+    else
+      echo "MISSING"
+    fi
+  elif [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+    echo "Timeout after ${limit}s" >>"$log"
+    echo "TIMEOUT"
+  else
+    if [ "$rc" -gt 128 ]; then echo "crashed: killed by signal $((rc - 128))" >>"$log"; fi
+    echo "FAIL"
+  fi
+}
+
+# What the check saw first: the runtime's or the check's own message if there
+# is one, else the first gtest failure (two lines).
+why() {
+  local log="$build/logs/$1.$2.log" line
+  line=$(grep -m1 -A1 -E "property failure|lost wakeup|panic:|fatal error|HANG|crashed|Timeout after" \
+    "$log" 2>/dev/null || true)
+  # Keep the second line only when the first announces it (ends with ':').
+  case $line in *:$'\n'*) ;; *) line=${line%%$'\n'*} ;; esac
+  [ -n "$line" ] || line=$(grep -m1 -A2 -E "Failure$" "$log" 2>/dev/null | tail -n +2 || true)
+  printf '%s' "$line" | sed -e 's/^[[:space:]]*//' -e 's/|/\\|/g' | tr '\n' ' ' | cut -c1-120
+}
+
+mkdir -p "$build/logs"
+start=$SECONDS
+printf '== mutants: control (GORO_MUTANT=none, GORO_CHAOS=ON)\n'
+mutant=none
+configure none
+control_ok=1
+while read -r c; do
+  v=$(run_check "$c" 120)
+  printf '   %-48s %s\n' "$c" "$v"
+  [ "$v" = pass ] || control_ok=0
+done <<<"$checks"
+# -V: keep every test's output, so the chaos seeds of the control are logged.
+if ! ctest --test-dir "$build" -L stress --timeout 300 -V >"$build/logs/stress.none.log" 2>&1; then
+  cat "$build/logs/stress.none.log"
+  control_ok=0
+fi
+printf '   whole stress label under chaos: passed; seeds: %s\n' \
+  "$(grep -ho 'GORO_CHAOS_SEED=[0-9]*' "$build/logs/stress.none.log" | cut -d= -f2 | tr '\n' ' ')"
+printf '   (replay one: GORO_CHAOS_SEED=N ctest --test-dir %s -R <test>)\n' "$build"
+if [ "$control_ok" != 1 ]; then
+  echo "mutants: the control run FAILED: the correct runtime does not pass the checks (logs in $build/logs)"
+  exit 1
+fi
+
+table="| mutant | the bug | caught | catching checks (first symptom) |
+| --- | --- | --- | --- |"
+uncaught=""
+for mutant in $mutants; do
+  printf '== mutant %s: %s (%ss)\n' "$mutant" "${what[$mutant]:-?}" "$((SECONDS - start))"
+  configure "$mutant"
+  caught=""
+  while read -r c; do
+    v=$(run_check "$c" "$mutant_timeout")
+    printf '   %-48s %s\n' "$c" "$v"
+    if [ "$v" = FAIL ] || [ "$v" = TIMEOUT ]; then
+      caught+="${caught:+; }\`$c\` ($v: $(why "$c" "$mutant"))"
+      # One catch is enough unless the full table is wanted.
+      [ "${GORO_MUTANTS_FULL:-0}" = 1 ] || break
+    fi
+  done <<<"$checks"
+  if [ -n "$caught" ]; then
+    table+="
+| \`$mutant\` | ${what[$mutant]:-?} | yes | $caught |"
+  else
+    table+="
+| \`$mutant\` | ${what[$mutant]:-?} | **NO** | - |"
+    uncaught+=" $mutant"
+  fi
+done
+# Leave the directory as a correct (chaos) build.
+configure none
+
+printf '\n%s\n' "$table" | tee "$build/catch-table.md"
+if [ "${GORO_MUTANTS_UPDATE_SPEC:-0}" = 1 ]; then
+  spec=spec/verification.md
+  stamp="Produced by \`GORO_MUTANTS_FULL=${GORO_MUTANTS_FULL:-0} GORO_MUTANTS_UPDATE_SPEC=1 ci/mutants.sh\` on $(date -u +%Y-%m-%d) (release, GORO_CHAOS=ON, $(nproc) cores)."
+  python3 - "$spec" "$build/catch-table.md" "$stamp" <<'EOF'
+import sys
+spec, table, stamp = sys.argv[1], open(sys.argv[2]).read().strip(), sys.argv[3]
+s = open(spec).read()
+b, e = "<!-- mutants:begin -->", "<!-- mutants:end -->"
+i, j = s.index(b) + len(b), s.index(e)
+open(spec, "w").write(s[:i] + "\n" + stamp + "\n\n" + table + "\n" + s[j:])
+EOF
+fi
+printf 'mutants: %ss in all\n' "$((SECONDS - start))"
+if [ -n "$uncaught" ]; then
+  echo "mutants: NOT CAUGHT:$uncaught"
+  exit 1
+fi
+echo "mutants: every mutant was caught"

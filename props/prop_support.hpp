@@ -1,0 +1,95 @@
+// Shared plumbing for goro's RapidCheck properties (props/).
+//
+// GORO_PROP(Suite, Name, default_cases, (args...)) defines a GoogleTest test
+// that checks a RapidCheck property, like RC_GTEST_PROP, with two differences:
+//  - the number of successful cases defaults to `default_cases` (scaled down
+//    under sanitizers) unless RC_PARAMS sets max_success explicitly, so every
+//    property has its own budget and `ctest -L props` stays short;
+//  - it honours RC_PARAMS="reproduce=..." exactly like RC_GTEST_PROP (the test
+//    id is "Suite/Name"), so a failure printed by RapidCheck replays as is.
+#pragma once
+#include <gtest/gtest.h>
+#include <rapidcheck.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <sstream>
+#include <string>
+
+namespace rc::detail {
+// Defined in librapidcheck (not declared in its public headers): the listener
+// that prints progress and collects the reproduce strings printed at exit.
+TestListener& globalTestListener();
+}  // namespace rc::detail
+
+namespace goro::props {
+
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define GORO_PROPS_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define GORO_PROPS_SANITIZED 1
+#endif
+
+#ifdef GORO_PROPS_SANITIZED
+constexpr bool sanitized = true;
+#else
+constexpr bool sanitized = false;
+#endif
+
+// Sanitized builds run 5-20x slower; keep the label's wall time similar.
+inline int scaled_cases(int cases) { return sanitized ? (cases + 3) / 4 : cases; }
+
+inline rc::detail::TestParams params_for(int default_cases) {
+  rc::detail::TestParams params = rc::detail::configuration().testParams;
+  const char* env = std::getenv("RC_PARAMS");
+  if (!env || !std::strstr(env, "max_success")) params.maxSuccess = scaled_cases(default_cases);
+  return params;
+}
+
+template <class Testable>
+void check_gtest(Testable&& testable, int default_cases) {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  rc::detail::TestMetadata metadata;
+  metadata.id = std::string(info->test_suite_name()) + "/" + info->name();
+  metadata.description = info->name();
+  const auto& config = rc::detail::configuration();
+  const auto result = rc::detail::checkProperty(
+      rc::detail::toProperty(std::forward<Testable>(testable)), metadata,
+      params_for(default_cases), rc::detail::globalTestListener(), config.reproduce);
+  if (result.template is<rc::detail::SuccessResult>()) {
+    const auto success = result.template get<rc::detail::SuccessResult>();
+    if (!success.distribution.empty()) {
+      rc::detail::printResultMessage(result, std::cout);
+      std::cout << std::endl;
+    }
+  } else {
+    std::ostringstream ss;
+    rc::detail::printResultMessage(result, ss);
+    FAIL() << ss.str() << "\n(replay: see the RC_PARAMS=\"reproduce=...\" line RapidCheck "
+           << "prints when the test program exits)";
+  }
+}
+
+}  // namespace goro::props
+
+// RC_FAIL that also prints the message to stderr at once. A concurrent
+// property's failure may not reproduce when RapidCheck re-runs the case to
+// describe it; the message printed here is then the only record of what the
+// check saw (ci/mutants.sh reads it).
+#define GORO_PROP_FAIL(msg)                                               \
+  do {                                                                    \
+    const std::string goro_prop_msg_ = (msg);                             \
+    std::cerr << "property failure: " << goro_prop_msg_ << std::endl;     \
+    RC_FAIL(goro_prop_msg_);                                              \
+  } while (0)
+
+#define GORO_PROP(Suite, Name, DefaultCases, ArgList)                          \
+  void goro_prop_##Suite##_##Name ArgList;                                     \
+  TEST(Suite, Name) {                                                          \
+    ::goro::props::check_gtest(&goro_prop_##Suite##_##Name, (DefaultCases));   \
+  }                                                                            \
+  void goro_prop_##Suite##_##Name ArgList
