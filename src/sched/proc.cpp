@@ -78,12 +78,6 @@ __attribute__((noinline)) void setm(m* mp) {
   asm volatile("" ::: "memory");
   tls_m = mp;
 }
-namespace {
-__attribute__((noinline)) void setg(g* gp) {
-  asm volatile("" ::: "memory");
-  tls_g = gp;
-}
-}  // namespace
 
 // The counter is only touched by the G's own thread and by a signal handler
 // interrupting that thread, so relaxed accesses are enough for atomicity;
@@ -350,7 +344,9 @@ void switch_context(m* mp, g* from, g* to, post_switch_fn post, void* arg) {
   san_before_switch(fs, ts, dying);
   eh_switch(mp->thread_eh, from ? from->eh : mp->g0eh, to ? to->eh : mp->g0eh);
   // The context we enter runs on this thread: it is this thread's G now.
-  setg(to);
+  // Written in place (no call): nothing in this function touches TLS after
+  // the jump, which may return on another thread.
+  tls_g = to;
   transfer_t t = jump_fcontext(to ? to->ctx : mp->g0ctx, mp);
   after_switch(t, fs);
 }
@@ -382,18 +378,23 @@ void new_slice(p* pp) {
 // there is one (fast path), else to g0. post/arg as in switch_context;
 // to_g0_post replaces post when we go to g0 (yield uses it to requeue on the
 // global queue instead of the local one).
+// The G-side fast path's second half: run r.gp (just taken from our own
+// queue) in place of gp. Inlined into gosched, the hottest caller.
+__attribute__((always_inline)) inline void switch_to_local(m* mp, g* gp, runq_result r,
+                                                           post_switch_fn post, void* arg) {
+  p* pp = mp->p_;
+  if (!r.inherit_time) new_slice(pp);
+  prepare_start(*mp->rt, r.gp);
+  casgstatus(r.gp, gstatus::runnable, gstatus::running, "execute (G-side)");
+  mp->curg = r.gp;
+  switch_context(mp, gp, r.gp, post, arg);
+}
+
 void switch_from_g(m* mp, g* gp, post_switch_fn post, void* arg,
                    post_switch_fn to_g0_post = nullptr) {
-  runtime& rt = *mp->rt;
-  p* pp = mp->p_;
-  if (!wants_g0(rt, pp)) {
-    runq_result r = runqget(pp);
-    if (r.gp) {
-      if (!r.inherit_time) new_slice(pp);
-      prepare_start(rt, r.gp);
-      casgstatus(r.gp, gstatus::runnable, gstatus::running, "execute (G-side)");
-      mp->curg = r.gp;
-      switch_context(mp, gp, r.gp, post, arg);
+  if (!wants_g0(*mp->rt, mp->p_)) {
+    if (runq_result r = runqget(mp->p_); r.gp) {
+      switch_to_local(mp, gp, r, post, arg);
       return;
     }
   }
@@ -836,15 +837,21 @@ void gosched() {
     std::this_thread::yield();
     return;
   }
-  // Nothing else to run here: Go would requeue and pick the same G again.
-  if (runqempty(mp->p_) && rt.sched.runqsize.load(std::memory_order_relaxed) == 0 &&
-      !rt.stopping.load(std::memory_order_relaxed) &&
-      !rt.sched.gcwaiting.load(std::memory_order_relaxed))
-    return;
-  // Next local G: we go to our own tail (behind everything queued here, and
-  // stealable). Going to g0 instead: we go to the global queue, as Go's
-  // Gosched does, so the global queue gets its turn first.
-  switch_from_g(mp, gp, post_runqput, nullptr, post_globrunqput);
+  // switch_from_g, unrolled for the hottest path. Next local G: we go to
+  // our own tail (behind everything queued here, and stealable). Going to
+  // g0 instead: we go to the global queue, as Go's Gosched does, so the
+  // global queue gets its turn first.
+  if (!wants_g0(rt, mp->p_)) {
+    if (runq_result r = runqget(mp->p_); r.gp) {
+      switch_to_local(mp, gp, r, post_runqput, nullptr);
+      return;
+    }
+    // Nothing queued anywhere (the stop flags and due timers are part of
+    // wants_g0): Go would requeue us and pick us again at once.
+    if (rt.sched.runqsize.load(std::memory_order_relaxed) == 0) return;
+  }
+  mp->curg = nullptr;
+  switch_context(mp, gp, nullptr, post_globrunqput, nullptr);
 }
 
 void gopark(post_switch_fn unlockf, void* arg) {
