@@ -201,23 +201,50 @@ void chan_free(chan_header* h) noexcept {
 // ---------------------------------------------------------------------------
 // Operations (Go's chansend, chanrecv, closechan).
 
-void chan_send(chan_header* h, void* elem) {
-  nopreempt np;  // see "Preemption" at the top
-  hchan* c = checked(h);
-  c->lock.lock();
+namespace {
+
+// With c->lock held: hand elem to a parked receiver or put it in the buffer
+// if either can take it now, releasing the lock (true); otherwise keep the
+// lock and return false. A closed channel throws, the lock released.
+bool send_now_locked(hchan* c, void* elem) {
   if (c->closed) {
     c->lock.unlock();
     throw_send_closed();
   }
   if (sudog* sg = c->recvq.dequeue()) {
     chan_send_direct(c, sg, elem, unlock_chan, c);
-    return;
+    return true;
   }
   if (c->qcount.load(std::memory_order_relaxed) < c->cap) {
     chan_buf_put(c, elem);
     c->lock.unlock();
-    return;
+    return true;
   }
+  return false;
+}
+
+// With c->lock held: take a value from a parked sender or the buffer if
+// there is one, releasing the lock (true); otherwise keep the lock (false).
+bool recv_now_locked(hchan* c, void* slot) {
+  if (sudog* sg = c->sendq.dequeue()) {
+    chan_recv_direct(c, sg, slot, unlock_chan, c);
+    return true;
+  }
+  if (c->qcount.load(std::memory_order_relaxed) > 0) {
+    chan_buf_take(c, slot);
+    c->lock.unlock();
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void chan_send(chan_header* h, void* elem) {
+  nopreempt np;  // see "Preemption" at the top
+  hchan* c = checked(h);
+  c->lock.lock();
+  if (send_now_locked(c, elem)) return;
   // Park: publish the sudog, then let gopark release the lock only once we
   // are off our stack (park_unlock), so a receiver that dequeues us next
   // may ready us at once.
@@ -241,15 +268,7 @@ bool chan_recv(chan_header* h, void* slot) {
     c->lock.unlock();
     return false;
   }
-  if (sudog* sg = c->sendq.dequeue()) {
-    chan_recv_direct(c, sg, slot, unlock_chan, c);
-    return true;
-  }
-  if (c->qcount.load(std::memory_order_relaxed) > 0) {
-    chan_buf_take(c, slot);
-    c->lock.unlock();
-    return true;
-  }
+  if (recv_now_locked(c, slot)) return true;
   chan_parker pk;
   waiter_init(pk.w);
   sudog sg;
@@ -267,18 +286,9 @@ bool chan_try_send(chan_header* h, void* elem) {
   if (!h) return false;
   hchan* c = as_hchan(h);
   c->lock.lock();
-  if (c->closed) {
-    c->lock.unlock();
-    throw_send_closed();
-  }
-  if (sudog* sg = c->recvq.dequeue()) {
-    chan_send_direct(c, sg, elem, unlock_chan, c);
-    return true;
-  }
-  bool room = c->qcount.load(std::memory_order_relaxed) < c->cap;
-  if (room) chan_buf_put(c, elem);
+  if (send_now_locked(c, elem)) return true;
   c->lock.unlock();
-  return room;
+  return false;
 }
 
 bool chan_try_recv(chan_header* h, void* slot) {
@@ -286,14 +296,9 @@ bool chan_try_recv(chan_header* h, void* slot) {
   if (!h) return false;
   hchan* c = as_hchan(h);
   c->lock.lock();
-  if (sudog* sg = c->sendq.dequeue()) {
-    chan_recv_direct(c, sg, slot, unlock_chan, c);
-    return true;
-  }
-  bool have = c->qcount.load(std::memory_order_relaxed) > 0;
-  if (have) chan_buf_take(c, slot);
+  if (recv_now_locked(c, slot)) return true;
   c->lock.unlock();
-  return have;
+  return false;
 }
 
 void chan_close(chan_header* h) {
