@@ -26,13 +26,20 @@ ctest_preset() {
   cmake --preset "$preset" -DGORO_BUILD_TESTS=ON -DGORO_BUILD_BENCH=ON "$@" >/dev/null
   cmake --build --preset "$preset" -j "$jobs"
   step "ctest: $preset, labels $labels"
+  local log="build/$preset/ctest-summary.log"
   ctest --test-dir "build/$preset" -L "$labels" --output-on-failure -j "$jobs" --timeout 900 \
-    --no-tests=error
+    --no-tests=error | tee "$log"
+  # set -o pipefail: a failing ctest fails the run here. Count what passed.
+  local n
+  n=$(sed -n 's/.*tests passed, 0 tests failed out of \([0-9]*\).*/\1/p' "$log" | tail -1)
+  total_passed=$((total_passed + ${n:-0}))
 }
+total_passed=0
 
 ctest_preset release 'unit|props|stress|bench-smoke|tla' -DGORO_TLA=ON
 if [ "${GORO_TEST_QUICK:-0}" = 1 ]; then
   step "quick mode: done"
+  echo "${total_passed} passed, 0 failed"
   exit 0
 fi
 ctest_preset debug 'unit|props'
@@ -43,3 +50,5 @@ if [ -x "$here/mutants.sh" ]; then
   "$here/mutants.sh"
 fi
 step "all tests passed"
+# One plain closing line for whoever reads the end of the log.
+echo "${total_passed} passed, 0 failed"
