@@ -30,16 +30,19 @@ ctest_preset() {
   ctest --test-dir "build/$preset" -L "$labels" --output-on-failure -j "$jobs" --timeout 900 \
     --no-tests=error | tee "$log"
   # set -o pipefail: a failing ctest fails the run here. Count what passed.
-  local n
+  local n skipped
   n=$(sed -n 's/.*tests passed, 0 tests failed out of \([0-9]*\).*/\1/p' "$log" | tail -1)
-  total_passed=$((total_passed + ${n:-0}))
+  skipped=$(grep -c '\*\*\*Skipped' "$log" || true)
+  total_passed=$((total_passed + ${n:-0} - skipped))
+  total_skipped=$((total_skipped + skipped))
 }
 total_passed=0
+total_skipped=0
 
 ctest_preset release 'unit|props|stress|bench-smoke|tla' -DGORO_TLA=ON
 if [ "${GORO_TEST_QUICK:-0}" = 1 ]; then
   step "quick mode: done"
-  echo "${total_passed} passed, 0 failed"
+  echo "${total_passed} passed, 0 failed, ${total_skipped} skipped"
   exit 0
 fi
 ctest_preset debug 'unit|props'
@@ -51,4 +54,4 @@ if [ -x "$here/mutants.sh" ]; then
 fi
 step "all tests passed"
 # One plain closing line for whoever reads the end of the log.
-echo "${total_passed} passed, 0 failed"
+echo "${total_passed} passed, 0 failed, ${total_skipped} skipped"
