@@ -29,20 +29,31 @@ cd "$top"
 
 build=build/mutants
 jobs=$(nproc)
-mutants=${GORO_MUTANTS:-"steal_plain_store publish_tail_first get_plain_store no_spin_recheck wg_stale_wake exitsyscall_no_cas preempt_anywhere no_needspinning"}
+# no_needspinning is not in the default list: TLC's PHandoff_no_needspinning
+# catches it every time, but the C++ checks see its narrow interleaving only
+# by chance (Stress.SpinRendezvousNoLostWakeup caught it in 3 of 5 runs), and
+# CI must not depend on chance. Run it by hand with GORO_MUTANTS.
+mutants=${GORO_MUTANTS:-"steal_plain_store publish_tail_first get_plain_store no_spin_recheck wg_stale_wake exitsyscall_no_cas preempt_anywhere"}
 targets="runq_concurrent_props stress_test sysmon_test"
 # The checks, as ctest names (gtest_discover_tests: Suite.Name).
-checks="RunqConcurrent.OwnerAndThievesLinearizable
+# Quick checks first: a mutant's run stops at its first catch.
+checks="SysmonTest.AsyncPreemptionRefusesRuntimeAndLibraryCode
+SysmonTest.ShortBlockingCallsRacingRetakeKeepOneMPerP
+RunqConcurrent.OwnerAndThievesLinearizable
 Stress.StealFromOneProducerExactlyOnce
 Stress.SpawnTreesMorePsThanCores
 Stress.TokenRingOfWaitGroupParks
 Stress.SpinRendezvousNoLostWakeup
-SysmonTest.ShortBlockingCallsRacingRetakeKeepOneMPerP
-SysmonTest.AsyncPreemptionNeverLandsInsideMalloc
-SysmonTest.AsyncPreemptionRefusesRuntimeAndLibraryCode"
+SysmonTest.AsyncPreemptionNeverLandsInsideMalloc"
 # Per-check limit for mutants: a correct run takes ~2-5 s; a hang past this
 # counts as a catch only because the control passed the same check.
-mutant_timeout=30
+mutant_timeout=40
+# Races are caught by chance: against a mutant each stress check runs three
+# times its CI budget (GORO_SOAK_SECONDS; plus its own 10 s lost-wakeup
+# deadline, within mutant_timeout) and a check that passes gets one more
+# attempt.
+mutant_soak=6
+mutant_attempts=2
 
 declare -A what=(
   [steal_plain_store]="runqgrab claims the stolen Gs with a plain store to runqhead, not a CAS"
@@ -76,7 +87,8 @@ run_check() {
     SysmonTest.*) bin=$build/tests/sysmon_test ;;
     *) echo "MISSING"; return ;;
   esac
-  RC_PARAMS="noshrink=1" timeout -k 5 "$limit" "$bin" --gtest_filter="$name" >"$log" 2>&1 || rc=$?
+  RC_PARAMS="noshrink=1" GORO_SOAK_SECONDS="${soak:-}" \
+    timeout -k 5 "$limit" "$bin" --gtest_filter="$name" >"$log" 2>&1 || rc=$?
   if [ "$rc" = 0 ]; then
     if grep -q "\[  PASSED  \] 1 test" "$log"; then
       echo "pass"
@@ -141,7 +153,10 @@ for mutant in $mutants; do
   configure "$mutant"
   caught=""
   while read -r c; do
-    v=$(run_check "$c" "$mutant_timeout")
+    for ((attempt = 1; attempt <= mutant_attempts; attempt++)); do
+      v=$(soak=$mutant_soak run_check "$c" "$mutant_timeout")
+      [ "$v" = pass ] || break
+    done
     printf '   %-48s %s\n' "$c" "$v"
     if [ "$v" = FAIL ] || [ "$v" = TIMEOUT ]; then
       caught+="${caught:+; }\`$c\` ($v: $(why "$c" "$mutant"))"
