@@ -374,10 +374,6 @@ void new_slice(p* pp) {
   clear_preempt(pp);
 }
 
-// Switches away from the running G `gp`: straight to the next G of this P if
-// there is one (fast path), else to g0. post/arg as in switch_context;
-// to_g0_post replaces post when we go to g0 (yield uses it to requeue on the
-// global queue instead of the local one).
 // The G-side fast path's second half: run r.gp (just taken from our own
 // queue) in place of gp. Inlined into gosched, the hottest caller.
 __attribute__((always_inline)) inline void switch_to_local(m* mp, g* gp, runq_result r,
@@ -390,8 +386,9 @@ __attribute__((always_inline)) inline void switch_to_local(m* mp, g* gp, runq_re
   switch_context(mp, gp, r.gp, post, arg);
 }
 
-void switch_from_g(m* mp, g* gp, post_switch_fn post, void* arg,
-                   post_switch_fn to_g0_post = nullptr) {
+// Switches away from the running G `gp`: straight to the next G of this P if
+// there is one (fast path), else to g0. post/arg as in switch_context.
+void switch_from_g(m* mp, g* gp, post_switch_fn post, void* arg) {
   if (!wants_g0(*mp->rt, mp->p_)) {
     if (runq_result r = runqget(mp->p_); r.gp) {
       switch_to_local(mp, gp, r, post, arg);
@@ -399,7 +396,7 @@ void switch_from_g(m* mp, g* gp, post_switch_fn post, void* arg,
     }
   }
   mp->curg = nullptr;
-  switch_context(mp, gp, nullptr, to_g0_post ? to_g0_post : post, arg);
+  switch_context(mp, gp, nullptr, post, arg);
 }
 
 void execute(m* mp, g* gp, bool inherit_time) {
@@ -1128,7 +1125,7 @@ void preempt_slow() {
   clear_preempt(pp);
   // Go's gopreempt_m: to the global queue, so a preempted G does not simply
   // run again next on its own P.
-  switch_from_g(mp, gp, post_globrunqput, nullptr, post_globrunqput);
+  switch_from_g(mp, gp, post_globrunqput, nullptr);
 }
 
 extern "C" void goro_async_preempt_park() {
@@ -1137,7 +1134,7 @@ extern "C" void goro_async_preempt_park() {
   m* mp = getm();
   mp->rt->nasync_preempts.fetch_add(1, std::memory_order_relaxed);
   if (mp->p_) clear_preempt(mp->p_);
-  switch_from_g(mp, gp, post_globrunqput, nullptr, post_globrunqput);
+  switch_from_g(mp, gp, post_globrunqput, nullptr);
   std::atomic_signal_fence(std::memory_order_seq_cst);
   gp->preemptoff.store(0, std::memory_order_relaxed);
 }

@@ -227,7 +227,7 @@ struct runtime {
   // between ticks (woken early at shutdown), and what it has done.
   std::thread sysmon_thread;
   note sysmon_note;
-  std::atomic<std::uint64_t> npreempt_requests{0}, nasync_preempts{0}, nretakes{0};
+  std::atomic<std::uint64_t> nasync_preempts{0}, nretakes{0};
 
   // Lifetime: the instance outlives run() while abandoned Ms still run.
   std::atomic<int> refs{1};

@@ -52,7 +52,6 @@ void preemptone(runtime& rt, p* pp) {
   m* mp = pp->m_.load(std::memory_order_acquire);
   if (!mp) return;  // in a blocking call: retake deals with it
   request_preempt(pp);
-  rt.npreempt_requests.fetch_add(1, std::memory_order_relaxed);
   if (rt.opts.async_preempt && async_preempt_init() && mp->tid != 0)
     syscall(SYS_tgkill, getpid(), mp->tid, SIGURG);
 }
