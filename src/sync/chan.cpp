@@ -238,6 +238,22 @@ bool recv_now_locked(hchan* c, void* slot) {
   return false;
 }
 
+// With c->lock held: wait in q with elem as this waiter's value slot.
+// Publishes the sudog, then lets gopark release the lock only once we are
+// off our stack (park_unlock), so a partner that dequeues us next may ready
+// us at once. Returns the sudog's success once readied (false: closed).
+bool park_locked(hchan* c, sudog_queue& q, void* elem) {
+  chan_parker pk;
+  waiter_init(pk.w);
+  sudog sg;
+  sg.pk = &pk;
+  sg.c = c;
+  sg.elem = elem;
+  q.enqueue(&sg);
+  park_unlock(pk.w, c->lock);
+  return sg.success;
+}
+
 }  // namespace
 
 void chan_send(chan_header* h, void* elem) {
@@ -245,19 +261,8 @@ void chan_send(chan_header* h, void* elem) {
   hchan* c = checked(h);
   c->lock.lock();
   if (send_now_locked(c, elem)) return;
-  // Park: publish the sudog, then let gopark release the lock only once we
-  // are off our stack (park_unlock), so a receiver that dequeues us next
-  // may ready us at once.
-  chan_parker pk;
-  waiter_init(pk.w);
-  sudog sg;
-  sg.pk = &pk;
-  sg.c = c;
-  sg.elem = elem;
-  c->sendq.enqueue(&sg);
-  park_unlock(pk.w, c->lock);
-  // Readied by a receiver that took *elem, or by close (success false).
-  if (!sg.success) throw_send_closed();
+  // Readied by a receiver that took *elem, or by close (false).
+  if (!park_locked(c, c->sendq, elem)) throw_send_closed();
 }
 
 bool chan_recv(chan_header* h, void* slot) {
@@ -269,16 +274,8 @@ bool chan_recv(chan_header* h, void* slot) {
     return false;
   }
   if (recv_now_locked(c, slot)) return true;
-  chan_parker pk;
-  waiter_init(pk.w);
-  sudog sg;
-  sg.pk = &pk;
-  sg.c = c;
-  sg.elem = slot;
-  c->recvq.enqueue(&sg);
-  park_unlock(pk.w, c->lock);
-  // Readied by a sender that filled *slot, or by close (success false).
-  return sg.success;
+  // Readied by a sender that filled *slot, or by close (false).
+  return park_locked(c, c->recvq, slot);
 }
 
 bool chan_try_send(chan_header* h, void* elem) {
