@@ -16,8 +16,10 @@
 
 #include "goro/chan.hpp"
 #include "goro/blocking.hpp"
+#include "goro/deadlock.hpp"
 #include "goro/detail/task.hpp"
 #include "goro/mutex.hpp"
+#include "goro/net.hpp"
 #include "goro/options.hpp"
 #include "goro/select.hpp"
 #include "goro/time.hpp"

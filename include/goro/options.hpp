@@ -42,6 +42,14 @@ struct options {
   // Goroutines in blocking calls each hold one. Exceeding it ends the process
   // with a message naming this option. Range: procs .. 1,000,000.
   unsigned max_threads = 10000;
+  // Go's deadlock detection: when every goroutine is asleep and nothing can
+  // wake one (none runnable, none in a blocking call, no timer pending, no
+  // socket waited for), run() throws goro::deadlock instead of hanging. The
+  // runtime cannot see threads outside it: turn this off when foreign
+  // threads wake goroutines (goro::go, chan, mutex or wait_group used from
+  // a thread that is not a goroutine), or a goroutine waiting for such a
+  // thread would be reported as deadlocked.
+  bool detect_deadlock = true;
 };
 
 }  // namespace goro

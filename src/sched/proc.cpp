@@ -30,10 +30,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <stdexcept>
+#include <string>
 #include <system_error>
 #include <typeinfo>
 
+#include "goro/deadlock.hpp"
 #include "sched/audit.hpp"
 #include "sched/chaos.hpp"
 #include "sysmon/sysmon.hpp"
@@ -141,6 +144,26 @@ const char* gstatus_name(gstatus s) {
     case gstatus::syscall: return "syscall";
     case gstatus::waiting: return "waiting";
     case gstatus::dead: return "dead";
+  }
+  return "?";
+}
+
+const char* wait_reason_name(wait_reason r) {
+  // Go's own strings, so a Go programmer reads the report at once.
+  switch (r) {
+    case wait_reason::zero: return "";
+    case wait_reason::chan_receive: return "chan receive";
+    case wait_reason::chan_send: return "chan send";
+    case wait_reason::chan_receive_nil: return "chan receive (nil chan)";
+    case wait_reason::chan_send_nil: return "chan send (nil chan)";
+    case wait_reason::select: return "select";
+    case wait_reason::select_no_cases: return "select (no cases)";
+    case wait_reason::sync_mutex_lock: return "sync.Mutex.Lock";
+    case wait_reason::sync_wait_group_wait: return "sync.WaitGroup.Wait";
+    case wait_reason::semacquire: return "semacquire";
+    case wait_reason::sleep: return "sleep";
+    case wait_reason::io_wait: return "IO wait";
+    case wait_reason::count_: break;
   }
   return "?";
 }
@@ -467,6 +490,70 @@ void newm(runtime& rt, p* pp, bool spinning) {
   }
 }
 
+void begin_shutdown(runtime& rt);
+
+// Go's checkdead, called with sched.lock held by every M about to park
+// idle. When every M is idle (none runs a goroutine, spins, blocks in a
+// call or in netpoll), every P is on the idle list (none is in transit to an
+// M: startm and injectg take a P off the list and wake an M for it), no
+// timer is pending and no goroutine waits for the network, then nothing in
+// the runtime can ever run again: every goroutine is asleep. Returns the
+// report then (once: rt.deadlocked), else null.
+//
+// A goroutine that is runnable at that point was lost: nobody will run it
+// (tla/PHandoff.tla: NoDeadlockWhileRunnable). That is a scheduler bug,
+// reported as a fatal error rather than as the program's deadlock.
+std::exception_ptr checkdead(runtime& rt) {
+  schedt& s = rt.sched;
+  if (!rt.opts.detect_deadlock || rt.deadlocked || rt.stopping.load(std::memory_order_relaxed))
+    return nullptr;
+#ifdef GORO_MUTANT_NO_CHECKDEAD
+  return nullptr;  // Mutant: never declare a deadlock (the program hangs instead).
+#endif
+  if (s.mcount - s.nmidle > 0) return nullptr;
+  std::int32_t procs = static_cast<std::int32_t>(rt.gomaxprocs.load(std::memory_order_relaxed));
+  if (s.npidle.load(std::memory_order_relaxed) != procs) return nullptr;
+  if (s.gcwaiting.load(std::memory_order_relaxed)) return nullptr;
+  // Exact now: only a running goroutine changes these, and none runs.
+  if (rt.netpoll.waiters.load(std::memory_order_relaxed) != 0) return nullptr;
+  // A pending timer will fire (sysmon starts an M for it if nobody sleeps
+  // for it).
+  if (earliest_timer(rt) != 0) return nullptr;
+  std::size_t counts[static_cast<std::size_t>(wait_reason::count_)] = {};
+  std::size_t asleep = 0;
+  {
+    std::lock_guard lk(rt.allg_mu);
+    for (g* gp : rt.allgs) {
+      gstatus st = gp->status.load(std::memory_order_relaxed);
+      if (st == gstatus::dead || st == gstatus::idle) continue;
+      if (st != gstatus::waiting)
+        fatal("checkdead: goroutine %llu is %s while every M and P is idle (a lost wake-up: "
+              "nothing will ever run it)",
+              (unsigned long long)gp->goid, gstatus_name(st));
+      counts[static_cast<std::size_t>(gp->waitreason)]++;
+      asleep++;
+    }
+  }
+  if (s.runqsize.load(std::memory_order_relaxed) != 0)
+    fatal("checkdead: the global run queue holds %d goroutines while every M is idle",
+          s.runqsize.load(std::memory_order_relaxed));
+  if (asleep == 0) return nullptr;  // nothing alive: main is about to end the run
+  rt.deadlocked = true;
+  std::map<std::string, std::size_t> by_reason;
+  std::string what = "all goroutines are asleep - deadlock! (" + std::to_string(asleep) +
+                     (asleep == 1 ? " goroutine" : " goroutines") + " parked:";
+  const char* sep = " ";
+  for (std::size_t i = 0; i < std::size(counts); i++) {
+    if (!counts[i]) continue;
+    const char* name = wait_reason_name(static_cast<wait_reason>(i));
+    by_reason.emplace(name, counts[i]);
+    what += sep + std::to_string(counts[i]) + " [" + name + "]";
+    sep = ", ";
+  }
+  what += ")";
+  return std::make_exception_ptr(goro::deadlock(what, std::move(by_reason)));
+}
+
 // Parks mp until startm hands it a P. Returns false if the runtime is
 // shutting down instead (the M then leaves its loop).
 bool stopm(m* mp) {
@@ -479,7 +566,14 @@ bool stopm(m* mp) {
     return false;
   }
   mput(rt, mp);
+  std::exception_ptr dead = checkdead(rt);
   rt.sched.lock.unlock();
+  if (dead) {
+    // run() rethrows it once m0 leaves its loop; begin_shutdown's release
+    // store of `stopping` publishes it (m0 reads it after an acquire load).
+    rt.main_exc = dead;
+    begin_shutdown(rt);
+  }
   mp->park.sleep();
   mp->park.clear();
   if (rt.stopping.load(std::memory_order_acquire)) return false;
@@ -613,40 +707,82 @@ bool run_all_due_timers(runtime& rt) {
   return ran;
 }
 
-// Having found no work, sleep until the earliest timer instead of
-// indefinitely, if no other M already does (Go: an M blocked in netpoll with
-// a timeout). Returns true with a P acquired if mp should look for work
-// again, false if it should park (stopm) as usual.
-bool timer_sleep(m* mp) {
+// Readies the goroutines a poll found. With a P they go to its run queue
+// (runnext, the last one first: Go's injectglist puts them on the local
+// queue); without one, to the global queue through goready's P-less path.
+void ready_polled(netpoll_ready_list& list) {
+  for (int i = 0; i < list.n; i++) ready(list.w[i]);
+  list.n = 0;
+}
+
+// Polls the network without blocking, unless an M is blocked in it (it
+// will see the events) or nobody waits. An optimization before stealing:
+// the blocking poll and sysmon's poll are what guarantee progress.
+bool netpoll_nonblocking(runtime& rt) {
+  netpoller& np = rt.netpoll;
+  if (np.waiters.load(std::memory_order_relaxed) == 0 ||
+      np.lastpoll.load(std::memory_order_relaxed) == 0)
+    return false;
+  netpoll_ready_list list;
+  netpoll(rt, 0, list);
+  np.lastpoll.store(nanotime(), std::memory_order_relaxed);
+  bool any = list.n != 0;
+  ready_polled(list);
+  return any;
+}
+
+// Having found no work: block in netpoll until the earliest timer (or with
+// no timer, until a socket is ready, if goroutines wait for the network)
+// instead of parking in stopm, if no other M already does (Go's
+// findRunnable: "poll network until next timer"). Returns true with a P
+// acquired if mp should look for work again, false if it should park
+// (stopm) as usual.
+bool block_in_netpoll(m* mp) {
   runtime& rt = *mp->rt;
   schedt& s = rt.sched;
+  netpoller& np = rt.netpoll;
   std::int64_t when = earliest_timer(rt);
-  if (when == 0) return false;
+  if (when == 0 && np.waiters.load(std::memory_order_relaxed) == 0) return false;
   m* none = nullptr;
   if (!s.timer_sleeper.compare_exchange_strong(none, mp)) return false;
-  s.timer_note.clear();
   for (;;) {
-    s.timer_sleep_until.store(when, std::memory_order_seq_cst);
+    s.timer_sleep_until.store(when == 0 ? INT64_MAX : when, std::memory_order_seq_cst);
     // StoreLoad against wake_timer_sleeper: an adder publishes its timer
     // (when0) and then reads our deadline, we publish the deadline and then
     // re-read the timers. With a fence on both sides, either the adder sees
-    // a deadline later than its timer and wakes us, or we see its timer now.
+    // a deadline later than its timer and breaks our poll, or we see its
+    // timer now.
     std::atomic_thread_fence(std::memory_order_seq_cst);
     std::int64_t again = earliest_timer(rt);
-    if (again == 0 || again >= when) break;
+    if (again == 0 || (when != 0 && again >= when)) break;
     when = again;
   }
-  if (!rt.stopping.load(std::memory_order_acquire)) s.timer_note.sleep_until(when);
+  netpoll_ready_list list;
+  if (!rt.stopping.load(std::memory_order_acquire)) {
+    std::int64_t delay = -1;
+    if (when != 0) {
+      delay = when - nanotime();
+      if (delay < 0) delay = 0;
+    }
+    np.lastpoll.store(0, std::memory_order_relaxed);
+    netpoll(rt, delay, list);
+    np.lastpoll.store(nanotime(), std::memory_order_relaxed);
+  }
   s.timer_sleep_until.store(0, std::memory_order_relaxed);
   s.timer_sleeper.store(nullptr, std::memory_order_release);
   if (rt.stopping.load(std::memory_order_acquire)) return false;
-  // Due now (or an earlier timer arrived): run timers from an idle P. With
-  // no idle P every P has an M, and each runs its own timers.
+  // Due now, an earlier timer arrived, or sockets are ready: continue from
+  // an idle P. With no idle P every P has an M, and each runs its own
+  // timers; the readied goroutines go to the global queue.
   s.lock.lock();
   p* pp = pidleget(rt);
   s.lock.unlock();
-  if (!pp) return false;
+  if (!pp) {
+    ready_polled(list);
+    return false;
+  }
   acquirep(mp, pp);
+  ready_polled(list);
   return true;
 }
 
@@ -717,6 +853,10 @@ top:
       s.lock.unlock();
       if (gp) return {gp, false};
     }
+    // Sockets that became ready (Go polls here too, before stealing).
+    if (netpoll_nonblocking(rt)) {
+      if (runq_result r = runqget(pp); r.gp) return r;
+    }
     // Spin (steal) only while fewer than half the busy Ps have a spinning M:
     // enough to find work fast, not so many that idle Ms burn the CPUs.
     std::int32_t procs = static_cast<std::int32_t>(rt.gomaxprocs.load(std::memory_order_relaxed));
@@ -784,7 +924,7 @@ top:
     }
 #endif
   }
-  if (timer_sleep(mp)) goto top;
+  if (block_in_netpoll(mp)) goto top;
   if (!stopm(mp)) return {};
   goto top;
 }
@@ -851,10 +991,11 @@ void gosched() {
   switch_context(mp, gp, nullptr, post_globrunqput, nullptr);
 }
 
-void gopark(post_switch_fn unlockf, void* arg) {
+void gopark(post_switch_fn unlockf, void* arg, wait_reason reason) {
   nopreempt np;
   m* mp = getm();
   g* gp = mp->curg;
+  gp->waitreason = reason;
   // Written before the switch; a waker can only find gp after unlockf runs,
   // which is after our context is saved.
   casgstatus(gp, gstatus::running, gstatus::waiting, "gopark");
@@ -1515,7 +1656,7 @@ void begin_shutdown(runtime& rt) {
   rt.sched.midle = nullptr;
   rt.sched.nmidle = 0;
   rt.sched.lock.unlock();
-  rt.sched.timer_note.wakeup();  // the M sleeping for timers
+  netpoll_break(rt);  // the M blocked in netpoll
   rt.sysmon_note.wakeup();
 }
 
@@ -1579,8 +1720,15 @@ runtime* acquire_active() {
   return active;
 }
 
+namespace {
+std::atomic<std::uint64_t> runtime_gens{0};
+}  // namespace
+
 runtime::runtime(const options& o, unsigned nprocs)
-    : opts(o), stacks(o.stack_size, o.stack_guard) {
+    : opts(o),
+      gen(runtime_gens.fetch_add(1, std::memory_order_relaxed) + 1),
+      stacks(o.stack_size, o.stack_guard) {
+  netpoll_init(*this);
   if (o.stack_guard) {
     // Keep maps for everything else the process needs (threads' own stacks,
     // libraries, malloc arenas), and the slack of the every-64-spawns check.
@@ -1610,6 +1758,7 @@ runtime::~runtime() {
     delete pp;
   }
   for (m* mp : allm) delete mp;
+  netpoll_close(*this);
 }
 
 void run_main(main_ref main, const options& opts_in) {

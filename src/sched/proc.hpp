@@ -31,7 +31,7 @@ void injectg(runtime& rt, g* gp);
 void gosched();  // Gosched
 // Parks the current G: status waiting, switch away, then unlockf(arg) runs on
 // the next context, after the G's context is saved (Go's unlock-after-commit).
-void gopark(post_switch_fn unlockf, void* arg);
+void gopark(post_switch_fn unlockf, void* arg, wait_reason reason);
 // Makes a waiting G runnable: runnext of the caller's P, or the global queue
 // from a thread without a P.
 void goready(g* gp);

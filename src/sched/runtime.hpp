@@ -25,6 +25,7 @@
 #include "goro/detail/task.hpp"
 #include "goro/detail/waitq.hpp"
 #include "goro/options.hpp"
+#include "netpoll/netpoll.hpp"
 #include "sched/note.hpp"
 #include "sync/park.hpp"
 #include "time/timer.hpp"
@@ -42,6 +43,7 @@ enum class gstatus : std::uint32_t { idle, runnable, running, syscall, waiting, 
 enum class pstatus : std::uint32_t { idle, running, syscall, stopped };
 
 const char* gstatus_name(gstatus s);
+
 const char* pstatus_name(pstatus s);
 
 // Bytes of closure a g holds inline; larger closures go to the heap.
@@ -58,6 +60,9 @@ struct g {
   task* fn = nullptr;        // entry; destroyed when it returns
   bool fn_inline = false;    // fn lives in storage[]
   bool is_main = false;
+  // Written by the G itself in gopark before it publishes itself anywhere a
+  // waker can find it; read only with the world stopped or every M idle.
+  wait_reason waitreason = wait_reason::zero;
   runtime* rt = nullptr;
   // Non-zero while this G runs runtime code (or has been picked for an
   // asynchronous preemption): the SIGURG handler leaves it alone then. Per G,
@@ -180,13 +185,14 @@ struct schedt {
   g* gfree = nullptr;
   std::atomic<std::int32_t> ngfree{0};  // written under lock; peeked without
 
-  // The one M that, having found no work, sleeps until the earliest timer
-  // instead of indefinitely (Go's M blocked in netpoll with a timeout).
-  // Claimed by CAS; timer_sleep_until is its deadline, read by whoever adds
-  // an earlier timer and must then wake it (see wake_timer_sleeper).
+  // The one M that, having found no work, blocks in netpoll until the
+  // earliest timer (or indefinitely, if goroutines wait for the network and
+  // no timer is pending) instead of parking in stopm (Go's M blocked in
+  // netpoll with a timeout). Claimed by CAS; timer_sleep_until is its
+  // deadline (INT64_MAX: none; 0: no sleeper), read by whoever adds an
+  // earlier timer and must then wake it (wake_timer_sleeper: netpoll_break).
   std::atomic<m*> timer_sleeper{nullptr};
   std::atomic<std::int64_t> timer_sleep_until{0};
-  note timer_note;
 };
 
 struct runtime {
@@ -194,7 +200,12 @@ struct runtime {
   ~runtime();
 
   options opts;
+  // Distinguishes runtimes over the process's life (a poll descriptor
+  // remembers the one whose epoll instance it is registered with; a new
+  // runtime may reuse an old one's address).
+  std::uint64_t gen;
   schedt sched;
+  netpoller netpoll;
   std::atomic<std::uint32_t> gomaxprocs{0};
   std::atomic<p*> allp[max_procs] = {};
   // Strides coprime to gomaxprocs, for stealing in random order. Written only
@@ -219,6 +230,9 @@ struct runtime {
   // Shutdown: set when main returns; every M leaves at its next scheduling
   // point.
   std::atomic<bool> stopping{false};
+  // Set by checkdead (under sched.lock) when it has declared a deadlock, so
+  // that it does so once.
+  bool deadlocked = false;
   m* m0 = nullptr;
   g* main_g = nullptr;
   std::exception_ptr main_exc;

@@ -109,17 +109,17 @@ void complete(sudog* sg, bool success, unlock_fn unlockf, void* arg) noexcept {
   ready(&pk->w);
 }
 
-[[noreturn]] void park_forever() {
+[[noreturn]] void park_forever(wait_reason reason) {
   // Go blocks a goroutine forever on a nil channel (deadlock detection,
   // later, may report it). Nobody can find this waiter, so nobody readies it.
   waiter w;
   waiter_init(w);
-  park_commit(w, [](void*) noexcept {}, nullptr);
+  park_commit(w, [](void*) noexcept {}, nullptr, reason);
   fatal("a goroutine blocked on a nil channel was resumed");
 }
 
-hchan* checked(chan_header* h) {
-  if (!h) park_forever();
+hchan* checked(chan_header* h, wait_reason nil_reason) {
+  if (!h) park_forever(nil_reason);
   return as_hchan(h);
 }
 
@@ -242,7 +242,7 @@ bool recv_now_locked(hchan* c, void* slot) {
 // Publishes the sudog, then lets gopark release the lock only once we are
 // off our stack (park_unlock), so a partner that dequeues us next may ready
 // us at once. Returns the sudog's success once readied (false: closed).
-bool park_locked(hchan* c, sudog_queue& q, void* elem) {
+bool park_locked(hchan* c, sudog_queue& q, void* elem, wait_reason reason) {
   chan_parker pk;
   waiter_init(pk.w);
   sudog sg;
@@ -250,7 +250,7 @@ bool park_locked(hchan* c, sudog_queue& q, void* elem) {
   sg.c = c;
   sg.elem = elem;
   q.enqueue(&sg);
-  park_unlock(pk.w, c->lock);
+  park_unlock(pk.w, c->lock, reason);
   return sg.success;
 }
 
@@ -258,16 +258,16 @@ bool park_locked(hchan* c, sudog_queue& q, void* elem) {
 
 void chan_send(chan_header* h, void* elem) {
   nopreempt np;  // see "Preemption" at the top
-  hchan* c = checked(h);
+  hchan* c = checked(h, wait_reason::chan_send_nil);
   c->lock.lock();
   if (send_now_locked(c, elem)) return;
   // Readied by a receiver that took *elem, or by close (false).
-  if (!park_locked(c, c->sendq, elem)) throw_send_closed();
+  if (!park_locked(c, c->sendq, elem, wait_reason::chan_send)) throw_send_closed();
 }
 
 bool chan_recv(chan_header* h, void* slot) {
   nopreempt np;  // see "Preemption" at the top
-  hchan* c = checked(h);
+  hchan* c = checked(h, wait_reason::chan_receive_nil);
   c->lock.lock();
   if (c->closed && c->qcount.load(std::memory_order_relaxed) == 0) {
     c->lock.unlock();
@@ -275,7 +275,7 @@ bool chan_recv(chan_header* h, void* slot) {
   }
   if (recv_now_locked(c, slot)) return true;
   // Readied by a sender that filled *slot, or by close (false).
-  return park_locked(c, c->recvq, slot);
+  return park_locked(c, c->recvq, slot, wait_reason::chan_receive);
 }
 
 bool chan_try_send(chan_header* h, void* elem) {

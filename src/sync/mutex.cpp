@@ -203,7 +203,7 @@ void mutex::sema_acquire(bool lifo) {
   detail::waiter_init(w);
   if (lifo) waitq_push_front(sema_q_, &w);
   else detail::waitq_push(sema_q_, &w);
-  detail::park_unlock(w, sema_lock_);
+  detail::park_unlock(w, sema_lock_, detail::wait_reason::sync_mutex_lock);
   // sema_release handed its unit to us directly.
 }
 

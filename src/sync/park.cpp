@@ -35,9 +35,9 @@ namespace {
 void post_unlock(m*, g*, void* lk) { static_cast<futex_lock*>(lk)->unlock(); }
 }  // namespace
 
-void park_unlock(waiter& w, futex_lock& lk) {
+void park_unlock(waiter& w, futex_lock& lk, wait_reason reason) {
   if (w.gp) {
-    gopark(post_unlock, &lk);
+    gopark(post_unlock, &lk, reason);
     return;
   }
   lk.unlock();
@@ -60,10 +60,10 @@ void post_commit(m*, g*, void* p) {
 }
 }  // namespace
 
-void park_commit(waiter& w, void (*unlockf)(void*) noexcept, void* arg) {
+void park_commit(waiter& w, void (*unlockf)(void*) noexcept, void* arg, wait_reason reason) {
   if (w.gp) {
     commit_call c{unlockf, arg};
-    gopark(post_commit, &c);
+    gopark(post_commit, &c, reason);
     return;
   }
   unlockf(arg);
@@ -93,7 +93,7 @@ void sema::acquire() {
   waiter w;
   waiter_init(w);
   waitq_push(q_, &w);
-  park_unlock(w, lk_);
+  park_unlock(w, lk_, wait_reason::semacquire);
   // Ownership was handed to us by release(); held_ stayed true.
 }
 

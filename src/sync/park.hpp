@@ -12,6 +12,25 @@ namespace goro::detail {
 
 struct g;
 
+// Why a G is waiting (Go's waitReason): set by gopark, read by deadlock
+// detection (which counts the parked goroutines by kind) and by the auditor.
+enum class wait_reason : std::uint8_t {
+  zero,              // not waiting
+  chan_receive,      // a receive on a channel
+  chan_send,         // a send on a channel
+  chan_receive_nil,  // a receive on a nil channel: forever
+  chan_send_nil,     // a send on a nil channel: forever
+  select,            // a select over several cases
+  select_no_cases,   // a select with only nil channels and no default: forever
+  sync_mutex_lock,   // goro::mutex::lock
+  sync_wait_group_wait,  // goro::wait_group::wait
+  semacquire,        // the runtime's own semaphore (stop-the-world)
+  sleep,             // sleep_for / sleep_until
+  io_wait,           // the netpoller: a socket not ready yet
+  count_
+};
+const char* wait_reason_name(wait_reason r);
+
 struct waiter {
   g* gp = nullptr;                   // the parked goroutine, or null: a thread
   std::atomic<std::uint32_t> woken{0};  // thread waiters sleep on this word
@@ -29,14 +48,14 @@ waiter* waitq_pop(wait_list& q);
 // while holding lk. Releases lk only after the park has committed (the
 // goroutine's context is saved), so a waker that takes w from the list under
 // lk can ready it at once without a lost wakeup. Returns once readied.
-void park_unlock(waiter& w, futex_lock& lk);
+void park_unlock(waiter& w, futex_lock& lk, wait_reason reason);
 
 // The general form of park_unlock, for a waiter on several wait lists at once
 // (select): unlockf(arg) releases every lock guarding them and runs only
 // after the park has committed. unlockf must not touch anything on the
 // waiter's stack after releasing the last lock: from then on the waiter may
 // be readied, run and return.
-void park_commit(waiter& w, void (*unlockf)(void*) noexcept, void* arg);
+void park_commit(waiter& w, void (*unlockf)(void*) noexcept, void* arg, wait_reason reason);
 
 // Wakes w, which has been removed from its wait list. The caller must not
 // touch w afterwards: the waiter may already have returned and its frame gone.

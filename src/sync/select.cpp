@@ -113,7 +113,7 @@ std::ptrdiff_t selectgo(scase* cas, std::size_t n, bool block) {
     // Only nil channels and no default: Go blocks forever.
     waiter w;
     waiter_init(w);
-    park_commit(w, [](void*) noexcept {}, nullptr);
+    park_commit(w, [](void*) noexcept {}, nullptr, wait_reason::select_no_cases);
     fatal("a select on nil channels only was resumed");
   }
   // Lock order: by channel address; duplicates are locked once.
@@ -186,7 +186,7 @@ std::ptrdiff_t selectgo(scase* cas, std::size_t n, bool block) {
     s.success = false;
     (cas[i].send ? c->sendq : c->recvq).enqueue(&s);
   }
-  park_commit(pk.w, selunlock, &ls);
+  park_commit(pk.w, selunlock, &ls, wait_reason::select);
 
   // 3. Claimed through one case (pk.param, written before our ready). Take
   //    the other sudogs out of their queues.

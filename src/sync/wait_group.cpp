@@ -86,7 +86,7 @@ void wait_group::wait() {
       break;
   }
   detail::waitq_push(waiters_, &w);
-  detail::park_unlock(w, lock_);
+  detail::park_unlock(w, lock_, detail::wait_reason::sync_wait_group_wait);
 }
 
 }  // namespace goro

@@ -21,6 +21,7 @@ namespace {
 
 constexpr std::int64_t sysmon_min_delay = 20'000;        // 20 µs
 constexpr std::int64_t sysmon_max_delay = 10'000'000;    // 10 ms
+constexpr std::int64_t sysmon_netpoll_interval = 10'000'000;  // 10 ms, as Go
 // A P in a blocking call with nothing queued behind it, while other Ms spin
 // or sit idle (so new work would be picked up anyway), is left alone this
 // long before it is retaken: retaking it would only cost a thread (Go: 10 ms).
@@ -113,6 +114,18 @@ void sysmon_main(runtime* rt) {
         w != 0 && w < now && rt->sched.npidle.load(std::memory_order_relaxed) > 0 &&
         rt->sched.timer_sleeper.load(std::memory_order_relaxed) == nullptr)
       startm(*rt, nullptr, false);
+    // Sockets nobody has polled for 10 ms (every M busy running goroutines,
+    // none blocked in netpoll): poll here and hand what is ready to the
+    // global queue, so busy Ps cannot starve the network (Go's sysmon).
+    netpoller& np = rt->netpoll;
+    if (std::int64_t last = np.lastpoll.load(std::memory_order_relaxed);
+        last != 0 && now - last > sysmon_netpoll_interval &&
+        np.waiters.load(std::memory_order_relaxed) != 0 &&
+        np.lastpoll.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
+      netpoll_ready_list list;
+      netpoll(*rt, 0, list);
+      for (int i = 0; i < list.n; i++) ready(list.w[i]);
+    }
     retake_result r = retake(*rt, now);
     next_expiry = r.next_expiry;
     idle = r.acted != 0 ? 0 : idle + 1;

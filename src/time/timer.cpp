@@ -72,7 +72,12 @@ int run_timers(timer_heap& h, std::int64_t now) {
   int fired = 0;
   for (;;) {
     h.lock.lock();
+#ifndef GORO_MUTANT_TIMER_EARLY
     if (h.heap.empty() || h.heap.front()->when > now) {
+#else
+    // MUTANT: a "slack" that fires timers up to 200 us before they are due.
+    if (h.heap.empty() || h.heap.front()->when > now + 200'000) {
+#endif
       h.lock.unlock();
       return fired;
     }
@@ -103,11 +108,11 @@ std::int64_t earliest_timer(runtime& rt) {
 }
 
 void wake_timer_sleeper(runtime& rt, std::int64_t when) {
-  // StoreLoad: the timer (when0) was published before this; see timer_sleep
-  // in proc.cpp for the other half.
+  // StoreLoad: the timer (when0) was published before this; see
+  // block_in_netpoll in proc.cpp for the other half.
   std::atomic_thread_fence(std::memory_order_seq_cst);
   std::int64_t until = rt.sched.timer_sleep_until.load(std::memory_order_relaxed);
-  if (until != 0 && when < until) rt.sched.timer_note.wakeup();
+  if (until != 0 && when < until) netpoll_break(rt);
 }
 
 namespace {
@@ -136,33 +141,43 @@ namespace goro {
 
 using namespace detail;
 
+namespace {
+
+// Parks the calling goroutine on its P's timers until `when` (CLOCK_MONOTONIC
+// ns, in the future). False, without parking, when the caller is not a
+// goroutine holding a P (a foreign thread, or inside blocking()): the caller
+// then sleeps the thread.
+bool park_until(std::int64_t when) {
+  nopreempt np;
+  m* mp = getm();
+  if (!(mp && mp->curg && mp->p_)) return false;
+  timer tm;
+  tm.when = when;
+  tm.fire = fire_goready;
+  tm.arg = mp->curg;
+  p* pp = mp->p_;
+  pp->timers.lock.lock();
+  timer_push_locked(pp->timers, &tm);
+  sleep_commit c{&pp->timers.lock, mp->rt, when};
+  gopark(post_sleep, &c, wait_reason::sleep);
+  return true;
+}
+
+}  // namespace
+
 void sleep_until(std::chrono::steady_clock::time_point t) {
   std::int64_t when =
       std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-  {
-    nopreempt np;
-    m* mp = getm();
-    if (mp && mp->curg && mp->p_) {
-      if (when <= nanotime()) return;
-      timer tm;
-      tm.when = when;
-      tm.fire = fire_goready;
-      tm.arg = mp->curg;
-      p* pp = mp->p_;
-      pp->timers.lock.lock();
-      timer_push_locked(pp->timers, &tm);
-      sleep_commit c{&pp->timers.lock, mp->rt, when};
-      gopark(post_sleep, &c);
-      return;
-    }
-  }
-  // A foreign thread, or a goroutine inside blocking(): sleep the thread.
-  std::this_thread::sleep_until(t);
+  if (when <= nanotime()) return;
+  if (!park_until(when)) std::this_thread::sleep_until(t);
 }
 
+// One clock read, not two as through sleep_until: bench sleep_timers spent
+// a sixth of its time reading the clock, a third of that here.
+// steady_clock is CLOCK_MONOTONIC, nanotime's clock.
 void sleep_for(std::chrono::nanoseconds d) {
   if (d <= std::chrono::nanoseconds::zero()) return;
-  sleep_until(std::chrono::steady_clock::now() + d);
+  if (!park_until(nanotime() + d.count())) std::this_thread::sleep_for(d);
 }
 
 namespace {

@@ -1,0 +1,428 @@
+// The network poller: see netpoll.hpp for the design.
+#include "netpoll/netpoll.hpp"
+
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <system_error>
+
+#include "sched/proc.hpp"
+#include "sync/park.hpp"
+
+namespace goro::detail {
+
+namespace {
+
+// The epoll_event data of the eventfd: no pollDesc has this address.
+char break_marker;
+
+std::system_error sys_error(int err, const char* what) {
+  return std::system_error(err, std::generic_category(), what);
+}
+
+}  // namespace
+
+void netpoll_init(runtime& rt) {
+  netpoller& np = rt.netpoll;
+  np.epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (np.epfd < 0) throw sys_error(errno, "goro::run: netpoll: epoll_create1");
+  np.breakfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (np.breakfd < 0) {
+    int err = errno;
+    ::close(np.epfd);
+    np.epfd = -1;
+    throw sys_error(err, "goro::run: netpoll: eventfd");
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;  // level-triggered: readable until drained
+  ev.data.ptr = &break_marker;
+  if (epoll_ctl(np.epfd, EPOLL_CTL_ADD, np.breakfd, &ev) < 0) {
+    int err = errno;
+    netpoll_close(rt);
+    throw sys_error(err, "goro::run: netpoll: epoll_ctl(eventfd)");
+  }
+}
+
+void netpoll_close(runtime& rt) {
+  netpoller& np = rt.netpoll;
+  if (np.breakfd >= 0) ::close(np.breakfd);
+  if (np.epfd >= 0) ::close(np.epfd);
+  np.breakfd = np.epfd = -1;
+}
+
+void netpoll_break(runtime& rt) {
+  netpoller& np = rt.netpoll;
+  // One write until the poller drains it: the CAS makes concurrent breakers
+  // (timer adders, shutdown) write once between two polls.
+  std::uint32_t zero = 0;
+  if (!np.wake_sig.compare_exchange_strong(zero, 1)) return;
+  std::uint64_t one = 1;
+  for (;;) {
+    ssize_t r = ::write(np.breakfd, &one, sizeof one);
+    if (r == sizeof one || errno == EAGAIN) return;  // EAGAIN: counter full, still readable
+    if (errno != EINTR) fatal("netpoll_break: write(eventfd): %s", std::strerror(errno));
+  }
+}
+
+namespace {
+
+int epoll_wait_ns(int epfd, epoll_event* evs, int n, std::int64_t delay_ns) {
+  if (delay_ns < 0) return epoll_wait(epfd, evs, n, -1);
+  if (delay_ns == 0) return epoll_wait(epfd, evs, n, 0);
+#ifdef __GLIBC__
+  // Nanosecond timeouts (Linux 5.11): a sleep's lateness should not be
+  // rounded to the next millisecond.
+  static std::atomic<bool> no_pwait2{false};
+  if (!no_pwait2.load(std::memory_order_relaxed)) {
+    timespec ts{static_cast<time_t>(delay_ns / 1'000'000'000),
+                static_cast<long>(delay_ns % 1'000'000'000)};
+    int r = epoll_pwait2(epfd, evs, n, &ts, nullptr);
+    if (r >= 0 || errno != ENOSYS) return r;
+    no_pwait2.store(true, std::memory_order_relaxed);
+  }
+#endif
+  // Round up: waking before the timer is due would only poll again.
+  std::int64_t ms = (delay_ns + 999'999) / 1'000'000;
+  return epoll_wait(epfd, evs, n, ms > 1'000'000'000 ? 1'000'000'000 : static_cast<int>(ms));
+}
+
+}  // namespace
+
+void netpoll(runtime& rt, std::int64_t delay_ns, netpoll_ready_list& out) {
+  netpoller& np = rt.netpoll;
+  epoll_event evs[netpoll_ready_list::max_events];
+  int n = epoll_wait_ns(np.epfd, evs, netpoll_ready_list::max_events, delay_ns);
+  if (n < 0) {
+    if (errno == EINTR) return;  // a signal (SIGURG for a preemption): the caller loops
+    fatal("netpoll: epoll_wait: %s", std::strerror(errno));
+  }
+  for (int i = 0; i < n; i++) {
+    epoll_event& ev = evs[i];
+    if (ev.data.ptr == &break_marker) {
+      // Only a blocking poll consumes a break: it is addressed to the M that
+      // blocks (or is about to), and a non-blocking poll by another M must
+      // not swallow it (as Go's netpoll).
+      if (delay_ns != 0) {
+        std::uint64_t v;
+        while (::read(np.breakfd, &v, sizeof v) < 0 && errno == EINTR) {
+        }
+        // After the drain: a break written from here on is a new one.
+        np.wake_sig.store(0, std::memory_order_relaxed);
+      }
+      continue;
+    }
+    auto* pd = static_cast<pollDesc*>(ev.data.ptr);
+    (void)pd->fdseq.load(std::memory_order_acquire);  // see pollDesc::fdseq
+    bool r = ev.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+    bool w = ev.events & (EPOLLOUT | EPOLLHUP | EPOLLERR);
+    pd->lock.lock();
+#ifdef GORO_MUTANT_NETPOLL_NO_LATCH
+    // Mutant: an edge with nobody waiting is dropped, not latched.
+    if (r && !pd->rw) r = false;
+    if (w && !pd->ww) w = false;
+#endif
+    if (r) {
+      pd->rready = true;
+      if (pd->rw) out.w[out.n++] = std::exchange(pd->rw, nullptr);
+    }
+    if (w) {
+      pd->wready = true;
+      if (pd->ww) out.w[out.n++] = std::exchange(pd->ww, nullptr);
+    }
+    pd->lock.unlock();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Poll descriptors.
+
+namespace {
+
+// The pool: descriptors are never freed (see netpoll.hpp), so a deque that
+// only grows, plus a free list.
+std::mutex pd_pool_mu;
+std::deque<pollDesc> pd_pool;
+pollDesc* pd_free = nullptr;
+
+}  // namespace
+
+pollDesc* poll_open(int fd) {
+  pollDesc* pd;
+  {
+    std::lock_guard lk(pd_pool_mu);
+    if (pd_free) {
+      pd = pd_free;
+      pd_free = pd->link;
+    } else {
+      pd = &pd_pool.emplace_back();
+    }
+  }
+  pd->lock.lock();
+  pd->fd = fd;
+  pd->rtgen = 0;
+  pd->closing = false;
+  pd->rready = pd->wready = false;
+  pd->rw = pd->ww = nullptr;
+  pd->rd = pd->wd = 0;
+  pd->rseq++;  // a timer armed by the previous owner is stale from here on
+  pd->wseq++;
+  pd->link = nullptr;
+  pd->lock.unlock();
+  pd->fdseq.fetch_add(1, std::memory_order_release);
+
+  runtime* rt = nullptr;
+  {
+    nopreempt np;
+    m* mp = getm();
+    if (mp) {
+      rt = mp->rt;
+      rt->retain();
+    }
+  }
+  if (!rt) rt = acquire_active();
+  if (!rt) return pd;  // no runtime: the fd is waited for with poll(2)
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.ptr = pd;
+  int rc = epoll_ctl(rt->netpoll.epfd, EPOLL_CTL_ADD, fd, &ev);
+  int err = errno;
+  std::uint64_t gen = rt->gen;
+  rt->release();
+  if (rc < 0) {
+    poll_free(pd);
+    throw sys_error(err, "goro::net: epoll_ctl(EPOLL_CTL_ADD)");
+  }
+  // Published before the descriptor reaches anyone else (the caller hands
+  // pd out only after we return).
+  pd->rtgen = gen;
+  return pd;
+}
+
+void poll_close(pollDesc* pd) {
+  pd->lock.lock();
+  pd->closing = true;
+  pd->rseq++;  // pending deadline timers become no-ops
+  pd->wseq++;
+  waiter* rw = std::exchange(pd->rw, nullptr);
+  waiter* ww = std::exchange(pd->ww, nullptr);
+  std::uint64_t gen = pd->rtgen;
+  pd->lock.unlock();
+  if (rw) ready(rw);
+  if (ww) ready(ww);
+  if (gen == 0) return;
+  // Deregister while the fd is still open (the caller closes it after us).
+  // The runtime may have ended since poll_open: its epoll instance (and the
+  // registration) went with it.
+  runtime* rt = nullptr;
+  {
+    nopreempt np;
+    if (m* mp = getm()) {
+      rt = mp->rt;
+      rt->retain();
+    }
+  }
+  if (!rt) rt = acquire_active();
+  if (rt && rt->gen == gen) epoll_ctl(rt->netpoll.epfd, EPOLL_CTL_DEL, pd->fd, nullptr);
+  if (rt) rt->release();
+}
+
+void poll_free(pollDesc* pd) {
+  std::lock_guard lk(pd_pool_mu);
+  pd->link = pd_free;
+  pd_free = pd;
+}
+
+namespace {
+
+// Caller holds pd->lock.
+int check_locked(pollDesc* pd, poll_mode mode) {
+  if (pd->closing) return EBADF;
+  std::int64_t dl = mode == poll_mode::read ? pd->rd : pd->wd;
+  if (dl < 0) return ETIMEDOUT;
+  if (dl > 0 && dl <= nanotime()) {
+    // Due, and its timer has not run yet: the same answer it will give.
+    return ETIMEDOUT;
+  }
+  return 0;
+}
+
+// A thread (no P, or another runtime's descriptor) waits in poll(2). It
+// wakes at least every 20 ms to see a close or a deadline change made by
+// another thread, which poll(2) cannot be told about.
+int poll_wait_thread(pollDesc* pd, poll_mode mode) {
+  for (;;) {
+    pd->lock.lock();
+    int err = check_locked(pd, mode);
+    std::int64_t dl = mode == poll_mode::read ? pd->rd : pd->wd;
+    bool& readyflag = mode == poll_mode::read ? pd->rready : pd->wready;
+    bool latched = std::exchange(readyflag, false);
+    int fd = pd->fd;
+    pd->lock.unlock();
+    if (err) return err;
+    if (latched) return 0;
+    std::int64_t slice = 20'000'000;
+    if (dl > 0) {
+      std::int64_t left = dl - nanotime();
+      if (left < slice) slice = left < 0 ? 0 : left;
+    }
+    pollfd pfd{fd, static_cast<short>(mode == poll_mode::read ? POLLIN | POLLRDHUP : POLLOUT), 0};
+    int r = ::poll(&pfd, 1, static_cast<int>((slice + 999'999) / 1'000'000));
+    if (r > 0) return 0;
+    if (r < 0 && errno != EINTR) return errno;
+  }
+}
+
+}  // namespace
+
+int poll_check(pollDesc* pd, poll_mode mode) {
+  pd->lock.lock();
+  int err = check_locked(pd, mode);
+  pd->lock.unlock();
+  return err;
+}
+
+int poll_wait(pollDesc* pd, poll_mode mode) {
+  runtime* rt = nullptr;
+  {
+    nopreempt np;
+    m* mp = getm();
+    if (mp && mp->p_ && mp->curg && mp->rt->gen == pd->rtgen) rt = mp->rt;
+  }
+  if (!rt) return poll_wait_thread(pd, mode);
+  netpoller& np = rt->netpoll;
+  bool& readyflag = mode == poll_mode::read ? pd->rready : pd->wready;
+  waiter*& slot = mode == poll_mode::read ? pd->rw : pd->ww;
+  pd->lock.lock();
+  for (;;) {
+    if (int err = check_locked(pd, mode)) {
+      pd->lock.unlock();
+      return err;
+    }
+    if (readyflag) {
+      readyflag = false;
+      pd->lock.unlock();
+      return 0;
+    }
+    if (slot)
+      fatal("goro::net: two goroutines wait to %s the same socket (fd %d)",
+            mode == poll_mode::read ? "read" : "write", pd->fd);
+    waiter w;
+    waiter_init(w);
+    slot = &w;
+    // Counted before the park commits, so a checkdead that finds every M
+    // idle sees this goroutine as waiting for the network.
+    np.waiters.fetch_add(1, std::memory_order_relaxed);
+    park_unlock(w, pd->lock, wait_reason::io_wait);
+    // The last network waiter gone: an M blocked in netpoll with no timer
+    // to wake it for would block for nothing; break its poll so it parks in
+    // stopm instead, where deadlock detection can count it as idle.
+    if (np.waiters.fetch_sub(1, std::memory_order_relaxed) == 1 &&
+        rt->sched.timer_sleep_until.load(std::memory_order_relaxed) == INT64_MAX)
+      netpoll_break(*rt);
+    pd->lock.lock();
+  }
+}
+
+namespace {
+
+// A deadline's timer: heap-owned, fires once; stale (does nothing) if the
+// deadline changed or the descriptor closed since it was armed.
+struct deadline_timer {
+  timer t;
+  pollDesc* pd;
+  std::uint32_t seq;
+  poll_mode mode;
+};
+
+void deadline_fire(timer* t) {
+  auto* dt = reinterpret_cast<deadline_timer*>(t);
+  pollDesc* pd = dt->pd;
+  waiter* w = nullptr;
+  pd->lock.lock();
+  if (dt->mode == poll_mode::read) {
+    if (pd->rseq == dt->seq) {
+      pd->rd = -1;
+      w = std::exchange(pd->rw, nullptr);
+    }
+  } else if (pd->wseq == dt->seq) {
+    pd->wd = -1;
+    w = std::exchange(pd->ww, nullptr);
+  }
+  pd->lock.unlock();
+  delete dt;
+  if (w) ready(w);
+}
+
+void deadline_dispose(timer* t) { delete reinterpret_cast<deadline_timer*>(t); }
+
+// Caller holds pd->lock. Arms a timer for pd's current deadline of `mode`
+// on the caller's P, or on P0 from a thread outside the runtime (P0 always
+// survives gomaxprocs changes). Without pd's runtime running there is no
+// timer: only poll_wait_thread's own checks enforce the deadline.
+void arm_deadline_locked(pollDesc* pd, poll_mode mode, std::int64_t when) {
+  runtime* rt = nullptr;
+  p* pp = nullptr;
+  {
+    nopreempt np;
+    m* mp = getm();
+    if (mp && mp->p_ && mp->rt->gen == pd->rtgen) {
+      rt = mp->rt;
+      pp = mp->p_;
+      rt->retain();
+    }
+  }
+  if (!rt) {
+    rt = acquire_active();
+    if (rt && rt->gen != pd->rtgen) {
+      rt->release();
+      rt = nullptr;
+    }
+    if (rt) pp = rt->allp[0].load(std::memory_order_acquire);
+  }
+  if (!rt) return;
+  auto* dt = new deadline_timer;
+  dt->t.when = when;
+  dt->t.fire = deadline_fire;
+  dt->t.dispose = deadline_dispose;
+  dt->pd = pd;
+  dt->seq = mode == poll_mode::read ? pd->rseq : pd->wseq;
+  dt->mode = mode;
+  // Lock order: pollDesc.lock, then timer_heap.lock (deadline_fire runs with
+  // no timer lock held, see run_timers).
+  pp->timers.lock.lock();
+  timer_push_locked(pp->timers, &dt->t);
+  pp->timers.lock.unlock();
+  wake_timer_sleeper(*rt, when);
+  rt->release();
+}
+
+}  // namespace
+
+void poll_set_deadline(pollDesc* pd, std::int64_t when, bool read, bool write) {
+  waiter* wake[2] = {nullptr, nullptr};
+  std::int64_t now = nanotime();
+  pd->lock.lock();
+  if (read) {
+    pd->rseq++;
+    pd->rd = when == 0 ? 0 : when <= now ? -1 : when;
+    if (pd->rd < 0) wake[0] = std::exchange(pd->rw, nullptr);
+    else if (pd->rd > 0 && !pd->closing) arm_deadline_locked(pd, poll_mode::read, when);
+  }
+  if (write) {
+    pd->wseq++;
+    pd->wd = when == 0 ? 0 : when <= now ? -1 : when;
+    if (pd->wd < 0) wake[1] = std::exchange(pd->ww, nullptr);
+    else if (pd->wd > 0 && !pd->closing) arm_deadline_locked(pd, poll_mode::write, when);
+  }
+  pd->lock.unlock();
+  for (waiter* w : wake)
+    if (w) ready(w);
+}
+
+}  // namespace goro::detail

@@ -1,0 +1,116 @@
+// The network poller (Go's runtime/netpoll.go and netpoll_epoll.go): one
+// edge-triggered epoll instance per runtime. A goroutine whose socket call
+// would block parks on the socket's poll descriptor (io_wait); whoever polls
+// epoll readies it. Ms poll without blocking in findrunnable before they
+// steal, sysmon polls when nobody has for 10 ms, and the one M that has
+// nothing to do blocks in epoll until the earliest timer (it is also the
+// timer sleeper), woken early through an eventfd (netpoll_break).
+//
+// Poll descriptors are type-stable: they come from a process-wide pool and
+// their memory is never freed, so an epoll event that names a descriptor
+// closed and reused meanwhile only sets a spurious readiness flag, which
+// costs the new owner one extra EAGAIN (see pollDesc).
+#pragma once
+#include <atomic>
+#include <cstdint>
+
+#include "goro/detail/waitq.hpp"
+
+namespace goro::detail {
+
+struct runtime;
+struct waiter;
+
+// Per runtime. Created with the runtime (two file descriptors), closed with it.
+struct netpoller {
+  int epfd = -1;
+  int breakfd = -1;  // eventfd; readable while a break is pending
+  // Goroutines parked in io_wait. Written by those goroutines around their
+  // park, read by pollers (a hint: any poll is safe, a skipped one is made
+  // up by the blocking poller or sysmon) and by checkdead under sched.lock
+  // with every M idle (exact then: no goroutine runs to change it).
+  std::atomic<std::int32_t> waiters{0};
+  // A break has been written and not yet drained (Go's netpollWakeSig): at
+  // most one eventfd write per blocking poll.
+  std::atomic<std::uint32_t> wake_sig{0};
+  // nanotime() of the last poll; 0 while an M is blocked in epoll (Go's
+  // sched.lastpoll). Relaxed: it only decides whether sysmon polls too.
+  std::atomic<std::int64_t> lastpoll{1};
+};
+
+// Opens rt.netpoll's epoll instance and eventfd. Throws std::system_error.
+void netpoll_init(runtime& rt);
+void netpoll_close(runtime& rt);
+
+// The readied goroutines of one poll, as waiters to pass to ready().
+struct netpoll_ready_list {
+  static constexpr int max_events = 128;
+  waiter* w[2 * max_events];
+  int n = 0;
+};
+
+// Polls rt's epoll instance once. delay_ns < 0: block until an event or a
+// break; 0: do not block; > 0: block at most that long (nanosecond
+// precision with epoll_pwait2, else rounded up to a millisecond). The
+// waiters of every socket found ready are appended to out; the caller
+// readies them (ready()) once it has decided where they should run.
+void netpoll(runtime& rt, std::int64_t delay_ns, netpoll_ready_list& out);
+// Wakes an M blocked in netpoll (new work, an earlier timer, shutdown).
+void netpoll_break(runtime& rt);
+
+// A poll descriptor (Go's pollDesc): one per socket, registered once with
+// EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET. Everything below `lock` is guarded
+// by it. Readiness is latched (rready/wready) because epoll reports each
+// edge once: an edge that arrives while nobody waits must not be lost.
+struct pollDesc {
+  // Bumped (release) by poll_open before it registers fd; netpoll loads it
+  // (acquire) before touching a descriptor an event names. The kernel
+  // already orders epoll_ctl before the epoll_wait that reports the fd, but
+  // the C++ memory model (and ThreadSanitizer) cannot see through the
+  // syscalls: this pair states the edge, so the descriptor's initialisation
+  // happens-before the poller's use of it.
+  std::atomic<std::uint32_t> fdseq{0};
+  futex_lock lock;
+  int fd = -1;
+  // The runtime whose epoll instance holds fd (its generation number; 0:
+  // none, the fd is waited for with poll(2) by the calling thread).
+  std::uint64_t rtgen = 0;
+  bool closing = false;
+  bool rready = false, wready = false;
+  waiter* rw = nullptr;  // the goroutine parked for reading (at most one)
+  waiter* ww = nullptr;  // ... for writing
+  // Deadlines: 0 none, -1 passed, else a nanotime() value. rseq/wseq count
+  // deadline changes, so that a timer armed for an older deadline finds its
+  // sequence number stale and does nothing. Never reset: a descriptor
+  // reused from the pool keeps counting.
+  std::int64_t rd = 0, wd = 0;
+  std::uint32_t rseq = 0, wseq = 0;
+  pollDesc* link = nullptr;  // free list
+};
+
+enum class poll_mode { read, write };
+
+// Allocates a descriptor for fd and registers fd with the running runtime's
+// netpoller if there is one (else it stays with rtgen 0). Throws
+// std::system_error on failure (fd is left open: the caller owns it).
+pollDesc* poll_open(int fd);
+// Marks pd closing and wakes its waiters (they fail with EBADF, Go's "use
+// of closed network connection"); deregisters fd. Does not close fd.
+void poll_close(pollDesc* pd);
+// Returns pd to the pool. Nothing may use pd afterwards.
+void poll_free(pollDesc* pd);
+
+// Waits until fd may be ready for mode. Returns 0 when the caller should
+// retry its call, ETIMEDOUT when the deadline for mode has passed, EBADF
+// when pd is closing. A goroutine parks (io_wait); a thread without a P, or
+// a descriptor registered with another runtime, waits in poll(2).
+int poll_wait(pollDesc* pd, poll_mode mode);
+// Checks the deadline and closing state before an operation: 0, ETIMEDOUT
+// or EBADF, as poll_wait.
+int poll_check(pollDesc* pd, poll_mode mode);
+// Sets the deadline of the given modes: `when` is a nanotime() value, or 0
+// for none. A deadline already past fails waiters at once; a future one
+// arms a timer on the caller's P (or P0 from a thread outside the runtime).
+void poll_set_deadline(pollDesc* pd, std::int64_t when, bool read, bool write);
+
+}  // namespace goro::detail

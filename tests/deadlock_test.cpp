@@ -1,0 +1,176 @@
+// Deadlock detection (Go's checkdead): run() throws goro::deadlock when every
+// goroutine is asleep with nothing that could wake one, with the count of
+// goroutines parked on each kind of object, and does not when a timer, a
+// blocking call or the network could still wake one.
+//
+// A broken detector hangs instead of throwing: each test runs under a
+// watchdog that ends the process after a bound no working detector comes
+// near, so a hang fails fast instead of waiting for ctest's timeout.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+
+#include "goro/goro.hpp"
+#include "watchdog.hpp"
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+using goro_test::watchdog;
+
+namespace {
+
+goro::options procs(unsigned n) {
+  goro::options o;
+  o.procs = n;
+  return o;
+}
+
+class DeadlockProcs : public ::testing::TestWithParam<unsigned> {};
+
+// The objects goroutines park on live outside run() in these tests: a
+// deadlocked run abandons every goroutine's frame (as Go's exit does), so
+// what a frame owned would never be freed (and LeakSanitizer says so).
+
+TEST_P(DeadlockProcs, MainReceivingFromAChannelNobodySendsOnIsReported) {
+  watchdog wd(30s);
+  goro::chan<int> c(0);
+  try {
+    goro::run([&] { c.recv(); }, procs(GetParam()));
+    FAIL() << "run returned; want goro::deadlock";
+  } catch (const goro::deadlock& e) {
+    EXPECT_THAT(e.what(), HasSubstr("all goroutines are asleep - deadlock!"));
+    EXPECT_THAT(e.what(), HasSubstr("1 [chan receive]"));
+    ASSERT_EQ(e.parked.size(), 1u);
+    EXPECT_EQ(e.parked.at("chan receive"), 1u);
+  }
+}
+
+TEST_P(DeadlockProcs, CountsTheGoroutinesParkedOnEachKindOfObject) {
+  watchdog wd(30s);
+  goro::chan<int> never(0), a(0), b(0), nil;
+  { goro::chan<int> take = std::move(nil); }  // nil is now a nil channel
+  goro::mutex mu;
+  goro::wait_group wg;
+  try {
+    goro::run(
+        [&] {
+          mu.lock();  // held by main forever
+          wg.add(1);  // never done
+          for (int i = 0; i < 3; i++) goro::go([&] { mu.lock(); });
+          for (int i = 0; i < 2; i++) goro::go([&] { wg.wait(); });
+          for (int i = 0; i < 4; i++) goro::go([&] { never.send(1); });
+          goro::go([&] { nil.recv(); });  // forever
+          // Main selects on two channels nobody uses.
+          goro::select(goro::on_recv(a, [](std::optional<int>) {}),
+                       goro::on_recv(b, [](std::optional<int>) {}));
+        },
+        procs(GetParam()));
+    FAIL() << "run returned; want goro::deadlock";
+  } catch (const goro::deadlock& e) {
+    EXPECT_EQ(e.parked.at("sync.Mutex.Lock"), 3u);
+    EXPECT_EQ(e.parked.at("sync.WaitGroup.Wait"), 2u);
+    EXPECT_EQ(e.parked.at("chan send"), 4u);
+    EXPECT_EQ(e.parked.at("chan receive (nil chan)"), 1u);
+    EXPECT_EQ(e.parked.at("select"), 1u);
+    EXPECT_EQ(e.parked.size(), 5u);
+    EXPECT_THAT(e.what(), HasSubstr("11 goroutines parked"));
+    EXPECT_THAT(e.what(), HasSubstr("3 [sync.Mutex.Lock]"));
+  }
+}
+
+TEST_P(DeadlockProcs, APendingTimerIsNotADeadlock) {
+  watchdog wd(30s);
+  // Everyone is asleep for 50 ms, but the sleeper's timer will wake it.
+  int got = goro::run(
+      [] {
+        goro::chan<int> c(0);
+        goro::go([c]() mutable {
+          goro::sleep_for(50ms);
+          c.send(7);
+        });
+        return *c.recv();
+      },
+      procs(GetParam()));
+  EXPECT_EQ(got, 7);
+}
+
+TEST_P(DeadlockProcs, AGoroutineInABlockingCallIsNotADeadlock) {
+  watchdog wd(30s);
+  int got = goro::run(
+      [] {
+        goro::chan<int> c(0);
+        goro::go([c]() mutable {
+          goro::blocking([] { std::this_thread::sleep_for(50ms); });
+          c.send(8);
+        });
+        return *c.recv();
+      },
+      procs(GetParam()));
+  EXPECT_EQ(got, 8);
+}
+
+TEST_P(DeadlockProcs, AGoroutineWaitingForTheNetworkIsNotADeadlock) {
+  watchdog wd(30s);
+  // The acceptor waits in the netpoller; main waits on it; the only thing
+  // that can wake anyone is a connection, from a thread the runtime cannot
+  // see but whose socket the netpoller watches.
+  int got = goro::run(
+      [] {
+        auto ln = goro::net::tcp_listener::listen("127.0.0.1", 0);
+        goro::chan<int> c(0);
+        goro::go([ln, c]() mutable {
+          goro::net::tcp_conn conn = ln.accept();
+          char b = 0;
+          conn.read(&b, 1);
+          c.send(b);
+        });
+        std::uint16_t port = ln.port();
+        std::thread([port] {
+          std::this_thread::sleep_for(50ms);
+          goro::net::tcp_conn cl = goro::net::tcp_conn::dial("127.0.0.1", port);
+          cl.write("\x09", 1);
+        }).detach();
+        return *c.recv();
+      },
+      procs(GetParam()));
+  EXPECT_EQ(got, 9);
+}
+
+TEST_P(DeadlockProcs, TheRuntimeRunsAgainAfterADeadlock) {
+  watchdog wd(30s);
+  goro::chan<int> c(0);
+  EXPECT_THROW(goro::run([&] { c.recv(); },
+                         procs(GetParam())),
+               goro::deadlock);
+  EXPECT_EQ(goro::run([] { return 5; }, procs(GetParam())), 5);
+}
+
+INSTANTIATE_TEST_SUITE_P(Procs, DeadlockProcs, ::testing::Values(1u, 2u, 4u),
+                         [](const auto& info) { return "procs" + std::to_string(info.param); });
+
+TEST(DeadlockTest, DetectionOffLeavesAForeignThreadTimeToWakeMain) {
+  watchdog wd(30s);
+  goro::options o = procs(2);
+  o.detect_deadlock = false;
+  int got = goro::run(
+      [] {
+        goro::chan<int> c(0);
+        // Main parks before the thread sends: with detection on this would
+        // be reported, since the runtime cannot see the thread.
+        std::thread([c]() mutable {
+          std::this_thread::sleep_for(50ms);
+          c.send(3);
+        }).detach();
+        return *c.recv();
+      },
+      o);
+  EXPECT_EQ(got, 3);
+}
+
+}  // namespace
