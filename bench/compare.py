@@ -47,10 +47,13 @@ COUNTER_UNITS = [
     ("ms", "ms"),
     ("bytes_per_goroutine", "bytes/goroutine"),
 ]
-# A goro benchmark may report a second figure in a `median_ms` counter; it is
-# shown as <base>_median/<args>, the name the Go peer gives that figure (only
-# sleep_lateness has one).
-MEDIAN_COUNTER = "median_ms"
+# A goro benchmark may report a second figure in a counter of its own; it is
+# shown as <base><suffix>/<args>, the name the Go peer gives that figure:
+# (counter, suffix, unit).
+EXTRA_COUNTERS = [
+    ("median_ms", "_median", "ms"),  # sleep_lateness
+    ("with_pagetables_bytes_per_goroutine", "_with_pagetables", "bytes/goroutine"),  # parked_mem
+]
 GO_UNITS = {"ns/op", "ms", "bytes/goroutine"}
 
 # Components Google Benchmark appends to a benchmark's name; the name that is
@@ -79,11 +82,14 @@ WORKLOAD_UNITS = {
     "chan_pingpong": "ns/op",
     "skynet": "ms",
     "parked_mem": "bytes/goroutine",
+    "parked_mem_with_pagetables": "bytes/goroutine",
     "sleep_lateness": "ms",
     "sleep_lateness_median": "ms",
     "mutex_contention": "ns/op",
     "handoff_latency": "ns/op",
     "blocking_call": "ns/op",
+    "sleep_timers": "ns/op",
+    "after_select": "ns/op",
 }
 
 TIME_UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
@@ -108,10 +114,10 @@ def normalize_gb_name(name):
     return "/".join(keep)
 
 
-def median_name(name):
-    """sleep_lateness/procs:1 -> sleep_lateness_median/procs:1"""
+def extra_name(name, suffix):
+    """(sleep_lateness/procs:1, _median) -> sleep_lateness_median/procs:1"""
     base, sep, rest = name.partition("/")
-    return base + "_median" + sep + rest
+    return base + suffix + sep + rest
 
 
 def parse_goro_json(text):
@@ -154,8 +160,9 @@ def parse_goro_json(text):
         if name in values:
             raise RunError("goro JSON reports %s twice" % name)
         values[name] = figures
-        if MEDIAN_COUNTER in entry:
-            values[median_name(name)] = {"ms": float(entry[MEDIAN_COUNTER])}
+        for key, suffix, unit in EXTRA_COUNTERS:
+            if key in entry:
+                values[extra_name(name, suffix)] = {unit: float(entry[key])}
     return values, errors
 
 

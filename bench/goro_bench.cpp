@@ -250,6 +250,71 @@ void mutex_contention(benchmark::State& state, unsigned procs) {
   state.counters["ns_per_op"] = per;
 }
 
+// Timer throughput. timer_goroutines goroutines wait at a gate, then each
+// does timer_sleeps timed waits, wait k of goroutine i lasting
+// 1 + (i + 37k) % 100 microseconds, so about 10,000 timers are pending at
+// any moment, due at scattered times. Reports elapsed / (goroutines *
+// waits) from opening the gate to the last goroutine done: ns per timer
+// fired, including the park and the wake-up. A warm-up round of a tenth of
+// the waits first. The sleeps add up to far less than the elapsed time, so
+// this measures the timer and scheduler work, not the durations.
+constexpr int timer_goroutines = 10'000, timer_sleeps = 20;
+
+std::chrono::nanoseconds timer_wait(int i, int k) {
+  return std::chrono::microseconds(1 + (i + 37 * k) % 100);
+}
+
+template <class Wait>
+double timer_round(int sleeps, Wait wait) {
+  goro::wait_group ready, start, done;
+  ready.add(timer_goroutines);
+  start.add(1);
+  done.add(timer_goroutines);
+  for (int i = 0; i < timer_goroutines; i++)
+    goro::go([&, i] {
+      ready.done();
+      start.wait();
+      for (int k = 0; k < sleeps; k++) wait(timer_wait(i, k));
+      done.done();
+    });
+  ready.wait();
+  auto t0 = clock_type::now();
+  start.done();
+  done.wait();
+  return ns_since(t0);
+}
+
+template <class Wait>
+void timer_bench(benchmark::State& state, unsigned procs, Wait wait) {
+  double per = 0;
+  for (auto _ : state) {
+    double ns = goro::run(
+        [&] {
+          timer_round(timer_sleeps / 10, wait);  // warm-up
+          return timer_round(timer_sleeps, wait);
+        },
+        procs_opts(procs));
+    per = ns / (static_cast<double>(timer_goroutines) * timer_sleeps);
+    state.SetIterationTime(ns / 1e9);
+  }
+  state.counters["ns_per_op"] = per;
+}
+
+// Each wait is goro::sleep_for (Go: time.Sleep).
+void sleep_timers(benchmark::State& state, unsigned procs) {
+  timer_bench(state, procs, [](std::chrono::nanoseconds d) { goro::sleep_for(d); });
+}
+
+// Each wait is a select between a channel nobody sends on and goro::after
+// (Go: select { case <-never: case <-time.After(d): }), the usual timeout:
+// a timer, a channel and a select park per wait.
+void after_select(benchmark::State& state, unsigned procs) {
+  goro::chan<int> never;
+  timer_bench(state, procs, [never](std::chrono::nanoseconds d) {
+    goro::select(goro::on_recv(never), goro::on_recv(goro::after(d)));
+  });
+}
+
 // Go's runtime.NumCPU(): the CPUs this process may run on.
 unsigned num_cpu() {
   cpu_set_t set;
@@ -329,6 +394,12 @@ int main(int argc, char** argv) {
       ->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("mutex_contention/procs:2", mutex_contention, 2u)
       ->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+  for (unsigned procs : {1u, 2u})
+    benchmark::RegisterBenchmark(("sleep_timers/procs:" + std::to_string(procs)).c_str(),
+                                 sleep_timers, procs)
+        ->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("after_select/procs:2", after_select, 2u)
+      ->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();
@@ -348,21 +419,37 @@ long rss_bytes() {
   return pages_resident * sysconf(_SC_PAGESIZE);
 }
 
+// The process's page tables now (VmPTE in /proc/self/status), in bytes; RSS
+// does not include them.
+long pagetable_bytes() {
+  long kb = 0;
+  if (std::FILE* f = std::fopen("/proc/self/status", "r")) {
+    char line[256];
+    while (std::fgets(line, sizeof line, f))
+      if (std::sscanf(line, "VmPTE: %ld kB", &kb) == 1) break;
+    std::fclose(f);
+  }
+  return kb * 1024;
+}
+
 // As Go's parked_mem: 100,000 goroutines each blocked receiving on a channel
 // of its own; resident memory before and after, per goroutine (its stack,
 // its g and its channel). The vector holding the channels is made resident
 // before the baseline. Default Ps (2 here), unguarded pooled stacks (guarded
-// ones would stop near 32 thousand goroutines at vm.max_map_count).
+// ones would stop near 32 thousand goroutines at vm.max_map_count), default
+// stack size (256 KiB). The second figure, as Go's
+// parked_mem_with_pagetables, adds the page tables (VmPTE), which RSS leaves
+// out: each 4 KiB page-table page maps 2 MiB, 8 of our stacks.
 void parked_mem(benchmark::State& state) {
   constexpr int n = 100'000;
-  double per = 0;
+  double per = 0, per_with_pt = 0;
   for (auto _ : state) {
     goro::options o;
     o.stack_guard = false;
     per = goro::run(
-        [] {
+        [&per_with_pt] {
           std::vector<std::optional<goro::chan<char>>> chans(n);  // resident: constructed
-          long before = rss_bytes();
+          long before = rss_bytes(), pt_before = pagetable_bytes();
           goro::wait_group started, exited;
           started.add(n);
           exited.add(n);
@@ -376,14 +463,16 @@ void parked_mem(benchmark::State& state) {
           }
           started.wait();
           goro::sleep_for(std::chrono::milliseconds(50));  // the last ones reach recv
-          long after = rss_bytes();
+          long after = rss_bytes(), pt_after = pagetable_bytes();
           for (auto& ch : chans) ch->close();
           exited.wait();
+          per_with_pt = static_cast<double>(after - before + pt_after - pt_before) / n;
           return static_cast<double>(after - before) / n;
         },
         o);
   }
   state.counters["bytes_per_goroutine"] = per;
+  state.counters["with_pagetables_bytes_per_goroutine"] = per_with_pt;
 }
 BENCHMARK(parked_mem)->Name("parked_mem")->Iterations(1)->UseRealTime();
 

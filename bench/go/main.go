@@ -69,6 +69,8 @@ var workloads = []workload{
 	{"parked_mem", nil, runParkedMem},
 	{"sleep_lateness", fixed(1), runSleepLateness},
 	{"mutex_contention", fixed(2), runMutexContention},
+	{"sleep_timers", fixed(1, 2), runSleepTimers},
+	{"after_select", fixed(2), runAfterSelect},
 }
 
 // instance is a workload at one GOMAXPROCS value (0: leave the default).
@@ -429,6 +431,12 @@ func mutexRound(goroutines, n int) (time.Duration, error) {
 // each reading after runtime.GC) divided by the number of goroutines; the
 // goroutine's channel is counted as part of it, the slice that holds the
 // channels is not. Then releases them all.
+//
+// parked_mem_with_pagetables adds the growth of the process's page tables
+// (VmPTE in /proc/self/status), which RSS leaves out: negligible for Go's
+// densely packed 2 KB stacks, but goro's stacks are 256 KB apart, so each
+// page-table page (one per 2 MB of touched address space) serves only 8 of
+// its goroutines.
 func runParkedMem(int) ([]result, error) {
 	const n = 100_000
 	chans := make([]chan struct{}, n)
@@ -437,6 +445,10 @@ func runParkedMem(int) ([]result, error) {
 	}
 	runtime.GC()
 	before, err := rssBytes()
+	if err != nil {
+		return nil, err
+	}
+	ptBefore, err := pageTableBytes()
 	if err != nil {
 		return nil, err
 	}
@@ -460,12 +472,40 @@ func runParkedMem(int) ([]result, error) {
 	if err != nil {
 		return nil, err
 	}
+	ptAfter, err := pageTableBytes()
+	if err != nil {
+		return nil, err
+	}
 
 	for _, ch := range chans {
 		close(ch)
 	}
 	exited.Wait()
-	return []result{{"parked_mem", float64(after-before) / n, "bytes/goroutine"}}, nil
+	return []result{
+		{"parked_mem", float64(after-before) / n, "bytes/goroutine"},
+		{"parked_mem_with_pagetables", float64(after-before+ptAfter-ptBefore) / n, "bytes/goroutine"},
+	}, nil
+}
+
+// pageTableBytes: VmPTE from /proc/self/status, the memory the kernel uses
+// for this process's page tables.
+func pageTableBytes() (int64, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmPTE:"); ok {
+			f := strings.Fields(rest)
+			if len(f) == 2 && f[1] == "kB" {
+				if kb, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+					return kb * 1024, nil
+				}
+			}
+			break
+		}
+	}
+	return 0, fmt.Errorf("no VmPTE line in /proc/self/status")
 }
 
 func rssBytes() (int64, error) {
@@ -534,4 +574,64 @@ func runSleepLateness(procs int) ([]result, error) {
 		{fmt.Sprintf("sleep_lateness/procs:%d", procs), worst, "ms"},
 		{fmt.Sprintf("sleep_lateness_median/procs:%d", procs), median(lateness), "ms"},
 	}, nil
+}
+
+// Timer throughput. timerGoroutines goroutines wait at a gate, then each
+// does timerSleeps timed waits, wait k of goroutine i lasting
+// 1 + (i + 37k) % 100 microseconds, so about 10,000 timers are pending at
+// any moment, due at scattered times. Reports elapsed / (goroutines * waits)
+// from closing the gate to the last goroutine done: ns per timer fired,
+// including the park and the wake-up. A warm-up round of a tenth of the
+// waits first. The sleeps add up to far less than the elapsed time, so this
+// measures the timer and scheduler work, not the durations.
+const timerGoroutines, timerSleeps = 10_000, 20
+
+func timerWait(i, k int) time.Duration {
+	return time.Duration(1+(i+37*k)%100) * time.Microsecond
+}
+
+func timerRound(sleeps int, wait func(time.Duration)) time.Duration {
+	var ready, done sync.WaitGroup
+	start := make(chan struct{})
+	ready.Add(timerGoroutines)
+	done.Add(timerGoroutines)
+	for i := 0; i < timerGoroutines; i++ {
+		go func(i int) {
+			defer done.Done()
+			ready.Done()
+			<-start
+			for k := 0; k < sleeps; k++ {
+				wait(timerWait(i, k))
+			}
+		}(i)
+	}
+	ready.Wait()
+	t0 := time.Now()
+	close(start)
+	done.Wait()
+	return time.Since(t0)
+}
+
+func runTimerBench(name string, procs int, wait func(time.Duration)) ([]result, error) {
+	timerRound(timerSleeps/10, wait) // warm-up
+	d := timerRound(timerSleeps, wait)
+	return []result{{fmt.Sprintf("%s/procs:%d", name, procs), nsPer(d, timerGoroutines*timerSleeps), "ns/op"}}, nil
+}
+
+// sleep_timers: each wait is time.Sleep.
+func runSleepTimers(procs int) ([]result, error) {
+	return runTimerBench("sleep_timers", procs, time.Sleep)
+}
+
+// after_select: each wait is a select between a channel nobody sends on and
+// time.After, the usual timeout: a timer, a channel and a select park per
+// wait.
+func runAfterSelect(procs int) ([]result, error) {
+	never := make(chan int)
+	return runTimerBench("after_select", procs, func(d time.Duration) {
+		select {
+		case <-never:
+		case <-time.After(d):
+		}
+	})
 }
