@@ -98,4 +98,20 @@ TEST(TimeTest, PendingAftersAreFreedWithTheRuntime) {
         procs(2));
 }
 
+TEST(TimeTest, MainMayReturnWhileGoroutinesSleepOnGuardedStacks) {
+  // The sleepers' timers live on their stacks. Tearing the runtime down
+  // must not read them after the (guarded, hence unmapped) stacks are gone:
+  // this crashed with SIGSEGV when ~runtime freed stacks before timers.
+  for (bool guard : {true, false}) {
+    goro::options o = procs(2);
+    o.stack_guard = guard;
+    goro::run(
+        [] {
+          for (int k = 0; k < 50; k++) goro::go([] { goro::sleep_for(1h); });
+          goro::sleep_for(5ms);  // let them park
+        },
+        o);
+  }
+}
+
 }  // namespace

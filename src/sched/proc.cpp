@@ -1740,6 +1740,17 @@ runtime::runtime(const options& o, unsigned nprocs)
 }
 
 runtime::~runtime() {
+  // Pending timers first: a sleep timer lives on its goroutine's stack,
+  // which the loop over allgs below unmaps, so reading its dispose field
+  // afterwards would fault (guarded stacks are unmapped, not pooled).
+  // Heap-owned timers (after(), socket deadlines) are freed here.
+  for (std::uint32_t i = 0; i < max_procs; i++) {
+    p* pp = allp[i].load(std::memory_order_relaxed);
+    if (!pp) continue;
+    for (timer* t : pp->timers.heap)
+      if (t->dispose) t->dispose(t);
+    pp->timers.heap.clear();
+  }
   for (g* gp : allgs) {
     // Abandoned goroutines: their frames are discarded without unwinding
     // (as Go's exit does); their closures and stacks are freed here.
@@ -1748,15 +1759,7 @@ runtime::~runtime() {
     stacks.release(gp->stk);
     delete gp;
   }
-  for (std::uint32_t i = 0; i < max_procs; i++) {
-    p* pp = allp[i].load(std::memory_order_relaxed);
-    if (!pp) continue;
-    // Timers still pending: those on abandoned goroutines' stacks went with
-    // the stacks; heap-owned ones (after()) are freed here.
-    for (timer* t : pp->timers.heap)
-      if (t->dispose) t->dispose(t);
-    delete pp;
-  }
+  for (std::uint32_t i = 0; i < max_procs; i++) delete allp[i].load(std::memory_order_relaxed);
   for (m* mp : allm) delete mp;
   netpoll_close(*this);
 }
