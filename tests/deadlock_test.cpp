@@ -120,8 +120,9 @@ TEST_P(DeadlockProcs, AGoroutineWaitingForTheNetworkIsNotADeadlock) {
   // The acceptor waits in the netpoller; main waits on it; the only thing
   // that can wake anyone is a connection, from a thread the runtime cannot
   // see but whose socket the netpoller watches.
+  std::thread dialer;
   int got = goro::run(
-      [] {
+      [&] {
         auto ln = goro::net::tcp_listener::listen("127.0.0.1", 0);
         goro::chan<int> c(0);
         goro::go([ln, c]() mutable {
@@ -131,14 +132,15 @@ TEST_P(DeadlockProcs, AGoroutineWaitingForTheNetworkIsNotADeadlock) {
           c.send(b);
         });
         std::uint16_t port = ln.port();
-        std::thread([port] {
+        dialer = std::thread([port] {
           std::this_thread::sleep_for(50ms);
           goro::net::tcp_conn cl = goro::net::tcp_conn::dial("127.0.0.1", port);
           cl.write("\x09", 1);
-        }).detach();
+        });
         return *c.recv();
       },
       procs(GetParam()));
+  dialer.join();
   EXPECT_EQ(got, 9);
 }
 
@@ -158,18 +160,20 @@ TEST(DeadlockTest, DetectionOffLeavesAForeignThreadTimeToWakeMain) {
   watchdog wd(30s);
   goro::options o = procs(2);
   o.detect_deadlock = false;
+  std::thread sender;
   int got = goro::run(
-      [] {
+      [&] {
         goro::chan<int> c(0);
         // Main parks before the thread sends: with detection on this would
         // be reported, since the runtime cannot see the thread.
-        std::thread([c]() mutable {
+        sender = std::thread([c]() mutable {
           std::this_thread::sleep_for(50ms);
           c.send(3);
-        }).detach();
+        });
         return *c.recv();
       },
       o);
+  sender.join();
   EXPECT_EQ(got, 3);
 }
 

@@ -145,9 +145,10 @@ void netpoll(runtime& rt, std::int64_t delay_ns, netpoll_ready_list& out) {
 namespace {
 
 // The pool: descriptors are never freed (see netpoll.hpp), so a deque that
-// only grows, plus a free list.
+// only grows, plus a free list. Deliberately never destroyed, not even at
+// exit: a thread still closing a socket then must find its memory valid.
 std::mutex pd_pool_mu;
-std::deque<pollDesc> pd_pool;
+std::deque<pollDesc>& pd_pool = *new std::deque<pollDesc>;
 pollDesc* pd_free = nullptr;
 
 }  // namespace

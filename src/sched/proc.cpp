@@ -571,7 +571,10 @@ bool stopm(m* mp) {
   if (dead) {
     // run() rethrows it once m0 leaves its loop; begin_shutdown's release
     // store of `stopping` publishes it (m0 reads it after an acquire load).
-    rt.main_exc = dead;
+    // Moved, not copied: this M must keep no reference, or its release of
+    // it could race with m0's reading the exception (the refcount lives in
+    // uninstrumented libstdc++, so ThreadSanitizer cannot see it order).
+    rt.main_exc = std::move(dead);
     begin_shutdown(rt);
   }
   mp->park.sleep();
