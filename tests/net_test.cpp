@@ -78,6 +78,13 @@ void serve_echo(tcp_listener ln) {
   }
 }
 
+// Both ends of one loopback connection.
+std::pair<tcp_conn, tcp_conn> connected_pair() {
+  auto ln = tcp_listener::listen("127.0.0.1", 0);
+  tcp_conn client = tcp_conn::dial("127.0.0.1", ln.port());
+  return {client, ln.accept()};
+}
+
 std::string read_all(tcp_conn& c) {
   std::string got;
   char buf[16384];
@@ -200,9 +207,8 @@ TEST(NetTest, AGoroutineWaitingForASocketLeavesItsThreadToOthers) {
   // writer would never be reached.
   int counted = goro::run(
       [] {
-        auto ln = tcp_listener::listen("127.0.0.1", 0);
-        tcp_conn client = tcp_conn::dial("127.0.0.1", ln.port());
-        tcp_conn server = ln.accept();
+        auto conns = connected_pair();
+        tcp_conn client = conns.first, server = conns.second;
         goro::chan<int> got(1);
         goro::go([server, got]() mutable {
           char b = 0;
@@ -223,9 +229,8 @@ TEST(NetTest, ReadDeadlineFailsAParkedReadWithTimeout) {
   watchdog wd(std::chrono::seconds(60));
   goro::run(
       [] {
-        auto ln = tcp_listener::listen("127.0.0.1", 0);
-        tcp_conn client = tcp_conn::dial("127.0.0.1", ln.port());
-        tcp_conn server = ln.accept();
+        auto conns = connected_pair();
+        tcp_conn client = conns.first, server = conns.second;
         auto t0 = clock_type::now();
         server.set_read_deadline(t0 + 50ms);
         char b;
@@ -254,9 +259,8 @@ TEST(NetTest, DeadlineSetByAnotherGoroutineWakesAParkedRead) {
   watchdog wd(std::chrono::seconds(60));
   goro::run(
       [] {
-        auto ln = tcp_listener::listen("127.0.0.1", 0);
-        tcp_conn client = tcp_conn::dial("127.0.0.1", ln.port());
-        tcp_conn server = ln.accept();
+        auto conns = connected_pair();
+        tcp_conn client = conns.first, server = conns.second;
         goro::chan<bool> timed_out(1);
         goro::go([server, timed_out]() mutable {
           char b;
@@ -278,9 +282,8 @@ TEST(NetTest, WriteDeadlineWhenThePeerNeverReads) {
   watchdog wd(std::chrono::seconds(60));
   goro::run(
       [] {
-        auto ln = tcp_listener::listen("127.0.0.1", 0);
-        tcp_conn client = tcp_conn::dial("127.0.0.1", ln.port());
-        tcp_conn server = ln.accept();  // never reads
+        auto conns = connected_pair();
+        tcp_conn client = conns.first, server = conns.second;  // never reads
         std::string big(64 << 20, 'z');  // far more than both socket buffers
         client.set_write_deadline(clock_type::now() + 100ms);
         try {
@@ -297,9 +300,8 @@ TEST(NetTest, ClosingASocketWakesItsParkedReaderWithEBADF) {
   watchdog wd(std::chrono::seconds(60));
   goro::run(
       [] {
-        auto ln = tcp_listener::listen("127.0.0.1", 0);
-        tcp_conn client = tcp_conn::dial("127.0.0.1", ln.port());
-        tcp_conn server = ln.accept();
+        auto conns = connected_pair();
+        tcp_conn client = conns.first, server = conns.second;
         goro::chan<int> err(1);
         goro::go([server, err]() mutable {
           char b;
@@ -351,9 +353,8 @@ TEST(NetTest, DataSentBeforeAResetArrivesAndTheResetIsReported) {
   watchdog wd(std::chrono::seconds(60));
   goro::run(
       [] {
-        auto ln = tcp_listener::listen("127.0.0.1", 0);
-        tcp_conn client = tcp_conn::dial("127.0.0.1", ln.port());
-        tcp_conn server = ln.accept();
+        auto conns = connected_pair();
+        tcp_conn client = conns.first, server = conns.second;
         std::string data = payload(7, 200'000);
         goro::go([server, data]() mutable {
           server.write(data);
@@ -423,9 +424,8 @@ TEST(NetTest, LargeTransferThroughFullSocketBuffersArrivesIntact) {
   watchdog wd(std::chrono::seconds(60));
   goro::run(
       [] {
-        auto ln = tcp_listener::listen("127.0.0.1", 0);
-        tcp_conn client = tcp_conn::dial("127.0.0.1", ln.port());
-        tcp_conn server = ln.accept();
+        auto conns = connected_pair();
+        tcp_conn client = conns.first, server = conns.second;
         std::string data = payload(3, 16 << 20);
         goro::go([client, data]() mutable {
           client.write(data);  // parks whenever the buffers are full
