@@ -147,7 +147,12 @@ namespace {
 // The pool: descriptors are never freed (see netpoll.hpp), so a deque that
 // only grows, plus a free list. Deliberately never destroyed, not even at
 // exit: a thread still closing a socket then must find its memory valid.
-std::mutex pd_pool_mu;
+// A runtime lock, not a std::mutex: goroutines take it, and a goroutine
+// preempted (SIGURG) while holding a std::mutex would leave every M that
+// then runs into it blocked in the kernel with the holder unable to run
+// (the echo test hung exactly so). futex_lock counts in lock_depth, which
+// the preemption handler respects.
+futex_lock pd_pool_mu;
 std::deque<pollDesc>& pd_pool = *new std::deque<pollDesc>;
 pollDesc* pd_free = nullptr;
 
@@ -156,7 +161,7 @@ pollDesc* pd_free = nullptr;
 pollDesc* poll_open(int fd) {
   pollDesc* pd;
   {
-    std::lock_guard lk(pd_pool_mu);
+    std::lock_guard<futex_lock> lk(pd_pool_mu);
     if (pd_free) {
       pd = pd_free;
       pd_free = pd->link;
@@ -234,7 +239,7 @@ void poll_close(pollDesc* pd) {
 }
 
 void poll_free(pollDesc* pd) {
-  std::lock_guard lk(pd_pool_mu);
+  std::lock_guard<futex_lock> lk(pd_pool_mu);
   pd->link = pd_free;
   pd_free = pd;
 }
