@@ -15,15 +15,33 @@
 //              running  -> dead      (goexit)
 //            and the status is the one the caller expects (a CAS, so two
 //            racing transitions of one G are caught too).
-//  OneGPlace at a stopped world, every queued G (local rings, runnext, the
-//            global queue) is in exactly one of them and is runnable.
+//  OneGPlace at a stopped world, every G in rt.allgs is in exactly one
+//            place, the one its status says (audit_stopped_world):
+//              runnable  in exactly one run-queue slot, runnext or the
+//                        global queue, and no M's curg;
+//              running   the curg of exactly one M, which holds a P (with the
+//                        world stopped: the stopper's own G);
+//              syscall   the curg of exactly one M, which holds no P (it is
+//                        in a blocking call);
+//              waiting   in no run queue, no M's curg, and g::waitreason says
+//                        why (not wait_reason::zero);
+//              dead      in no run queue, no M's curg, on at most one free
+//                        list; and every G on a free list is dead;
+//              idle      never (malg makes a G dead before publishing it).
+//            Also: every queued G is runnable, the global queue's length is
+//            runqsize, and LenBounds for every P.
 //  Census    at a stopped world, goroutines created = finished + live, where
 //            live counts every G not dead.
 //
 // OneMPerP and PStatus are checked inline in acquirep/releasep/pidleput.
 #pragma once
+#include <algorithm>
+#include <chrono>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "sched/runq.hpp"
 #include "sched/runtime.hpp"
@@ -65,23 +83,93 @@ inline void casgstatus(g* gp, gstatus from, gstatus to, const char* where) {
 }
 
 #ifdef GORO_CHECK_INVARIANTS
-// OneGPlace and Census with the world stopped (every P stopped, so no G runs
-// on a P but the caller, and no local queue changes). Takes sched.lock, which
-// also excludes injectg and a foreign thread's newg_commit (see there).
-inline void audit_stopped_world(runtime& rt) {
+// ---------------------------------------------------------------------------
+// OneGPlace and Census with the world stopped.
+//
+// What "stopped" gives us: every P is stopped, so no M holds a P but the
+// caller (the stopper, running its own G), no local queue changes, and no G
+// runs on a P but the stopper. No M can acquire a P until start_the_world
+// (pidleget finds the idle list empty), so nothing leaves a run queue.
+// sched.lock (held while we look) also excludes injectg, a foreign thread's
+// newg_commit, the global free list and rt.allm.
+//
+// What is still moving: threads that need no P. Each can leave a G for a
+// moment in a state that is not yet its final place; all of them finish
+// with sched.lock alone, so they complete once we let go of it:
+//  (a) goready from a thread without a P (a foreign thread, a goroutine
+//      inside blocking(), the netpoller, sysmon): casgstatus(waiting ->
+//      runnable) first, then injectg takes sched.lock and queues the G.
+//      Between the two: runnable, in no queue.
+//  (b) go() from a foreign thread: newg_commit makes the G runnable (under
+//      sched.lock in checked builds, with its census count), unlocks, then
+//      injectg queues it. Between: runnable, in no queue.
+//  (c) exitsyscall's slow path: with every P stopped the call cannot take
+//      one back, so its M clears curg (under sched.lock in checked builds,
+//      so that we may read curg), switches to g0, and post_exitsyscall0 sets
+//      the G runnable and queues it under sched.lock. Between: syscall (or
+//      runnable) and no M's curg, in no queue.
+// So "runnable in no queue" and "syscall on no M" are transient, and every
+// other mismatch is not (see each check below for why). We re-take the
+// snapshot until each G that looked transient has reached its place; one
+// that stays out of place for audit_settle_ns (5 s) is reported: it was lost.
+//
+// Transients that cannot occur at a stopped world (checked strictly):
+//  - A G between casgstatus and the switch in gosched/gopark/goexit/
+//    preemption, or between execute's casgstatus and its switch, or in a
+//    post-switch step (requeue, unlockf, gfput): all run on an M holding
+//    a P, and that M stops its P only in gcstopm, on g0, after the
+//    post-switch step has run and curg was cleared.
+//  - entersyscall(block) with its P not yet released, exitsyscall_done
+//    after acquirep: both need the M to hold a P the stopper is waiting
+//    for (stopwait counts it until it is released or stopped).
+//  - A G taken off a queue but not yet running: needs a P.
+//
+// Races: we read m::curg and m::p_ of other Ms, which are plain fields.
+// Idle Ms and Ms in netpoll wrote them before their last sched.lock release
+// (gcstopm, stopm, findrunnable's give-up); an M in a blocking call wrote
+// them before its seq_cst P status store that the stopper's CAS read (or
+// before entersyscall's own locked gcwaiting path); and the only write an
+// M can make while the world stays stopped is exitsyscall's curg = nullptr,
+// which checked builds make under sched.lock. g::waitreason is written by
+// the G itself in gopark, before its M's next sched.lock release.
+struct audit_place {
+  const char* queue = nullptr;  // a run queue holding it, or null
+  const m* on_m = nullptr;      // the M whose curg it is, or null
+  bool freelisted = false;      // on a P's or the global free list
+};
+
+// One snapshot under sched.lock. Fatal for every mismatch that cannot be
+// transient; returns the Gs that are out of place in a transient way,
+// with what is wrong with each.
+inline std::vector<std::pair<const g*, const char*>> audit_snapshot(runtime& rt) {
   std::lock_guard lk(rt.sched.lock);
-  std::unordered_map<const g*, const char*> place;
-  auto note = [&](const g* gp, const char* where) {
+  std::unordered_map<const g*, audit_place> place;
+  auto gid = [](const g* gp) { return (unsigned long long)gp->goid; };
+  auto queued = [&](const g* gp, const char* where) {
     if (!gp) fatal("invariant violated: OneGPlace: a null g* queued in %s", where);
-    auto [it, fresh] = place.emplace(gp, where);
-    if (!fresh)
+    audit_place& pl = place[gp];
+    if (pl.queue)
       fatal("invariant violated: OneGPlace: goroutine %llu is queued twice: in %s and in %s",
-            (unsigned long long)gp->goid, it->second, where);
+            gid(gp), pl.queue, where);
+    pl.queue = where;
     gstatus s = gp->status.load(std::memory_order_relaxed);
     if (s != gstatus::runnable)
       fatal("invariant violated: OneGPlace: goroutine %llu queued in %s is %s, want runnable",
-            (unsigned long long)gp->goid, where, gstatus_name(s));
+            gid(gp), where, gstatus_name(s));
   };
+  auto freelisted = [&](const g* gp, const char* where) {
+    audit_place& pl = place[gp];
+    if (pl.freelisted)
+      fatal("invariant violated: OneGPlace: goroutine struct %p is on the free lists twice "
+            "(again in %s)",
+            static_cast<const void*>(gp), where);
+    pl.freelisted = true;
+    gstatus s = gp->status.load(std::memory_order_relaxed);
+    if (s != gstatus::dead)
+      fatal("invariant violated: OneGPlace: goroutine %llu on %s is %s, want dead", gid(gp),
+            where, gstatus_name(s));
+  };
+
   std::uint32_t procs = rt.gomaxprocs.load(std::memory_order_relaxed);
   std::int64_t created = rt.nretired_created.load(std::memory_order_relaxed);
   std::int64_t finished = rt.nretired_finished.load(std::memory_order_relaxed);
@@ -93,23 +181,126 @@ inline void audit_stopped_world(runtime& rt) {
     std::uint32_t t = pp->runqtail.load(std::memory_order_acquire);
     if (t - h > runq_capacity)
       fatal("invariant violated: LenBounds: P%d runqtail - runqhead = %u", pp->id, t - h);
-    for (; h != t; h++) note(pp->runq[h % runq_capacity].load(std::memory_order_relaxed), "a P's runq");
-    if (g* nx = pp->runnext.load(std::memory_order_acquire)) note(nx, "a P's runnext");
+    for (; h != t; h++)
+      queued(pp->runq[h % runq_capacity].load(std::memory_order_relaxed), "a P's runq");
+    if (g* nx = pp->runnext.load(std::memory_order_acquire)) queued(nx, "a P's runnext");
+    for (const g* gp = pp->gfree; gp; gp = gp->schedlink) freelisted(gp, "a P's free list");
   }
   std::int32_t n = 0;
-  for (g* gp = rt.sched.runqhead; gp; gp = gp->schedlink, n++) note(gp, "the global runq");
+  for (g* gp = rt.sched.runqhead; gp; gp = gp->schedlink, n++) queued(gp, "the global runq");
   if (n != rt.sched.runqsize.load(std::memory_order_relaxed))
     fatal("invariant violated: OneGPlace: the global runq holds %d Gs, runqsize says %d", n,
           rt.sched.runqsize.load(std::memory_order_relaxed));
+  for (const g* gp = rt.sched.gfree; gp; gp = gp->schedlink) freelisted(gp, "the global free list");
+
+  // Every M's curg (rt.allm is guarded by sched.lock, which we hold). An M
+  // runs at most one G and a G runs on at most one M; a curg is running or
+  // in a blocking call. Running: its M holds a P (the stopper's M is the
+  // only one that does). Blocking call: its M holds none.
+  for (const m* mp : rt.allm) {
+    const g* gp = mp->curg;
+    if (!gp) continue;
+    audit_place& pl = place[gp];
+    if (pl.on_m)
+      fatal("invariant violated: OneGPlace: goroutine %llu is the curg of M%lld and of M%lld",
+            gid(gp), (long long)pl.on_m->id, (long long)mp->id);
+    pl.on_m = mp;
+    gstatus s = gp->status.load(std::memory_order_relaxed);
+    if (s == gstatus::running && !mp->p_)
+      fatal("invariant violated: OneGPlace: goroutine %llu is running on M%lld, which holds no "
+            "P, with the world stopped",
+            gid(gp), (long long)mp->id);
+    if (s == gstatus::syscall && mp->p_)
+      fatal("invariant violated: OneGPlace: goroutine %llu is in a blocking call on M%lld, "
+            "which still holds P%d, with the world stopped",
+            gid(gp), (long long)mp->id, mp->p_->id);
+    if (s != gstatus::running && s != gstatus::syscall)
+      fatal("invariant violated: OneGPlace: goroutine %llu is %s but is the curg of M%lld",
+            gid(gp), gstatus_name(s), (long long)mp->id);
+  }
+
+  std::vector<std::pair<const g*, const char*>> transient;
   std::int64_t live = 0;
   {
-    std::lock_guard lk(rt.allg_mu);
-    for (g* gp : rt.allgs)
-      if (gp->status.load(std::memory_order_relaxed) != gstatus::dead) live++;
+    std::lock_guard lk2(rt.allg_mu);
+    for (const g* gp : rt.allgs) {
+      gstatus s = gp->status.load(std::memory_order_relaxed);
+      if (s != gstatus::dead) live++;
+      auto it = place.find(gp);
+      audit_place pl = it == place.end() ? audit_place{} : it->second;
+      // Queued => runnable, curg => running/syscall and freelisted => dead
+      // were checked above; here each status gets its one place.
+      switch (s) {
+        case gstatus::runnable:
+          if (pl.on_m)
+            fatal("invariant violated: OneGPlace: goroutine %llu is runnable but the curg of "
+                  "M%lld",
+                  gid(gp), (long long)pl.on_m->id);
+          // (a), (b), (c) above.
+          if (!pl.queue) transient.emplace_back(gp, "runnable but in no run queue");
+          break;
+        case gstatus::running:
+          if (!pl.on_m)
+            fatal("invariant violated: OneGPlace: goroutine %llu is running but no M runs it",
+                  gid(gp));
+          break;
+        case gstatus::syscall:
+          // (c): on its way out of the call.
+          if (!pl.on_m) transient.emplace_back(gp, "in a blocking call (syscall) but no M is");
+          break;
+        case gstatus::waiting:
+          // Read after the status: a waker without a P may ready the G
+          // meanwhile, but wakers never write waitreason; only gopark does.
+          if (gp->waitreason == wait_reason::zero)
+            fatal("invariant violated: OneGPlace: goroutine %llu is waiting with no wait "
+                  "reason (gopark records one)",
+                  gid(gp));
+          break;
+        case gstatus::dead: break;
+        case gstatus::idle:
+          fatal("invariant violated: GStatus: goroutine struct %p in allgs is idle (malg makes "
+                "every G dead before publishing it)",
+                static_cast<const void*>(gp));
+      }
+    }
   }
   if (created != finished + live)
     fatal("invariant violated: Census: goroutines created %lld != finished %lld + live %lld",
           (long long)created, (long long)finished, (long long)live);
+  return transient;
+}
+
+// How long a G may look transient before it counts as lost. A transient
+// above ends within microseconds of our releasing sched.lock (each needs
+// that lock and nothing else); this is generous enough for a descheduled
+// thread under a sanitizer on a loaded machine, and is paid only when a G
+// really is lost.
+constexpr std::int64_t audit_settle_ns = 5'000'000'000;
+
+inline void audit_stopped_world(runtime& rt) {
+  std::vector<std::pair<const g*, const char*>> pending = audit_snapshot(rt);
+  std::int64_t deadline = nanotime() + audit_settle_ns;
+  while (!pending.empty()) {
+    if (nanotime() > deadline) {
+      const g* gp = pending.front().first;
+      fatal("invariant violated: OneGPlace: goroutine %llu is %s, with the world stopped, for "
+            "%lld s (a lost goroutine: nothing will ever run it)",
+            (unsigned long long)gp->goid, pending.front().second,
+            (long long)(audit_settle_ns / 1'000'000'000));
+    }
+    // Let the threads in (a)-(c) take sched.lock and finish, then look
+    // again. Only Gs out of place in both looks stay pending: a G that
+    // reached its place is done (nothing can take it out of a run queue
+    // while the world is stopped), and new transients are new Gs.
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+    std::vector<std::pair<const g*, const char*>> now = audit_snapshot(rt);
+    std::erase_if(pending, [&](const auto& e) {
+      return std::none_of(now.begin(), now.end(), [&](const auto& f) { return f.first == e.first; });
+    });
+    for (auto& e : pending)
+      for (auto& f : now)
+        if (f.first == e.first) e.second = f.second;
+  }
 }
 #else
 inline void audit_stopped_world(runtime&) {}
