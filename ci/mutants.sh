@@ -10,6 +10,7 @@
 #   GORO_MUTANTS_UPDATE_SPEC=1     also splice the catch table into
 #                                  spec/verification.md (between the
 #                                  "mutants:begin/end" markers)
+#   GORO_MUTANTS_BUILD=dir         build directory (default build/mutants)
 #
 # One build directory (build/mutants: release, GORO_CHAOS=ON and the
 # invariant auditor GORO_CHECK_INVARIANTS=ON, only the
@@ -27,24 +28,37 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 cd "$top"
 
-build=build/mutants
+build=${GORO_MUTANTS_BUILD:-build/mutants}
 jobs=$(nproc)
-# no_needspinning is not in the default list: TLC's PHandoff_no_needspinning
-# catches it every time, but the C++ checks see its narrow interleaving only
-# by chance (Stress.SpinRendezvousNoLostWakeup caught it in 3 of 5 runs), and
-# CI must not depend on chance. Run it by hand with GORO_MUTANTS.
-mutants=${GORO_MUTANTS:-"steal_plain_store publish_tail_first get_plain_store no_spin_recheck wg_stale_wake exitsyscall_no_cas preempt_anywhere"}
-targets="runq_concurrent_props stress_test sysmon_test"
+# no_needspinning's lost wakeup needs a narrow interleaving (TLC's
+# PHandoff_no_needspinning trace); Stress.NeedspinningCounterexampleNoLostWakeup
+# drives the runtime through it with the chaos hooks and catches it every
+# time, in its first round.
+mutants=${GORO_MUTANTS:-"steal_plain_store publish_tail_first get_plain_store no_spin_recheck wg_stale_wake exitsyscall_no_cas preempt_anywhere no_needspinning resize_drops_runnext timer_early preempt_no_xrstor netpoll_no_latch no_checkdead"}
+targets="runq_concurrent_props stress_test sysmon_test net_test deadlock_test"
 # The checks, as ctest names (gtest_discover_tests: Suite.Name).
 # Quick checks first: a mutant's run stops at its first catch.
 checks="SysmonTest.AsyncPreemptionRefusesRuntimeAndLibraryCode
 SysmonTest.ShortBlockingCallsRacingRetakeKeepOneMPerP
 RunqConcurrent.OwnerAndThievesLinearizable
+Stress.TimersAndAsyncPreemptionUnderResize
 Stress.StealFromOneProducerExactlyOnce
 Stress.SpawnTreesMorePsThanCores
 Stress.TokenRingOfWaitGroupParks
+Stress.NeedspinningCounterexampleNoLostWakeup
 Stress.SpinRendezvousNoLostWakeup
-SysmonTest.AsyncPreemptionNeverLandsInsideMalloc"
+SysmonTest.AsyncPreemptionNeverLandsInsideMalloc
+Stress.GomaxprocsChurnUnderLoad
+NetTest.EchoServerWithAThousandConcurrentConnections
+Procs/DeadlockProcs.MainReceivingFromAChannelNobodySendsOnIsReported/procs2"
+# Checks a mutant tries before the list above (the order only saves time: a
+# mutant counts as caught by whichever check fails, and the control must
+# pass every check). The network and deadlock checks catch their mutants by
+# hanging, so trying the others first would cost minutes of passing runs.
+declare -A aimed=(
+  [netpoll_no_latch]="NetTest.EchoServerWithAThousandConcurrentConnections"
+  [no_checkdead]="Procs/DeadlockProcs.MainReceivingFromAChannelNobodySendsOnIsReported/procs2"
+)
 # Per-check limit for mutants: a correct run takes ~2-5 s; a hang past this
 # counts as a catch only because the control passed the same check.
 mutant_timeout=40
@@ -64,6 +78,11 @@ declare -A what=(
   [exitsyscall_no_cas]="exitsyscall takes its old P back with a load and a store, not a CAS, racing sysmon's retake"
   [preempt_anywhere]="the SIGURG handler ignores the PC rule and may preempt inside malloc or other library code"
   [no_needspinning]="findrunnable drops its P without Go 1.21's needspinning check (goro's first spinning protocol)"
+  [resize_drops_runnext]="procresize forgets the runnext G of a P it removes (runnable, in no queue)"
+  [timer_early]="run_timers fires a timer up to 200 us before it is due"
+  [preempt_no_xrstor]="the asynchronous preemption trampoline does not restore the interrupted goroutine's x87/SSE/AVX state (no XRSTOR)"
+  [netpoll_no_latch]="netpoll drops a readiness edge that finds no goroutine waiting instead of latching it"
+  [no_checkdead]="checkdead never declares a deadlock: a program whose goroutines are all asleep hangs"
 )
 
 configure() {
@@ -80,11 +99,13 @@ configure() {
 # binary so the time limit is ours, not the TIMEOUT property ctest would
 # honour) and prints pass / FAIL / TIMEOUT; the output is kept in the log.
 run_check() {
-  local name=$1 limit=$2 log="$build/logs/$1.$mutant.log" bin rc=0
+  local name=$1 limit=$2 log="$build/logs/${1//\//_}.$mutant.log" bin rc=0
   case $name in
     RunqConcurrent.*) bin=$build/props/runq_concurrent_props ;;
     Stress.*) bin=$build/stress/stress_test ;;
     SysmonTest.*) bin=$build/tests/sysmon_test ;;
+    NetTest.*) bin=$build/tests/net_test ;;
+    Procs/DeadlockProcs.*) bin=$build/tests/deadlock_test ;;
     *) echo "MISSING"; return ;;
   esac
   RC_PARAMS="noshrink=1" GORO_SOAK_SECONDS="${soak:-}" \
@@ -112,7 +133,7 @@ run_check() {
 # What the check saw first: the runtime's or the check's own message if there
 # is one, else the first gtest failure (two lines).
 why() {
-  local log="$build/logs/$1.$2.log" line
+  local log="$build/logs/${1//\//_}.$2.log" line
   line=$(grep -m1 -A1 -E "property failure|lost wakeup|panic:|fatal error|HANG|crashed|Timeout after" \
     "$log" 2>/dev/null || true)
   # Keep the second line only when the first announces it (ends with ':').
@@ -163,7 +184,7 @@ for mutant in $mutants; do
       # One catch is enough unless the full table is wanted.
       [ "${GORO_MUTANTS_FULL:-0}" = 1 ] || break
     fi
-  done <<<"$checks"
+  done < <(printf '%s\n' ${aimed[$mutant]:-} "$checks" | awk 'NF && !seen[$0]++')
   if [ -n "$caught" ]; then
     table+="
 | \`$mutant\` | ${what[$mutant]:-?} | yes | $caught |"

@@ -601,7 +601,7 @@ void startm(runtime& rt, p* pp, bool spinning) {
   }
   m* nmp = mget(rt);
   rt.sched.lock.unlock();
-  GORO_CHAOS_POINT();  // handoff: P taken off the idle list, M not yet woken
+  GORO_CHAOS_AT(chaos_site::startm_handoff);  // P taken off the idle list, M not yet woken
   if (!nmp) {
     newm(rt, pp, spinning);
     return;
@@ -672,7 +672,7 @@ void become_spinning(m* mp) {
 void resetspinning(m* mp) {
   runtime& rt = *mp->rt;
   mp->spinning = false;
-  GORO_CHAOS_POINT();
+  GORO_CHAOS_AT(chaos_site::resetspinning);
   if (rt.sched.nmspinning.fetch_sub(1) <= 0) fatal("resetspinning: negative nmspinning");
   // We found work and stop spinning: if there may be more, start another
   // spinner so parallelism ramps up (Go's resetspinning -> wakep).
@@ -876,6 +876,7 @@ top:
 
     // Nothing found: give up the P. The global queue is checked again under
     // the lock that injectg also takes (no lost global submissions).
+    GORO_CHAOS_AT(mp->spinning ? chaos_site::drop_p_spinning : chaos_site::drop_p);
     s.lock.lock();
     if (s.gcwaiting.load(std::memory_order_relaxed) || rt.stopping.load(std::memory_order_relaxed)) {
       s.lock.unlock();
@@ -1215,7 +1216,13 @@ void exitsyscall() noexcept {
     }
   }
   // Slow path: wait for a P in the global queue; another M will run us.
+#ifdef GORO_CHECK_INVARIANTS
+  rt.sched.lock.lock();  // the auditor reads the curg of Ms in a call under it
+#endif
   mp->curg = nullptr;
+#ifdef GORO_CHECK_INVARIANTS
+  rt.sched.lock.unlock();
+#endif
   switch_context(mp, gp, nullptr, post_exitsyscall0, nullptr);
   // Resumed by execute(), on some M with a P: status running, slice new.
 }
@@ -1442,6 +1449,10 @@ newg_handle newg_begin(std::size_t size, std::size_t align) {
       return {gp, gp->storage};
     }
     gp->fn_inline = false;
+    // As destroy_task's `delete t` (T's deleting destructor) frees it: the
+    // aligned operator new only for an over-aligned closure (ASan:
+    // new-delete-type-mismatch otherwise).
+    if (align <= __STDCPP_DEFAULT_NEW_ALIGNMENT__) return {gp, ::operator new(size)};
     return {gp, ::operator new(size, std::align_val_t(align))};
   } catch (...) {
     if (gp) {
@@ -1527,7 +1538,11 @@ void destroy_p_locked(runtime& rt, p* pp) {
   }
   pp->runqtail.store(t, std::memory_order_relaxed);
   if (g* next = pp->runnext.exchange(nullptr, std::memory_order_relaxed))
+#ifndef GORO_MUTANT_RESIZE_DROPS_RUNNEXT
     globrunqputhead(rt, next);
+#else
+    (void)next;  // MUTANT: the removed P's runnext G is forgotten (runnable, in no queue)
+#endif
   while (g* gp = pp->gfree) {
     pp->gfree = gp->schedlink;
     gfput_global_locked(rt, gp);

@@ -114,8 +114,14 @@ goro_async_preempt:
   call goro_async_preempt_park@PLT
   movl $-1, %eax
   movl $-1, %edx
-  xrstor64 (%rsp)
-  movq %rbp, %rsp
+)"
+#ifndef GORO_MUTANT_PREEMPT_NO_XRSTOR
+R"(  xrstor64 (%rsp)
+)"
+#endif
+// MUTANT preempt_no_xrstor: the interrupted code resumes with whatever
+// x87/SSE/AVX state the scheduler and other goroutines left behind.
+R"(  movq %rbp, %rsp
   popq %r15
   popq %r14
   popq %r13
