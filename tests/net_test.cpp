@@ -19,6 +19,9 @@
 #include <vector>
 
 #include "goro/goro.hpp"
+#include "netpoll/netpoll.hpp"
+#include "sched/chaos.hpp"
+#include "sched/runtime.hpp"
 #include "watchdog.hpp"
 
 using namespace std::chrono_literals;
@@ -198,6 +201,59 @@ TEST(NetTest, AFullBacklogLosesNoAcknowledgedByte) {
   EXPECT_EQ(corrupt.load(), 0);
   EXPECT_EQ(ok.load() + reset.load(), nconns);
   EXPECT_GT(ok.load(), 0);
+}
+
+#ifdef GORO_CHAOS
+// EdgeLatched, deterministically: a chaos hook at poll_wait's entry (the
+// reader's read() said EAGAIN, it is not registered yet) makes the data
+// arrive and has the edge polled right there, so it finds no waiter. The
+// latch must keep it; without it (mutant netpoll_no_latch) the reader parks
+// for an edge that already went by, and the watchdog fails the test.
+namespace latch {
+struct script {
+  std::atomic<bool> armed{false};
+  int writer_fd = -1;
+};
+void hook(goro::detail::chaos_site site, const void*, void* arg) {
+  auto* s = static_cast<script*>(arg);
+  if (site != goro::detail::chaos_site::netpoll_wait || !s->armed.exchange(false)) return;
+  if (::write(s->writer_fd, "x", 1) != 1) std::abort();
+  goro::detail::m* mp = goro::detail::getm();
+  // A loopback write has delivered its data when write() returns, so one
+  // epoll_wait (which takes every pending event, up to 128) consumes the
+  // edge; the second is a margin. Any waiter found is readied, not dropped.
+  for (std::int64_t delay : {std::int64_t{50'000'000}, std::int64_t{0}}) {
+    goro::detail::netpoll_ready_list list;
+    goro::detail::netpoll(*mp->rt, delay, list);
+    for (int i = 0; i < list.n; i++) goro::detail::ready(list.w[i]);
+  }
+}
+}  // namespace latch
+#endif
+
+TEST(NetTest, AnEdgeThatArrivesBeforeTheReaderWaitsIsNotLost) {
+  watchdog wd(std::chrono::seconds(20));
+#ifndef GORO_CHAOS
+  GTEST_SKIP() << "needs the chaos hooks (GORO_CHAOS=ON); ci/mutants.sh runs it";
+#else
+  latch::script s;
+  goro::detail::chaos_set_hook(latch::hook, &s);
+  struct unhook {
+    ~unhook() { goro::detail::chaos_set_hook(nullptr, nullptr); }
+  } unhook_at_exit;
+  goro::run(
+      [&] {
+        auto conns = connected_pair();
+        tcp_conn client = conns.first, server = conns.second;
+        s.writer_fd = client.native_handle();
+        s.armed = true;
+        char b = 0;
+        EXPECT_EQ(server.read(&b, 1), 1u);
+        EXPECT_EQ(b, 'x');
+        EXPECT_FALSE(s.armed.load()) << "the hook never ran: the read did not wait";
+      },
+      procs(1));
+#endif
 }
 
 TEST(NetTest, AGoroutineWaitingForASocketLeavesItsThreadToOthers) {

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <system_error>
 
+#include "sched/chaos.hpp"
 #include "sched/proc.hpp"
 #include "sync/park.hpp"
 
@@ -304,6 +305,9 @@ int poll_wait(pollDesc* pd, poll_mode mode) {
   netpoller& np = rt->netpoll;
   bool& readyflag = mode == poll_mode::read ? pd->rready : pd->wready;
   waiter*& slot = mode == poll_mode::read ? pd->rw : pd->ww;
+  // The window EdgeLatched covers: the caller's call said EAGAIN, and the
+  // edge may be polled (by another M) before we are registered below.
+  GORO_CHAOS_AT(chaos_site::netpoll_wait);
   pd->lock.lock();
   for (;;) {
     if (int err = check_locked(pd, mode)) {

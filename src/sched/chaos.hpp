@@ -42,6 +42,8 @@ enum class chaos_site : std::uint8_t {
   drop_p,           // findrunnable: a non-spinning M found no work, before the
                     // locked give-up (needspinning check, pidleput)
   drop_p_spinning,  // the same for a spinning M
+  netpoll_wait,     // poll_wait: the caller's socket call said EAGAIN, and it is
+                    // not yet registered as the socket's waiter
 };
 
 enum class chaos_action : std::uint8_t { none, yield, sleep, spin };
