@@ -13,19 +13,13 @@
 #include <vector>
 
 #include "goro/goro.hpp"
+#include "test_options.hpp"
 
 namespace {
 
 goro::options procs(unsigned n) {
   goro::options o;
   o.procs = n;
-  return o;
-}
-
-// Foreign threads wake goroutines here, which deadlock detection cannot see
-// (a goroutine waiting for such a thread would look deadlocked).
-goro::options threads_wake_goroutines(goro::options o) {
-  o.detect_deadlock = false;
   return o;
 }
 
@@ -400,7 +394,7 @@ TEST(ChanForeignThread, ThreadFeedsGoroutines) {
         while (!feeder_done.load()) goro::yield();
         return s;
       },
-      threads_wake_goroutines(procs(2)));
+      goro_test::threads_wake_goroutines(procs(2)));
   feeder.join();
   EXPECT_EQ(sum, static_cast<long>(n) * (n - 1) / 2);
 }
@@ -436,7 +430,7 @@ TEST(ChanForeignThread, ThreadReceivesFromGoroutinesOverUnbufferedChannel) {
         while (!thread_done.load()) goro::yield();  // as in ThreadFeedsGoroutines
         return sum;
       },
-      threads_wake_goroutines(procs(2)));
+      goro_test::threads_wake_goroutines(procs(2)));
   t.join();
   EXPECT_EQ(thread_sum, 500500);
   EXPECT_EQ(doubled, 2 * 500500);
@@ -470,7 +464,7 @@ TEST(ChanForeignThread, WaitGroupAndChannelBetweenThreadsAndGoroutines) {
         // returned, not merely once wait() has.
         for (int i = 0; i < 100; i++) finished.recv();
       },
-      threads_wake_goroutines(procs(2)));
+      goro_test::threads_wake_goroutines(procs(2)));
   t.join();
 }
 

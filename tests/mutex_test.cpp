@@ -10,19 +10,13 @@
 #include <vector>
 
 #include "goro/goro.hpp"
+#include "test_options.hpp"
 
 namespace {
 
 goro::options procs(unsigned n) {
   goro::options o;
   o.procs = n;
-  return o;
-}
-
-// Foreign threads wake goroutines here, which deadlock detection cannot see
-// (a goroutine waiting for such a thread would look deadlocked).
-goro::options threads_wake_goroutines(goro::options o) {
-  o.detect_deadlock = false;
   return o;
 }
 
@@ -228,7 +222,7 @@ TEST(MutexTest, ForeignThreadsAndGoroutinesShareAMutex) {
         // (an unlock of theirs may still be readying a goroutine).
         while (threads_done.load() < threads) goro::yield();
       },
-      threads_wake_goroutines(procs(2)));
+      goro_test::threads_wake_goroutines(procs(2)));
   for (auto& t : ts) t.join();
   EXPECT_EQ(counter, static_cast<long>(threads + goroutines) * per);
 }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "goro/goro.hpp"
+#include "test_options.hpp"
 
 namespace {
 
@@ -22,13 +23,6 @@ goro::options procs(unsigned n, bool guard = true) {
   goro::options o;
   o.procs = n;
   o.stack_guard = guard;
-  return o;
-}
-
-// Foreign threads wake goroutines here, which deadlock detection cannot see
-// (a goroutine waiting for such a thread would look deadlocked).
-goro::options threads_wake_goroutines(goro::options o) {
-  o.detect_deadlock = false;
   return o;
 }
 
@@ -292,7 +286,7 @@ TEST(SchedTest, GoroutinesFedFromAForeignThread) {
         wg.wait();
         feeder.join();
       },
-      threads_wake_goroutines(procs(2)));
+      goro_test::threads_wake_goroutines(procs(2)));
   EXPECT_EQ(ran.load(), 1000);
 }
 
@@ -309,7 +303,7 @@ TEST(SchedTest, ForeignThreadWaitsOnWaitGroup) {
         goro::go([&] { wg.done(); });
         t.join();
       },
-      threads_wake_goroutines(procs(2)));
+      goro_test::threads_wake_goroutines(procs(2)));
   EXPECT_TRUE(thread_done.load());
 }
 

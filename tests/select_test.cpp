@@ -12,19 +12,13 @@
 #include <vector>
 
 #include "goro/goro.hpp"
+#include "test_options.hpp"
 
 namespace {
 
 goro::options procs(unsigned n) {
   goro::options o;
   o.procs = n;
-  return o;
-}
-
-// Foreign threads wake goroutines here, which deadlock detection cannot see
-// (a goroutine waiting for such a thread would look deadlocked).
-goro::options threads_wake_goroutines(goro::options o) {
-  o.detect_deadlock = false;
   return o;
 }
 
@@ -475,7 +469,7 @@ TEST(SelectTest, ForeignThreadSelects) {
         // Keep the runtime up until the thread is out of every goro call.
         while (!thread_done.load()) goro::yield();
       },
-      threads_wake_goroutines(procs(2)));
+      goro_test::threads_wake_goroutines(procs(2)));
   t.join();
   EXPECT_EQ(sum, 500500);
 }
