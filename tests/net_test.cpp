@@ -88,6 +88,22 @@ std::pair<tcp_conn, tcp_conn> connected_pair() {
   return {client, ln.accept()};
 }
 
+// Starts a goroutine that reads one byte from c; the channel gets 0 if the
+// read returned, else the errno it failed with.
+goro::chan<int> reader_outcome(tcp_conn c) {
+  goro::chan<int> err(1);
+  goro::go([c, err]() mutable {
+    char b;
+    try {
+      c.read(&b, 1);
+      err.send(0);
+    } catch (const std::system_error& e) {
+      err.send(e.code().value());
+    }
+  });
+  return err;
+}
+
 std::string read_all(tcp_conn& c) {
   std::string got;
   char buf[16384];
@@ -317,19 +333,10 @@ TEST(NetTest, DeadlineSetByAnotherGoroutineWakesAParkedRead) {
       [] {
         auto conns = connected_pair();
         tcp_conn client = conns.first, server = conns.second;
-        goro::chan<bool> timed_out(1);
-        goro::go([server, timed_out]() mutable {
-          char b;
-          try {
-            server.read(&b, 1);
-            timed_out.send(false);
-          } catch (const goro::net::timeout_error&) {
-            timed_out.send(true);
-          }
-        });
+        goro::chan<int> err = reader_outcome(server);
         goro::sleep_for(20ms);  // let the reader park (if it has not, it fails at once: same result)
         server.set_deadline(clock_type::now() - 1s);  // already past
-        EXPECT_TRUE(*timed_out.recv());
+        EXPECT_EQ(*err.recv(), ETIMEDOUT);
       },
       procs(2));
 }
@@ -358,16 +365,7 @@ TEST(NetTest, ClosingASocketWakesItsParkedReaderWithEBADF) {
       [] {
         auto conns = connected_pair();
         tcp_conn client = conns.first, server = conns.second;
-        goro::chan<int> err(1);
-        goro::go([server, err]() mutable {
-          char b;
-          try {
-            server.read(&b, 1);
-            err.send(0);
-          } catch (const std::system_error& e) {
-            err.send(e.code().value());
-          }
-        });
+        goro::chan<int> err = reader_outcome(server);
         goro::sleep_for(20ms);
         server.close();
         EXPECT_EQ(*err.recv(), EBADF);
