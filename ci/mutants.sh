@@ -135,7 +135,7 @@ run_check() {
 # is one, else the first gtest failure (two lines).
 why() {
   local log="$build/logs/${1//\//_}.$2.log" line
-  line=$(grep -m1 -A1 -E "property failure|lost wakeup|panic:|fatal error|HANG|crashed|Timeout after" \
+  line=$(grep -m1 -A1 -E "property failure|lost wakeup|panic:|fatal error|HANG|crashed|Timeout after|watchdog:" \
     "$log" 2>/dev/null || true)
   # Keep the second line only when the first announces it (ends with ':').
   case $line in *:$'\n'*) ;; *) line=${line%%$'\n'*} ;; esac
