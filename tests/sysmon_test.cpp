@@ -1,6 +1,9 @@
 // Blocking calls, sysmon, timers and preemption (issue 4): a goroutine in a
 // long system call or a call-free loop must not stall the others.
+#include <cxxabi.h>
+#include <elf.h>
 #include <fcntl.h>
+#include <link.h>
 #include <gtest/gtest.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -190,6 +193,62 @@ TEST(SysmonTest, AsyncPreemptionRefusesRuntimeAndLibraryCode) {
   EXPECT_FALSE(async_preempt_allowed_at(addr(&std::free)));
   EXPECT_FALSE(async_preempt_allowed_at(addr(&std::memset)));
   EXPECT_FALSE(async_preempt_allowed_at(addr(&goro::detail::goro_async_preempt_park)));
+}
+
+// Every function of a sanitizer runtime linked into this program must be
+// refused, whatever its mangling (const members, local functions, ...):
+// the runtime's allocator holds locks, and a goroutine preempted inside it
+// and parked leaves every M that reaches the lock blocked. Reads this
+// program's own symbol table and checks each function whose demangled name
+// is in __sanitizer::, __asan::, __lsan:: or __ubsan::. Without a
+// sanitizer runtime in the program there is nothing to check.
+TEST(SysmonTest, AsyncPreemptionRefusesEverySanitizerRuntimeFunction) {
+  if (!async_available()) GTEST_SKIP() << "asynchronous preemption is unavailable here";
+  std::uintptr_t bias = 0;
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, size_t, void* out) {
+        *static_cast<std::uintptr_t*>(out) = info->dlpi_addr;  // the program comes first
+        return 1;
+      },
+      &bias);
+  std::vector<char> file;
+  {
+    int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    char buf[1 << 16];
+    for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) file.insert(file.end(), buf, buf + n);
+    close(fd);
+  }
+  const auto* eh = reinterpret_cast<const Elf64_Ehdr*>(file.data());
+  const auto* sh = reinterpret_cast<const Elf64_Shdr*>(file.data() + eh->e_shoff);
+  int checked = 0;
+  std::vector<std::string> allowed;
+  for (int i = 0; i < eh->e_shnum; i++) {
+    if (sh[i].sh_type != SHT_SYMTAB) continue;
+    const Elf64_Shdr& strs = sh[sh[i].sh_link];
+    const auto* syms = reinterpret_cast<const Elf64_Sym*>(file.data() + sh[i].sh_offset);
+    for (std::size_t k = 0; k < sh[i].sh_size / sizeof(Elf64_Sym); k++) {
+      const Elf64_Sym& sym = syms[k];
+      if (ELF64_ST_TYPE(sym.st_info) != STT_FUNC || sym.st_shndx == SHN_UNDEF || sym.st_size == 0)
+        continue;
+      const char* name = file.data() + strs.sh_offset + sym.st_name;
+      int status = 0;
+      char* d = abi::__cxa_demangle(name, nullptr, nullptr, &status);
+      std::string dn = status == 0 && d ? d : name;
+      std::free(d);
+      bool sanitizer = false;
+      for (const char* ns : {"__sanitizer::", "__asan::", "__lsan::", "__ubsan::"})
+        if (dn.rfind(ns, 0) == 0) sanitizer = true;
+      if (!sanitizer) continue;
+      checked++;
+      // The middle of the function, where a signal would land.
+      auto pc = reinterpret_cast<const void*>(bias + sym.st_value + sym.st_size / 2);
+      if (goro::detail::async_preempt_allowed_at(pc) && allowed.size() < 5) allowed.push_back(dn);
+    }
+  }
+  if (checked == 0) GTEST_SKIP() << "no sanitizer runtime is linked into this program";
+  std::printf("sanitizer runtime functions checked: %d\n", checked);
+  EXPECT_TRUE(allowed.empty()) << "preemptible, e.g.: " << allowed.front();
 }
 
 TEST(SysmonTest, AsyncPreemptionNeverLandsInsideMalloc) {

@@ -208,7 +208,16 @@ bool is_runtime_symbol(std::string_view name) {
   static constexpr std::string_view prefixes[] = {
       "goro_",  "__asan", "__lsan", "__ubsan", "__sanitizer", "__interceptor",
       "___interceptor", "_ZN6__asan", "_ZN6__lsan", "_ZN7__ubsan", "_ZN11__sanitizer",
-      "_ZN14__interception", "__cxa_", "__gxx_", "_Unwind_", "__dynamic_cast"};
+      "_ZN14__interception",
+      // The same namespaces' const member functions (_ZNK) and the functions
+      // local to their functions (_ZZ): missing these let a preemption land
+      // in ASan's allocator holding a size-class region lock, and every M
+      // then blocked on it (SysmonTest.AsyncPreemptionNeverLandsInsideMalloc
+      // hung under load).
+      "_ZNK6__asan", "_ZNK6__lsan", "_ZNK7__ubsan", "_ZNK11__sanitizer", "_ZNK14__interception",
+      "_ZZN6__asan", "_ZZN6__lsan", "_ZZN7__ubsan", "_ZZN11__sanitizer", "_ZZNK6__asan",
+      "_ZZNK6__lsan", "_ZZNK7__ubsan", "_ZZNK11__sanitizer",
+      "__cxa_", "__gxx_", "_Unwind_", "__dynamic_cast"};
   for (std::string_view p : prefixes)
     if (name.substr(0, p.size()) == p) return true;
   // Interceptors also carry the libc names themselves (malloc, free, ...),
