@@ -157,6 +157,19 @@ futex_lock pd_pool_mu;
 std::deque<pollDesc>& pd_pool = *new std::deque<pollDesc>;
 pollDesc* pd_free = nullptr;
 
+// The runtime the caller belongs to (its M's), or else the one running in
+// the process, retained; null if none runs. The caller releases it.
+runtime* retain_current_runtime() {
+  {
+    nopreempt np;
+    if (m* mp = getm()) {
+      mp->rt->retain();
+      return mp->rt;
+    }
+  }
+  return acquire_active();
+}
+
 }  // namespace
 
 pollDesc* poll_open(int fd) {
@@ -183,16 +196,7 @@ pollDesc* poll_open(int fd) {
   pd->lock.unlock();
   pd->fdseq.fetch_add(1, std::memory_order_release);
 
-  runtime* rt = nullptr;
-  {
-    nopreempt np;
-    m* mp = getm();
-    if (mp) {
-      rt = mp->rt;
-      rt->retain();
-    }
-  }
-  if (!rt) rt = acquire_active();
+  runtime* rt = retain_current_runtime();
   if (!rt) return pd;  // no runtime: the fd is waited for with poll(2)
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
@@ -226,15 +230,7 @@ void poll_close(pollDesc* pd) {
   // Deregister while the fd is still open (the caller closes it after us).
   // The runtime may have ended since poll_open: its epoll instance (and the
   // registration) went with it.
-  runtime* rt = nullptr;
-  {
-    nopreempt np;
-    if (m* mp = getm()) {
-      rt = mp->rt;
-      rt->retain();
-    }
-  }
-  if (!rt) rt = acquire_active();
+  runtime* rt = retain_current_runtime();
   if (rt && rt->gen == gen) epoll_ctl(rt->netpoll.epfd, EPOLL_CTL_DEL, pd->fd, nullptr);
   if (rt) rt->release();
 }
