@@ -9,10 +9,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -153,6 +155,149 @@ TEST_P(DeadlockProcs, TheRuntimeRunsAgainAfterADeadlock) {
   EXPECT_EQ(goro::run([] { return 5; }, procs(GetParam())), 5);
 }
 
+// Foreign threads under the default options (detect_deadlock automatic):
+// a goroutine waiting for a plain std::thread is not reported, whatever the
+// thread uses to wake it. Each thread pauses first, so that every goroutine
+// is asleep and every M idle well before it acts: with the old rule (report
+// whenever the runtime is asleep) each of these run() calls threw
+// goro::deadlock.
+
+TEST_P(DeadlockProcs, AStdThreadFeedingAChannelAfterAPauseIsNotADeadlock) {
+  watchdog wd(30s);
+  std::thread feeder;
+  int got = goro::run(
+      [&] {
+        goro::chan<int> c(0);
+        feeder = std::thread([c]() mutable {
+          std::this_thread::sleep_for(50ms);
+          c.send(3);
+        });
+        return *c.recv();
+      },
+      procs(GetParam()));
+  feeder.join();
+  EXPECT_EQ(got, 3);
+}
+
+TEST_P(DeadlockProcs, AThreadStartedBeforeRunThatActsLaterIsNotADeadlock) {
+  watchdog wd(30s);
+  // The thread exists before the runtime and touches nothing of it until it
+  // sends: only its existence tells the runtime that it may.
+  goro::chan<int> c(0);
+  std::thread late([c]() mutable {
+    std::this_thread::sleep_for(100ms);
+    c.send(4);
+  });
+  int got = goro::run([&] { return *c.recv(); }, procs(GetParam()));
+  late.join();
+  EXPECT_EQ(got, 4);
+}
+
+TEST_P(DeadlockProcs, AForeignThreadUnlockingAMutexIsNotADeadlock) {
+  watchdog wd(30s);
+  goro::mutex mu;
+  std::atomic<bool> held{false};
+  std::thread holder;
+  int got = goro::run(
+      [&] {
+        holder = std::thread([&] {
+          mu.lock();
+          held.store(true);
+          std::this_thread::sleep_for(50ms);
+          mu.unlock();
+        });
+        while (!held.load()) goro::yield();
+        mu.lock();  // parks until the thread unlocks
+        mu.unlock();
+        return 5;
+      },
+      procs(GetParam()));
+  holder.join();
+  EXPECT_EQ(got, 5);
+}
+
+TEST_P(DeadlockProcs, AForeignThreadFinishingAWaitGroupIsNotADeadlock) {
+  watchdog wd(30s);
+  goro::wait_group wg;
+  std::thread worker;
+  std::atomic<int> done{0};
+  goro::run(
+      [&] {
+        wg.add(1);
+        worker = std::thread([&] {
+          std::this_thread::sleep_for(50ms);
+          done.store(1);
+          wg.done();
+        });
+        wg.wait();
+      },
+      procs(GetParam()));
+  worker.join();
+  EXPECT_EQ(done.load(), 1);
+}
+
+TEST_P(DeadlockProcs, AForeignThreadStartingAGoroutineIsNotADeadlock) {
+  watchdog wd(30s);
+  std::thread starter;
+  int got = goro::run(
+      [&] {
+        goro::chan<int> c(0);
+        starter = std::thread([c] {
+          std::this_thread::sleep_for(50ms);
+          goro::go([c]() mutable { c.send(6); });
+        });
+        return *c.recv();
+      },
+      procs(GetParam()));
+  starter.join();
+  EXPECT_EQ(got, 6);
+}
+
+TEST_P(DeadlockProcs, ADeadlockIsReportedOnceTheForeignThreadsHaveExited) {
+  watchdog wd(30s);
+  // The thread could have sent but exits without doing so: from then on the
+  // deadlock is provable, though no M wakes to notice (sysmon asks again).
+  goro::chan<int> c(0);
+  std::thread quitter([] { std::this_thread::sleep_for(50ms); });
+  try {
+    goro::run([&] { c.recv(); }, procs(GetParam()));
+    FAIL() << "run returned; want goro::deadlock";
+  } catch (const goro::deadlock& e) {
+    EXPECT_EQ(e.parked.at("chan receive"), 1u);
+  }
+  quitter.join();
+}
+
+TEST_P(DeadlockProcs, ABystanderThreadDoesNotHoldBackTheReport) {
+  watchdog wd(30s);
+  std::promise<void> release;
+  std::promise<void> declared;
+  std::thread bystander([&, f = release.get_future()] {
+    goro::deadlock_bystander();
+    declared.set_value();
+    f.wait();
+  });
+  declared.get_future().wait();
+  goro::chan<int> c(0);
+  EXPECT_THROW(goro::run([&] { c.recv(); }, procs(GetParam())), goro::deadlock);
+  release.set_value();
+  bystander.join();
+}
+
+TEST_P(DeadlockProcs, AlwaysReportsWhileAForeignThreadLives) {
+  watchdog wd(30s);
+  // detect_deadlock = always: the old rule, for programs whose other threads
+  // never wake goroutines but cannot say so.
+  std::promise<void> release;
+  std::thread idle([f = release.get_future()] { f.wait(); });
+  goro::chan<int> c(0);
+  goro::options o = procs(GetParam());
+  o.detect_deadlock = goro::deadlock_detection::always;
+  EXPECT_THROW(goro::run([&] { c.recv(); }, o), goro::deadlock);
+  release.set_value();
+  idle.join();
+}
+
 INSTANTIATE_TEST_SUITE_P(Procs, DeadlockProcs, ::testing::Values(1u, 2u, 4u),
                          [](const auto& info) { return "procs" + std::to_string(info.param); });
 
@@ -175,6 +320,22 @@ TEST(DeadlockTest, DetectionOffLeavesAForeignThreadTimeToWakeMain) {
       o);
   sender.join();
   EXPECT_EQ(got, 3);
+}
+
+TEST(DeadlockTest, TheFormerBoolStillConverts) {
+  // Source compatibility: `false` is off, `true` the default.
+  constexpr goro::options off{.detect_deadlock = false};
+  constexpr goro::options on{.detect_deadlock = true};
+  static_assert(off.detect_deadlock == goro::deadlock_detection::off);
+  static_assert(on.detect_deadlock == goro::deadlock_detection::automatic);
+  static_assert(goro::options{}.detect_deadlock == goro::deadlock_detection::automatic);
+  EXPECT_FALSE(static_cast<bool>(off.detect_deadlock));
+  EXPECT_TRUE(static_cast<bool>(on.detect_deadlock));
+}
+
+TEST(DeadlockTest, ABystanderMustNotBeAGoroutine) {
+  watchdog wd(30s);
+  EXPECT_THROW(goro::run([] { goro::deadlock_bystander(); }, procs(1)), std::logic_error);
 }
 
 }  // namespace

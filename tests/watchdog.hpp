@@ -10,12 +10,16 @@
 #include <mutex>
 #include <thread>
 
+#include "goro/deadlock.hpp"
+
 namespace goro_test {
 
 // Ends the process if the test body has not finished within `limit`.
 class watchdog {
  public:
   explicit watchdog(std::chrono::seconds limit) : t_([this, limit] {
+    // It never wakes a goroutine: deadlock detection need not wait for it.
+    goro::deadlock_bystander();
     std::unique_lock lk(mu_);
     if (!cv_.wait_for(lk, limit, [this] { return done_; })) {
       std::fprintf(stderr, "watchdog: the test did not finish in %lld s (a lost wake-up or an undetected deadlock?)\n",

@@ -5,6 +5,24 @@
 
 namespace goro {
 
+// options::detect_deadlock: when run() reports a deadlock (see there). A
+// class rather than an enum so that the former bool still converts:
+// `false` is off, `true` is the default (automatic).
+class deadlock_detection {
+ public:
+  enum mode : unsigned char { off, automatic, always };
+  constexpr deadlock_detection(mode m = automatic) noexcept : mode_(m) {}
+  constexpr deadlock_detection(bool on) noexcept : mode_(on ? automatic : off) {}
+  constexpr mode get() const noexcept { return mode_; }
+  constexpr explicit operator bool() const noexcept { return mode_ != off; }
+  friend constexpr bool operator==(deadlock_detection a, deadlock_detection b) noexcept {
+    return a.mode_ == b.mode_;
+  }
+
+ private:
+  mode mode_;
+};
+
 // Options for one goro::run. Every field is validated when run starts; a value
 // out of range throws std::invalid_argument naming the field, the value and the
 // allowed range.
@@ -44,12 +62,16 @@ struct options {
   unsigned max_threads = 10000;
   // Go's deadlock detection: when every goroutine is asleep and nothing can
   // wake one (none runnable, none in a blocking call, no timer pending, no
-  // socket waited for), run() throws goro::deadlock instead of hanging. The
-  // runtime cannot see threads outside it: turn this off when foreign
-  // threads wake goroutines (goro::go, chan, mutex or wait_group used from
-  // a thread that is not a goroutine), or a goroutine waiting for such a
-  // thread would be reported as deadlocked.
-  bool detect_deadlock = true;
+  // socket waited for), run() throws goro::deadlock instead of hanging.
+  // automatic (the default, and what `true` means): reported only when the
+  // runtime can also prove that no thread outside it can wake a goroutine:
+  // the process has no thread besides the runtime's own and those declared
+  // with goro::deadlock_bystander(). While any other thread exists (a
+  // std::thread feeding a channel, a thread pool), nothing is reported: a
+  // correct program is never killed, as Go never kills a cgo program.
+  // always: report even while other threads exist (they are assumed never
+  // to wake a goroutine). off (`false`): never report; a deadlock hangs.
+  deadlock_detection detect_deadlock = deadlock_detection::automatic;
 };
 
 }  // namespace goro

@@ -57,6 +57,11 @@ void handoffp(runtime& rt, p* pp);
 // if it had yielded (Go's gopreempt_m).
 extern "C" void goro_async_preempt_park();
 
+// Called by sysmon: if checkdead last found everything asleep but could not
+// prove a deadlock because of threads outside the runtime, asks it again
+// (under sched.lock) and, if it is proven now, ends the run with it.
+void checkdead_recheck(runtime& rt);
+
 // The active runtime for calls from threads that are not Ms; retained, so the
 // caller must release it. nullptr if none runs.
 runtime* acquire_active();

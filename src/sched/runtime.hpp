@@ -233,6 +233,13 @@ struct runtime {
   // Set by checkdead (under sched.lock) when it has declared a deadlock, so
   // that it does so once.
   bool deadlocked = false;
+  // Set by checkdead (under sched.lock) when everything in the runtime is
+  // asleep but the deadlock could not be proven because threads outside the
+  // runtime exist (options::detect_deadlock automatic); sysmon then asks
+  // checkdead again (checkdead_recheck) until it is proven or the state
+  // changes, since such a thread may exit without any M noticing. Relaxed:
+  // sysmon's read is a hint; the recheck runs under sched.lock.
+  std::atomic<bool> deadlock_unproven{false};
   m* m0 = nullptr;
   g* main_g = nullptr;
   std::exception_ptr main_exc;

@@ -99,6 +99,7 @@ void sysmon_main(runtime* rt) {
   int idle = 0;
   std::int64_t delay = sysmon_min_delay;
   std::int64_t next_expiry = 0;
+  std::int64_t next_deadcheck = 0;
   while (!rt->stopping.load(std::memory_order_acquire)) {
     if (idle == 0) delay = sysmon_min_delay;
     else if (idle > 50) delay *= 2;
@@ -125,6 +126,12 @@ void sysmon_main(runtime* rt) {
       netpoll_ready_list list;
       netpoll(*rt, 0, list);
       for (int i = 0; i < list.n; i++) ready(list.w[i]);
+    }
+    // Everything asleep, but threads outside the runtime kept checkdead
+    // from declaring a deadlock: ask again (one may have exited).
+    if (now >= next_deadcheck) {
+      next_deadcheck = now + sysmon_max_delay;
+      checkdead_recheck(*rt);
     }
     retake_result r = retake(*rt, now);
     next_expiry = r.next_expiry;
