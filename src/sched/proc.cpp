@@ -404,6 +404,7 @@ __attribute__((always_inline)) inline void switch_to_local(m* mp, g* gp, runq_re
                                                            post_switch_fn post, void* arg) {
   p* pp = mp->p_;
   if (!r.inherit_time) new_slice(pp);
+  bump(pp->stat.schedules);
   prepare_start(*mp->rt, r.gp);
   casgstatus(r.gp, gstatus::runnable, gstatus::running, "execute (G-side)");
   mp->curg = r.gp;
@@ -426,6 +427,7 @@ void switch_from_g(m* mp, g* gp, post_switch_fn post, void* arg) {
 void execute(m* mp, g* gp, bool inherit_time) {
   runtime& rt = *mp->rt;
   if (!inherit_time) new_slice(mp->p_);
+  bump(mp->p_->stat.schedules);
   prepare_start(rt, gp);
   GORO_INVARIANT(gp->status.load(std::memory_order_relaxed) == gstatus::runnable,
                  "GStatus: execute: goroutine %llu is %s, want runnable",
@@ -926,7 +928,15 @@ g* stealwork(m* mp) {
       // handoffp decides, and its queue may hold work worth stealing.
       if (p2->idle_listed.load(std::memory_order_relaxed)) continue;
       GORO_CHAOS_POINT();
-      if (g* gp = runqsteal(pp, p2, last)) return gp;
+      // Our queue is empty and its tail is ours alone: what runqsteal adds
+      // to it, plus the G it returns, is what we stole.
+      std::uint32_t t0 = pp->runqtail.load(std::memory_order_relaxed);
+      if (g* gp = runqsteal(pp, p2, last)) {
+        std::uint32_t n = pp->runqtail.load(std::memory_order_relaxed) - t0 + 1;
+        pp->stat.steals.store(pp->stat.steals.load(std::memory_order_relaxed) + n,
+                              std::memory_order_relaxed);
+        return gp;
+      }
     }
   }
   return nullptr;
@@ -1107,6 +1117,7 @@ void gopark(post_switch_fn unlockf, void* arg, wait_reason reason) {
   m* mp = getm();
   g* gp = mp->curg;
   gp->waitreason = reason;
+  bump(mp->p_->stat.parks);
   // Written before the switch; a waker can only find gp after unlockf runs,
   // which is after our context is saved.
   casgstatus(gp, gstatus::running, gstatus::waiting, "gopark");
@@ -1122,6 +1133,7 @@ void goready(g* gp) {
   m* mp = getm();
   if (mp && mp->p_ && mp->rt == gp->rt) {
     casgstatus(gp, gstatus::waiting, gstatus::runnable, "goready");
+    bump(mp->p_->stat.readies);
     runqput(*mp->rt, mp->p_, gp, true);
     ready_wake(*mp->rt);
     return;
@@ -1133,6 +1145,7 @@ void goready(g* gp) {
   runtime* act = acquire_active();
   if (act && act == gp->rt) {
     casgstatus(gp, gstatus::waiting, gstatus::runnable, "goready");
+    act->nop_stat.readies.fetch_add(1, std::memory_order_relaxed);
     injectg(*act, gp);
   }
   if (act) act->release();
@@ -1225,6 +1238,7 @@ bool entersyscall(bool handoff) noexcept {
   if (!pp) return false;  // already inside a blocking call
   runtime& rt = *mp->rt;
   casgstatus(gp, gstatus::running, gstatus::syscall, "entersyscall");
+  bump(pp->stat.syscalls);
   pp->syscalltick.store(pp->syscalltick.load(std::memory_order_relaxed) + 1,
                         std::memory_order_relaxed);
   if (handoff) {
@@ -1335,6 +1349,7 @@ void exitsyscall() noexcept {
 }
 
 void handoffp(runtime& rt, p* pp) {
+  rt.nhandoffs.fetch_add(1, std::memory_order_relaxed);
   schedt& s = rt.sched;
   // Work on it, or in the global queue: an M runs it now.
   if (!runqempty(pp) || s.runqsize.load(std::memory_order_relaxed) != 0) {
@@ -1381,6 +1396,7 @@ void preempt_slow() {
   p* pp = mp->p_;
   if (!pp || !pp->preempt.load(std::memory_order_relaxed)) return;
   clear_preempt(pp);
+  bump(pp->stat.preempts);
   // Go's gopreempt_m: to the global queue, so a preempted G does not simply
   // run again next on its own P.
   switch_from_g(mp, gp, post_globrunqput, nullptr);
@@ -1670,6 +1686,11 @@ void destroy_p_locked(runtime& rt, p* pp) {
   clear_preempt(pp);
   rt.nretired_created.fetch_add(static_cast<std::int64_t>(pp->ncreated.exchange(0)));
   rt.nretired_finished.fetch_add(static_cast<std::int64_t>(pp->nfinished.exchange(0)));
+  // Its event counts too (the world is stopped: nobody writes them now).
+  for (auto c : {&sched_counters::schedules, &sched_counters::steals, &sched_counters::parks,
+                 &sched_counters::readies, &sched_counters::syscalls, &sched_counters::preempts})
+    (rt.nop_stat.*c).fetch_add((pp->stat.*c).exchange(0, std::memory_order_relaxed),
+                               std::memory_order_relaxed);
   pp->status.store(pstatus::stopped, std::memory_order_relaxed);
 }
 
@@ -1957,6 +1978,46 @@ void run_main(main_ref main, const options& opts_in) {
 }
 
 std::int64_t num_goroutine_locked(runtime& rt) { return live_goroutines_racy(rt); }
+
+sched_stats read_sched_stats(runtime& rt) {
+  sched_stats st;
+  auto add = [&st](const sched_counters& c) {
+    st.schedules += c.schedules.load(std::memory_order_relaxed);
+    st.steals += c.steals.load(std::memory_order_relaxed);
+    st.parks += c.parks.load(std::memory_order_relaxed);
+    st.readies += c.readies.load(std::memory_order_relaxed);
+    st.syscalls += c.syscalls.load(std::memory_order_relaxed);
+    st.preempts_cooperative += c.preempts.load(std::memory_order_relaxed);
+  };
+  add(rt.nop_stat);
+  std::int64_t created = rt.nretired_created.load(std::memory_order_relaxed);
+  std::int64_t exited = rt.nretired_finished.load(std::memory_order_relaxed);
+  // Every P ever made, removed ones too (theirs are zero once folded).
+  for (std::uint32_t i = 0; i < max_procs; i++) {
+    p* pp = rt.allp[i].load(std::memory_order_acquire);  // pairs with its release store
+    if (!pp) break;  // allp fills from 0 and never shrinks
+    add(pp->stat);
+    created += static_cast<std::int64_t>(pp->ncreated.load(std::memory_order_relaxed));
+    exited += static_cast<std::int64_t>(pp->nfinished.load(std::memory_order_relaxed));
+  }
+  st.goroutines_created = static_cast<std::uint64_t>(created);
+  st.goroutines_exited = static_cast<std::uint64_t>(exited);
+  st.goroutines = created - exited;
+  st.handoffs = rt.nhandoffs.load(std::memory_order_relaxed);
+  st.retakes = rt.nretakes.load(std::memory_order_relaxed);
+  st.preempts_async = rt.nasync_preempts.load(std::memory_order_relaxed);
+  return st;
+}
+
+bool read_sched_stats(sched_stats& out) {
+  nopreempt np;
+  m* mp = getm();
+  runtime* rt = mp ? mp->rt : acquire_active();
+  if (!rt) return false;
+  out = read_sched_stats(*rt);
+  if (!mp) rt->release();
+  return true;
+}
 
 }  // namespace goro::detail
 

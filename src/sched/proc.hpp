@@ -57,6 +57,29 @@ void handoffp(runtime& rt, p* pp);
 // if it had yielded (Go's gopreempt_m).
 extern "C" void goro_async_preempt_park();
 
+// The runtime's scheduling event counts, summed over every P and the
+// counters kept outside them. Names follow Go's runtime/metrics where it has
+// one (goroutines_created: /sched/goroutines-created:goroutines; goroutines:
+// /sched/goroutines:goroutines). Each count is exact once the events it
+// counts are over (the writes are relaxed; a read racing with them may miss
+// the latest), and while no gomaxprocs change folds a removed P's counts.
+struct sched_stats {
+  std::uint64_t goroutines_created = 0, goroutines_exited = 0;
+  std::int64_t goroutines = 0;  // live: created - exited
+  std::uint64_t schedules = 0, steals = 0, parks = 0, readies = 0, syscalls = 0;
+  std::uint64_t handoffs = 0, retakes = 0;
+  std::uint64_t preempts_cooperative = 0, preempts_async = 0;
+  // Every scheduling event counted above (retakes are part of handoffs).
+  std::uint64_t events() const {
+    return goroutines_created + goroutines_exited + schedules + steals + parks + readies +
+           syscalls + handoffs + preempts_cooperative + preempts_async;
+  }
+};
+sched_stats read_sched_stats(runtime& rt);
+// For the runtime of the calling goroutine, or the active one from another
+// thread. False if none runs.
+bool read_sched_stats(sched_stats& out);
+
 // Called by sysmon: if checkdead last found everything asleep but could not
 // prove a deadlock because of threads outside the runtime, asks it again
 // (under sched.lock) and, if it is proven now, ends the run with it.

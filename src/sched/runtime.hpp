@@ -103,6 +103,22 @@ struct m {
 
 constexpr std::uint32_t runq_capacity = 256;
 
+// Scheduling event counters (read summed as sched_stats, proc.hpp). A P's
+// set is written only by the M holding it, with bump() (relaxed load and
+// store, no read-modify-write: one writer), so counting costs no more than
+// a plain increment and stays always on; readers load them relaxed (a
+// count, not a synchronization). The runtime's own set counts events of Ms
+// without a P (foreign threads, goroutines inside blocking()) and the totals
+// of Ps removed by procresize, with relaxed fetch_add.
+struct sched_counters {
+  std::atomic<std::uint64_t> schedules{0};  // a G given the CPU (execute, G-side switch)
+  std::atomic<std::uint64_t> steals{0};     // Gs taken from another P's queue
+  std::atomic<std::uint64_t> parks{0};      // gopark
+  std::atomic<std::uint64_t> readies{0};    // goready (waiting -> runnable)
+  std::atomic<std::uint64_t> syscalls{0};   // entersyscall (blocking(), with a P)
+  std::atomic<std::uint64_t> preempts{0};   // cooperative preemptions served
+};
+
 struct alignas(64) p {
   std::int32_t id = 0;
   std::atomic<pstatus> status{pstatus::stopped};
@@ -143,6 +159,7 @@ struct alignas(64) p {
   // Goroutines created and finished on this P; summed by num_goroutine.
   // Written only by the holder (load+store, no RMW), read by anyone.
   std::atomic<std::uint64_t> ncreated{0}, nfinished{0};
+  sched_counters stat;  // this P's scheduling events (holder writes)
   std::uint32_t spawn_since_budget_check = 0;
 
   timer_heap timers;
@@ -249,6 +266,10 @@ struct runtime {
   std::thread sysmon_thread;
   note sysmon_note;
   std::atomic<std::uint64_t> nasync_preempts{0}, nretakes{0};
+  // Events counted outside any P (see sched_counters), and handoffp calls
+  // (made by sysmon or by an M that has just let go of its P).
+  sched_counters nop_stat;
+  std::atomic<std::uint64_t> nhandoffs{0};
 
   // Lifetime: the instance outlives run() while abandoned Ms still run.
   std::atomic<int> refs{1};
