@@ -607,29 +607,44 @@ std::exception_ptr checkdead(runtime& rt) {
   if (earliest_timer(rt) != 0) return nullptr;
   std::size_t counts[static_cast<std::size_t>(wait_reason::count_)] = {};
   std::size_t asleep = 0;
+  g* awake = nullptr;  // a live G that is not waiting, if any
   {
     std::lock_guard lk(rt.allg_mu);
     for (g* gp : rt.allgs) {
       gstatus st = gp->status.load(std::memory_order_relaxed);
       if (st == gstatus::dead || st == gstatus::idle) continue;
-      if (st != gstatus::waiting)
-        fatal("checkdead: goroutine %llu is %s while every M and P is idle (a lost wake-up: "
-              "nothing will ever run it)",
-              (unsigned long long)gp->goid, gstatus_name(st));
+      if (st != gstatus::waiting) {
+        awake = gp;
+        break;
+      }
       counts[static_cast<std::size_t>(gp->waitreason)]++;
       asleep++;
     }
   }
+  // A thread outside the runtime readies a G (goready, go()) by making it
+  // runnable first and queueing it under sched.lock after (injectg): while
+  // such a thread may exist, a runnable G outside every queue may be one in
+  // transit, and the thread will queue it and start an M. Only when none can
+  // exist was it lost. Asked in every mode: a lost G is never a deadlock.
+  // With automatic detection the same question decides whether sleeping
+  // goroutines are deadlocked; with always, it is asked only for `awake`.
+  if ((awake || rt.opts.detect_deadlock.get() == deadlock_detection::automatic) &&
+      !no_outside_threads(rt)) {
+    // Not provable now: sysmon asks again (checkdead_recheck).
+    rt.deadlock_unproven.store(true, std::memory_order_relaxed);
+    return nullptr;
+  }
+  if (awake)
+    fatal("checkdead: goroutine %llu is %s while every M and P is idle (a lost wake-up: "
+          "nothing will ever run it)",
+          (unsigned long long)awake->goid,
+          gstatus_name(awake->status.load(std::memory_order_relaxed)));
   if (s.runqsize.load(std::memory_order_relaxed) != 0)
     fatal("checkdead: the global run queue holds %d goroutines while every M is idle",
           s.runqsize.load(std::memory_order_relaxed));
   if (asleep == 0) return nullptr;  // nothing alive: main is about to end the run
-  // Asleep as far as the runtime can see. With automatic detection, a
-  // thread outside it may still wake one: report only once none can exist.
-  if (rt.opts.detect_deadlock.get() == deadlock_detection::automatic && !no_outside_threads(rt)) {
-    rt.deadlock_unproven.store(true, std::memory_order_relaxed);
-    return nullptr;
-  }
+  // Asleep as far as the runtime can see, and with automatic detection no
+  // thread outside it exists that could wake one (always: assumed).
   rt.deadlocked = true;
   std::map<std::string, std::size_t> by_reason;
   std::string what = "all goroutines are asleep - deadlock! (" + std::to_string(asleep) +
