@@ -17,6 +17,8 @@
 // Time: each test loops rounds for GORO_SOAK_SECONDS seconds if set, else
 // for stress_default_seconds (short, for CI). For a soak:
 //   GORO_SOAK_SECONDS=3600 ctest -L stress --timeout 100000
+// CountedSchedulingEventsConserve is bounded by the runtime's own event
+// counts instead: GORO_SOAK_EVENTS=N (ci/soak.sh).
 //
 // Seeds: a failing test prints "replay: GORO_CHAOS_SEED=... GORO_STRESS_SEED=...
 // stress_test --gtest_filter=..." (spec/verification.md, "Replay": what

@@ -4,8 +4,9 @@
 
 namespace goro_test {
 
-// For tests where foreign threads wake goroutines, which deadlock detection
-// cannot see (a goroutine waiting for such a thread would look deadlocked).
+// For tests where foreign threads wake goroutines. Default detection no
+// longer reports while such threads exist (spec/netpoll.md); these tests
+// keep detection off, as before.
 inline goro::options threads_wake_goroutines(goro::options o) {
   o.detect_deadlock = false;
   return o;
