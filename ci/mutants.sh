@@ -34,7 +34,7 @@ jobs=$(nproc)
 # PHandoff_no_needspinning trace); Stress.NeedspinningCounterexampleNoLostWakeup
 # drives the runtime through it with the chaos hooks and catches it every
 # time, in its first round.
-mutants=${GORO_MUTANTS:-"steal_plain_store publish_tail_first get_plain_store no_spin_recheck wg_stale_wake exitsyscall_no_cas preempt_anywhere no_needspinning resize_drops_runnext timer_early preempt_no_xrstor netpoll_no_latch no_checkdead"}
+mutants=${GORO_MUTANTS:-"steal_plain_store publish_tail_first get_plain_store no_spin_recheck wg_stale_wake exitsyscall_no_cas preempt_anywhere no_needspinning resize_drops_runnext timer_early preempt_no_xrstor netpoll_no_latch no_checkdead checkdead_ignores_threads uncounted_foreign_ready"}
 targets="runq_concurrent_props stress_test sysmon_test net_test deadlock_test"
 # The checks, as ctest names (gtest_discover_tests: Suite.Name).
 # Quick checks first: a mutant's run stops at its first catch.
@@ -51,7 +51,9 @@ SysmonTest.AsyncPreemptionNeverLandsInsideMalloc
 Stress.GomaxprocsChurnUnderLoad
 NetTest.AnEdgeThatArrivesBeforeTheReaderWaitsIsNotLost
 NetTest.EchoServerWithAThousandConcurrentConnections
-Procs/DeadlockProcs.MainReceivingFromAChannelNobodySendsOnIsReported/procs2"
+Procs/DeadlockProcs.MainReceivingFromAChannelNobodySendsOnIsReported/procs2
+Procs/DeadlockProcs.AStdThreadFeedingAChannelAfterAPauseIsNotADeadlock/procs2
+Stress.CountedSchedulingEventsConserve"
 # Checks a mutant tries before the list above (the order only saves time: a
 # mutant counts as caught by whichever check fails, and the control must
 # pass every check). The network and deadlock checks catch their mutants by
@@ -59,6 +61,8 @@ Procs/DeadlockProcs.MainReceivingFromAChannelNobodySendsOnIsReported/procs2"
 declare -A aimed=(
   [netpoll_no_latch]="NetTest.AnEdgeThatArrivesBeforeTheReaderWaitsIsNotLost"
   [no_checkdead]="Procs/DeadlockProcs.MainReceivingFromAChannelNobodySendsOnIsReported/procs2"
+  [checkdead_ignores_threads]="Procs/DeadlockProcs.AStdThreadFeedingAChannelAfterAPauseIsNotADeadlock/procs2"
+  [uncounted_foreign_ready]="Stress.CountedSchedulingEventsConserve"
 )
 # Per-check limit for mutants: a correct run takes ~2-5 s; a hang past this
 # counts as a catch only because the control passed the same check.
@@ -84,6 +88,8 @@ declare -A what=(
   [preempt_no_xrstor]="the asynchronous preemption trampoline does not restore the interrupted goroutine's x87/SSE/AVX state (no XRSTOR)"
   [netpoll_no_latch]="netpoll drops a readiness edge that finds no goroutine waiting instead of latching it"
   [no_checkdead]="checkdead never declares a deadlock: a program whose goroutines are all asleep hangs"
+  [checkdead_ignores_threads]="checkdead ignores threads outside the runtime (the rule before issue 10): a goroutine a std::thread will feed is reported as deadlocked"
+  [uncounted_foreign_ready]="goready from a thread without a P is not counted in sched_stats"
 )
 
 configure() {

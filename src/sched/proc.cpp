@@ -628,8 +628,14 @@ std::exception_ptr checkdead(runtime& rt) {
   // exist was it lost. Asked in every mode: a lost G is never a deadlock.
   // With automatic detection the same question decides whether sleeping
   // goroutines are deadlocked; with always, it is asked only for `awake`.
+#ifndef GORO_MUTANT_CHECKDEAD_IGNORES_THREADS
   if ((awake || rt.opts.detect_deadlock.get() == deadlock_detection::automatic) &&
       !no_outside_threads(rt)) {
+#else
+  // MUTANT: the rule before issue 10: threads outside the runtime are not
+  // considered, so a goroutine a std::thread is about to feed is reported.
+  if (false) {
+#endif
     // Not provable now: sysmon asks again (checkdead_recheck).
     rt.deadlock_unproven.store(true, std::memory_order_relaxed);
     return nullptr;
@@ -1160,7 +1166,9 @@ void goready(g* gp) {
   runtime* act = acquire_active();
   if (act && act == gp->rt) {
     casgstatus(gp, gstatus::waiting, gstatus::runnable, "goready");
+#ifndef GORO_MUTANT_UNCOUNTED_FOREIGN_READY
     act->nop_stat.readies.fetch_add(1, std::memory_order_relaxed);
+#endif  // MUTANT: a ready from a thread without a P is not counted
     injectg(*act, gp);
   }
   if (act) act->release();
