@@ -31,7 +31,9 @@ struct deadlock : std::runtime_error {
 // goroutine may wait on). Deadlock detection then does not count it as a
 // thread that could (a watchdog, a logger, a metrics thread). A bystander
 // that breaks the promise may see a correct program reported as deadlocked.
-// Calling it again on the same thread has no further effect.
+// Calling it again on the same thread has no further effect. A thread that
+// will call goro::run must not declare itself: as m0 it would be counted
+// twice, and could hide another thread from the check.
 void deadlock_bystander();
 
 }  // namespace goro
