@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "goro/goro.hpp"
+#include "watchdog.hpp"
 
 namespace {
 
@@ -112,6 +113,95 @@ TEST(TimeTest, MainMayReturnWhileGoroutinesSleepOnGuardedStacks) {
         },
         o);
   }
+}
+
+// Issue 10: durations and deadlines at the extremes saturate. `now + d`
+// used to wrap, so the longest sleep returned at once.
+TEST(TimeTest, SleepForTheLongestDurationNeverReturns) {
+  goro_test::watchdog wd(std::chrono::seconds(60));
+  static std::atomic<int> woke{0};
+  woke = 0;
+  goro::run(
+      [] {
+        goro::go([] {
+          goro::sleep_for(std::chrono::nanoseconds::max());
+          woke++;
+        });
+        goro::go([] {
+          // seconds::max() is far beyond what nanoseconds hold: the
+          // conversion must saturate, not wrap.
+          goro::sleep_for(std::chrono::seconds::max());
+          woke++;
+        });
+        goro::go([] {
+          goro::sleep_until(clock_type::time_point::max());
+          woke++;
+        });
+        goro::go([] {
+          goro::sleep_until(std::chrono::time_point<clock_type, std::chrono::hours>::max());
+          woke++;
+        });
+        goro::sleep_for(50ms);
+        EXPECT_EQ(woke.load(), 0) << "a sleep of the longest duration returned";
+      },
+      procs(2));
+  EXPECT_EQ(woke.load(), 0);
+}
+
+TEST(TimeTest, NonPositiveAndPastSleepsReturnAtOnce) {
+  goro_test::watchdog wd(std::chrono::seconds(60));
+  goro::run(
+      [] {
+        auto t0 = clock_type::now();
+        goro::sleep_for(0ns);
+        goro::sleep_for(-1s);
+        goro::sleep_for(std::chrono::nanoseconds::min());
+        goro::sleep_for(std::chrono::seconds::min());
+        goro::sleep_until(clock_type::time_point::min());
+        goro::sleep_until(t0 - 1h);
+        goro::sleep_until(std::chrono::time_point<clock_type, std::chrono::hours>::min());
+        EXPECT_LT(clock_type::now() - t0, 5s);
+      },
+      procs(1));
+}
+
+TEST(TimeTest, AfterTheLongestDurationDoesNotFire) {
+  goro_test::watchdog wd(std::chrono::seconds(60));
+  goro::run(
+      [] {
+        auto never = goro::after(std::chrono::nanoseconds::max());
+        auto never2 = goro::after(std::chrono::hours::max());
+        goro::sleep_for(50ms);
+        EXPECT_FALSE(never.try_recv().has_value()) << "after(nanoseconds::max()) fired";
+        EXPECT_FALSE(never2.try_recv().has_value()) << "after(hours::max()) fired";
+        // A negative duration fires at once (Go: time.After(-1s)).
+        auto t0 = clock_type::now();
+        auto past = goro::after(-1s);
+        EXPECT_TRUE(past.recv().has_value());
+        auto past2 = goro::after(std::chrono::nanoseconds::min());
+        EXPECT_TRUE(past2.recv().has_value());
+        EXPECT_LT(clock_type::now() - t0, 5s);
+      },
+      procs(2));
+}
+
+// Issue 11: closing the channel after() returned made the timer's send
+// throw closed_channel inside the scheduler (std::terminate).
+TEST(TimeTest, ClosingTheChannelOfAfterIsHarmless) {
+  goro_test::watchdog wd(std::chrono::seconds(60));
+  int got = goro::run(
+      [] {
+        auto ch = goro::after(1ms);
+        ch.close();
+        auto ch2 = goro::after(2ms);
+        goro::sleep_for(10ms);  // both timers fire meanwhile
+        ch2.close();            // after the value arrived: still buffered, then closed
+        EXPECT_TRUE(ch2.recv().has_value());
+        EXPECT_FALSE(ch.recv().has_value());  // closed and empty
+        return 7;
+      },
+      procs(1));
+  EXPECT_EQ(got, 7);
 }
 
 }  // namespace
