@@ -204,4 +204,28 @@ TEST(TimeTest, ClosingTheChannelOfAfterIsHarmless) {
   EXPECT_EQ(got, 7);
 }
 
+// A goroutine sleeping forever holds a timer at the end of time: the one M
+// left with nothing to do blocks in epoll for (INT64_MAX - now) ns, a
+// timeout the kernel must accept, and, as in Go (checkdead returns while
+// any P has a timer), the others are not reported deadlocked meanwhile.
+// Here main is woken by a foreign thread.
+TEST(TimeTest, ASleepForeverIsAPendingTimerNotADeadlock) {
+  goro_test::watchdog wd(std::chrono::seconds(60));
+  goro::chan<int> c(0);
+  int got = goro::run(
+      [c]() mutable {
+        goro::go([] { goro::sleep_for(std::chrono::nanoseconds::max()); });
+        goro::sleep_for(5ms);  // let it park
+        std::thread t([c]() mutable {
+          std::this_thread::sleep_for(50ms);
+          c.send(7);
+        });
+        int v = *c.recv();
+        goro::blocking([&] { t.join(); });
+        return v;
+      },
+      procs(1));
+  EXPECT_EQ(got, 7);
+}
+
 }  // namespace
