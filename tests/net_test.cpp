@@ -545,6 +545,7 @@ TEST(NetTest, SocketsWorkOverIPv6Loopback) {
 // Timers pending over all of the caller's runtime's Ps (the counts checkdead
 // sums): deadline timers included.
 int pending_timers() {
+  goro::detail::nopreempt guard;  // getm()'s M stays ours while we read it
   goro::detail::runtime& rt = *goro::detail::getm()->rt;
   int n = 0;
   std::uint32_t np = rt.gomaxprocs.load(std::memory_order_acquire);
@@ -667,14 +668,17 @@ TEST(NetTest, DeadlineUpdatesReuseOneTimerPerDirection) {
 // A closed socket's pending deadline timers kept deadlock detection off.
 TEST(NetTest, AClosedSocketsDeadlinesDoNotHideADeadlock) {
   watchdog wd(std::chrono::seconds(30));
+  // Owned outside run: main's frame is abandoned at the deadlock, not
+  // unwound (LeakSanitizer would report what it owned).
+  std::pair<tcp_conn, tcp_conn> conns;
+  goro::chan<int> never;
   EXPECT_THROW(goro::run(
-                   [] {
-                     auto conns = connected_pair();
+                   [&] {
+                     conns = connected_pair();
                      conns.first.set_deadline(clock_type::now() + 1h);
                      conns.second.set_write_deadline(clock_type::now() + 1h);
                      conns.first.close();
                      conns.second.close();
-                     goro::chan<int> never;
                      never.recv();  // nobody sends: a deadlock
                    },
                    procs(1)),

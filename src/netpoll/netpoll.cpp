@@ -364,11 +364,18 @@ int poll_wait(pollDesc* pd, poll_mode mode) {
   // Opened before this runtime ran (or in an earlier run): registered with
   // no epoll instance that still exists. Waiting for it in poll(2) would
   // keep this M's P (with one P, the whole runtime) for the whole wait, so
-  // it joins our epoll instance now. Under pd->lock: not preemptible, so
-  // getm()'s P is ours until we unlock.
-  if (pd->rtgen != rt->gen && !pd->closing && !adopt_locked(pd, *rt, getm()->p_)) {
-    pd->lock.unlock();
-    return poll_wait_thread(pd, mode);
+  // it joins our epoll instance now. nopreempt: getm()'s P stays ours (and
+  // alive) while adopt_locked pushes timers onto it.
+  if (pd->rtgen != rt->gen && !pd->closing) {
+    bool adopted;
+    {
+      nopreempt npr;
+      adopted = adopt_locked(pd, *rt, getm()->p_);
+    }
+    if (!adopted) {
+      pd->lock.unlock();
+      return poll_wait_thread(pd, mode);
+    }
   }
   for (;;) {
     if (int err = check_locked(pd, mode)) {
@@ -408,38 +415,41 @@ void poll_set_deadline(pollDesc* pd, std::int64_t when, bool read, bool write) {
   waiter* wake[2] = {nullptr, nullptr};
   std::int64_t now = nanotime();
   std::int64_t armed = 0;
-  pd->lock.lock();
-  // Timers only while pd belongs to a running runtime (registering it with
-  // rt if it belongs to none: opened before run). Without one, only
-  // poll_wait_thread's own checks enforce the deadline. Under pd->lock we
-  // are not preemptible, so the P read here stays ours (and alive) until
-  // we unlock.
-  p* pp = nullptr;
-  if (rt && !pd->closing) {
-    m* mp = getm();
-    p* mine = mp && mp->p_ && mp->rt == rt ? mp->p_ : nullptr;
-    // From a thread outside the runtime: P0, which survives every
-    // gomaxprocs change.
-    p* dest = mine ? mine : rt->allp[0].load(std::memory_order_acquire);
-    if (pd->rtgen == rt->gen || adopt_locked(pd, *rt, dest)) pp = dest;
-  }
-  for (int k = 0; k < 2; k++) {
-    if (!(k == 0 ? read : write)) continue;
-    std::int64_t& dl = k == 0 ? pd->rd : pd->wd;
-    timer& t = k == 0 ? pd->rt : pd->wt;
-    dl = when == 0 ? 0 : when <= now ? -1 : when;
-    if (dl < 0) wake[k] = std::exchange(k == 0 ? pd->rw : pd->ww, nullptr);
-    if (!pp) continue;
-    // Lock order: pollDesc.lock, then timer_heap.lock (the fire takes
-    // pd->lock with no timer lock held, see run_timers).
-    if (dl > 0) {
-      timer_mod(&t, dl, pp->timers);
-      armed = armed == 0 || dl < armed ? dl : armed;
-    } else {
-      timer_del(&t);
+  // nopreempt: the P read below stays ours (and alive: a P is retired only
+  // with the world stopped) until the timers are on its heap.
+  {
+    nopreempt npr;
+    pd->lock.lock();
+    // Timers only while pd belongs to a running runtime (registering it with
+    // rt if it belongs to none: opened before run). Without one, only
+    // poll_wait_thread's own checks enforce the deadline.
+    p* pp = nullptr;
+    if (rt && !pd->closing) {
+      m* mp = getm();
+      p* mine = mp && mp->p_ && mp->rt == rt ? mp->p_ : nullptr;
+      // From a thread outside the runtime: P0, which survives every
+      // gomaxprocs change.
+      p* dest = mine ? mine : rt->allp[0].load(std::memory_order_acquire);
+      if (pd->rtgen == rt->gen || adopt_locked(pd, *rt, dest)) pp = dest;
     }
+    for (int k = 0; k < 2; k++) {
+      if (!(k == 0 ? read : write)) continue;
+      std::int64_t& dl = k == 0 ? pd->rd : pd->wd;
+      timer& t = k == 0 ? pd->rt : pd->wt;
+      dl = when == 0 ? 0 : when <= now ? -1 : when;
+      if (dl < 0) wake[k] = std::exchange(k == 0 ? pd->rw : pd->ww, nullptr);
+      if (!pp) continue;
+      // Lock order: pollDesc.lock, then timer_heap.lock (the fire takes
+      // pd->lock with no timer lock held, see run_timers).
+      if (dl > 0) {
+        timer_mod(&t, dl, pp->timers);
+        armed = armed == 0 || dl < armed ? dl : armed;
+      } else {
+        timer_del(&t);
+      }
+    }
+    pd->lock.unlock();
   }
-  pd->lock.unlock();
   if (armed) wake_timer_sleeper(*rt, armed);
   if (rt) rt->release();
   for (waiter* w : wake)
