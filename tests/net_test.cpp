@@ -554,6 +554,23 @@ int pending_timers() {
   return n;
 }
 
+// ThreadSanitizer's runtime grows with every lock operation it records
+// (its own history, 250 MB over this test's 2 million updates), so the
+// RSS bound is only meaningful without it; the timer count is checked in
+// every build.
+constexpr bool under_tsan =
+#if defined(__SANITIZE_THREAD__)
+    true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+    true;
+#else
+    false;
+#endif
+#else
+    false;
+#endif
+
 long rss_kb() {
   std::ifstream f("/proc/self/status");
   std::string line;
@@ -656,7 +673,8 @@ TEST(NetTest, DeadlineUpdatesReuseOneTimerPerDirection) {
         most = std::max(most, pending_timers());
         EXPECT_LE(most, 2) << "deadline updates accumulate timers";
         long grew = rss_kb() - rss0;
-        EXPECT_LT(grew, 32 * 1024) << "RSS grew by " << grew << " kB over 2 million updates";
+        if (!under_tsan)
+          EXPECT_LT(grew, 32 * 1024) << "RSS grew by " << grew << " kB over 2 million updates";
         server.set_read_deadline({});
         EXPECT_EQ(pending_timers(), 1);  // the write one remains
         server.close();
