@@ -2,11 +2,15 @@
 // timeout, from a foreign thread, and left pending when the runtime ends.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <random>
 #include <thread>
+#include <vector>
 
 #include "goro/goro.hpp"
+#include "time/timer.hpp"
 #include "watchdog.hpp"
 
 namespace {
@@ -226,6 +230,52 @@ TEST(TimeTest, ASleepForeverIsAPendingTimerNotADeadlock) {
       },
       procs(1));
   EXPECT_EQ(got, 7);
+}
+
+// timer_mod / timer_del (the socket deadline timers' in-place changes) keep
+// the 4-ary heap ordered and every timer's index right: random pushes,
+// modifications and deletions, then every pending timer fires in order.
+std::vector<std::int64_t> heap_fired;
+void record_fire(goro::detail::timer* t) { heap_fired.push_back(t->when); }
+
+TEST(TimeTest, TimerHeapStaysOrderedUnderModifyAndDelete) {
+  using namespace goro::detail;
+  std::mt19937 rng(12345);
+  for (int round = 0; round < 500; round++) {
+    timer_heap h;
+    std::vector<timer> ts(1 + rng() % 40);
+    for (auto& t : ts) t.fire = record_fire;
+    std::vector<bool> pending(ts.size());
+    for (int op = 0; op < 200; op++) {
+      std::size_t i = rng() % ts.size();
+      switch (rng() % 3) {
+        case 0:
+          if (pending[i]) break;
+          ts[i].when = 1 + rng() % 1000;
+          h.lock.lock();
+          timer_push_locked(h, &ts[i]);
+          h.lock.unlock();
+          pending[i] = true;
+          break;
+        case 1:
+          timer_mod(&ts[i], 1 + rng() % 1000, h);
+          pending[i] = true;
+          break;
+        default:
+          ASSERT_EQ(timer_del(&ts[i]), static_cast<bool>(pending[i])) << "round " << round;
+          pending[i] = false;
+      }
+      ASSERT_EQ(h.count.load(), std::count(pending.begin(), pending.end(), true));
+    }
+    std::vector<std::int64_t> want;
+    for (std::size_t i = 0; i < ts.size(); i++)
+      if (pending[i]) want.push_back(ts[i].when);
+    std::sort(want.begin(), want.end());
+    heap_fired.clear();
+    run_timers(h, 2000);
+    ASSERT_EQ(heap_fired, want) << "round " << round;
+    for (auto& t : ts) EXPECT_EQ(t.heap.load(), nullptr);
+  }
 }
 
 }  // namespace
