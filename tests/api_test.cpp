@@ -253,4 +253,33 @@ TEST(ApiDeathTest, GuardPageStopsStackOverflow) {
               ::testing::KilledBySignal(SIGSEGV), "");
 }
 
+// newg_abort freed an over-aligned closure with the unaligned operator
+// delete (ASan: alloc-dealloc-mismatch). The argument's copy succeeds (into
+// the closure built by go()), its move (into the g's task) throws, so the
+// spawn is aborted after newg_begin allocated the aligned storage.
+struct alignas(64) throws_on_move {
+  int v = 1;
+  throws_on_move() = default;
+  throws_on_move(const throws_on_move&) = default;
+  throws_on_move(throws_on_move&&) { throw std::runtime_error("move"); }
+};
+
+TEST(ApiTest, AnAbortedSpawnOfAnOverAlignedClosureFreesItAsAllocated) {
+  std::atomic<int> ran{0};
+  goro::run([&] {
+    throws_on_move arg;
+    for (int i = 0; i < 3; i++)
+      EXPECT_THROW(goro::go([&ran](throws_on_move) { ran++; }, arg), std::runtime_error);
+    // The runtime is intact: a spawn after the aborted ones runs.
+    goro::wait_group wg;
+    wg.add(1);
+    goro::go([&] {
+      ran += 10;
+      wg.done();
+    });
+    wg.wait();
+  });
+  EXPECT_EQ(ran.load(), 10);
+}
+
 }  // namespace

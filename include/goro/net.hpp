@@ -33,19 +33,44 @@
 #include <string_view>
 #include <system_error>
 
+#include "goro/detail/saturate.hpp"
+
 namespace goro::net {
 
 namespace detail {
 struct socket_state;
 }
 
-// A deadline passed (Go's os.ErrDeadlineExceeded, "i/o timeout").
+// A deadline passed (Go's os.ErrDeadlineExceeded, "i/o timeout"). From a
+// write, bytes_written() tells how many bytes went out before it (Go's n
+// of (n, err)); 0 from every other call.
 struct timeout_error : std::system_error {
-  explicit timeout_error(const std::string& what)
-      : std::system_error(ETIMEDOUT, std::generic_category(), what) {}
+  explicit timeout_error(const std::string& what, std::size_t written = 0)
+      : std::system_error(ETIMEDOUT, std::generic_category(), what), written_(written) {}
+  std::size_t bytes_written() const noexcept { return written_; }
+
+ private:
+  std::size_t written_;
 };
 
-using deadline = std::chrono::steady_clock::time_point;  // {}: none
+// Every other failure of tcp_conn::write (EPIPE, ECONNRESET, EBADF, ...):
+// the errno, and how many bytes went out before it (the peer receives
+// exactly those). A write that hits its deadline throws timeout_error,
+// which carries the count too.
+struct write_error : std::system_error {
+  write_error(int err, const std::string& what, std::size_t written)
+      : std::system_error(err, std::generic_category(), what), written_(written) {}
+  std::size_t bytes_written() const noexcept { return written_; }
+
+ private:
+  std::size_t written_;
+};
+
+// A point on steady_clock. {} (the epoch): none. Saturating, as every
+// deadline in goro: time_point::max() (or any time point beyond the
+// nanosecond range) is none too, since it never comes; one already past,
+// time_point::min() included, fails the calls at once.
+using deadline = std::chrono::steady_clock::time_point;
 
 // A TCP connection. A handle: copies refer to the same socket, which is
 // closed by close() or when the last handle goes.
@@ -55,15 +80,25 @@ class tcp_conn {
 
   // Connects to host:port. host is a numeric IPv4 or IPv6 address or a name
   // (resolved with getaddrinfo inside goro::blocking). The connection
-  // attempt parks the goroutine; `timeout` of zero means none.
+  // attempt parks the goroutine. `timeout` as Go's Dialer.Timeout: zero
+  // means none; a negative one has passed (timeout_error at once); a long
+  // one saturates (nanoseconds::max(), or hours::max() through the
+  // overload below, is none in effect, never an overflow).
   static tcp_conn dial(std::string_view host, std::uint16_t port,
                        std::chrono::nanoseconds timeout = std::chrono::nanoseconds::zero());
+  template <class Rep, class Period>
+  static tcp_conn dial(std::string_view host, std::uint16_t port,
+                       std::chrono::duration<Rep, Period> timeout) {
+    return dial(host, port, goro::detail::saturating_ns(timeout));
+  }
 
   // Reads at most n bytes into buf, parking until at least one is there.
   // Returns 0 at end of stream (the peer shut down its side).
   std::size_t read(void* buf, std::size_t n);
-  // Writes all n bytes, parking while the socket buffer is full. If it
-  // fails partway, the exception says how many bytes were written.
+  // Writes all n bytes, parking while the socket buffer is full. On
+  // failure it throws timeout_error (the write deadline passed) or
+  // write_error (anything else), whose bytes_written() says how many
+  // bytes were written before it (Go's (n, err)).
   void write(const void* buf, std::size_t n);
   void write(std::string_view s) { write(s.data(), s.size()); }
   // Shuts down the writing side (the peer reads end of stream); reading
@@ -76,10 +111,26 @@ class tcp_conn {
   // Deadlines (Go's SetDeadline / SetReadDeadline / SetWriteDeadline): a
   // call that has not finished by then fails with timeout_error, including
   // one already parked; later calls fail at once until the deadline is
-  // moved. deadline{} removes it.
+  // moved. deadline{} (or time_point::max()) removes it; one already past
+  // fails a parked call and later ones at once. A socket keeps at most one
+  // timer per direction however often its deadlines change, and none once
+  // closed.
   void set_deadline(deadline t);
   void set_read_deadline(deadline t);
   void set_write_deadline(deadline t);
+  // Time points of other precisions, converted without overflow.
+  template <class Dur>
+  void set_deadline(std::chrono::time_point<std::chrono::steady_clock, Dur> t) {
+    set_deadline(goro::detail::saturating_time_point(t));
+  }
+  template <class Dur>
+  void set_read_deadline(std::chrono::time_point<std::chrono::steady_clock, Dur> t) {
+    set_read_deadline(goro::detail::saturating_time_point(t));
+  }
+  template <class Dur>
+  void set_write_deadline(std::chrono::time_point<std::chrono::steady_clock, Dur> t) {
+    set_write_deadline(goro::detail::saturating_time_point(t));
+  }
 
   int native_handle() const;
   std::string local_address() const;   // "127.0.0.1:4000", "[::1]:4000"
@@ -108,6 +159,10 @@ class tcp_listener {
   void close();
   // Fails accept with timeout_error once t passes (Go's SetDeadline).
   void set_deadline(deadline t);
+  template <class Dur>
+  void set_deadline(std::chrono::time_point<std::chrono::steady_clock, Dur> t) {
+    set_deadline(goro::detail::saturating_time_point(t));
+  }
 
   std::uint16_t port() const;
   std::string address() const;

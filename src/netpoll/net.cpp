@@ -100,6 +100,17 @@ std::string op_name(const socket_state& s, const char* op) {
   throw std::system_error(err, std::generic_category(), op_name(s, op));
 }
 
+// A write's failure, carrying the bytes written before it (done of n).
+[[noreturn]] void throw_write(const socket_state& s, int err, std::size_t done, std::size_t n) {
+  std::string op = done == 0 ? std::string("write")
+                             : "write (" + std::to_string(done) + " of " + std::to_string(n) +
+                                   " bytes written)";
+  if (err == ETIMEDOUT) throw timeout_error(op_name(s, op.c_str()) + ": i/o timeout", done);
+  if (err == EBADF)
+    throw write_error(EBADF, "goro::net: " + op + ": use of closed network connection", done);
+  throw write_error(err, op_name(s, op.c_str()), done);
+}
+
 socket_state& state_of(const std::shared_ptr<socket_state>& s, const char* op) {
   if (!s)
     throw std::system_error(EBADF, std::generic_category(),
@@ -109,8 +120,10 @@ socket_state& state_of(const std::shared_ptr<socket_state>& s, const char* op) {
 
 std::int64_t to_nanotime(deadline t) {
   if (t == deadline{}) return 0;
-  // steady_clock is CLOCK_MONOTONIC, nanotime()'s clock.
-  std::int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  // steady_clock is CLOCK_MONOTONIC, nanotime()'s clock, and its duration
+  // is nanoseconds: no conversion that could overflow. max() stays
+  // INT64_MAX, which poll_set_deadline takes as none.
+  std::int64_t ns = t.time_since_epoch().count();
   return ns <= 0 ? 1 : ns;  // 0 means "none"; anything earlier has passed
 }
 
@@ -165,9 +178,14 @@ namespace gd = goro::detail;
 
 tcp_conn tcp_conn::dial(std::string_view host, std::uint16_t port,
                         std::chrono::nanoseconds timeout) {
+  std::string where = std::string(host) + ":" + std::to_string(port);
+  // Go's Dialer: a zero Timeout is none, a negative one has passed already.
+  if (timeout.count() < 0) throw timeout_error("goro::net: dial " + where + ": i/o timeout");
   resolved addrs;
   resolve(host, port, false, addrs);
-  std::int64_t dl = timeout.count() > 0 ? gd::nanotime() + timeout.count() : 0;
+  // Saturated: nanoseconds::max() gives INT64_MAX, which is none.
+  std::int64_t dl = timeout.count() > 0 ? gd::saturating_deadline(gd::nanotime(), timeout.count()) : 0;
+  if (dl == INT64_MAX) dl = 0;
   int last_err = EHOSTUNREACH;
   for (addrinfo* ai = addrs.list; ai; ai = ai->ai_next) {
     auto s = std::make_shared<socket_state>(new_socket(ai->ai_family), false);
@@ -199,7 +217,6 @@ tcp_conn tcp_conn::dial(std::string_view host, std::uint16_t port,
     last_err = err;
     if (err == ETIMEDOUT || err == EBADF) break;  // the deadline covers every address
   }
-  std::string where = std::string(host) + ":" + std::to_string(port);
   if (last_err == ETIMEDOUT) throw timeout_error("goro::net: dial " + where + ": i/o timeout");
   throw std::system_error(last_err, std::generic_category(), "goro::net: dial " + where);
 }
@@ -222,11 +239,7 @@ void tcp_conn::write(const void* buf, std::size_t n) {
   std::lock_guard lk(s.wmu);
   const char* p = static_cast<const char*>(buf);
   std::size_t done = 0;
-  auto fail = [&](int err) {
-    if (done == 0) throw_errno(s, err, "write");
-    std::string op = "write (" + std::to_string(done) + " of " + std::to_string(n) + " bytes written)";
-    throw_errno(s, err, op.c_str());
-  };
+  auto fail = [&](int err) { throw_write(s, err, done, n); };
   while (done < n) {
     if (int e = gd::poll_check(s.pd, gd::poll_mode::write)) fail(e);
     // MSG_NOSIGNAL: a peer that went away is an EPIPE error, not a SIGPIPE.

@@ -145,6 +145,48 @@ void netpoll(runtime& rt, std::int64_t delay_ns, netpoll_ready_list& out) {
 
 namespace {
 
+// A deadline timer's fire (Go's netpolldeadlineimpl): the deadline passed
+// unless it moved meanwhile (the timer may have been popped just before a
+// set_deadline), so it is checked under pd->lock against the clock; a
+// timer is never early, so a deadline it was armed for is due.
+void deadline_fire(pollDesc* pd, poll_mode mode) {
+  waiter* w = nullptr;
+  pd->lock.lock();
+  std::int64_t& dl = mode == poll_mode::read ? pd->rd : pd->wd;
+  if (dl > 0 && dl <= nanotime()) {
+    dl = -1;
+    w = std::exchange(mode == poll_mode::read ? pd->rw : pd->ww, nullptr);
+  }
+  pd->lock.unlock();
+  if (w) ready(w);
+}
+void deadline_fire_read(timer* t) { deadline_fire(static_cast<pollDesc*>(t->arg), poll_mode::read); }
+void deadline_fire_write(timer* t) { deadline_fire(static_cast<pollDesc*>(t->arg), poll_mode::write); }
+
+// Caller holds pd->lock; pd is open and belongs to no running runtime (its
+// rtgen is another's, or 0). Registers pd's fd with rt's epoll instance and
+// arms pd's future deadlines on pp's heap. Edge-triggered EPOLL_CTL_ADD
+// reports the fd's current readiness as an event, so an edge from before
+// is not lost. False (pd unchanged) if epoll refuses the fd.
+bool adopt_locked(pollDesc* pd, runtime& rt, p* pp) {
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.ptr = pd;
+  if (epoll_ctl(rt.netpoll.epfd, EPOLL_CTL_ADD, pd->fd, &ev) < 0 && errno != EEXIST) return false;
+  pd->rtgen = rt.gen;
+  // A deadline already due needs no timer: check_locked answers ETIMEDOUT.
+  std::int64_t now = nanotime();
+  if (pd->rd > now) {
+    timer_mod(&pd->rt, pd->rd, pp->timers);
+    wake_timer_sleeper(rt, pd->rd);
+  }
+  if (pd->wd > now) {
+    timer_mod(&pd->wt, pd->wd, pp->timers);
+    wake_timer_sleeper(rt, pd->wd);
+  }
+  return true;
+}
+
 // The pool: descriptors are never freed (see netpoll.hpp), so a deque that
 // only grows, plus a free list. Deliberately never destroyed, not even at
 // exit: a thread still closing a socket then must find its memory valid.
@@ -181,6 +223,12 @@ pollDesc* poll_open(int fd) {
       pd_free = pd->link;
     } else {
       pd = &pd_pool.emplace_back();
+      // Once per descriptor's life, which never ends: a fire in flight
+      // for a previous owner reads these, so they are never rewritten.
+      pd->rt.fire = deadline_fire_read;
+      pd->rt.arg = pd;
+      pd->wt.fire = deadline_fire_write;
+      pd->wt.arg = pd;
     }
   }
   pd->lock.lock();
@@ -189,9 +237,9 @@ pollDesc* poll_open(int fd) {
   pd->closing = false;
   pd->rready = pd->wready = false;
   pd->rw = pd->ww = nullptr;
+  // A timer of the previous owner's still firing finds no deadline (or
+  // ours, which it then enforces correctly: it checks the clock).
   pd->rd = pd->wd = 0;
-  pd->rseq++;  // a timer armed by the previous owner is stale from here on
-  pd->wseq++;
   pd->link = nullptr;
   pd->lock.unlock();
   pd->fdseq.fetch_add(1, std::memory_order_release);
@@ -216,22 +264,30 @@ pollDesc* poll_open(int fd) {
 }
 
 void poll_close(pollDesc* pd) {
+  // Retained first: the deadline timers below may sit in its heaps.
+  runtime* rt = retain_current_runtime();
   pd->lock.lock();
   pd->closing = true;
-  pd->rseq++;  // pending deadline timers become no-ops
-  pd->wseq++;
+  // Pending deadline timers go with the socket (Go's poll_runtime_pollClose
+  // deletes rt and wt): a closed socket keeps no timer, so it neither grows
+  // the heaps nor keeps deadlock detection off. Only pd's own runtime's
+  // heaps can hold them (they are armed only there, and a torn-down
+  // runtime's heaps let go of theirs); `closing`, set in this same critical
+  // section, keeps poll_set_deadline from arming them again.
+  if (rt && rt->gen == pd->rtgen) {
+    timer_del(&pd->rt);
+    timer_del(&pd->wt);
+  }
   waiter* rw = std::exchange(pd->rw, nullptr);
   waiter* ww = std::exchange(pd->ww, nullptr);
   std::uint64_t gen = pd->rtgen;
   pd->lock.unlock();
   if (rw) ready(rw);
   if (ww) ready(ww);
-  if (gen == 0) return;
   // Deregister while the fd is still open (the caller closes it after us).
   // The runtime may have ended since poll_open: its epoll instance (and the
   // registration) went with it.
-  runtime* rt = retain_current_runtime();
-  if (rt && rt->gen == gen) epoll_ctl(rt->netpoll.epfd, EPOLL_CTL_DEL, pd->fd, nullptr);
+  if (gen != 0 && rt && rt->gen == gen) epoll_ctl(rt->netpoll.epfd, EPOLL_CTL_DEL, pd->fd, nullptr);
   if (rt) rt->release();
 }
 
@@ -295,7 +351,7 @@ int poll_wait(pollDesc* pd, poll_mode mode) {
   {
     nopreempt np;
     m* mp = getm();
-    if (mp && mp->p_ && mp->curg && mp->rt->gen == pd->rtgen) rt = mp->rt;
+    if (mp && mp->p_ && mp->curg) rt = mp->rt;  // a goroutine: ours for as long as it runs
   }
   if (!rt) return poll_wait_thread(pd, mode);
   netpoller& np = rt->netpoll;
@@ -305,6 +361,22 @@ int poll_wait(pollDesc* pd, poll_mode mode) {
   // edge may be polled (by another M) before we are registered below.
   GORO_CHAOS_AT(chaos_site::netpoll_wait);
   pd->lock.lock();
+  // Opened before this runtime ran (or in an earlier run): registered with
+  // no epoll instance that still exists. Waiting for it in poll(2) would
+  // keep this M's P (with one P, the whole runtime) for the whole wait, so
+  // it joins our epoll instance now. nopreempt: getm()'s P stays ours (and
+  // alive) while adopt_locked pushes timers onto it.
+  if (pd->rtgen != rt->gen && !pd->closing) {
+    bool adopted;
+    {
+      nopreempt npr;
+      adopted = adopt_locked(pd, *rt, getm()->p_);
+    }
+    if (!adopted) {
+      pd->lock.unlock();
+      return poll_wait_thread(pd, mode);
+    }
+  }
   for (;;) {
     if (int err = check_locked(pd, mode)) {
       pd->lock.unlock();
@@ -335,98 +407,51 @@ int poll_wait(pollDesc* pd, poll_mode mode) {
   }
 }
 
-namespace {
-
-// A deadline's timer: heap-owned, fires once; stale (does nothing) if the
-// deadline changed or the descriptor closed since it was armed.
-struct deadline_timer {
-  timer t;
-  pollDesc* pd;
-  std::uint32_t seq;
-  poll_mode mode;
-};
-
-void deadline_fire(timer* t) {
-  auto* dt = reinterpret_cast<deadline_timer*>(t);
-  pollDesc* pd = dt->pd;
-  waiter* w = nullptr;
-  pd->lock.lock();
-  if (dt->mode == poll_mode::read) {
-    if (pd->rseq == dt->seq) {
-      pd->rd = -1;
-      w = std::exchange(pd->rw, nullptr);
-    }
-  } else if (pd->wseq == dt->seq) {
-    pd->wd = -1;
-    w = std::exchange(pd->ww, nullptr);
-  }
-  pd->lock.unlock();
-  delete dt;
-  if (w) ready(w);
-}
-
-void deadline_dispose(timer* t) { delete reinterpret_cast<deadline_timer*>(t); }
-
-// Caller holds pd->lock. Arms a timer for pd's current deadline of `mode`
-// on the caller's P, or on P0 from a thread outside the runtime (P0 always
-// survives gomaxprocs changes). Without pd's runtime running there is no
-// timer: only poll_wait_thread's own checks enforce the deadline.
-void arm_deadline_locked(pollDesc* pd, poll_mode mode, std::int64_t when) {
-  runtime* rt = nullptr;
-  p* pp = nullptr;
-  {
-    nopreempt np;
-    m* mp = getm();
-    if (mp && mp->p_ && mp->rt->gen == pd->rtgen) {
-      rt = mp->rt;
-      pp = mp->p_;
-      rt->retain();
-    }
-  }
-  if (!rt) {
-    rt = acquire_active();
-    if (rt && rt->gen != pd->rtgen) {
-      rt->release();
-      rt = nullptr;
-    }
-    if (rt) pp = rt->allp[0].load(std::memory_order_acquire);
-  }
-  if (!rt) return;
-  auto* dt = new deadline_timer;
-  dt->t.when = when;
-  dt->t.fire = deadline_fire;
-  dt->t.dispose = deadline_dispose;
-  dt->pd = pd;
-  dt->seq = mode == poll_mode::read ? pd->rseq : pd->wseq;
-  dt->mode = mode;
-  // Lock order: pollDesc.lock, then timer_heap.lock (deadline_fire runs with
-  // no timer lock held, see run_timers).
-  pp->timers.lock.lock();
-  timer_push_locked(pp->timers, &dt->t);
-  pp->timers.lock.unlock();
-  wake_timer_sleeper(*rt, when);
-  rt->release();
-}
-
-}  // namespace
-
 void poll_set_deadline(pollDesc* pd, std::int64_t when, bool read, bool write) {
+  if (when == INT64_MAX) when = 0;  // never comes: no deadline, and no timer kept pending
+  // The runtime whose heaps take the timers: the caller's, or else the one
+  // running. Retained before pd->lock (acquire_active takes a mutex).
+  runtime* rt = retain_current_runtime();
   waiter* wake[2] = {nullptr, nullptr};
   std::int64_t now = nanotime();
-  pd->lock.lock();
-  if (read) {
-    pd->rseq++;
-    pd->rd = when == 0 ? 0 : when <= now ? -1 : when;
-    if (pd->rd < 0) wake[0] = std::exchange(pd->rw, nullptr);
-    else if (pd->rd > 0 && !pd->closing) arm_deadline_locked(pd, poll_mode::read, when);
+  std::int64_t armed = 0;
+  // nopreempt: the P read below stays ours (and alive: a P is retired only
+  // with the world stopped) until the timers are on its heap.
+  {
+    nopreempt npr;
+    pd->lock.lock();
+    // Timers only while pd belongs to a running runtime (registering it with
+    // rt if it belongs to none: opened before run). Without one, only
+    // poll_wait_thread's own checks enforce the deadline.
+    p* pp = nullptr;
+    if (rt && !pd->closing) {
+      m* mp = getm();
+      p* mine = mp && mp->p_ && mp->rt == rt ? mp->p_ : nullptr;
+      // From a thread outside the runtime: P0, which survives every
+      // gomaxprocs change.
+      p* dest = mine ? mine : rt->allp[0].load(std::memory_order_acquire);
+      if (pd->rtgen == rt->gen || adopt_locked(pd, *rt, dest)) pp = dest;
+    }
+    for (int k = 0; k < 2; k++) {
+      if (!(k == 0 ? read : write)) continue;
+      std::int64_t& dl = k == 0 ? pd->rd : pd->wd;
+      timer& t = k == 0 ? pd->rt : pd->wt;
+      dl = when == 0 ? 0 : when <= now ? -1 : when;
+      if (dl < 0) wake[k] = std::exchange(k == 0 ? pd->rw : pd->ww, nullptr);
+      if (!pp) continue;
+      // Lock order: pollDesc.lock, then timer_heap.lock (the fire takes
+      // pd->lock with no timer lock held, see run_timers).
+      if (dl > 0) {
+        timer_mod(&t, dl, pp->timers);
+        armed = armed == 0 || dl < armed ? dl : armed;
+      } else {
+        timer_del(&t);
+      }
+    }
+    pd->lock.unlock();
   }
-  if (write) {
-    pd->wseq++;
-    pd->wd = when == 0 ? 0 : when <= now ? -1 : when;
-    if (pd->wd < 0) wake[1] = std::exchange(pd->ww, nullptr);
-    else if (pd->wd > 0 && !pd->closing) arm_deadline_locked(pd, poll_mode::write, when);
-  }
-  pd->lock.unlock();
+  if (armed) wake_timer_sleeper(*rt, armed);
+  if (rt) rt->release();
   for (waiter* w : wake)
     if (w) ready(w);
 }

@@ -15,6 +15,7 @@
 #include <cstdint>
 
 #include "goro/detail/waitq.hpp"
+#include "time/timer.hpp"
 
 namespace goro::detail {
 
@@ -79,19 +80,28 @@ struct pollDesc {
   bool rready = false, wready = false;
   waiter* rw = nullptr;  // the goroutine parked for reading (at most one)
   waiter* ww = nullptr;  // ... for writing
-  // Deadlines: 0 none, -1 passed, else a nanotime() value. rseq/wseq count
-  // deadline changes, so that a timer armed for an older deadline finds its
-  // sequence number stale and does nothing. Never reset: a descriptor
-  // reused from the pool keeps counting.
+  // Deadlines: 0 none, -1 passed, else a nanotime() value (never
+  // INT64_MAX: a deadline that far means none).
   std::int64_t rd = 0, wd = 0;
-  std::uint32_t rseq = 0, wseq = 0;
+  // One timer per direction (Go's pollDesc.rt / wt), pending exactly while
+  // that deadline is in the future, an open descriptor's and its runtime's
+  // (rtgen) is running: set_deadline modifies it in place (timer_mod), a
+  // deadline removed, passed or moved to "none" and poll_close delete it
+  // (timer_del), so a socket holds at most two timers whatever its owner
+  // does. Its fire checks the deadline under `lock` against the clock, so a
+  // timer popped to fire just before its deadline moved does nothing.
+  // Embedded: the descriptor's memory is never freed (see above), so a
+  // timer being fired never outlives it.
+  timer rt, wt;
   pollDesc* link = nullptr;  // free list
 };
 
 enum class poll_mode { read, write };
 
 // Allocates a descriptor for fd and registers fd with the running runtime's
-// netpoller if there is one (else it stays with rtgen 0). Throws
+// netpoller if there is one (else it stays with rtgen 0). A descriptor not
+// registered with the caller's runtime (opened before run, or in an earlier
+// run) is registered with it on its first wait or deadline there. Throws
 // std::system_error on failure (fd is left open: the caller owns it).
 pollDesc* poll_open(int fd);
 // Marks pd closing and wakes its waiters (they fail with EBADF, Go's "use
@@ -102,15 +112,18 @@ void poll_free(pollDesc* pd);
 
 // Waits until fd may be ready for mode. Returns 0 when the caller should
 // retry its call, ETIMEDOUT when the deadline for mode has passed, EBADF
-// when pd is closing. A goroutine parks (io_wait); a thread without a P, or
-// a descriptor registered with another runtime, waits in poll(2).
+// when pd is closing. A goroutine parks (io_wait), registering pd with its
+// runtime first if pd belongs to none running; a thread without a P (or a
+// goroutine whose runtime could not take the fd) waits in poll(2).
 int poll_wait(pollDesc* pd, poll_mode mode);
 // Checks the deadline and closing state before an operation: 0, ETIMEDOUT
 // or EBADF, as poll_wait.
 int poll_check(pollDesc* pd, poll_mode mode);
 // Sets the deadline of the given modes: `when` is a nanotime() value, or 0
-// for none. A deadline already past fails waiters at once; a future one
-// arms a timer on the caller's P (or P0 from a thread outside the runtime).
+// (or INT64_MAX) for none. A deadline already past fails waiters at once;
+// a future one (re)arms the direction's timer: in place where it is
+// pending, else on the caller's P (or P0 from a thread outside the
+// runtime).
 void poll_set_deadline(pollDesc* pd, std::int64_t when, bool read, bool write);
 
 }  // namespace goro::detail

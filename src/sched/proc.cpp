@@ -1592,14 +1592,14 @@ newg_handle newg_begin(std::size_t size, std::size_t align) {
     if (!gp) gp = malg(*rt);
     if (size <= g_inline_task_bytes && align <= alignof(std::max_align_t)) {
       gp->fn_inline = true;
-      return {gp, gp->storage};
+      return {gp, gp->storage, align};
     }
     gp->fn_inline = false;
     // As destroy_task's `delete t` (T's deleting destructor) frees it: the
     // aligned operator new only for an over-aligned closure (ASan:
     // new-delete-type-mismatch otherwise).
-    if (align <= __STDCPP_DEFAULT_NEW_ALIGNMENT__) return {gp, ::operator new(size)};
-    return {gp, ::operator new(size, std::align_val_t(align))};
+    if (align <= __STDCPP_DEFAULT_NEW_ALIGNMENT__) return {gp, ::operator new(size), align};
+    return {gp, ::operator new(size, std::align_val_t(align)), align};
   } catch (...) {
     if (gp) {
       rt->sched.lock.lock();
@@ -1614,7 +1614,13 @@ newg_handle newg_begin(std::size_t size, std::size_t align) {
 void newg_abort(newg_handle h) noexcept {
   g* gp = h.gp;
   runtime& rt = *gp->rt;
-  if (!gp->fn_inline) ::operator delete(h.storage);
+  // Freed as newg_begin allocated it: the aligned operator delete for the
+  // aligned operator new of an over-aligned closure (ASan:
+  // alloc-dealloc-mismatch otherwise).
+  if (!gp->fn_inline) {
+    if (h.align <= __STDCPP_DEFAULT_NEW_ALIGNMENT__) ::operator delete(h.storage);
+    else ::operator delete(h.storage, std::align_val_t(h.align));
+  }
   rt.sched.lock.lock();
   gfput_global_locked(rt, gp);
   rt.sched.lock.unlock();
@@ -1916,8 +1922,12 @@ runtime::~runtime() {
   for (std::uint32_t i = 0; i < max_procs; i++) {
     p* pp = allp[i].load(std::memory_order_relaxed);
     if (!pp) continue;
-    for (timer* t : pp->timers.heap)
+    for (timer* t : pp->timers.heap) {
+      // In no heap from here on: a socket's deadline timers live in its
+      // (pooled, never freed) pollDesc, which may outlive this heap.
+      t->heap.store(nullptr, std::memory_order_relaxed);
       if (t->dispose) t->dispose(t);
+    }
     pp->timers.heap.clear();
   }
   for (g* gp : allgs) {

@@ -1,5 +1,6 @@
-// Per-P timer heaps and sleeping (Go's runtime/time.go, much reduced: a timer
-// here is added once and fires once; nothing stops or resets it).
+// Per-P timer heaps and sleeping (Go's runtime/time.go, reduced: sleep and
+// after() timers are added once and fire once; socket deadline timers are
+// modified in place and deleted, as Go's modtimer and deltimer do).
 #include "time/timer.hpp"
 
 #include <time.h>
@@ -9,6 +10,7 @@
 #include <thread>
 #include <type_traits>
 
+#include "goro/detail/saturate.hpp"
 #include "goro/time.hpp"
 #include "sched/proc.hpp"
 
@@ -26,15 +28,18 @@ namespace {
 // touches fewer cache lines, at the price of three more compares per level.
 constexpr std::size_t heap_arity = 4;
 
+// Each move keeps timer::idx equal to the slot (the callers hold the lock).
 void sift_up(std::vector<timer*>& h, std::size_t i) {
   timer* t = h[i];
   while (i > 0) {
     std::size_t parent = (i - 1) / heap_arity;
     if (h[parent]->when <= t->when) break;
     h[i] = h[parent];
+    h[i]->idx = i;
     i = parent;
   }
   h[i] = t;
+  t->idx = i;
 }
 
 void sift_down(std::vector<timer*>& h, std::size_t i) {
@@ -48,9 +53,36 @@ void sift_down(std::vector<timer*>& h, std::size_t i) {
       if (h[c]->when < h[best]->when) best = c;
     if (h[best]->when >= t->when) break;
     h[i] = h[best];
+    h[i]->idx = i;
     i = best;
   }
   h[i] = t;
+  t->idx = i;
+}
+
+// Caller holds h.lock; t is h.heap[i]. Takes it out and restores the heap.
+void remove_at(timer_heap& h, std::size_t i) {
+  timer* t = h.heap[i];
+  timer* last = h.heap.back();
+  h.heap.pop_back();
+  if (last != t) {
+    h.heap[i] = last;
+    last->idx = i;
+    sift_up(h.heap, i);
+    sift_down(h.heap, last->idx);
+  }
+  t->heap.store(nullptr, std::memory_order_release);
+}
+
+// The heap holding t, locked; null if none does. See timer::heap.
+timer_heap* lock_heap_of(timer* t) {
+  for (;;) {
+    timer_heap* h = t->heap.load(std::memory_order_acquire);
+    if (!h) return nullptr;
+    h->lock.lock();
+    if (t->heap.load(std::memory_order_relaxed) == h) return h;
+    h->lock.unlock();  // moved (procresize) or popped meanwhile: look again
+  }
 }
 
 // Caller holds h.lock. when0 mirrors the top for lock-free peeks (relaxed:
@@ -64,8 +96,33 @@ void publish_when0(timer_heap& h) {
 
 void timer_push_locked(timer_heap& h, timer* t) {
   h.heap.push_back(t);
+  t->heap.store(&h, std::memory_order_release);
   sift_up(h.heap, h.heap.size() - 1);
   publish_when0(h);
+}
+
+bool timer_del(timer* t) {
+  timer_heap* h = lock_heap_of(t);
+  if (!h) return false;
+  remove_at(*h, t->idx);
+  publish_when0(*h);
+  h->lock.unlock();
+  return true;
+}
+
+void timer_mod(timer* t, std::int64_t when, timer_heap& dest) {
+  if (timer_heap* h = lock_heap_of(t)) {
+    t->when = when;
+    sift_up(h->heap, t->idx);
+    sift_down(h->heap, t->idx);
+    publish_when0(*h);
+    h->lock.unlock();
+    return;
+  }
+  dest.lock.lock();
+  t->when = when;
+  timer_push_locked(dest, t);
+  dest.lock.unlock();
 }
 
 int run_timers(timer_heap& h, std::int64_t now) {
@@ -82,9 +139,7 @@ int run_timers(timer_heap& h, std::int64_t now) {
       return fired;
     }
     timer* t = h.heap.front();
-    h.heap.front() = h.heap.back();
-    h.heap.pop_back();
-    if (!h.heap.empty()) sift_down(h.heap, 0);
+    remove_at(h, 0);
     publish_when0(h);
     h.lock.unlock();
     // Unlocked: fire may ready a G, and the readied G may return and free
@@ -163,13 +218,25 @@ bool park_until(std::int64_t when) {
   return true;
 }
 
+// A thread (no P) sleeps in slices: std::this_thread::sleep_until /
+// sleep_for add the time to their own clock reading and may overflow at
+// the extremes, as ours did. A day per slice is far inside every range.
+void sleep_thread_until(std::int64_t when) {
+  for (;;) {
+    std::int64_t left = when - nanotime();
+    if (left <= 0) return;
+    std::this_thread::sleep_for(std::chrono::nanoseconds(std::min<std::int64_t>(left, 86'400'000'000'000)));
+  }
+}
+
 }  // namespace
 
 void sleep_until(std::chrono::steady_clock::time_point t) {
-  std::int64_t when =
-      std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  // steady_clock's duration is nanoseconds already: no conversion to
+  // overflow (other durations come through the template, which saturates).
+  std::int64_t when = t.time_since_epoch().count();
   if (when <= nanotime()) return;
-  if (!park_until(when)) std::this_thread::sleep_until(t);
+  if (!park_until(when)) sleep_thread_until(when);
 }
 
 // One clock read, not two as through sleep_until: bench sleep_timers spent
@@ -177,7 +244,8 @@ void sleep_until(std::chrono::steady_clock::time_point t) {
 // steady_clock is CLOCK_MONOTONIC, nanotime's clock.
 void sleep_for(std::chrono::nanoseconds d) {
   if (d <= std::chrono::nanoseconds::zero()) return;
-  if (!park_until(nanotime() + d.count())) std::this_thread::sleep_for(d);
+  std::int64_t when = saturating_deadline(nanotime(), d.count());
+  if (!park_until(when)) sleep_thread_until(when);
 }
 
 namespace {
@@ -196,7 +264,14 @@ void fire_after(timer* t) {
   // ready a receiver. Capacity 1 and a single send: it never blocks.
   auto* a = reinterpret_cast<after_timer*>(t);
   auto now = std::chrono::steady_clock::now();
-  a->ch.try_send(now);
+  // The receiver may have closed the channel (Go's is receive-only, so
+  // this cannot happen there): the value has nobody to go to. An exception
+  // here would escape the scheduler, so a closed channel is ignored. A
+  // full buffer (someone else sent) likewise drops this value.
+  try {
+    (void)a->ch.try_send(now);
+  } catch (const closed_channel&) {
+  }
   delete a;
 }
 
@@ -206,7 +281,7 @@ void dispose_after(timer* t) { delete reinterpret_cast<after_timer*>(t); }
 
 time_chan after(std::chrono::nanoseconds d) {
   time_chan ch(1);
-  std::int64_t when = nanotime() + std::max<std::int64_t>(d.count(), 0);
+  std::int64_t when = saturating_deadline(nanotime(), d.count());
   nopreempt np;
   m* mp = getm();
   runtime* rt = mp && mp->p_ ? mp->rt : acquire_active();  // released below if acquired

@@ -15,6 +15,7 @@ namespace goro::detail {
 
 struct runtime;
 struct p;
+struct timer_heap;
 
 // Monotonic nanoseconds (CLOCK_MONOTONIC, the clock of steady_clock).
 std::int64_t nanotime() noexcept;
@@ -26,6 +27,18 @@ struct timer {
   // Frees a heap-allocated timer still pending when its runtime is torn
   // down (after()); null for timers on a goroutine's stack (sleep).
   void (*dispose)(timer*) = nullptr;
+  // The heap holding the timer (null: none) and its index there (Go's
+  // timer.ts / the heap position), so it can be modified in place or
+  // deleted (timer_mod / timer_del). Both written under that heap's lock;
+  // `heap` is also read without it by timer_mod / timer_del, which lock
+  // the heap they read and read it again (a timer moves to another heap
+  // only under both heaps' locks, when procresize retires a P, and leaves
+  // every heap under its lock: popped to fire, deleted, or the runtime
+  // torn down). Acquire/release on `heap`: the release store pairs with
+  // the acquire load in timer_mod / timer_del, which only tells them which
+  // lock to take; the fields they then use are read under it.
+  std::atomic<timer_heap*> heap{nullptr};
+  std::size_t idx = 0;
 };
 
 // One P's timers. `lock` guards `heap`; `when0` mirrors the earliest `when`
@@ -41,8 +54,17 @@ struct timer_heap {
   std::atomic<std::int32_t> count{0};
 };
 
-// Caller holds h.lock.
+// Caller holds h.lock; t is in no heap.
 void timer_push_locked(timer_heap& h, timer* t);
+// Removes t from whichever heap holds it (Go's deltimer). False if it was
+// in none: never added, already popped to fire, or deleted. The caller
+// holds a reference on the runtime whose heap may hold t (its heaps are
+// freed with it), and serializes timer_mod / timer_del of one timer.
+bool timer_del(timer* t);
+// Sets t's `when` and makes it pending (Go's modtimer): in place in the
+// heap that holds it, else pushed onto `h`. Same caller duties as
+// timer_del.
+void timer_mod(timer* t, std::int64_t when, timer_heap& h);
 // Runs every timer of h that is due at `now`; returns how many fired.
 // Takes h.lock itself and calls each fire() after releasing it.
 int run_timers(timer_heap& h, std::int64_t now);

@@ -32,6 +32,7 @@ struct g;
 struct newg_handle {
   g* gp;
   void* storage;
+  std::size_t align;  // the task's alignment: newg_abort frees storage as it was allocated
 };
 newg_handle newg_begin(std::size_t size, std::size_t align);
 void newg_commit(newg_handle h, task* t);
