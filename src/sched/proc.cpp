@@ -445,6 +445,7 @@ namespace {
 void mstart(m* mp) {
   setm(mp);
   mp->tid = static_cast<int>(syscall(SYS_gettid));
+  mp->sigmask = thread_sigmask();
   mp->thread_eh = thread_eh_state();
   san_adopt_thread(mp->g0san);
   if (p* pp = mp->nextp) {
@@ -1279,13 +1280,28 @@ void preempt_slow() {
   switch_from_g(mp, gp, post_globrunqput, nullptr);
 }
 
+namespace {
+// errno is a thread-local of the M. Out of line, so that each call asks
+// __errno_location() afresh: the compiler may not reuse one thread's errno
+// address after a switch that resumed us on another thread.
+__attribute__((noinline)) int errno_get() { return errno; }
+__attribute__((noinline)) void errno_set(int e) { errno = e; }
+}  // namespace
+
 extern "C" void goro_async_preempt_park() {
   // The handler set preemptoff for us (so no second signal lands here).
+  // errno is the interrupted code's (the handler restored it before
+  // returning into the trampoline). It belongs to the goroutine, not to the
+  // thread: a G preempted between a failing call and its errno check must
+  // read its own value when it resumes, perhaps on another M whose errno
+  // other goroutines have changed meanwhile. Kept here, on the G's stack.
+  int saved_errno = errno_get();
   g* gp = getg();
   m* mp = getm();
   mp->rt->nasync_preempts.fetch_add(1, std::memory_order_relaxed);
   if (mp->p_) clear_preempt(mp->p_);
   switch_from_g(mp, gp, post_globrunqput, nullptr);
+  errno_set(saved_errno);
   std::atomic_signal_fence(std::memory_order_seq_cst);
   gp->preemptoff.store(0, std::memory_order_relaxed);
 }
@@ -1806,6 +1822,7 @@ void run_main(main_ref main, const options& opts_in) {
   rt->sched.mcount = 1;
   setm(m0);
   m0->tid = static_cast<int>(syscall(SYS_gettid));
+  m0->sigmask = thread_sigmask();
   m0->thread_eh = thread_eh_state();
   san_adopt_thread(m0->g0san);
 

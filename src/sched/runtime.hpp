@@ -91,6 +91,12 @@ struct m {
   p* nextp = nullptr;          // P handed over by startm
   p* oldp = nullptr;           // P left in state syscall by entersyscall (Go: m.oldp)
   int tid = 0;                 // kernel thread id, for sysmon's preemption signal
+  // The thread's blocked-signal mask (signals 1..64) when it became an M.
+  // The SIGURG handler refuses to preempt when the interrupted mask differs:
+  // the thread is then inside a signal handler or a region the program
+  // masked, both per-thread states a goroutine must not carry to another M.
+  // Written once by the M's own thread before it runs any goroutine.
+  std::uint64_t sigmask = 0;
   bool spinning = false;       // looking for work to steal, counted in nmspinning
   note park;                   // sleeps here when idle (stopm)
   m* schedlink = nullptr;      // idle M list

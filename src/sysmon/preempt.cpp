@@ -28,6 +28,7 @@
 #include <elf.h>
 #include <fcntl.h>
 #include <link.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
@@ -46,6 +47,16 @@
 
 namespace goro::detail {
 
+
+std::uint64_t thread_sigmask() {
+  sigset_t set;
+  sigemptyset(&set);
+  pthread_sigmask(SIG_BLOCK, nullptr, &set);
+  std::uint64_t bits = 0;
+  for (int sig = 1; sig <= 64; sig++)
+    if (sigismember(&set, sig) == 1) bits |= std::uint64_t{1} << (sig - 1);
+  return bits;
+}
 
 void preemptone(runtime& rt, p* pp) {
   // acquire: pairs with acquirep's release store, so mp->tid is set.
@@ -337,6 +348,16 @@ __attribute__((no_sanitize("address", "undefined"))) bool is_async_safe(m* mp, g
   return pc_in_user_code(pc);
 }
 
+// The blocked-signal mask at the interrupted instruction: the first 8 bytes
+// of uc_sigmask, which is all the kernel writes there (its sigset is 64
+// bits; glibc's sigset_t is larger and the rest of it is not the mask).
+__attribute__((no_sanitize("address", "undefined"))) std::uint64_t interrupted_sigmask(
+    const ucontext_t* uc) {
+  std::uint64_t bits;
+  std::memcpy(&bits, &uc->uc_sigmask, sizeof bits);
+  return bits;
+}
+
 __attribute__((no_sanitize("address", "undefined"))) void sigurg_handler(int sig, siginfo_t* info,
                                                                           void* ctx) {
   int saved_errno = errno;
@@ -344,7 +365,16 @@ __attribute__((no_sanitize("address", "undefined"))) void sigurg_handler(int sig
   auto pc = static_cast<std::uintptr_t>(uc->uc_mcontext.gregs[REG_RIP]);
   auto sp = static_cast<std::uintptr_t>(uc->uc_mcontext.gregs[REG_RSP]);
   g* gp = getg();
-  if (is_async_safe(getm_unchecked(), gp, pc, sp)) {
+  m* mp = getm_unchecked();
+  // Refuse, too, when the interrupted mask is not the M's usual one. The
+  // kernel blocks a signal while its handler runs (unless SA_NODEFER), so a
+  // different mask means the G is inside a user signal handler, or in a
+  // region it masked itself: state of this thread, not of the G. Parked
+  // there, the G would finish the handler on another M, whose mask
+  // sigreturn would then set from this one, while this thread kept the
+  // signal blocked for ever (SignalHandlerIsNeverPreempted). sysmon retries
+  // at its next tick, when the handler has returned.
+  if (is_async_safe(mp, gp, pc, sp) && interrupted_sigmask(uc) == mp->sigmask) {
     gp->preemptoff.store(1, std::memory_order_relaxed);  // the trampoline's park resets it
     sp -= 128;                                            // the interrupted code's red zone
     sp -= 8;
