@@ -13,6 +13,8 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <mutex>
 #include <thread>
 
@@ -181,6 +183,39 @@ TEST(PreemptTest, SignalHandlerIsNeverPreempted) {
   EXPECT_EQ(left_blocked, 0) << "raises found their thread with SIGUSR1 still blocked";
   EXPECT_EQ(handled.load(), raises) << "signals were lost: a thread kept SIGUSR1 blocked";
   EXPECT_GT(preempts, 100u) << "too few preemptions to have tested anything";
+}
+
+// --- AddressSanitizer (issue 10) --------------------------------------------
+
+#if defined(__SANITIZE_ADDRESS__)
+#define PREEMPT_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PREEMPT_TEST_ASAN 1
+#endif
+#endif
+
+// Under ASan asynchronous preemption is off unless GORO_ASAN_ASYNC_PREEMPT=1
+// (the open allocator hang, spec/preemption.md): a call-free spinner is then
+// never preempted by signal, whatever options::async_preempt says.
+TEST(PreemptTest, AsyncPreemptionIsOffUnderAddressSanitizer) {
+#ifndef PREEMPT_TEST_ASAN
+  GTEST_SKIP() << "not an AddressSanitizer build";
+#else
+  if (const char* on = std::getenv("GORO_ASAN_ASYNC_PREEMPT"); on && std::string(on) == "1")
+    GTEST_SKIP() << "GORO_ASAN_ASYNC_PREEMPT=1 turned it on";
+  EXPECT_FALSE(goro::detail::async_preempt_init());
+  std::uint64_t preempts = 1;
+  goro::run(
+      [&] {
+        goro::go([] { spin_for(20ms); });
+        spin_for(20ms);
+        goro::yield();
+        preempts = async_preempts();
+      },
+      opts(1, 100us));
+  EXPECT_EQ(preempts, 0u);
+#endif
 }
 
 }  // namespace
