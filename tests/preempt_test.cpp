@@ -185,6 +185,115 @@ TEST(PreemptTest, SignalHandlerIsNeverPreempted) {
   EXPECT_GT(preempts, 100u) << "too few preemptions to have tested anything";
 }
 
+// --- threads blocked on a lock a preempted goroutine holds (issue 10) ----
+
+// `workers` goroutines each run `body`, which blocks its thread in the kernel
+// (a futex) while another goroutine, preempted asynchronously inside the
+// critical section, holds the lock: a function-local static's initializer
+// (libstdc++'s guard), std::call_once, std::mutex. Once every M blocks so,
+// nothing runs the holder again unless sysmon takes the blocked Ms' Ps away.
+// Before the fix each of these hung (the watchdog ended the process).
+template <class Body>
+void stays_live(unsigned procs, Body body) {
+  goro_test::watchdog dog(30s);
+  constexpr int workers = 8;
+  std::atomic<int> done{0};
+  std::uint64_t preempts = 0, detaches = 0;
+  goro::run(
+      [&] {
+        goro::wait_group wg;
+        wg.add(workers);
+        for (int w = 0; w < workers; w++)
+          goro::go([&] {
+            body();
+            done.fetch_add(1);
+            wg.done();
+          });
+        wg.wait();
+        preempts = async_preempts();
+        detaches = goro::detail::getm_unchecked()->rt->nkernel_detaches.load();
+      },
+      opts(procs, 1000us));
+  std::printf("procs %u: %d of %d goroutines done, asynchronous preemptions %llu, blocked Ms "
+              "detached %llu\n",
+              procs, done.load(), workers, (unsigned long long)preempts,
+              (unsigned long long)detaches);
+  EXPECT_EQ(done.load(), workers);
+  EXPECT_GT(preempts, 0u) << "the holder was never preempted: the test proved nothing";
+  EXPECT_GT(detaches, 0u) << "no blocked M was detached: the test proved nothing";
+}
+
+// A call-free initializer running 30 slices: preempted while it holds the
+// guard.
+template <int N>
+std::uint64_t magic_static() {
+  static const std::uint64_t value = [] {
+    spin_for(30ms);
+    return std::uint64_t{1000 + N};
+  }();
+  return value;
+}
+
+TEST(PreemptTest, PreemptedMagicStaticInitializerDoesNotDeadlockOneP) {
+  SKIP_WITHOUT_ASYNC();
+  std::atomic<int> wrong{0};
+  stays_live(1, [&] { if (magic_static<1>() != 1001) wrong++; });
+  EXPECT_EQ(wrong.load(), 0);
+}
+
+TEST(PreemptTest, PreemptedMagicStaticInitializerDoesNotDeadlockTwoPs) {
+  SKIP_WITHOUT_ASYNC();
+  std::atomic<int> wrong{0};
+  stays_live(2, [&] { if (magic_static<2>() != 1002) wrong++; });
+  EXPECT_EQ(wrong.load(), 0);
+}
+
+void call_once_shape(unsigned procs) {
+  std::once_flag once;
+  std::atomic<int> calls{0};
+  stays_live(procs, [&] {
+    std::call_once(once, [&] {
+      calls++;
+      spin_for(30ms);
+    });
+  });
+  EXPECT_EQ(calls.load(), 1);
+}
+
+TEST(PreemptTest, PreemptedCallOnceDoesNotDeadlockOneP) {
+  SKIP_WITHOUT_ASYNC();
+  call_once_shape(1);
+}
+
+TEST(PreemptTest, PreemptedCallOnceDoesNotDeadlockTwoPs) {
+  SKIP_WITHOUT_ASYNC();
+  call_once_shape(2);
+}
+
+void std_mutex_shape(unsigned procs) {
+  std::mutex mu;
+  int inside = 0, total = 0, overlap = 0;
+  stays_live(procs, [&] {
+    std::lock_guard lk(mu);
+    if (inside++ != 0) overlap++;
+    spin_for(5ms);  // five slices, holding the lock
+    total++;
+    inside--;
+  });
+  EXPECT_EQ(total, 8);
+  EXPECT_EQ(overlap, 0);
+}
+
+TEST(PreemptTest, PreemptedStdMutexHolderDoesNotDeadlockOneP) {
+  SKIP_WITHOUT_ASYNC();
+  std_mutex_shape(1);
+}
+
+TEST(PreemptTest, PreemptedStdMutexHolderDoesNotDeadlockTwoPs) {
+  SKIP_WITHOUT_ASYNC();
+  std_mutex_shape(2);
+}
+
 // --- AddressSanitizer (issue 10) --------------------------------------------
 
 #if defined(__SANITIZE_ADDRESS__)

@@ -82,15 +82,26 @@ __attribute__((noinline)) void setm(m* mp) {
   tls_m = mp;
 }
 
+namespace {
+void exitsyscall_implicit(g* gp) noexcept;
+}  // namespace
+
 // The counter is only touched by the G's own thread and by a signal handler
 // interrupting that thread, so relaxed accesses are enough for atomicity;
 // the signal fences keep the compiler from moving the guarded code across
 // the increment and decrement as seen by that handler.
 nopreempt::nopreempt() noexcept : gp(getg()) {
   if (gp) {
-    gp->preemptoff.store(gp->preemptoff.load(std::memory_order_relaxed) + 1,
-                         std::memory_order_relaxed);
+    std::uint32_t off = gp->preemptoff.load(std::memory_order_relaxed);
+    gp->preemptoff.store(off + 1, std::memory_order_relaxed);
     std::atomic_signal_fence(std::memory_order_seq_cst);
+    // The outermost runtime entry of a G whose M the SIGURG handler detached
+    // from its P (a thread blocked on a lock another G held): take a P back
+    // first, as at the end of a blocking call. Nothing of the runtime is in
+    // use yet (this is the outermost guard and no runtime lock is held), so
+    // the switch exitsyscall may make is as safe as a preemption here.
+    if (off == 0 && gp->exitsyscall_pending.load(std::memory_order_relaxed)) [[unlikely]]
+      exitsyscall_implicit(gp);
   }
 }
 nopreempt::~nopreempt() {
@@ -1227,6 +1238,38 @@ void exitsyscall() noexcept {
   switch_context(mp, gp, nullptr, post_exitsyscall0, nullptr);
   // Resumed by execute(), on some M with a P: status running, slice new.
 }
+
+// A thread blocked in the kernel on something goro does not see (a futex of
+// libstdc++'s static-init guard, std::call_once, std::mutex, ...) while its
+// P's other goroutines wait, possibly for the very goroutine that holds the
+// lock and was preempted: the SIGURG handler, on that thread, makes the
+// entersyscall the code never made, and the P then follows the ordinary
+// syscall protocol (sysmon's Retake CASes it away; OneMPerP holds by the
+// same CAS as for goro::blocking). Called only by the handler, with the G
+// running user code on this M (curg, status running, preemptoff == 0,
+// lock_depth == 0: is_detachable in preempt.cpp), which is exactly where a
+// goroutine may call goro::blocking itself. The G does not move: its thread
+// carries on where it was, without a P, until its next runtime entry.
+bool entersyscall_for_blocked_thread(g* gp) noexcept {
+  if (!entersyscall(false)) return false;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  gp->exitsyscall_pending.store(true, std::memory_order_relaxed);
+  gp->rt->nkernel_detaches.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+namespace {
+// The other half, from the outermost nopreempt of the detached G (its
+// preemptoff is already 1, so no handler acts between here and the switch
+// exitsyscall may make). A runtime lock held here (it cannot be: the
+// outermost guard comes first) would postpone it to the next entry.
+void exitsyscall_implicit(g* gp) noexcept {
+  if (lock_depth_racy() != 0) return;
+  gp->exitsyscall_pending.store(false, std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  exitsyscall();
+}
+}  // namespace
 
 void handoffp(runtime& rt, p* pp) {
   schedt& s = rt.sched;

@@ -349,6 +349,28 @@ __attribute__((no_sanitize("address", "undefined"))) bool is_async_safe(m* mp, g
   return pc_in_user_code(pc);
 }
 
+// May the handler detach this M from its P (entersyscall_for_blocked_thread)?
+// Only where the G itself could call goro::blocking: a goroutine's user
+// code, not runtime code (preemptoff), no runtime lock held, running with
+// its P, not already in a call, on its own stack with room for
+// entersyscall; and only when sysmon asked (kernel_blocked, consumed here).
+// Unlike a preemption the G stays on this thread, so the PC may be anywhere
+// (libc, libstdc++, a signal handler): nothing moves.
+__attribute__((no_sanitize("address", "undefined"))) bool is_detachable(m* mp, g* gp,
+                                                                         std::uintptr_t sp) {
+  if (!mp || !gp || mp->curg != gp || mp->oldp) return false;
+  if (gp->preemptoff.load(std::memory_order_relaxed) != 0) return false;
+  if (lock_depth_racy() != 0) return false;
+  p* pp = mp->p_;
+  if (!pp || !pp->preempt.load(std::memory_order_relaxed)) return false;
+  if (gp->status.load(std::memory_order_relaxed) != gstatus::running) return false;
+  auto lo = reinterpret_cast<std::uintptr_t>(gp->stk.lo);
+  if (sp > lo + gp->stk.size || sp < lo + stack_room()) return false;
+  // relaxed: a hint from sysmon (see p::kernel_blocked); exchange so one
+  // request detaches once.
+  return pp->kernel_blocked.exchange(false, std::memory_order_relaxed);
+}
+
 // The blocked-signal mask at the interrupted instruction: the first 8 bytes
 // of uc_sigmask, which is all the kernel writes there (its sigset is 64
 // bits; glibc's sigset_t is larger and the rest of it is not the mask).
@@ -382,6 +404,13 @@ __attribute__((no_sanitize("address", "undefined"))) void sigurg_handler(int sig
     *reinterpret_cast<std::uintptr_t*>(sp) = pc;  // "return address" of the injected call
     uc->uc_mcontext.gregs[REG_RSP] = static_cast<greg_t>(sp);
     uc->uc_mcontext.gregs[REG_RIP] = reinterpret_cast<greg_t>(&goro_async_preempt);
+  } else if (is_detachable(mp, gp, sp)) {
+    // Not preemptible here, and sysmon found the thread asleep in the
+    // kernel with its G over its slice: most likely waiting for a lock that
+    // another goroutine holds, maybe one parked by a preemption. Let the P go
+    // as entersyscall does; Retake then hands it to another M. The thread
+    // resumes its wait when we return (SA_RESTART, or the library's retry).
+    entersyscall_for_blocked_thread(gp);
   } else if (previous_sigurg.sa_flags & SA_SIGINFO) {
     // Not ours to act on: the program may use SIGURG itself.
     if (previous_sigurg.sa_sigaction) previous_sigurg.sa_sigaction(sig, info, ctx);
