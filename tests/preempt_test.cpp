@@ -14,9 +14,11 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "goro/goro.hpp"
 #include "sched/proc.hpp"
@@ -292,6 +294,43 @@ TEST(PreemptTest, PreemptedStdMutexHolderDoesNotDeadlockOneP) {
 TEST(PreemptTest, PreemptedStdMutexHolderDoesNotDeadlockTwoPs) {
   SKIP_WITHOUT_ASYNC();
   std_mutex_shape(2);
+}
+
+// The other side: sysmon must detach only threads asleep in the kernel. Two
+// goroutines spin on one P past many slices, one in user code (preempted by
+// signal) and one mostly inside libc's memchr (where a preemption is
+// refused, so sysmon keeps asking and reads the thread's state: running).
+// Neither may ever be detached.
+TEST(PreemptTest, SpinningThreadsAreNeverDetached) {
+  SKIP_WITHOUT_ASYNC();
+  goro_test::watchdog dog(60s);
+  std::uint64_t preempts = 0, detaches = 1;
+  std::vector<char> big(64 << 20, 'a');
+  std::atomic<long> scans{0};
+  goro::run(
+      [&] {
+        goro::wait_group wg;
+        wg.add(2);
+        goro::go([&] {
+          spin_for(200ms);
+          wg.done();
+        });
+        goro::go([&] {
+          auto until = clock_type::now() + 200ms;
+          while (clock_type::now() < until)
+            if (std::memchr(big.data(), 'b', big.size()) == nullptr) scans++;
+          wg.done();
+        });
+        wg.wait();
+        preempts = async_preempts();
+        detaches = goro::detail::getm_unchecked()->rt->nkernel_detaches.load();
+      },
+      opts(1, 1000us));
+  std::printf("memchr scans %ld, asynchronous preemptions %llu, detaches %llu\n", scans.load(),
+              (unsigned long long)preempts, (unsigned long long)detaches);
+  EXPECT_GT(scans.load(), 0);
+  EXPECT_GT(preempts, 0u);
+  EXPECT_EQ(detaches, 0u) << "a running thread was detached from its P";
 }
 
 // --- AddressSanitizer (issue 10) --------------------------------------------
