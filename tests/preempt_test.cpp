@@ -195,6 +195,21 @@ TEST(PreemptTest, SignalHandlerIsNeverPreempted) {
 // (libstdc++'s guard), std::call_once, std::mutex. Once every M blocks so,
 // nothing runs the holder again unless sysmon takes the blocked Ms' Ps away.
 // Before the fix each of these hung (the watchdog ended the process).
+// The running runtime's count of asynchronous preemptions (set by
+// stays_live), for holders that spin until they have been preempted.
+std::atomic<std::uint64_t>* preempt_count = nullptr;
+
+// Spins for `d`, and on until an asynchronous preemption has happened since
+// the start (at most 10 s): a loaded machine may starve sysmon for longer
+// than `d`, and a holder that was never preempted tests nothing.
+void spin_until_preempted(std::chrono::nanoseconds d) {
+  std::uint64_t before = preempt_count->load(std::memory_order_relaxed);
+  auto give_up = clock_type::now() + 10s;
+  spin_for(d);
+  while (preempt_count->load(std::memory_order_relaxed) == before && clock_type::now() < give_up)
+    spin_for(1ms);
+}
+
 template <class Body>
 void stays_live(unsigned procs, Body body) {
   goro_test::watchdog dog(30s);
@@ -203,6 +218,7 @@ void stays_live(unsigned procs, Body body) {
   std::uint64_t preempts = 0, detaches = 0;
   goro::run(
       [&] {
+        preempt_count = &goro::detail::getm_unchecked()->rt->nasync_preempts;
         goro::wait_group wg;
         wg.add(workers);
         for (int w = 0; w < workers; w++)
@@ -230,7 +246,7 @@ void stays_live(unsigned procs, Body body) {
 template <int N>
 std::uint64_t magic_static() {
   static const std::uint64_t value = [] {
-    spin_for(30ms);
+    spin_until_preempted(30ms);
     return std::uint64_t{1000 + N};
   }();
   return value;
@@ -256,7 +272,7 @@ void call_once_shape(unsigned procs) {
   stays_live(procs, [&] {
     std::call_once(once, [&] {
       calls++;
-      spin_for(30ms);
+      spin_until_preempted(30ms);
     });
   });
   EXPECT_EQ(calls.load(), 1);
@@ -278,7 +294,11 @@ void std_mutex_shape(unsigned procs) {
   stays_live(procs, [&] {
     std::lock_guard lk(mu);
     if (inside++ != 0) overlap++;
-    spin_for(5ms);  // five slices, holding the lock
+    // Five slices, holding the lock. The first holder runs on until it has
+    // been preempted; later ones may be detached waiters that woke without
+    // a P, which nothing preempts (they run on their own threads).
+    if (total == 0) spin_until_preempted(5ms);
+    else spin_for(5ms);
     total++;
     inside--;
   });

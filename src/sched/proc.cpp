@@ -84,6 +84,11 @@ __attribute__((noinline)) void setm(m* mp) {
 
 namespace {
 void exitsyscall_implicit(g* gp) noexcept;
+// errno is a thread-local of the M. Out of line, so that each call asks
+// __errno_location() afresh: the compiler may not reuse one thread's errno
+// address after a switch that resumed us on another thread.
+__attribute__((noinline)) int errno_get() { return errno; }
+__attribute__((noinline)) void errno_set(int e) { errno = e; }
 }  // namespace
 
 // The counter is only touched by the G's own thread and by a signal handler
@@ -1267,7 +1272,11 @@ void exitsyscall_implicit(g* gp) noexcept {
   if (lock_depth_racy() != 0) return;
   gp->exitsyscall_pending.store(false, std::memory_order_relaxed);
   std::atomic_signal_fence(std::memory_order_seq_cst);
+  // The G's errno, as its library call left it, must not change because the
+  // runtime entry it reached first took a P back (perhaps on another M).
+  int saved_errno = errno_get();
   exitsyscall();
+  errno_set(saved_errno);
 }
 }  // namespace
 
@@ -1322,14 +1331,6 @@ void preempt_slow() {
   // run again next on its own P.
   switch_from_g(mp, gp, post_globrunqput, nullptr);
 }
-
-namespace {
-// errno is a thread-local of the M. Out of line, so that each call asks
-// __errno_location() afresh: the compiler may not reuse one thread's errno
-// address after a switch that resumed us on another thread.
-__attribute__((noinline)) int errno_get() { return errno; }
-__attribute__((noinline)) void errno_set(int e) { errno = e; }
-}  // namespace
 
 extern "C" void goro_async_preempt_park() {
   // The handler set preemptoff for us (so no second signal lands here).
