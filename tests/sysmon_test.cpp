@@ -252,7 +252,12 @@ TEST(SysmonTest, AsyncPreemptionRefusesEverySanitizerRuntimeFunction) {
 }
 
 TEST(SysmonTest, AsyncPreemptionNeverLandsInsideMalloc) {
-  if (!async_available()) GTEST_SKIP() << "asynchronous preemption is unavailable here";
+  // Under ASan asynchronous preemption is off by default because of an
+  // unexplained hang of this test (spec/preemption.md); run it with
+  // GORO_ASAN_ASYNC_PREEMPT=1 to hunt it.
+  if (!async_available())
+    GTEST_SKIP() << "asynchronous preemption is unavailable here (under ASan: set "
+                    "GORO_ASAN_ASYNC_PREEMPT=1 to run this test)";
   // Goroutines that do little but malloc and free, preempted thousands of
   // times: a preemption inside malloc (holding an arena lock, then resumed
   // on another thread) corrupts the heap or deadlocks. Under ASan any heap

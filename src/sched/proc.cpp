@@ -83,15 +83,31 @@ __attribute__((noinline)) void setm(m* mp) {
   tls_m = mp;
 }
 
+namespace {
+void exitsyscall_implicit(g* gp) noexcept;
+// errno is a thread-local of the M. Out of line, so that each call asks
+// __errno_location() afresh: the compiler may not reuse one thread's errno
+// address after a switch that resumed us on another thread.
+__attribute__((noinline)) int errno_get() { return errno; }
+__attribute__((noinline)) void errno_set(int e) { errno = e; }
+}  // namespace
+
 // The counter is only touched by the G's own thread and by a signal handler
 // interrupting that thread, so relaxed accesses are enough for atomicity;
 // the signal fences keep the compiler from moving the guarded code across
 // the increment and decrement as seen by that handler.
 nopreempt::nopreempt() noexcept : gp(getg()) {
   if (gp) {
-    gp->preemptoff.store(gp->preemptoff.load(std::memory_order_relaxed) + 1,
-                         std::memory_order_relaxed);
+    std::uint32_t off = gp->preemptoff.load(std::memory_order_relaxed);
+    gp->preemptoff.store(off + 1, std::memory_order_relaxed);
     std::atomic_signal_fence(std::memory_order_seq_cst);
+    // The outermost runtime entry of a G whose M the SIGURG handler detached
+    // from its P (a thread blocked on a lock another G held): take a P back
+    // first, as at the end of a blocking call. Nothing of the runtime is in
+    // use yet (this is the outermost guard and no runtime lock is held), so
+    // the switch exitsyscall may make is as safe as a preemption here.
+    if (off == 0 && gp->exitsyscall_pending.load(std::memory_order_relaxed)) [[unlikely]]
+      exitsyscall_implicit(gp);
   }
 }
 nopreempt::~nopreempt() {
@@ -448,6 +464,7 @@ namespace {
 void mstart(m* mp) {
   setm(mp);
   mp->tid = static_cast<int>(syscall(SYS_gettid));
+  mp->sigmask = thread_sigmask();
   mp->thread_eh = thread_eh_state();
   san_adopt_thread(mp->g0san);
   if (p* pp = mp->nextp) {
@@ -1371,6 +1388,42 @@ void exitsyscall() noexcept {
   // Resumed by execute(), on some M with a P: status running, slice new.
 }
 
+// A thread blocked in the kernel on something goro does not see (a futex of
+// libstdc++'s static-init guard, std::call_once, std::mutex, ...) while its
+// P's other goroutines wait, possibly for the very goroutine that holds the
+// lock and was preempted: the SIGURG handler, on that thread, makes the
+// entersyscall the code never made, and the P then follows the ordinary
+// syscall protocol (sysmon's Retake CASes it away; OneMPerP holds by the
+// same CAS as for goro::blocking). Called only by the handler, with the G
+// running user code on this M (curg, status running, preemptoff == 0,
+// lock_depth == 0: is_detachable in preempt.cpp), which is exactly where a
+// goroutine may call goro::blocking itself. The G does not move: its thread
+// carries on where it was, without a P, until its next runtime entry.
+bool entersyscall_for_blocked_thread(g* gp) noexcept {
+  if (!entersyscall(false)) return false;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  gp->exitsyscall_pending.store(true, std::memory_order_relaxed);
+  gp->rt->nkernel_detaches.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+namespace {
+// The other half, from the outermost nopreempt of the detached G (its
+// preemptoff is already 1, so no handler acts between here and the switch
+// exitsyscall may make). A runtime lock held here (it cannot be: the
+// outermost guard comes first) would postpone it to the next entry.
+void exitsyscall_implicit(g* gp) noexcept {
+  if (lock_depth_racy() != 0) return;
+  gp->exitsyscall_pending.store(false, std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  // The G's errno, as its library call left it, must not change because the
+  // runtime entry it reached first took a P back (perhaps on another M).
+  int saved_errno = errno_get();
+  exitsyscall();
+  errno_set(saved_errno);
+}
+}  // namespace
+
 void handoffp(runtime& rt, p* pp) {
   rt.nhandoffs.fetch_add(1, std::memory_order_relaxed);
   schedt& s = rt.sched;
@@ -1427,11 +1480,18 @@ void preempt_slow() {
 
 extern "C" void goro_async_preempt_park() {
   // The handler set preemptoff for us (so no second signal lands here).
+  // errno is the interrupted code's (the handler restored it before
+  // returning into the trampoline). It belongs to the goroutine, not to the
+  // thread: a G preempted between a failing call and its errno check must
+  // read its own value when it resumes, perhaps on another M whose errno
+  // other goroutines have changed meanwhile. Kept here, on the G's stack.
+  int saved_errno = errno_get();
   g* gp = getg();
   m* mp = getm();
   mp->rt->nasync_preempts.fetch_add(1, std::memory_order_relaxed);
   if (mp->p_) clear_preempt(mp->p_);
   switch_from_g(mp, gp, post_globrunqput, nullptr);
+  errno_set(saved_errno);
   std::atomic_signal_fence(std::memory_order_seq_cst);
   gp->preemptoff.store(0, std::memory_order_relaxed);
 }
@@ -1967,6 +2027,7 @@ void run_main(main_ref main, const options& opts_in) {
   rt->sched.mcount = 1;
   setm(m0);
   m0->tid = static_cast<int>(syscall(SYS_gettid));
+  m0->sigmask = thread_sigmask();
   m0->thread_eh = thread_eh_state();
   san_adopt_thread(m0->g0san);
 

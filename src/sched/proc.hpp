@@ -48,6 +48,11 @@ void start_the_world(m* mp, unsigned newprocs);
 bool request_preempt(p* pp);
 void clear_preempt(p* pp);
 void preemptone(runtime& rt, p* pp);
+// The SIGURG handler's entersyscall on behalf of a G whose thread sysmon
+// found blocked in the kernel (p::kernel_blocked): the M lets go of its P
+// exactly as in entersyscall, and the G's next runtime entry runs
+// exitsyscall (g::exitsyscall_pending). Returns whether it detached.
+bool entersyscall_for_blocked_thread(g* gp) noexcept;
 // Gives away a P that no M holds any more (retaken from a blocking call, or
 // handed off by entersyscallblock): to an M if there is work for it,
 // otherwise to the idle list (Go's handoffp).

@@ -71,6 +71,14 @@ struct g {
   // itself. Written by the G's own thread (and by the handler interrupting
   // it), read by that handler: relaxed accesses plus signal fences suffice.
   std::atomic<std::uint32_t> preemptoff{0};
+  // Set by the SIGURG handler when it detached this G's M from its P because
+  // the thread was blocked in the kernel on something goro does not know of
+  // (a lock another goroutine holds): an entersyscall made on the G's
+  // behalf. The G's next outermost runtime entry (nopreempt) runs
+  // exitsyscall first. Written and read only on the G's own thread (the
+  // handler interrupts it there; a G in this state does not move): relaxed
+  // accesses plus signal fences, as preemptoff.
+  std::atomic<bool> exitsyscall_pending{false};
   alignas(std::max_align_t) unsigned char storage[g_inline_task_bytes];
 };
 
@@ -91,6 +99,12 @@ struct m {
   p* nextp = nullptr;          // P handed over by startm
   p* oldp = nullptr;           // P left in state syscall by entersyscall (Go: m.oldp)
   int tid = 0;                 // kernel thread id, for sysmon's preemption signal
+  // The thread's blocked-signal mask (signals 1..64) when it became an M.
+  // The SIGURG handler refuses to preempt when the interrupted mask differs:
+  // the thread is then inside a signal handler or a region the program
+  // masked, both per-thread states a goroutine must not carry to another M.
+  // Written once by the M's own thread before it runs any goroutine.
+  std::uint64_t sigmask = 0;
   bool spinning = false;       // looking for work to steal, counted in nmspinning
   note park;                   // sleeps here when idle (stopm)
   m* schedlink = nullptr;      // idle M list
@@ -139,6 +153,14 @@ struct alignas(64) p {
   // yield: checked at scheduling points and preempt_point(), and by the
   // SIGURG handler. Cleared when the P starts another G.
   std::atomic<bool> preempt{false};
+  // Set by sysmon, just before it signals the P's M, when the G has ignored
+  // preemption requests for a slice and the M's thread sleeps in the kernel
+  // (/proc): the SIGURG handler may then detach the M from this P (see
+  // exitsyscall_pending). Cleared by the handler that acts on it and by
+  // sysmon when the P starts another slice. A hint: acting on a stale one
+  // only costs a thread, since detaching is sound wherever the handler
+  // allows it.
+  std::atomic<bool> kernel_blocked{false};
   p* link = nullptr;             // idle P list
   // On the idle list (Go's idlepMask). Written under sched.lock, read
   // racily by stealers to skip Ps with nothing to steal (a hint).
@@ -169,6 +191,7 @@ struct alignas(64) p {
     std::uint32_t schedtick = 0, syscalltick = 0;
     std::int64_t schedwhen = 0, syscallwhen = 0;
     std::int64_t preempted_slice = -1;  // schedwhen of the slice last preempted
+    std::int64_t kernel_checked = 0;    // when sysmon last read the M's thread state
   } sysmontick;
 };
 
@@ -270,6 +293,9 @@ struct runtime {
   // (made by sysmon or by an M that has just let go of its P).
   sched_counters nop_stat;
   std::atomic<std::uint64_t> nhandoffs{0};
+  // Ms the SIGURG handler detached from their P while their thread was
+  // blocked in the kernel outside goro's knowledge (entersyscall_for_blocked_thread).
+  std::atomic<std::uint64_t> nkernel_detaches{0};
 
   // Lifetime: the instance outlives run() while abandoned Ms still run.
   std::atomic<int> refs{1};

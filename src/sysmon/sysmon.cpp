@@ -11,7 +11,12 @@
 // slice expires, so preemption lands close to time_slice.
 #include "sysmon/sysmon.hpp"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
 
 #include "sched/proc.hpp"
 
@@ -26,6 +31,30 @@ constexpr std::int64_t sysmon_netpoll_interval = 10'000'000;  // 10 ms, as Go
 // or sit idle (so new work would be picked up anyway), is left alone this
 // long before it is retaken: retaking it would only cost a thread (Go: 10 ms).
 constexpr std::int64_t syscall_grace = 10'000'000;
+
+// Whether kernel thread `tid` of this process sleeps in the kernel (state S,
+// interruptible, or D, uninterruptible, in /proc/self/task/<tid>/stat): a
+// goroutine's thread that does so without entersyscall waits for something
+// goro does not know of. Read only for Ps whose G has ignored preemption
+// requests for a whole slice, at most once per slice each, so a busy
+// runtime never touches /proc.
+bool thread_sleeps_in_kernel(int tid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[512];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return false;
+  buf[n] = 0;
+  // "tid (comm) S ...": comm may hold spaces and parentheses; the state
+  // follows the last ')'.
+  const char* close_paren = std::strrchr(buf, ')');
+  if (!close_paren || close_paren[1] != ' ') return false;
+  char state = close_paren[2];
+  return state == 'S' || state == 'D';
+}
 
 struct retake_result {
   int acted = 0;                 // Ps retaken or preempted
@@ -49,7 +78,22 @@ retake_result retake(runtime& rt, std::int64_t now) {
       if (pd.schedtick != t) {
         pd.schedtick = t;
         pd.schedwhen = now;
+        pp->kernel_blocked.store(false, std::memory_order_relaxed);  // a stale hint
       } else if (pd.schedwhen + slice <= now) {
+        // Requests ignored for a further slice, and the M's thread asleep in
+        // the kernel: the G is blocked on something goro cannot see (a lock
+        // a preempted goroutine holds: a magic static's guard, call_once, a
+        // std::mutex). Tell the handler it may detach the M from the P (an
+        // entersyscall on the G's behalf); Retake then hands the P on.
+        // relaxed: a hint, published to the handler by the signal below;
+        // if it is missed, the next tick repeats it.
+        if (st == pstatus::running && rt.opts.async_preempt && pd.schedwhen + 2 * slice <= now &&
+            pd.kernel_checked + slice <= now) {
+          pd.kernel_checked = now;
+          m* mp = pp->m_.load(std::memory_order_acquire);  // pairs with acquirep: mp->tid
+          if (mp && mp->tid != 0 && thread_sleeps_in_kernel(mp->tid))
+            pp->kernel_blocked.store(true, std::memory_order_relaxed);
+        }
         // The same G for a whole slice: ask it to yield, again at every
         // tick until it does (an asynchronous preemption that found the G
         // at an unsafe point is retried this way). Only the first request

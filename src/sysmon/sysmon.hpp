@@ -15,5 +15,8 @@ void sysmon_stop(runtime& rt);
 bool async_preempt_init();
 // Whether the PC-based rule lets a preemption land at `pc` (for tests).
 bool async_preempt_allowed_at(const void* pc);
+// The calling thread's blocked-signal mask, signals 1..64 (bit n-1 for
+// signal n), as the kernel keeps it and writes it into a ucontext.
+std::uint64_t thread_sigmask();
 
 }  // namespace goro::detail
