@@ -15,5 +15,8 @@ void sysmon_stop(runtime& rt);
 bool async_preempt_init();
 // Whether the PC-based rule lets a preemption land at `pc` (for tests).
 bool async_preempt_allowed_at(const void* pc);
+// Bytes an asynchronous preemption needs below the interrupted stack
+// pointer (it is refused nearer the stack's bottom); 0 where unavailable.
+std::size_t async_preempt_stack_room();
 
 }  // namespace goro::detail
