@@ -223,10 +223,15 @@ TEST(StackTest, DefaultGuardedStacksHoldAMillionParkedGoroutines) {
     EXPECT_LT(maps_parked, static_cast<std::size_t>(many_goroutines / 64 + 5000));
   } else {
     ASSERT_EQ(mode, guard_mode::mprotect);
-    EXPECT_THAT(err, HasSubstr("vm.max_map_count"));
-    EXPECT_THAT(err, HasSubstr("mprotect"));
-    EXPECT_GT(spawned, 1000);
-    EXPECT_LT(spawned, 40'000);
+    if (many_goroutines < 30'000) {  // TSan's count: under the map budget
+      EXPECT_EQ(err, "");
+      EXPECT_EQ(spawned, many_goroutines);
+    } else {
+      EXPECT_THAT(err, HasSubstr("vm.max_map_count"));
+      EXPECT_THAT(err, HasSubstr("mprotect"));
+      EXPECT_GT(spawned, 1000);
+      EXPECT_LT(spawned, 40'000);
+    }
   }
 }
 
@@ -251,6 +256,7 @@ TEST(StackTest, GuardedModeIsDetectedOnceAndCanBeForced) {
 bool access_faults(const void* p) {
   pid_t pid = fork();
   if (pid == 0) {
+    signal(SIGSEGV, SIG_DFL);  // not goro's (or ASan's) handler: just the fault
     (void)*static_cast<const volatile char*>(p);
     _exit(0);
   }
@@ -486,8 +492,8 @@ __attribute__((noinline)) void spin_at(std::atomic<bool>& stop, char* lo, std::s
 
 // On one P, a call-free loop gets off the P only by an asynchronous
 // preemption; a sleeper beside it finishes only if that happens. The loop
-// runs as deep in a minimum-size stack as a preemption is allowed (just
-// above preempt.cpp's stack_room), so the preemption's own frames, the
+// runs about as deep in a minimum-size stack as a preemption is allowed
+// (1 KiB above preempt.cpp's stack_room), so the preemption's own frames, the
 // saved registers and the scheduler's frames down to the switch, must fit
 // in the reserve: on an unguarded stack, a byte written into the canary
 // ends the process at that switch, and the scan below checks again.
@@ -502,9 +508,11 @@ TEST(StackTest, AsyncPreemptionWorksAtTheMinimumStackSize) {
     o.procs = 1;
     o.stack_size = min_stack_size;
     o.stack_guard = guard;
-    // Where the spinner's frame sits, bytes above the stack's bottom: 256
-    // above the reserve, so its sp is at or above lo + room.
-    const std::size_t target = room + 256;
+    // Where the spinner's frames start, bytes above the stack's bottom: 1 KiB
+    // above the reserve, so the spinning frame's sp stays at or above
+    // lo + room even with ASan's alloca and frame redzones (a few hundred
+    // bytes between the alloca'd block and the spinning sp there).
+    const std::size_t target = room + 1024;
     // Before: 16 KiB of scheduler reserve plus 11 KiB of XSAVE area (AMX)
     // was more than the whole 24 KiB stack, so no depth was preemptible.
     ASSERT_LT(target + 2048, min_stack_size)
@@ -535,6 +543,8 @@ TEST(StackTest, AsyncPreemptionWorksAtTheMinimumStackSize) {
             while (p < lo + target && *p == 0) p++;
             EXPECT_GE(static_cast<std::size_t>(p - lo), stack_canary_bytes)
                 << "the preemption wrote " << (lo + target - p) << " bytes below the spinner";
+            // And no deeper below the spinner than the reserve says.
+            EXPECT_LE(static_cast<std::size_t>(lo + got - p), room);
             std::printf("preemption reserve %zu bytes; deepest write %zu bytes below the "
                         "spinner's frame\n",
                         room, static_cast<std::size_t>(lo + got - p));
@@ -543,7 +553,7 @@ TEST(StackTest, AsyncPreemptionWorksAtTheMinimumStackSize) {
         o);
     EXPECT_EQ(slept, 20);
     EXPECT_GE(got, room);
-    EXPECT_LT(got, target + 64);
+    EXPECT_LE(got, target);
   }
 }
 

@@ -1771,7 +1771,7 @@ runtime::runtime(const options& o, unsigned nprocs)
 runtime::~runtime() {
   // Pending timers first: a sleep timer lives on its goroutine's stack,
   // which the loop over allgs below unmaps, so reading its dispose field
-  // afterwards would fault (guarded stacks are unmapped, not pooled).
+  // afterwards would fault (mprotect-guarded stacks are unmapped, not pooled).
   // Heap-owned timers (after(), socket deadlines) are freed here.
   for (std::uint32_t i = 0; i < max_procs; i++) {
     p* pp = allp[i].load(std::memory_order_relaxed);

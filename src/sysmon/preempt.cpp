@@ -319,13 +319,14 @@ struct sigaction previous_sigurg;
 // zone, the return address, 16 saved registers, the XSAVE area with its
 // alignment (11 KiB with AMX), and the scheduler's own frames on the way to
 // the switch (goro_async_preempt_park down to jump_fcontext). Those frames
-// measured under 0.5 KiB in a release build; the reserve for them is 4 KiB
-// (8 KiB under ASan, whose redzones and fiber-switch hooks grow frames), and
-// tests/stack_test.cpp checks the sum in every build by preempting a
-// goroutine at the deepest point allowed. It must leave room for a
-// goroutine's own frames in the smallest stack the options accept
-// (validate's min_stack, 24 KiB), or such stacks are never preempted: the
-// old 16 KiB reserve plus the XSAVE area exceeded stacks up to 27 KiB.
+// measured under 0.5 KiB in a release build and ~3.8 KiB under ASan, whose
+// redzones and fiber-switch hooks grow frames: the reserve for them is 4 KiB
+// (8 KiB under ASan). tests/stack_test.cpp checks the sum in every build by
+// preempting a goroutine spinning just above the deepest point allowed. It
+// must leave room for a goroutine's own frames in the smallest stack the
+// options accept (validate's min_stack, 24 KiB), or such stacks are never
+// preempted: the old 16 KiB reserve plus the XSAVE area exceeded stacks up
+// to 27 KiB, while the options accepted 16 KiB.
 #ifdef GORO_ASAN
 constexpr std::uintptr_t sched_frames_reserve = 8 * 1024;
 #else
