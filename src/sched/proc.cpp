@@ -443,7 +443,7 @@ void execute(m* mp, g* gp, bool inherit_time) {
 namespace {
 
 void mstart(m* mp) {
-  signal_stack altstack;  // before tid is set: sysmon signals this M only after
+  signal_stack altstack;  // for the SIGSEGV overflow report while this M runs Gs
   setm(mp);
   mp->tid = static_cast<int>(syscall(SYS_gettid));
   mp->thread_eh = thread_eh_state();
