@@ -557,4 +557,39 @@ TEST(StackTest, AsyncPreemptionWorksAtTheMinimumStackSize) {
   }
 }
 
+// sysmon's SIGURG runs on the goroutine's stack (no alternate stack), so the
+// kernel pushes its signal frame there before the handler can decline. With
+// less room left than a frame, on a guarded stack, the kernel's write hits
+// the guard and it sends SIGSEGV (SI_KERNEL, no address) instead: goro's
+// handler names that as the overflow it is, rather than a bare SIGSEGV.
+TEST(StackDeathTest, ASignalWithNoRoomForItsFrameIsNamedAnOverflow) {
+  if (goro::detail::async_preempt_stack_room() == 0)
+    GTEST_SKIP() << "no asynchronous preemption here, so sysmon sends no signal";
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        goro_test::watchdog wd(std::chrono::seconds(30));  // no signal at all: a hang
+        goro::options o = guarded_small();
+        goro::run(
+            [] {
+              std::atomic<bool> stop{false};
+              goro::wait_group wg;
+              wg.add(2);
+              goro::go([&] {
+                std::size_t got = 0;
+                spin_at(stop, static_cast<char*>(goro::detail::getg()->stk.lo), 1024, got);
+                wg.done();
+              });
+              goro::go([&] {  // would end the spin, were the spinner ever preempted
+                for (int i = 0; i < 1000; i++) goro::sleep_for(std::chrono::milliseconds(1));
+                stop.store(true, std::memory_order_relaxed);
+                wg.done();
+              });
+              wg.wait();
+            },
+            o);
+      },
+      ::testing::KilledBySignal(SIGABRT), overflow_32k);
+}
+
 }  // namespace

@@ -1,6 +1,7 @@
 #include "context/overflow.hpp"
 
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,6 +31,10 @@ struct sigaction previous_segv;
 // handler is installed (page_size() has a static local, which a handler
 // should not be the first to initialise).
 std::size_t guard_bytes = 0;
+// The kernel's signal frame size (AT_MINSIGSTKSZ, with this CPU's XSAVE
+// area) plus the red zone below the interrupted stack pointer; set with
+// guard_bytes.
+std::size_t signal_frame_bytes = 0;
 
 void write_all(const char* s, std::size_t n) {
   while (n > 0) {
@@ -97,6 +102,20 @@ __attribute__((no_sanitize("address", "undefined"))) void segv_handler(int sig, 
     auto a = reinterpret_cast<std::uintptr_t>(info->si_addr);
     auto lo = reinterpret_cast<std::uintptr_t>(gp->stk.lo);
     if (a < lo && lo - a <= guard_bytes) stack_overflow(gp->goid, gp->stk.size);
+#if defined(__x86_64__)
+    // A signal (sysmon's SIGURG, say: its handler has no alternate stack)
+    // arrived when the goroutine had less stack left than the kernel's
+    // signal frame: the kernel's write into the guard failed and it sent
+    // SIGSEGV instead, with si_code SI_KERNEL and no address. Recognised by
+    // the interrupted stack pointer being within one frame of the bottom;
+    // a general-protection fault (also SI_KERNEL) exactly there would be
+    // misnamed, but that goroutine is out of stack all the same.
+    if (info->si_code == SI_KERNEL && uctx) {
+      auto sp = static_cast<std::uintptr_t>(
+          static_cast<ucontext_t*>(uctx)->uc_mcontext.gregs[REG_RSP]);
+      if (sp >= lo && sp - lo < signal_frame_bytes) stack_overflow(gp->goid, gp->stk.size);
+    }
+#endif
   }
   pass_on(sig, info, uctx);
   errno = saved_errno;
@@ -133,6 +152,8 @@ void install_overflow_handler() {
   static std::once_flag once;
   std::call_once(once, [] {
     guard_bytes = stack_allocator::page_size();
+    long frame = sysconf(_SC_MINSIGSTKSZ);
+    signal_frame_bytes = 128 + static_cast<std::size_t>(frame > 0 ? frame : MINSIGSTKSZ);
     sigaction(SIGSEGV, nullptr, &previous_segv);
     struct sigaction sa;
     std::memset(&sa, 0, sizeof sa);
