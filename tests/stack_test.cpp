@@ -157,9 +157,12 @@ std::size_t count_maps() {
 // time on a 2-core machine, not for the mechanism: ASan adds shadow memory
 // and redzones to every stack and allocation (100,000 still needs 3x the
 // goroutines the mprotect mode allows), and TSan creates a fiber with its
-// own large state per goroutine.
+// own large state per goroutine, and maps about two regions of its own per
+// fiber: with the mprotect fallback's two per stack, 20,000 goroutines
+// already exhaust vm.max_map_count (TSan's allocator then dies), because
+// the map budget counts only goro's maps.
 #if defined(GORO_TSAN)
-constexpr std::int64_t many_goroutines = 20'000;
+constexpr std::int64_t many_goroutines = 10'000;
 #elif defined(GORO_ASAN)
 constexpr std::int64_t many_goroutines = 100'000;
 #else
@@ -219,8 +222,11 @@ TEST(StackTest, DefaultGuardedStacksHoldAMillionParkedGoroutines) {
     EXPECT_EQ(err, "");
     EXPECT_EQ(spawned, many_goroutines);
     // One map per 64 pooled stacks (plus the program's own), not two per
-    // stack: 1,000,000 / 64 is under 16 thousand.
+    // stack: 1,000,000 / 64 is under 16 thousand. Not under TSan, which
+    // maps state of its own for every fiber (about 2 maps per goroutine).
+#ifndef GORO_TSAN
     EXPECT_LT(maps_parked, static_cast<std::size_t>(many_goroutines / 64 + 5000));
+#endif
   } else {
     ASSERT_EQ(mode, guard_mode::mprotect);
     if (many_goroutines < 30'000) {  // TSan's count: under the map budget
@@ -425,9 +431,10 @@ TEST(StackDeathTest, APlainUserSigsegvHandlerStillGetsOtherFaults) {
 
 // Without a handler of the program's, a fault that is no overflow gets the
 // default action (killed by SIGSEGV), not goro's report. Under ASan the
-// previous handler is ASan's, which reports the SEGV and exits with 1.
+// previous handler is ASan's, which reports the SEGV and exits with 1;
+// TSan, behind a default disposition, reports it and exits with 66.
 bool killed_by_default_segv(int st) {
-#ifdef GORO_ASAN
+#if defined(GORO_ASAN) || defined(GORO_TSAN)
   return WIFEXITED(st) && WEXITSTATUS(st) != 0;
 #else
   return WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV;
