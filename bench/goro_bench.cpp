@@ -108,9 +108,13 @@ double spawn_join_round(int n) {
   return ns_since(t0);
 }
 
-void spawn_join_1M(benchmark::State& state, unsigned procs) {
+// guard: default options' guarded stacks (MADV_GUARD_INSTALL, pooled) instead
+// of procs_opts' unguarded ones; the _guarded rows have no Go peer.
+void spawn_join_1M(benchmark::State& state, unsigned procs, bool guard) {
   constexpr int n = 1'000'000;
   double per = 0;
+  goro::options o = procs_opts(procs);
+  o.stack_guard = guard;
   for (auto _ : state) {
     per = goro::run(
         [] {
@@ -119,7 +123,7 @@ void spawn_join_1M(benchmark::State& state, unsigned procs) {
           for (int r = 0; r < 5; r++) rounds.push_back(spawn_join_round(n) / n);
           return median(rounds);
         },
-        procs_opts(procs));
+        o);
   }
   state.counters["ns_per_op"] = per;
 }
@@ -381,9 +385,12 @@ int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("yield_switch/procs:1", yield_switch, 1u)
       ->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
   for (unsigned procs : {1u, 2u})
-    benchmark::RegisterBenchmark(("spawn_join_1M/procs:" + std::to_string(procs)).c_str(),
-                                 spawn_join_1M, procs)
-        ->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+    for (bool guard : {false, true})
+      benchmark::RegisterBenchmark(
+          ((guard ? "spawn_join_1M_guarded/procs:" : "spawn_join_1M/procs:") +
+           std::to_string(procs)).c_str(),
+          spawn_join_1M, procs, guard)
+          ->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
   for (unsigned procs : {1u, 2u})
     benchmark::RegisterBenchmark(("chan_pingpong/procs:" + std::to_string(procs)).c_str(),
                                  chan_pingpong, procs)
@@ -435,17 +442,19 @@ long pagetable_bytes() {
 // As Go's parked_mem: 100,000 goroutines each blocked receiving on a channel
 // of its own; resident memory before and after, per goroutine (its stack,
 // its g and its channel). The vector holding the channels is made resident
-// before the baseline. Default Ps (2 here), unguarded pooled stacks (guarded
-// ones would stop near 32 thousand goroutines at vm.max_map_count), default
-// stack size (256 KiB). The second figure, as Go's
+// before the baseline. Default Ps (2 here), unguarded pooled stacks (as
+// before guarded ones pooled with MADV_GUARD_INSTALL; parked_mem_guarded
+// measures those, which in the mprotect fallback would stop near 32
+// thousand goroutines at vm.max_map_count), default stack size (256 KiB). The second figure, as Go's
 // parked_mem_with_pagetables, adds the page tables (VmPTE), which RSS leaves
 // out: each 4 KiB page-table page maps 2 MiB, 8 of our stacks.
-void parked_mem(benchmark::State& state) {
+// guard: as above (parked_mem_guarded, no Go peer).
+void parked_mem(benchmark::State& state, bool guard) {
   constexpr int n = 100'000;
   double per = 0, per_with_pt = 0;
   for (auto _ : state) {
     goro::options o;
-    o.stack_guard = false;
+    o.stack_guard = guard;
     per = goro::run(
         [&per_with_pt] {
           std::vector<std::optional<goro::chan<char>>> chans(n);  // resident: constructed
@@ -474,6 +483,8 @@ void parked_mem(benchmark::State& state) {
   state.counters["bytes_per_goroutine"] = per;
   state.counters["with_pagetables_bytes_per_goroutine"] = per_with_pt;
 }
-BENCHMARK(parked_mem)->Name("parked_mem")->Iterations(1)->UseRealTime();
+BENCHMARK_CAPTURE(parked_mem, unguarded, false)->Name("parked_mem")->Iterations(1)->UseRealTime();
+BENCHMARK_CAPTURE(parked_mem, guarded, true)
+    ->Name("parked_mem_guarded")->Iterations(1)->UseRealTime();
 
 }  // namespace

@@ -31,16 +31,22 @@ struct options {
   // if set, else the number of hardware threads. Range 0..1024.
   unsigned procs = 0;
   // Usable bytes per goroutine stack, rounded up to whole pages.
-  // Range 16 KiB .. 1 GiB.
+  // Range 24 KiB .. 1 GiB: an asynchronous preemption needs up to ~16 KiB of
+  // the stack (the CPU's register save area, 11 KiB with AMX, and the
+  // scheduler's frames). An overflow ends the process with "goro: stack
+  // overflow in goroutine N (stack_size S bytes); raise
+  // goro::options::stack_size".
   std::size_t stack_size = 256 * 1024;
-  // true: every stack gets a PROT_NONE guard page below it, so an overflow
-  // faults at once. A guarded stack costs two kernel memory maps, and
-  // vm.max_map_count (65530 by default) then caps live goroutines near 32
+  // true: every stack gets a guard page below it, so an overflow faults at
+  // once and is reported. On Linux 6.13+ the guards are MADV_GUARD_INSTALL
+  // regions in pooled mappings, which cost no kernel map: a million live
+  // goroutines work with the defaults. On older kernels (or with
+  // GORO_STACK_GUARD_MODE=mprotect in the environment) each stack is its own
+  // mapping with an mprotect'd guard page, two kernel maps, and
+  // vm.max_map_count (65530 by default) caps live goroutines near 32
   // thousand; goro::go reports that limit in its error.
-  // false: stacks are carved from large pooled mappings with no guard page; a
-  // canary at the bottom of each stack is checked at every switch and an
-  // overflow ends the process with a message. Use this for a million live
-  // goroutines.
+  // false: pooled stacks with no guard page; a canary at the bottom of each
+  // stack is checked at every switch, catching an overflow after the fact.
   bool stack_guard = true;
   // Go's forcePreemptNS: a goroutine that has run this long since it was
   // scheduled, without reaching a scheduling point, is preempted by sysmon.

@@ -1,9 +1,12 @@
-// Goroutine stacks: guarded mmap'd stacks (default) or unguarded stacks carved
-// from pooled mappings with a canary (the million-goroutine option).
+// Goroutine stacks, carved from pooled mappings: guarded by a guard region
+// below each stack (default; MADV_GUARD_INSTALL, no kernel map per stack, or
+// where the kernel lacks it one mapping per stack with an mprotect'd guard
+// page), or unguarded with a canary (options::stack_guard = false).
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <string>
 #include <vector>
 
 namespace goro::detail {
@@ -37,12 +40,30 @@ struct stack {
 // return addresses and saved registers, which are not.
 constexpr std::size_t stack_canary_bytes = 64;
 
+// How stacks are guarded.
+//  - none: stacks are carved from pooled mappings (pool_chunk_stacks per
+//    mapping) with the canary below; an overflow is caught at the next switch.
+//  - madvise: the same pooled mappings, with a guard region of one page
+//    below every stack installed by madvise(MADV_GUARD_INSTALL) (Linux
+//    6.13+). A guard region costs no kernel map (VMA), so a million guarded
+//    stacks cost a few thousand maps, not two million.
+//  - mprotect: the fallback where the kernel lacks MADV_GUARD_INSTALL: one
+//    mapping per stack whose lowest page is PROT_NONE. That splits the
+//    mapping, so each stack costs two of vm.max_map_count's maps, and live
+//    goroutines stop near 32 thousand (check_guarded_budget reports it).
+// Both guarded modes put the guard at [lo - page_size(), lo).
+enum class guard_mode : unsigned char { none, madvise, mprotect };
+
+const char* guard_mode_name(guard_mode m);
+
 // Allocates and frees stacks. Thread-safe: Ps allocate concurrently, but only
 // on a cache miss (dead Gs keep their stacks in the P's free list), so one
 // mutex is enough.
 class stack_allocator {
  public:
+  // guard: the mode guarded_mode() picks, else none.
   stack_allocator(std::size_t size, bool guard);
+  stack_allocator(std::size_t size, guard_mode mode);
   ~stack_allocator();
   stack_allocator(const stack_allocator&) = delete;
   stack_allocator& operator=(const stack_allocator&) = delete;
@@ -52,7 +73,15 @@ class stack_allocator {
   stack allocate();
   void release(stack s);
 
-  bool guarded() const { return guard_; }
+  bool guarded() const { return mode_ != guard_mode::none; }
+  guard_mode mode() const { return mode_; }
+  // The mode guarded stacks use in this process, decided once: mprotect if
+  // the environment says GORO_STACK_GUARD_MODE=mprotect (how CI tests the
+  // fallback on a kernel that has the new advice) or if MADV_GUARD_INSTALL
+  // fails with EINVAL on a probe mapping (a kernel before 6.13), else madvise.
+  static guard_mode guarded_mode();
+  // Why guarded_mode() chose what it did, for error messages.
+  static const char* guarded_mode_reason();
   std::size_t stack_size() const { return size_; }
   // True if the canary at the bottom of an unguarded stack is intact: its
   // lowest stack_canary_bytes are all zero (one cache line, read at every
@@ -64,8 +93,9 @@ class stack_allocator {
     return any == 0;
   }
   static std::size_t page_size();
-  // How many guarded stacks the kernel's map-count limit leaves room for,
-  // measured now (the limit minus maps in use, two maps per stack).
+  // How many mprotect-guarded stacks the kernel's map-count limit leaves
+  // room for, measured now (the limit minus maps in use, two maps per
+  // stack). Meaningful only in guard_mode::mprotect: the other modes pool.
   static std::size_t guarded_stack_budget();
   // Explains an allocation failure: the errno, the limit it points at, and the
   // option that lifts it.
@@ -75,10 +105,10 @@ class stack_allocator {
   void refill_pool_locked();
 
   std::size_t size_;
-  bool guard_;
+  guard_mode mode_;
   std::mutex mu_;
-  std::vector<stack> pool_;                      // unguarded: free stacks
-  std::vector<std::pair<void*, std::size_t>> chunks_;  // unguarded: mappings
+  std::vector<stack> pool_;                      // pooled modes: free stacks
+  std::vector<std::pair<void*, std::size_t>> chunks_;  // pooled modes: mappings
   std::size_t live_ = 0;
 };
 

@@ -37,6 +37,7 @@
 #include <system_error>
 #include <typeinfo>
 
+#include "context/overflow.hpp"
 #include "goro/deadlock.hpp"
 #include "sched/audit.hpp"
 #include "sched/chaos.hpp"
@@ -374,10 +375,9 @@ void switch_context(m* mp, g* from, g* to, post_switch_fn post, void* arg) {
   mp->sw_from = from;
   mp->sw_post = post;
   mp->sw_arg = arg;
+  // The same words as a fault in a guard region (context/overflow.cpp).
   if (from && !mp->rt->stacks.guarded() && !stack_allocator::canary_ok(from->stk))
-    fatal("goroutine %llu overflowed its %zu-byte stack (unguarded stacks: "
-          "options::stack_guard=false); raise goro::options::stack_size",
-          (unsigned long long)from->goid, from->stk.size);
+    stack_overflow(from->goid, from->stk.size);
   fiber_san& fs = from ? from->san : mp->g0san;
   fiber_san& ts = to ? to->san : mp->g0san;
   bool dying = from && from->status.load(std::memory_order_relaxed) == gstatus::dead;
@@ -462,6 +462,7 @@ void execute(m* mp, g* gp, bool inherit_time) {
 namespace {
 
 void mstart(m* mp) {
+  signal_stack altstack;  // for the SIGSEGV overflow report while this M runs Gs
   setm(mp);
   mp->tid = static_cast<int>(syscall(SYS_gettid));
   mp->sigmask = thread_sigmask();
@@ -1608,7 +1609,9 @@ std::int64_t live_goroutines_racy(runtime& rt) {
 constexpr std::uint32_t budget_check_every = 64;
 
 void check_guarded_budget(runtime& rt, p* pp) {
-  if (!rt.stacks.guarded()) return;
+  // Only mprotect'd guard pages cost maps; pooled stacks (madvise-guarded or
+  // unguarded) cost one map per pool_chunk_stacks.
+  if (rt.stacks.mode() != guard_mode::mprotect) return;
   if (pp && ++pp->spawn_since_budget_check < budget_check_every) return;
   if (pp) pp->spawn_since_budget_check = 0;
   std::int64_t live = live_goroutines_racy(rt);
@@ -1616,10 +1619,11 @@ void check_guarded_budget(runtime& rt, p* pp) {
   char buf[512];
   std::snprintf(buf, sizeof buf,
                 "goro::go: %lld goroutines are live and each guarded stack costs 2 of the "
-                "kernel's vm.max_map_count memory maps (room for about %zu here); set "
+                "kernel's vm.max_map_count memory maps (room for about %zu here; %s); set "
                 "goro::options::stack_guard=false for pooled unguarded stacks (millions of "
                 "goroutines), or raise vm.max_map_count",
-                static_cast<long long>(live), rt.guarded_budget);
+                static_cast<long long>(live), rt.guarded_budget,
+                stack_allocator::guarded_mode_reason());
   throw std::system_error(std::make_error_code(std::errc::not_enough_memory), buf);
 }
 
@@ -1915,11 +1919,18 @@ options validate(options o, unsigned& nprocs) {
     throw std::invalid_argument("goro::options::procs = " + std::to_string(o.procs) +
                                 ": must be in 0.." + std::to_string(max_procs) +
                                 " (0: GORO_MAXPROCS or the hardware thread count)");
-  constexpr std::size_t min_stack = 16 * 1024, max_stack = std::size_t(1) << 30;
+  // 24 KiB, not 16: an asynchronous preemption saves the registers (the
+  // XSAVE area: 11 KiB with AMX) and runs the scheduler's frames on the
+  // goroutine's stack, and is refused where they would not fit
+  // (preempt.cpp's stack_room, up to ~16 KiB on AMX hardware, ~20 KiB under
+  // ASan); on a 16 KiB stack it never fit, so a call-free loop kept its P.
+  constexpr std::size_t min_stack = 24 * 1024, max_stack = std::size_t(1) << 30;
   if (o.stack_size < min_stack || o.stack_size > max_stack)
-    throw std::invalid_argument("goro::options::stack_size = " + std::to_string(o.stack_size) +
-                                ": must be in " + std::to_string(min_stack) + ".." +
-                                std::to_string(max_stack) + " bytes");
+    throw std::invalid_argument(
+        "goro::options::stack_size = " + std::to_string(o.stack_size) + ": must be in " +
+        std::to_string(min_stack) + ".." + std::to_string(max_stack) +
+        " bytes (the minimum leaves room for asynchronous preemption, which saves the CPU's "
+        "registers, up to 11 KiB with AMX, and runs the scheduler on the goroutine's stack)");
   std::size_t ps = stack_allocator::page_size();
   o.stack_size = (o.stack_size + ps - 1) / ps * ps;
   using std::chrono::nanoseconds;
@@ -1964,7 +1975,7 @@ runtime::runtime(const options& o, unsigned nprocs)
       gen(runtime_gens.fetch_add(1, std::memory_order_relaxed) + 1),
       stacks(o.stack_size, o.stack_guard) {
   netpoll_init(*this);
-  if (o.stack_guard) {
+  if (stacks.mode() == guard_mode::mprotect) {
     // Keep maps for everything else the process needs (threads' own stacks,
     // libraries, malloc arenas), and the slack of the every-64-spawns check.
     std::size_t room = stack_allocator::guarded_stack_budget();
@@ -1977,7 +1988,7 @@ runtime::runtime(const options& o, unsigned nprocs)
 runtime::~runtime() {
   // Pending timers first: a sleep timer lives on its goroutine's stack,
   // which the loop over allgs below unmaps, so reading its dispose field
-  // afterwards would fault (guarded stacks are unmapped, not pooled).
+  // afterwards would fault (mprotect-guarded stacks are unmapped, not pooled).
   // Heap-owned timers (after(), socket deadlines) are freed here.
   for (std::uint32_t i = 0; i < max_procs; i++) {
     p* pp = allp[i].load(std::memory_order_relaxed);
@@ -2026,6 +2037,10 @@ void run_main(main_ref main, const options& opts_in) {
   rt->allm.push_back(m0);
   rt->sched.mcount = 1;
   setm(m0);
+  // The SIGSEGV handler that names a stack overflow, and m0's alternate
+  // stack for it until run returns (the destructor restores the previous one).
+  install_overflow_handler();
+  signal_stack m0_altstack;
   m0->tid = static_cast<int>(syscall(SYS_gettid));
   m0->sigmask = thread_sigmask();
   m0->thread_eh = thread_eh_state();

@@ -329,8 +329,24 @@ struct sigaction previous_sigurg;
 
 // Room the preemption needs below the interrupted stack pointer: the red
 // zone, the return address, 16 saved registers, the XSAVE area with its
-// alignment, and the scheduler's own frames on the way to the switch.
-std::uintptr_t stack_room() { return 128 + 8 + 16 * 8 + goro_xsave_size + 64 + 16 * 1024; }
+// alignment (11 KiB with AMX), and the scheduler's own frames on the way to
+// the switch (goro_async_preempt_park down to jump_fcontext). Those frames
+// measured under 0.5 KiB in a release build and ~3.8 KiB under ASan, whose
+// redzones and fiber-switch hooks grow frames: the reserve for them is 4 KiB
+// (8 KiB under ASan). tests/stack_test.cpp checks the sum in every build by
+// preempting a goroutine spinning just above the deepest point allowed. It
+// must leave room for a goroutine's own frames in the smallest stack the
+// options accept (validate's min_stack, 24 KiB), or such stacks are never
+// preempted: the old 16 KiB reserve plus the XSAVE area exceeded stacks up
+// to 27 KiB, while the options accepted 16 KiB.
+#ifdef GORO_ASAN
+constexpr std::uintptr_t sched_frames_reserve = 8 * 1024;
+#else
+constexpr std::uintptr_t sched_frames_reserve = 4 * 1024;
+#endif
+std::uintptr_t stack_room() {
+  return 128 + 8 + 16 * 8 + goro_xsave_size + 64 + sched_frames_reserve;
+}
 
 // Is the interrupted state an async-safe point (see the file comment)?
 __attribute__((no_sanitize("address", "undefined"))) bool is_async_safe(m* mp, g* gp,
@@ -459,6 +475,8 @@ bool async_preempt_allowed_at(const void* pc) {
   return async_preempt_init() && pc_in_user_code(reinterpret_cast<std::uintptr_t>(pc));
 }
 
+std::size_t async_preempt_stack_room() { return async_preempt_init() ? stack_room() : 0; }
+
 }  // namespace goro::detail
 
 #else  // no asynchronous preemption here
@@ -468,6 +486,7 @@ extern "C" void goro_async_preempt_unavailable() {}
 namespace goro::detail {
 bool async_preempt_init() { return false; }
 bool async_preempt_allowed_at(const void*) { return false; }
+std::size_t async_preempt_stack_room() { return 0; }
 }  // namespace goro::detail
 
 #endif

@@ -18,5 +18,8 @@ bool async_preempt_allowed_at(const void* pc);
 // The calling thread's blocked-signal mask, signals 1..64 (bit n-1 for
 // signal n), as the kernel keeps it and writes it into a ucontext.
 std::uint64_t thread_sigmask();
+// Bytes an asynchronous preemption needs below the interrupted stack
+// pointer (it is refused nearer the stack's bottom); 0 where unavailable.
+std::size_t async_preempt_stack_room();
 
 }  // namespace goro::detail
