@@ -189,6 +189,7 @@ pollDesc* poll_open(int fd) {
   pd->closing = false;
   pd->rready = pd->wready = false;
   pd->rw = pd->ww = nullptr;
+  pd->rabandoned = pd->wabandoned = false;
   pd->rd = pd->wd = 0;
   pd->rseq++;  // a timer armed by the previous owner is stale from here on
   pd->wseq++;
@@ -215,8 +216,10 @@ pollDesc* poll_open(int fd) {
   return pd;
 }
 
-void poll_close(pollDesc* pd) {
+unsigned poll_close(pollDesc* pd) {
   pd->lock.lock();
+  unsigned abandoned = (pd->rabandoned ? poll_abandoned_read : 0) |
+                       (pd->wabandoned ? poll_abandoned_write : 0);
   pd->closing = true;
   pd->rseq++;  // pending deadline timers become no-ops
   pd->wseq++;
@@ -226,13 +229,14 @@ void poll_close(pollDesc* pd) {
   pd->lock.unlock();
   if (rw) ready(rw);
   if (ww) ready(ww);
-  if (gen == 0) return;
+  if (gen == 0) return abandoned;
   // Deregister while the fd is still open (the caller closes it after us).
   // The runtime may have ended since poll_open: its epoll instance (and the
   // registration) went with it.
   runtime* rt = retain_current_runtime();
   if (rt && rt->gen == gen) epoll_ctl(rt->netpoll.epfd, EPOLL_CTL_DEL, pd->fd, nullptr);
   if (rt) rt->release();
+  return abandoned;
 }
 
 void poll_free(pollDesc* pd) {
@@ -321,6 +325,29 @@ int poll_wait(pollDesc* pd, poll_mode mode) {
     waiter w;
     waiter_init(w);
     slot = &w;
+    // Abandoned here (park.hpp, waiter_on_abandon): leave the slot, and
+    // mark the direction's call as one that never ends (for close).
+    struct link {
+      pollDesc* pd;
+      waiter* w;
+      bool read;
+    } ln{pd, &w, mode == poll_mode::read};
+    waiter_on_abandon(
+        w,
+        [](void* arg) noexcept {
+          auto* l = static_cast<link*>(arg);
+          pollDesc* d = l->pd;
+          d->lock.lock();
+          waiter*& s = l->read ? d->rw : d->ww;
+          bool found = s == l->w;
+          if (found) {
+            s = nullptr;
+            (l->read ? d->rabandoned : d->wabandoned) = true;
+          }
+          d->lock.unlock();
+          return found;
+        },
+        &ln);
     // Counted before the park commits, so a checkdead that finds every M
     // idle sees this goroutine as waiting for the network.
     np.waiters.fetch_add(1, std::memory_order_relaxed);

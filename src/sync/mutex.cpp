@@ -203,6 +203,36 @@ void mutex::sema_acquire(bool lifo) {
   detail::waiter_init(w);
   if (lifo) waitq_push_front(sema_q_, &w);
   else detail::waitq_push(sema_q_, &w);
+  // Abandoned here (park.hpp, waiter_on_abandon): leave the queue, and the
+  // waiter count if we are still in it (M1). If the count is already zero,
+  // an unlock has taken a sleeper off it and its sema_release is still to
+  // come; finding nobody, that release leaves a unit that the next sleeper
+  // takes, with the woken flag the unlock set (M2, M3 hold as for a release
+  // that beats its sleeper).
+  struct link {
+    mutex* mu;
+    detail::waiter* w;
+  } ln{this, &w};
+  detail::waiter_on_abandon(
+      w,
+      [](void* arg) noexcept {
+        auto* l = static_cast<link*>(arg);
+        mutex* mu = l->mu;
+        mu->sema_lock_.lock();
+        bool found = detail::waitq_remove(mu->sema_q_, l->w);
+        if (found) {
+          // relaxed: a count change publishes nothing (as unlock_slow's CAS).
+          std::int32_t old = mu->state_.load(std::memory_order_relaxed);
+          while ((old >> waiter_shift) > 0 &&
+                 !mu->state_.compare_exchange_weak(old, old - (1 << waiter_shift),
+                                                   std::memory_order_relaxed,
+                                                   std::memory_order_relaxed)) {
+          }
+        }
+        mu->sema_lock_.unlock();
+        return found;
+      },
+      &ln);
   detail::park_unlock(w, sema_lock_, detail::wait_reason::sync_mutex_lock);
   // sema_release handed its unit to us directly.
 }
