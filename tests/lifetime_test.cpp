@@ -257,6 +257,7 @@ TEST(Lifetime, ForeignTryRecvAndUnlockRacingTheEndOfRun) {
               for (;;) {
                 mu.lock();
                 mu.unlock();
+                goro::preempt_point();  // run waits for a scheduling point (no async preemption under TSan)
               }
             });
           }
