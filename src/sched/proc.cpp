@@ -1905,6 +1905,12 @@ runtime::~runtime() {
     // (as Go's exit does); their closures and stacks are freed here.
     destroy_task(gp);
     san_destroy(gp->san);
+#ifdef GORO_ASAN
+    // An abandoned frame's functions never returned, so ASan's poisoning of
+    // their locals' redzones is still there; a later stack mapped at this
+    // address must not inherit it.
+    if (gp->stk) __asan_unpoison_memory_region(gp->stk.lo, gp->stk.size);
+#endif
     stacks.release(gp->stk);
     delete gp;
   }
