@@ -104,6 +104,25 @@ TEST(Lifetime, SelectAbandonedOnSeveralChannelsLeavesNoCase) {
   a.close();  // close wakes nobody (before: readied a freed goroutine)
 }
 
+// A select readied through one case but never run again still has its
+// other cases queued (its pass 3 never ran): teardown unlinks them too
+// (before: b's queue kept a sudog on a freed stack, read by the next
+// operation on b; ASan reports it).
+TEST(Lifetime, SelectReadiedButNeverRunLeavesNoCase) {
+  watchdog wd(60s);
+  goro::chan<int> a, b;
+  goro::run(
+      [&] {
+        go_and_park([a, b]() mutable { goro::select(goro::on_recv(a), goro::on_recv(b)); });
+        int v = 1;
+        ASSERT_TRUE(a.try_send(v));  // readies the select; main returns before it runs
+      },
+      one_proc());
+  int v = 2;
+  EXPECT_FALSE(b.try_send(v));
+  EXPECT_FALSE(a.try_send(v));
+}
+
 TEST(Lifetime, LaterRunUsesTheChannelNormally) {
   watchdog wd(60s);
   goro::chan<int> c;
@@ -171,6 +190,39 @@ TEST(Lifetime, MutexUnlockAfterRunWakesNobody) {
     wg.wait();
   });
   EXPECT_EQ(n, 4000);
+}
+
+// An unlock readied a parked locker (handing it the woken flag, M3), and
+// main returned before that locker ran: it is abandoned holding the flag,
+// and while the flag is set no unlock wakes a sleeper. Teardown gives the
+// flag back, so a later run's contended lock is woken.
+TEST(Lifetime, MutexWakeUpOfAnAbandonedLockerIsGivenBack) {
+  watchdog wd(60s);
+  goro::mutex mu;
+  goro::run(
+      [&] {
+        mu.lock();
+        go_and_park([&mu] { mu.lock(); });
+        mu.unlock();  // readies the locker; main returns before it runs
+      },
+      one_proc());
+  bool got = false;
+  goro::run(
+      [&] {
+        mu.lock();
+        goro::wait_group wg;
+        wg.add(1);
+        go_and_park([&] {
+          mu.lock();  // parks: main holds it
+          got = true;
+          mu.unlock();
+          wg.done();
+        });
+        mu.unlock();  // must wake it (before: the stale flag said someone was awake)
+        wg.wait();
+      },
+      one_proc());
+  EXPECT_TRUE(got);
 }
 
 TEST(Lifetime, WaitGroupDoneAfterRunWakesNobody) {

@@ -334,7 +334,8 @@ int poll_wait(pollDesc* pd, poll_mode mode) {
     } ln{pd, &w, mode == poll_mode::read};
     waiter_on_abandon(
         w,
-        [](void* arg) noexcept {
+        [](void* arg, bool readied) noexcept {
+          if (readied) return true;  // it will never retry its call: nothing to give back
           auto* l = static_cast<link*>(arg);
           pollDesc* d = l->pd;
           d->lock.lock();

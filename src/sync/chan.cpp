@@ -258,7 +258,8 @@ bool park_locked(hchan* c, sudog_queue& q, void* elem, wait_reason reason) {
   } ln{&sg, &q};
   waiter_on_abandon(
       pk.w,
-      [](void* arg) noexcept {
+      [](void* arg, bool readied) noexcept {
+        if (readied) return true;  // completed: the value (or close) reached the frame
         auto* l = static_cast<link*>(arg);
         hchan* ch = l->sg->c;
         ch->lock.lock();

@@ -53,16 +53,21 @@ bool waitq_remove(wait_list& q, waiter* w) noexcept;
 // their waiters. Before parking on such a queue, with the queue's lock held,
 // a goroutine records how to take itself off it (Go has no equivalent: its
 // process exits). Teardown (abandon_waiters in proc.cpp), once no goroutine
-// runs any more, calls fn(arg) for every parked goroutine that recorded one.
-// fn takes the queue's lock(s) and unlinks the waiter, undoing whatever the
-// primitive counted for it; it returns true if it did, false if a waker had
-// already taken the waiter (teardown then waits until that waker's ready()
-// is done with it: goready's last touch of the G is its status).
+// runs any more, calls fn(arg, false) for every parked goroutine that
+// recorded one. fn takes the queue's lock(s) and unlinks the waiter, undoing
+// whatever the primitive counted for it; it returns true if it did, false if
+// a waker had already taken the waiter (teardown then waits until that
+// waker's ready() is done with it: goready's last touch of the G is its
+// status). Then, once no abandoned waiter is left in any queue, it calls
+// fn(arg, true) for every goroutine that was readied from such a park but
+// never ran again: fn gives back what the waker handed it (a mutex's woken
+// flag or the mutex itself), as the goroutine would have on resuming; most
+// primitives hand nothing that needs it.
 // The record lives in the G and is cleared by gopark when the G resumes, so
 // it always describes the G's current park. A thread waiter (a foreign
 // thread, or a goroutine inside blocking()) records nothing: its thread is
 // alive and will be woken normally.
-using abandon_fn = bool (*)(void* arg) noexcept;
+using abandon_fn = bool (*)(void* arg, bool readied) noexcept;
 void waiter_on_abandon(waiter& w, abandon_fn fn, void* arg) noexcept;
 
 // Parks the caller on w, which the caller has already pushed onto a wait list

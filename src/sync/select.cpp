@@ -198,8 +198,10 @@ std::ptrdiff_t selectgo(scase* cas, std::size_t n, bool block) {
   } ln{&pk, cas, sgs, lockorder, np};
   waiter_on_abandon(
       pk.w,
-      [](void* arg) noexcept {
+      [](void* arg, bool readied) noexcept {
         auto* l = static_cast<link*>(arg);
+        // Readied: one case completed; the other sudogs are still queued
+        // (pass 3 would have removed them), so unlink them all the same.
         // relaxed: as sudog_queue::dequeue's claim; only atomicity matters.
         std::uint32_t open = 0;
         bool claimed = l->pk->select_done.compare_exchange_strong(
@@ -211,7 +213,7 @@ std::ptrdiff_t selectgo(scase* cas, std::size_t n, bool block) {
           (l->cas[i].send ? c->sendq : c->recvq).remove(&l->sgs[i]);
           c->lock.unlock();
         }
-        return claimed;
+        return claimed || readied;
       },
       &ln);
   park_commit(pk.w, selunlock, &ls, wait_reason::select);

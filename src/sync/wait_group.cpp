@@ -94,7 +94,8 @@ void wait_group::wait() {
   } ln{this, &w};
   detail::waiter_on_abandon(
       w,
-      [](void* arg) noexcept {
+      [](void* arg, bool readied) noexcept {
+        if (readied) return true;  // the zero that woke it owes nothing back
         auto* l = static_cast<link*>(arg);
         l->wg->lock_.lock();
         bool found = detail::waitq_remove(l->wg->waiters_, l->w);
