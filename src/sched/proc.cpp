@@ -1738,8 +1738,12 @@ runtime* active = nullptr;
 //     yield (preemptone, as sysmon would) every 10 ms meanwhile.
 //  6. (run_main, abandon_waiters) Take every parked goroutine's waiter off
 //     the wait queues it is on (waiter_on_abandon records how), and wait for
-//     any foreign waker that took one first to be done with it. Needs step
-//     5: a running goroutine could park again after its G was visited.
+//     any foreign waker that took one first to be done with it (pass 1).
+//     Then let every goroutine readied from such a park but never run
+//     again give back what its waker handed it: a mutex's woken flag or
+//     the mutex itself, a select's other queued cases (pass 2; after pass
+//     1, so what it gives back reaches only live threads' waiters). Needs
+//     step 5: a running goroutine could park again after its G was visited.
 //     After this no wait queue outside the runtime refers to its goroutines,
 //     so a send finds no receiver, unlock and done wake nobody, close wakes
 //     nobody, and a later run uses the objects afresh.
