@@ -29,8 +29,10 @@ namespace goro {
 
 // Runs `main` as the main goroutine (id 1) on a new runtime and returns its
 // result once it returns, like Go's main: goroutines still alive then are
-// abandoned (they are never resumed; see README "Process model"). The calling
-// thread becomes m0 and runs the scheduler. Throws std::invalid_argument for a
+// abandoned (they are never resumed, their frames are not unwound, and no
+// wait queue keeps their waiters; see spec/scheduler.md, "Process model").
+// The calling thread runs no goroutine: it waits for main to return, and run
+// returns without waiting for blocking calls in flight. Throws std::invalid_argument for a
 // bad option, std::logic_error if a runtime is already running, and rethrows
 // an exception that escaped `main` after the runtime has stopped.
 template <class F>

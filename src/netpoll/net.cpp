@@ -43,13 +43,21 @@ struct socket_state {
     }
   }
   ~socket_state() {
-    close();
+    close(false);
     gd::poll_free(pd);
   }
-  void close() {
+  // wait_calls: false from the destructor. The last handle is gone, so no
+  // live caller can be in flight (each holds a handle): only an abandoned
+  // goroutine's call (its closure, destroyed at teardown, held the last
+  // handle), which never ends, so waiting for it would hang teardown.
+  void close(bool wait_calls = true) {
     if (closed.exchange(true, std::memory_order_acq_rel)) return;
-    gd::poll_close(pd);  // parked callers wake and fail with EBADF
-    std::scoped_lock lk(rmu, wmu);
+    // Parked callers wake and fail with EBADF. A direction whose parked
+    // caller was abandoned keeps its lock held for ever: do not wait for it.
+    unsigned abandoned = gd::poll_close(pd);
+    std::unique_lock r(rmu, std::defer_lock), w(wmu, std::defer_lock);
+    if (wait_calls && !(abandoned & gd::poll_abandoned_read)) r.lock();
+    if (wait_calls && !(abandoned & gd::poll_abandoned_write)) w.lock();
     ::close(fd);
   }
 };

@@ -239,6 +239,7 @@ pollDesc* poll_open(int fd) {
   pd->rw = pd->ww = nullptr;
   // A timer of the previous owner's still firing finds no deadline (or
   // ours, which it then enforces correctly: it checks the clock).
+  pd->rabandoned = pd->wabandoned = false;
   pd->rd = pd->wd = 0;
   pd->link = nullptr;
   pd->lock.unlock();
@@ -263,10 +264,12 @@ pollDesc* poll_open(int fd) {
   return pd;
 }
 
-void poll_close(pollDesc* pd) {
+unsigned poll_close(pollDesc* pd) {
   // Retained first: the deadline timers below may sit in its heaps.
   runtime* rt = retain_current_runtime();
   pd->lock.lock();
+  unsigned abandoned = (pd->rabandoned ? poll_abandoned_read : 0) |
+                       (pd->wabandoned ? poll_abandoned_write : 0);
   pd->closing = true;
   // Pending deadline timers go with the socket (Go's poll_runtime_pollClose
   // deletes rt and wt): a closed socket keeps no timer, so it neither grows
@@ -289,6 +292,7 @@ void poll_close(pollDesc* pd) {
   // registration) went with it.
   if (gen != 0 && rt && rt->gen == gen) epoll_ctl(rt->netpoll.epfd, EPOLL_CTL_DEL, pd->fd, nullptr);
   if (rt) rt->release();
+  return abandoned;
 }
 
 void poll_free(pollDesc* pd) {
@@ -393,6 +397,30 @@ int poll_wait(pollDesc* pd, poll_mode mode) {
     waiter w;
     waiter_init(w);
     slot = &w;
+    // Abandoned here (park.hpp, waiter_on_abandon): leave the slot, and
+    // mark the direction's call as one that never ends (for close).
+    struct link {
+      pollDesc* pd;
+      waiter* w;
+      bool read;
+    } ln{pd, &w, mode == poll_mode::read};
+    waiter_on_abandon(
+        w,
+        [](void* arg, bool readied) noexcept {
+          if (readied) return true;  // it will never retry its call: nothing to give back
+          auto* l = static_cast<link*>(arg);
+          pollDesc* d = l->pd;
+          d->lock.lock();
+          waiter*& s = l->read ? d->rw : d->ww;
+          bool found = s == l->w;
+          if (found) {
+            s = nullptr;
+            (l->read ? d->rabandoned : d->wabandoned) = true;
+          }
+          d->lock.unlock();
+          return found;
+        },
+        &ln);
     // Counted before the park commits, so a checkdead that finds every M
     // idle sees this goroutine as waiting for the network.
     np.waiters.fetch_add(1, std::memory_order_relaxed);

@@ -80,6 +80,10 @@ struct pollDesc {
   bool rready = false, wready = false;
   waiter* rw = nullptr;  // the goroutine parked for reading (at most one)
   waiter* ww = nullptr;  // ... for writing
+  // The goroutine parked for reading (writing) was abandoned by its runtime
+  // and taken off rw (ww) at teardown. It holds the socket's read (write)
+  // lock for ever, so close must not wait for that call (net.cpp).
+  bool rabandoned = false, wabandoned = false;
   // Deadlines: 0 none, -1 passed, else a nanotime() value (never
   // INT64_MAX: a deadline that far means none).
   std::int64_t rd = 0, wd = 0;
@@ -106,7 +110,10 @@ enum class poll_mode { read, write };
 pollDesc* poll_open(int fd);
 // Marks pd closing and wakes its waiters (they fail with EBADF, Go's "use
 // of closed network connection"); deregisters fd. Does not close fd.
-void poll_close(pollDesc* pd);
+// Returns which directions have a call in flight that will never end (its
+// goroutine was abandoned): poll_abandoned_read | poll_abandoned_write.
+constexpr unsigned poll_abandoned_read = 1, poll_abandoned_write = 2;
+unsigned poll_close(pollDesc* pd);
 // Returns pd to the pool. Nothing may use pd afterwards.
 void poll_free(pollDesc* pd);
 

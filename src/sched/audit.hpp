@@ -108,6 +108,10 @@ inline void casgstatus(g* gp, gstatus from, gstatus to, const char* where) {
 //      so that we may read curg), switches to g0, and post_exitsyscall0 sets
 //      the G runnable and queues it under sched.lock. Between: syscall (or
 //      runnable) and no M's curg, in no queue.
+// After shutdown has begun (runtime::stopping), abandoned goroutines stay for
+// good "runnable in no queue" (readied by a foreign thread: goready only
+// marks them) or "syscall on no M" (exitsyscall abandoned them); no audit
+// runs then (stop-the-world needs a running goroutine).
 // So "runnable in no queue" and "syscall on no M" are transient, and every
 // other mismatch is not (see each check below for why). We re-take the
 // snapshot until each G that looked transient has reached its place; one

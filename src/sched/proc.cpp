@@ -461,6 +461,18 @@ void execute(m* mp, g* gp, bool inherit_time) {
 
 namespace {
 
+// mp leaves the scheduler: its loop ended, or its G entered a blocking
+// call. The M that empties the count while the runtime is stopping wakes
+// run_main, which waits for that. seq_cst, both: a Dekker pair with
+// begin_shutdown's store of `stopping` before run_main's load of nmsched:
+// either we see `stopping` and wake run_main, or run_main sees our
+// decrement.
+void msched_leave(runtime& rt) {
+  if (rt.nmsched.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
+      rt.stopping.load(std::memory_order_seq_cst))
+    rt.shutdown_note.wakeup();
+}
+
 void mstart(m* mp) {
   signal_stack altstack;  // for the SIGSEGV overflow report while this M runs Gs
   setm(mp);
@@ -473,6 +485,7 @@ void mstart(m* mp) {
     acquirep(mp, pp);
   }
   schedule_loop(mp);
+  msched_leave(*mp->rt);
   setm(nullptr);
   mp->rt->release();
 }
@@ -501,6 +514,9 @@ void newm(runtime& rt, p* pp, bool spinning) {
   rt.sched.mcount++;
   rt.allm.push_back(mp);
   rt.sched.lock.unlock();
+  // In the scheduler from now on (msched_leave when its loop ends); counted
+  // before the thread starts, so run_main never sees an M in between.
+  rt.nmsched.fetch_add(1, std::memory_order_seq_cst);
   rt.retain();  // released by the thread when it exits
   try {
     // Not kept in the M: the thread may run, exit at shutdown and free the
@@ -1161,6 +1177,9 @@ void gopark(post_switch_fn unlockf, void* arg, wait_reason reason) {
   // which is after our context is saved.
   casgstatus(gp, gstatus::running, gstatus::waiting, "gopark");
   switch_from_g(mp, gp, unlockf, arg);
+  // Readied: the wait queue no longer holds us, so the record of how to
+  // leave it (waiter_on_abandon) is stale. Only this G writes it.
+  gp->abandon = nullptr;
 }
 
 void goready(g* gp) {
@@ -1188,6 +1207,13 @@ void goready(g* gp) {
     act->nop_stat.readies.fetch_add(1, std::memory_order_relaxed);
 #endif  // MUTANT: a ready from a thread without a P is not counted
     injectg(*act, gp);
+  } else {
+    // gp's runtime has begun to shut down: gp is abandoned and never runs.
+    // This store is our last touch of gp and of its waiter: teardown
+    // (abandon_waiters), finding gp taken off its queue by us, waits for
+    // gp to leave `waiting` before it frees anything. release: pairs with
+    // that acquire load; our reads of the waiter happen before it.
+    gp->status.store(gstatus::runnable, std::memory_order_release);
   }
   if (act) act->release();
 }
@@ -1280,6 +1306,8 @@ bool entersyscall(bool handoff) noexcept {
   runtime& rt = *mp->rt;
   casgstatus(gp, gstatus::running, gstatus::syscall, "entersyscall");
   bump(pp->stat.syscalls);
+  // Out of the scheduler for the call: run_main does not wait for it.
+  msched_leave(rt);
   pp->syscalltick.store(pp->syscalltick.load(std::memory_order_relaxed) + 1,
                         std::memory_order_relaxed);
   if (handoff) {
@@ -1347,6 +1375,27 @@ void exitsyscall() noexcept {
   runtime& rt = *mp->rt;
   p* oldp = mp->oldp;
   mp->oldp = nullptr;
+  // Back in the scheduler, then look at `stopping`. seq_cst: the other half
+  // of msched_leave's Dekker pair: either run_main counts us (and waits) or
+  // we see `stopping`.
+  rt.nmsched.fetch_add(1, std::memory_order_seq_cst);
+  if (rt.stopping.load(std::memory_order_seq_cst)) {
+    // main has returned while we were in the call: the goroutine is
+    // abandoned (Go's process would have exited) and never runs its own
+    // code again. It stays in status syscall, holding no P and on no queue;
+    // teardown frees its stack. Our g0 waits in execute(); from there the
+    // loop sees `stopping` and the M exits (msched_leave, release).
+#ifdef GORO_CHECK_INVARIANTS
+    rt.sched.lock.lock();
+#endif
+    mp->curg = nullptr;
+#ifdef GORO_CHECK_INVARIANTS
+    rt.sched.lock.unlock();
+#endif
+    switch_context(mp, gp, nullptr, nullptr, nullptr);
+    fatal("exitsyscall: goroutine %llu, abandoned at shutdown, was resumed",
+          (unsigned long long)gp->goid);
+  }
   GORO_CHAOS_POINT();
   // Fast path: our P, if nobody retook it. acq_rel: we see what the last
   // holder (us) and anyone who looked at it wrote.
@@ -1882,21 +1931,120 @@ namespace {
 std::mutex active_mu;
 runtime* active = nullptr;
 
+// Shutdown, when main returns (goexit1) or a deadlock is declared (stopm).
+// Go's process simply exits; here run() must return to its caller with the
+// process alive, and objects created outside run (channels, mutexes,
+// wait_groups, sockets) go on being used, so the steps and their order
+// matter:
+//
+//  1. (begin_shutdown) Give up the active slot. Once `stopping` is set,
+//     run() may return at any moment and its caller may start another run
+//     at once. From here a foreign thread's goready finds no runtime to
+//     queue on and only marks the G runnable (goready: its last touch).
+//  2. (begin_shutdown) Set `stopping` under sched.lock, so that stopm
+//     either sees it or is on the idle list; wake every idle M, the M
+//     blocked in netpoll and sysmon. Each M leaves its loop at its next
+//     scheduling point; an M whose G is in a blocking call stays out of the
+//     scheduler, and exitsyscall, seeing `stopping`, never returns to the
+//     goroutine (it is abandoned, its M exits).
+//  3. (begin_shutdown) Wake run_main's thread (shutdown_note). That thread
+//     never runs goroutines (run_main), so no goroutine's blocking call can
+//     keep run() from returning.
+//  4. (run_main) Stop sysmon: it could still ready goroutines (its netpoll)
+//     and hand Ps to new Ms.
+//  5. (run_main) Wait until nmsched is zero: no M is in the scheduler, so
+//     no goroutine runs, parks, or is readied by the runtime any more (Ms in
+//     blocking calls are not counted, and their goroutines never come back,
+//     step 2). A goroutine running without a scheduling point is asked to
+//     yield (preemptone, as sysmon would) every 10 ms meanwhile.
+//  6. (run_main, abandon_waiters) Take every parked goroutine's waiter off
+//     the wait queues it is on (waiter_on_abandon records how), and wait for
+//     any foreign waker that took one first to be done with it (pass 1).
+//     Then let every goroutine readied from such a park but never run
+//     again give back what its waker handed it: a mutex's woken flag or
+//     the mutex itself, a select's other queued cases (pass 2; after pass
+//     1, so what it gives back reaches only live threads' waiters). Needs
+//     step 5: a running goroutine could park again after its G was visited.
+//     After this no wait queue outside the runtime refers to its goroutines,
+//     so a send finds no receiver, unlock and done wake nobody, close wakes
+//     nobody, and a later run uses the objects afresh.
+//  7. (run_main) Drop run_main's reference and return. The runtime is freed
+//     (~runtime) by whoever drops the last one: run_main, or the last M
+//     coming back from a blocking call, which touches only the runtime and
+//     its own M before it does.
+//  8. (~runtime) Pending timers first (a sleep's timer lives on its
+//     goroutine's stack), then the abandoned goroutines: their closures are
+//     destroyed (which may drop the last handle of a channel or close a
+//     socket: both need step 6 done, and closing a socket does not wait for
+//     the call in flight of an abandoned goroutine, see net.cpp), then
+//     their stacks freed without unwinding: the destructors of their frames'
+//     locals do not run, as in Go no deferred call runs at exit.
 void begin_shutdown(runtime& rt) {
-  // Give up the active slot first: once `stopping` is set, m0 may return from
-  // run() at any moment, and the caller may call run() again at once.
+  // Step 1.
   {
     std::lock_guard lk(active_mu);
     if (active == &rt) active = nullptr;
   }
+  // Step 2. seq_cst: the store half of the Dekker pair with nmsched
+  // (msched_leave, exitsyscall); it also releases main_exc to run_main.
   rt.sched.lock.lock();
-  rt.stopping.store(true, std::memory_order_release);
+  rt.stopping.store(true, std::memory_order_seq_cst);
   for (m* mp = rt.sched.midle; mp; mp = mp->schedlink) mp->park.wakeup();
   rt.sched.midle = nullptr;
   rt.sched.nmidle = 0;
   rt.sched.lock.unlock();
   netpoll_break(rt);  // the M blocked in netpoll
   rt.sysmon_note.wakeup();
+  // Step 3.
+  rt.shutdown_note.wakeup();
+}
+
+// Step 5 of the shutdown (see begin_shutdown).
+void wait_scheduler_drained(runtime& rt) {
+  for (;;) {
+    rt.shutdown_note.clear();
+    // seq_cst: the load half of the Dekker pair (msched_leave): either we
+    // see the last decrement, or its M sees `stopping` and wakes us after
+    // the clear above.
+    if (rt.nmsched.load(std::memory_order_seq_cst) == 0) return;
+    unsigned procs = rt.gomaxprocs.load(std::memory_order_relaxed);
+    for (unsigned i = 0; i < procs; i++) {
+      p* pp = rt.allp[i].load(std::memory_order_acquire);
+      if (pp && pp->status.load(std::memory_order_relaxed) == pstatus::running)
+        preemptone(rt, pp);
+    }
+    rt.shutdown_note.sleep_until(nanotime() + 10'000'000);
+  }
+}
+
+// Step 6 of the shutdown (see begin_shutdown). No M is in the scheduler, so
+// every G's status and abandon record are as their M left them (the seq_cst
+// decrement of nmsched we read zero from orders them before us).
+void abandon_waiters(runtime& rt) {
+  std::lock_guard lk(rt.allg_mu);
+  // Pass 1: goroutines still parked leave their queues.
+  for (g* gp : rt.allgs) {
+    if (!gp->abandon || gp->status.load(std::memory_order_acquire) != gstatus::waiting) continue;
+    if (gp->abandon(gp->abandon_arg, false)) {
+      gp->abandon = nullptr;
+      continue;
+    }
+    // A waker took gp off its queue before we could, and is between its
+    // unlock and its ready(): goready's last touch is gp's status (release;
+    // acquire here), after which neither gp nor its waiter is used again.
+    // gp keeps its record: pass 2 sees it readied.
+    while (gp->status.load(std::memory_order_acquire) == gstatus::waiting)
+      std::this_thread::yield();
+  }
+  // Pass 2: goroutines readied from such a park that never ran again (the
+  // record is cleared only when gopark returns) give back what their waker
+  // handed them. After pass 1, so that what they give back (a mutex) can
+  // reach no abandoned waiter, only live threads.
+  for (g* gp : rt.allgs) {
+    if (!gp->abandon || gp->status.load(std::memory_order_acquire) != gstatus::runnable) continue;
+    gp->abandon(gp->abandon_arg, true);
+    gp->abandon = nullptr;
+  }
 }
 
 unsigned procs_from_env_or_hw() {
@@ -2006,10 +2154,21 @@ runtime::~runtime() {
     // (as Go's exit does); their closures and stacks are freed here.
     destroy_task(gp);
     san_destroy(gp->san);
+#ifdef GORO_ASAN
+    // An abandoned frame's functions never returned, so ASan's poisoning of
+    // their locals' redzones is still there; a later stack mapped at this
+    // address must not inherit it.
+    if (gp->stk) __asan_unpoison_memory_region(gp->stk.lo, gp->stk.size);
+#endif
     stacks.release(gp->stk);
     delete gp;
   }
-  for (std::uint32_t i = 0; i < max_procs; i++) delete allp[i].load(std::memory_order_relaxed);
+  for (std::uint32_t i = 0; i < max_procs; i++) {
+    p* pp = allp[i].load(std::memory_order_relaxed);
+    if (!pp) continue;
+    clear_preempt(pp);  // keep the process-wide preempt_pending count exact
+    delete pp;
+  }
   for (m* mp : allm) delete mp;
   netpoll_close(*this);
 }
@@ -2032,21 +2191,16 @@ void run_main(main_ref main, const options& opts_in) {
     }
     active = rt;
   }
-  m* m0 = allocm(*rt);
-  rt->m0 = m0;
-  rt->allm.push_back(m0);
-  rt->sched.mcount = 1;
-  setm(m0);
-  // The SIGSEGV handler that names a stack overflow, and m0's alternate
-  // stack for it until run returns (the destructor restores the previous one).
+  // The calling thread is not an M: it never runs goroutines, so none of
+  // their blocking calls can hold it when main returns (a goroutine's
+  // blocking call runs on its M's thread, and an M cannot leave a call in
+  // flight). It starts M0 for P0 and then only waits for the shutdown.
+  //
+  // The SIGSEGV handler that names a stack overflow goes in before any M
+  // starts (each M gets its alternate signal stack in mstart).
   install_overflow_handler();
-  signal_stack m0_altstack;
-  m0->tid = static_cast<int>(syscall(SYS_gettid));
-  m0->sigmask = thread_sigmask();
-  m0->thread_eh = thread_eh_state();
-  san_adopt_thread(m0->g0san);
 
-  // Ps: P0 goes to m0, the others start idle.
+  // Ps: P0 goes to M0, the others start idle.
   for (unsigned i = 0; i < nprocs; i++) {
     p* pp = new p;
     pp->id = static_cast<std::int32_t>(i);
@@ -2056,12 +2210,12 @@ void run_main(main_ref main, const options& opts_in) {
   compute_coprimes(*rt, nprocs);
   p* p0 = rt->allp[0].load(std::memory_order_relaxed);
   p0->status.store(pstatus::idle, std::memory_order_relaxed);
-  acquirep(m0, p0);
   rt->sched.lock.lock();
   for (unsigned i = nprocs; i-- > 1;) pidleput(*rt, rt->allp[i].load(std::memory_order_relaxed));
   rt->sched.lock.unlock();
 
-  // The main goroutine: id 1, counted on P0.
+  // The main goroutine: id 1, counted on P0, queued there before any M
+  // exists (P0 is nobody's yet: this thread is its only user).
   g* mg = malg(*rt);
   mg->is_main = true;
   rt->goidgen.store(1, std::memory_order_relaxed);
@@ -2076,13 +2230,23 @@ void run_main(main_ref main, const options& opts_in) {
 
   if (rt->opts.async_preempt) async_preempt_init();
   sysmon_start(*rt);
-  schedule_loop(m0);
-  sysmon_stop(*rt);
+  newm(*rt, p0, false);  // M0; its thread's start publishes all of the above
+  {
+    std::lock_guard lk(rt->sched.lock);
+    rt->m0 = rt->allm.front();
+  }
 
-  setm(nullptr);
+  // The shutdown (steps in begin_shutdown's comment).
+  while (!rt->stopping.load(std::memory_order_acquire)) {
+    rt->shutdown_note.sleep();
+    rt->shutdown_note.clear();
+  }
+  sysmon_stop(*rt);            // step 4
+  wait_scheduler_drained(*rt);  // step 5
+  abandon_waiters(*rt);        // step 6
   std::exception_ptr exc = rt->main_exc;
   rt->main_exc = nullptr;
-  rt->release();
+  rt->release();  // step 7
   if (exc) std::rethrow_exception(exc);
 }
 

@@ -79,6 +79,11 @@ struct g {
   // handler interrupts it there; a G in this state does not move): relaxed
   // accesses plus signal fences, as preemptoff.
   std::atomic<bool> exitsyscall_pending{false};
+  // While parked on a wait queue that may outlive the runtime: how teardown
+  // takes this G off it (sync/park.hpp, waiter_on_abandon). Written by the G
+  // before it parks, cleared by gopark when it resumes.
+  abandon_fn abandon = nullptr;
+  void* abandon_arg = nullptr;
   alignas(std::max_align_t) unsigned char storage[g_inline_task_bytes];
 };
 
@@ -270,6 +275,17 @@ struct runtime {
   // Shutdown: set when main returns; every M leaves at its next scheduling
   // point.
   std::atomic<bool> stopping{false};
+  // Ms in the scheduler: running a goroutine, looking for one or idle, but
+  // not inside a blocking call (Ms leave the count in entersyscall and
+  // rejoin it in exitsyscall, and leave it for good when their loop ends).
+  // Once `stopping` is set and this is zero, no goroutine runs and none can
+  // park or be readied by the runtime: run_main waits for that before it
+  // abandons the waiters (see begin_shutdown). seq_cst: a Dekker pair with
+  // `stopping` (msched_leave, exitsyscall, run_main).
+  std::atomic<std::uint32_t> nmsched{0};
+  // Woken by begin_shutdown (run_main sleeps on it while main runs), and by
+  // the M whose msched_leave empties nmsched while stopping.
+  note shutdown_note;
   // Set by checkdead (under sched.lock) when it has declared a deadlock, so
   // that it does so once.
   bool deadlocked = false;

@@ -250,6 +250,26 @@ bool park_locked(hchan* c, sudog_queue& q, void* elem, wait_reason reason) {
   sg.c = c;
   sg.elem = elem;
   q.enqueue(&sg);
+  // If our runtime abandons us here, teardown unlinks sg (park.hpp,
+  // waiter_on_abandon): the channel may outlive the runtime.
+  struct link {
+    sudog* sg;
+    sudog_queue* q;
+  } ln{&sg, &q};
+  waiter_on_abandon(
+      pk.w,
+      [](void* arg, bool readied) noexcept {
+        if (readied) return true;  // completed: the value (or close) reached the frame
+        auto* l = static_cast<link*>(arg);
+        hchan* ch = l->sg->c;
+        ch->lock.lock();
+        // Still queued iff linked (dequeue clears both links of what it takes).
+        bool queued = l->sg->prev != nullptr || l->q->first == l->sg;
+        if (queued) l->q->remove(l->sg);
+        ch->lock.unlock();
+        return queued;
+      },
+      &ln);
   park_unlock(pk.w, c->lock, reason);
   return sg.success;
 }

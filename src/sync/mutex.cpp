@@ -203,6 +203,57 @@ void mutex::sema_acquire(bool lifo) {
   detail::waiter_init(w);
   if (lifo) waitq_push_front(sema_q_, &w);
   else detail::waitq_push(sema_q_, &w);
+  // Abandoned here (park.hpp, waiter_on_abandon): leave the queue, and the
+  // waiter count if we are still in it (M1). If the count is already zero,
+  // an unlock has taken a sleeper off it and its sema_release is still to
+  // come; finding nobody, that release leaves a unit that the next sleeper
+  // takes, with the woken flag the unlock set (M2, M3 hold as for a release
+  // that beats its sleeper). Readied but never run: the unlock that woke us
+  // handed us the woken flag (normal mode, M3) or the mutex itself
+  // (starvation mode, M4); give it back as we would have on resuming.
+  struct link {
+    mutex* mu;
+    detail::waiter* w;
+  } ln{this, &w};
+  detail::waiter_on_abandon(
+      w,
+      [](void* arg, bool readied) noexcept {
+        auto* l = static_cast<link*>(arg);
+        mutex* mu = l->mu;
+        if (readied) {
+          std::int32_t old = mu->state_.load(std::memory_order_relaxed);
+          if (old & starving_bit) {
+            // Take it as lock_slow's hand-off does, ending starvation mode
+            // (we never ran, so we did not starve), then unlock: the next
+            // sleeper, if any (only live threads' waiters are left), gets it.
+            // acq_rel: as lock_slow's hand-off.
+            mu->state_.fetch_add(locked_bit - (1 << waiter_shift) - starving_bit,
+                                 std::memory_order_acq_rel);
+            mu->unlock();
+          } else {
+            // Only the owner of woken clears it (M3): we own it. Then do what
+            // our competing would have led to: if it is free, an unlock wakes
+            // a sleeper the flag held back. relaxed: publishes nothing.
+            mu->state_.fetch_and(~woken_bit, std::memory_order_relaxed);
+            if (mu->try_lock()) mu->unlock();
+          }
+          return true;
+        }
+        mu->sema_lock_.lock();
+        bool found = detail::waitq_remove(mu->sema_q_, l->w);
+        if (found) {
+          // relaxed: a count change publishes nothing (as unlock_slow's CAS).
+          std::int32_t old = mu->state_.load(std::memory_order_relaxed);
+          while ((old >> waiter_shift) > 0 &&
+                 !mu->state_.compare_exchange_weak(old, old - (1 << waiter_shift),
+                                                   std::memory_order_relaxed,
+                                                   std::memory_order_relaxed)) {
+          }
+        }
+        mu->sema_lock_.unlock();
+        return found;
+      },
+      &ln);
   detail::park_unlock(w, sema_lock_, detail::wait_reason::sync_mutex_lock);
   // sema_release handed its unit to us directly.
 }

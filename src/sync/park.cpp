@@ -31,6 +31,28 @@ waiter* waitq_pop(wait_list& q) {
   return w;
 }
 
+bool waitq_remove(wait_list& q, waiter* w) noexcept {
+  waiter* prev = nullptr;
+  for (waiter* x = q.head; x; prev = x, x = x->next) {
+    if (x != w) continue;
+    if (prev) prev->next = w->next;
+    else q.head = w->next;
+    if (q.tail == w) q.tail = prev;
+    w->next = nullptr;
+    return true;
+  }
+  return false;
+}
+
+void waiter_on_abandon(waiter& w, abandon_fn fn, void* arg) noexcept {
+  // Written by the G itself before it parks; read by teardown only after
+  // every M has left the scheduler (run_main's drain), which orders it.
+  if (g* gp = w.gp) {
+    gp->abandon = fn;
+    gp->abandon_arg = arg;
+  }
+}
+
 namespace {
 void post_unlock(m*, g*, void* lk) { static_cast<futex_lock*>(lk)->unlock(); }
 }  // namespace

@@ -43,6 +43,32 @@ void waiter_init(waiter& w);
 
 void waitq_push(wait_list& q, waiter* w);
 waiter* waitq_pop(wait_list& q);
+// Unlinks w from q if it is there (O(n)); true if it was. Caller holds q's lock.
+bool waitq_remove(wait_list& q, waiter* w) noexcept;
+
+// Abandonment (spec/scheduler.md, "Lifetime"). When main returns, goroutines
+// still parked are abandoned: they never run again, and their stacks are
+// freed with the runtime. A wait queue may outlive the runtime (a channel,
+// mutex, wait_group or socket created outside run), so it must not keep
+// their waiters. Before parking on such a queue, with the queue's lock held,
+// a goroutine records how to take itself off it (Go has no equivalent: its
+// process exits). Teardown (abandon_waiters in proc.cpp), once no goroutine
+// runs any more, calls fn(arg, false) for every parked goroutine that
+// recorded one. fn takes the queue's lock(s) and unlinks the waiter, undoing
+// whatever the primitive counted for it; it returns true if it did, false if
+// a waker had already taken the waiter (teardown then waits until that
+// waker's ready() is done with it: goready's last touch of the G is its
+// status). Then, once no abandoned waiter is left in any queue, it calls
+// fn(arg, true) for every goroutine that was readied from such a park but
+// never ran again: fn gives back what the waker handed it (a mutex's woken
+// flag or the mutex itself), as the goroutine would have on resuming; most
+// primitives hand nothing that needs it.
+// The record lives in the G and is cleared by gopark when the G resumes, so
+// it always describes the G's current park. A thread waiter (a foreign
+// thread, or a goroutine inside blocking()) records nothing: its thread is
+// alive and will be woken normally.
+using abandon_fn = bool (*)(void* arg, bool readied) noexcept;
+void waiter_on_abandon(waiter& w, abandon_fn fn, void* arg) noexcept;
 
 // Parks the caller on w, which the caller has already pushed onto a wait list
 // while holding lk. Releases lk only after the park has committed (the

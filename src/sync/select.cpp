@@ -186,6 +186,36 @@ std::ptrdiff_t selectgo(scase* cas, std::size_t n, bool block) {
     s.success = false;
     (cas[i].send ? c->sendq : c->recvq).enqueue(&s);
   }
+  // If our runtime abandons us here, teardown claims the select (as a
+  // waker would: then no waker can complete a case) and unlinks every
+  // sudog, one channel at a time (park.hpp, waiter_on_abandon).
+  struct link {
+    chan_parker* pk;
+    scase* cas;
+    sudog* sgs;
+    std::uint32_t* lockorder;
+    std::size_t np;
+  } ln{&pk, cas, sgs, lockorder, np};
+  waiter_on_abandon(
+      pk.w,
+      [](void* arg, bool readied) noexcept {
+        auto* l = static_cast<link*>(arg);
+        // Readied: one case completed; the other sudogs are still queued
+        // (pass 3 would have removed them), so unlink them all the same.
+        // relaxed: as sudog_queue::dequeue's claim; only atomicity matters.
+        std::uint32_t open = 0;
+        bool claimed = l->pk->select_done.compare_exchange_strong(
+            open, 1, std::memory_order_relaxed, std::memory_order_relaxed);
+        for (std::size_t k = 0; k < l->np; k++) {
+          std::uint32_t i = l->lockorder[k];
+          hchan* c = as_hchan(l->cas[i].c);
+          c->lock.lock();
+          (l->cas[i].send ? c->sendq : c->recvq).remove(&l->sgs[i]);
+          c->lock.unlock();
+        }
+        return claimed || readied;
+      },
+      &ln);
   park_commit(pk.w, selunlock, &ls, wait_reason::select);
 
   // 3. Claimed through one case (pk.param, written before our ready). Take

@@ -86,6 +86,25 @@ void wait_group::wait() {
       break;
   }
   detail::waitq_push(waiters_, &w);
+  // Abandoned here (park.hpp, waiter_on_abandon): leave the list and the
+  // registered count, as if we had never waited.
+  struct link {
+    wait_group* wg;
+    detail::waiter* w;
+  } ln{this, &w};
+  detail::waiter_on_abandon(
+      w,
+      [](void* arg, bool readied) noexcept {
+        if (readied) return true;  // the zero that woke it owes nothing back
+        auto* l = static_cast<link*>(arg);
+        l->wg->lock_.lock();
+        bool found = detail::waitq_remove(l->wg->waiters_, l->w);
+        // relaxed: registration is guarded by lock_ (see add()).
+        if (found) l->wg->counter_.fetch_sub(1, std::memory_order_relaxed);
+        l->wg->lock_.unlock();
+        return found;
+      },
+      &ln);
   detail::park_unlock(w, lock_, detail::wait_reason::sync_wait_group_wait);
 }
 
