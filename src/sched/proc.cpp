@@ -536,8 +536,8 @@ void begin_shutdown(runtime& rt);
 // goro is a library: any thread of the process may hold a chan, mutex or
 // wait_group (even one started before run() that has not used it yet), and
 // the runtime cannot see which. So it reports only what it can prove: the
-// process has no thread besides the runtime's own (its Ms, m0 among them,
-// and sysmon) and the declared bystanders. A thread that exists may act; a
+// process has no thread besides the runtime's own (its Ms, sysmon and the
+// thread waiting in run) and the declared bystanders. A thread that exists may act; a
 // thread that does not exist cannot be created except by one that exists,
 // and the runtime's own threads are all idle then.
 //
@@ -608,7 +608,9 @@ bool no_outside_threads(runtime& rt) {
   long n = process_threads();
   std::uint64_t e2 = bystander_exits.load(std::memory_order_seq_cst);
   if (n < 0 || e1 != e2) return false;  // unknown: not provable (sysmon asks again)
-  long own = rt.sched.mcount + 1 /* sysmon */ + sanitizer_threads;
+  // The runtime's own threads: its Ms (M0 among them), sysmon, and the
+  // thread that called run, which is not an M and only waits for shutdown.
+  long own = rt.sched.mcount + 1 /* sysmon */ + 1 /* run's caller */ + sanitizer_threads;
   return n <= own + by;
 }
 
