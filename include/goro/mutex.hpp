@@ -3,7 +3,6 @@
 #include <atomic>
 #include <cstdint>
 
-#include "goro/detail/waitq.hpp"
 
 namespace goro {
 
@@ -40,10 +39,14 @@ class mutex {
   bool try_lock() noexcept;
 
   void unlock() {
+    std::int32_t old = locked_bit;
     // release: publishes the critical section to the next owner (who
-    // acquires through its CAS or, after a hand-off, through the wake-up).
-    std::int32_t now = state_.fetch_sub(locked_bit, std::memory_order_release) - locked_bit;
-    if (now != 0) unlock_slow(now);
+    // acquires through its CAS). Nobody waits: this RMW was the last
+    // access to *this.
+    if (state_.compare_exchange_strong(old, 0, std::memory_order_release,
+                                       std::memory_order_relaxed))
+      return;
+    unlock_slow(old);
   }
 
  private:
@@ -55,18 +58,12 @@ class mutex {
   static constexpr int waiter_shift = 3;
 
   void lock_slow();
-  void unlock_slow(std::int32_t now);
-  // The semaphore waiters sleep on (Go: runtime_SemacquireMutex /
-  // runtime_Semrelease): a count and a queue under sema_lock_.
-  void sema_acquire(bool lifo);
-  // Returns true if it woke a waiter (false: it left a count for one that
-  // has not parked yet).
-  bool sema_release();
+  void unlock_slow(std::int32_t old);
 
+  // The only member: the sleepers wait in a process-wide table keyed by
+  // this mutex's address (src/sync/mutex.cpp), not in the mutex, so that
+  // unlock touches *this only up to its releasing atomic.
   std::atomic<std::int32_t> state_{0};
-  detail::futex_lock sema_lock_;
-  detail::wait_list sema_q_;
-  std::uint32_t sema_count_ = 0;
 };
 
 }  // namespace goro
