@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -14,6 +15,7 @@
 
 #include "goro/goro.hpp"
 #include "test_options.hpp"
+#include "watchdog.hpp"
 
 namespace {
 
@@ -466,6 +468,64 @@ TEST(ChanForeignThread, WaitGroupAndChannelBetweenThreadsAndGoroutines) {
       },
       goro_test::threads_wake_goroutines(procs(2)));
   t.join();
+}
+
+// Fairness without signals (issue 11): with async preemption off, a pair
+// playing ping-pong on an unbuffered channel hands the P back and forth
+// through runnext, keeping one time slice for ever. Go breaks such a pair at
+// sysmon's next request (about one slice); goro must too, at the next park
+// or ready. The bystander must run within a bound a broken mechanism never
+// meets (it never runs at all then), while the pairs keep going.
+void ping_pong_starves_nobody(unsigned nprocs, int pairs) {
+  // On the old code the main goroutine starves as well: the watchdog fails it.
+  goro_test::watchdog wd(std::chrono::seconds(30));
+  goro::options o = procs(nprocs);
+  o.async_preempt = false;
+  std::atomic<bool> bystander_ran{false};
+  std::atomic<long> exchanges{0};
+  bool in_time = goro::run(
+      [&] {
+        std::atomic<bool> stop{false};
+        goro::wait_group wg;
+        wg.add(2 * pairs);
+        for (int k = 0; k < pairs; k++) {
+          goro::chan<int> ping, pong;
+          goro::go([&, ping, pong]() mutable {
+            while (!stop.load(std::memory_order_relaxed)) {
+              ping.send(1);
+              (void)pong.recv();
+              exchanges.fetch_add(1, std::memory_order_relaxed);
+            }
+            ping.close();
+            wg.done();
+          });
+          goro::go([&, ping, pong]() mutable {
+            while (ping.recv()) pong.send(1);
+            wg.done();
+          });
+        }
+        goro::go([&] { bystander_ran.store(true, std::memory_order_release); });
+        // The main goroutine waits outside its P (blocking), so it needs a
+        // turn as well each millisecond.
+        auto start = std::chrono::steady_clock::now();
+        while (!bystander_ran.load(std::memory_order_acquire) &&
+               std::chrono::steady_clock::now() - start < std::chrono::seconds(2))
+          goro::blocking([] { std::this_thread::sleep_for(std::chrono::milliseconds(1)); });
+        bool ran = bystander_ran.load(std::memory_order_acquire);
+        stop.store(true, std::memory_order_relaxed);
+        wg.wait();
+        return ran;
+      },
+      o);
+  EXPECT_TRUE(in_time) << "the bystander did not run within 2 s";
+  EXPECT_TRUE(bystander_ran.load());
+  EXPECT_GT(exchanges.load(), 0);
+}
+
+TEST(ChanFairness, PingPongPairDoesNotStarveABystanderAtProcs1) { ping_pong_starves_nobody(1, 1); }
+
+TEST(ChanFairness, TwoPingPongPairsDoNotStarveABystanderAtProcs2) {
+  ping_pong_starves_nobody(2, 2);
 }
 
 }  // namespace

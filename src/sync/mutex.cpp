@@ -154,6 +154,7 @@ bool mutex::try_lock() noexcept {
 // Keeps M1-M4. Each trip round the loop computes the state we want from the
 // state we saw and installs it with one CAS; a failed CAS reloads and retries.
 void mutex::lock_slow() {
+  detail::honour_preempt();  // before the nopreempt region (park.hpp)
   // can_spin reads the M and P, and the semaphore's lock must not be held
   // by a preempted goroutine (chan.cpp, "Preemption").
   detail::nopreempt np;
@@ -268,6 +269,7 @@ void mutex::unlock_slow(std::int32_t old) {
     } else if (wake) {
       sema_wake(addr);
     }
+    detail::honour_preempt();  // uses nothing of *this (park.hpp)
     return;
   }
 }
