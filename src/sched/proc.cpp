@@ -39,6 +39,7 @@
 #include "goro/deadlock.hpp"
 #include "sched/audit.hpp"
 #include "sched/chaos.hpp"
+#include "sync/park.hpp"
 #include "sysmon/sysmon.hpp"
 
 namespace goro::detail {
@@ -1783,6 +1784,8 @@ runtime::~runtime() {
       if (t->dispose) t->dispose(t);
     pp->timers.heap.clear();
   }
+  // Parked mutex waiters sit in a process-wide table, on stacks freed below.
+  mutex_table_forget(this);
   for (g* gp : allgs) {
     // Abandoned goroutines: their frames are discarded without unwinding
     // (as Go's exit does); their closures and stacks are freed here.

@@ -140,6 +140,27 @@ bool sema_wake(const void* addr) {
 
 }  // namespace
 
+namespace detail {
+void mutex_table_forget(runtime* rt) {
+  for (sema_bucket& b : sema_table) {
+    b.lock.lock();
+    waiter* prev = nullptr;
+    for (waiter* w = b.q.head; w;) {
+      waiter* next = w->next;
+      if (w->gp && w->gp->rt == rt) {
+        if (prev) prev->next = next;
+        else b.q.head = next;
+        if (b.q.tail == w) b.q.tail = prev;
+      } else {
+        prev = w;
+      }
+      w = next;
+    }
+    b.lock.unlock();
+  }
+}
+}  // namespace detail
+
 // Keeps M4: never takes a lock that starvation mode has promised to the head
 // waiter, and never counts itself as a waiter (it does not sleep).
 bool mutex::try_lock() noexcept {

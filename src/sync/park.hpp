@@ -84,4 +84,11 @@ class sema {
 // no request is pending anywhere.
 void honour_preempt();
 
+// Unlinks from goro::mutex's semaphore table (mutex.cpp) every waiter of a
+// goroutine of rt, which is being destroyed: those waiters live on stacks
+// about to be freed, and the table is shared by every mutex in the process.
+// The mutexes' waiter counts keep counting them (objects outliving run).
+struct runtime;
+void mutex_table_forget(runtime* rt);
+
 }  // namespace goro::detail
