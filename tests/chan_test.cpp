@@ -205,7 +205,7 @@ TEST(ChanTest, CloseSemantics) {
     c.close();
     EXPECT_THROW(c.send("c"), goro::closed_channel);
     std::string s = "d";
-    EXPECT_THROW(c.try_send(s), goro::closed_channel);
+    EXPECT_THROW((void)c.try_send(s), goro::closed_channel);
     EXPECT_EQ(s, "d");
     EXPECT_THROW(c.close(), goro::closed_channel);
     EXPECT_EQ(c.recv(), "a");
@@ -526,6 +526,50 @@ TEST(ChanFairness, PingPongPairDoesNotStarveABystanderAtProcs1) { ping_pong_star
 
 TEST(ChanFairness, TwoPingPongPairsDoNotStarveABystanderAtProcs2) {
   ping_pong_starves_nobody(2, 2);
+}
+
+// try_send takes rvalues and const lvalues, and moves only on success.
+TEST(ChanTrySend, RvaluesConstLvaluesAndMoveOnlyValues) {
+  goro::run([] {
+    goro::chan<std::string> s(1);
+    const std::string hello = "hello";
+    EXPECT_TRUE(s.try_send(hello));  // const lvalue: copied
+    EXPECT_EQ(hello, "hello");
+    std::string big(64, 'x');  // beyond the small-string buffer: a move empties it
+    EXPECT_FALSE(s.try_send(std::move(big)));  // full: the rvalue is left intact
+    EXPECT_EQ(big, std::string(64, 'x'));
+    EXPECT_FALSE(s.try_send(std::string("temporary")));
+    EXPECT_EQ(s.try_recv(), "hello");
+    EXPECT_TRUE(s.try_send(std::move(big)));
+    EXPECT_EQ(s.try_recv(), std::string(64, 'x'));
+
+    goro::chan<std::unique_ptr<int>> u;  // unbuffered, nobody receiving
+    auto p = std::make_unique<int>(7);
+    int* raw = p.get();
+    EXPECT_FALSE(u.try_send(std::move(p)));  // failed: ownership stays here
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p.get(), raw);
+    goro::chan<std::unique_ptr<int>> ub(1);
+    EXPECT_TRUE(ub.try_send(std::move(p)));  // succeeded: moved into the channel
+    EXPECT_FALSE(p);
+    auto got = ub.try_recv();
+    ASSERT_TRUE(got && *got);
+    EXPECT_EQ(got->get(), raw);
+    // A receiver parked on an unbuffered channel takes an rvalue directly.
+    goro::chan<std::unique_ptr<int>> hand;
+    goro::chan<int> done;
+    goro::go([hand, done]() mutable {
+      auto v = hand.recv();
+      done.send(v && *v ? **v : -1);
+    });
+    auto q = std::make_unique<int>(9);
+    while (!hand.try_send(std::move(q))) {
+      ASSERT_TRUE(q);  // each failed attempt left it with us
+      goro::yield();
+    }
+    EXPECT_FALSE(q);
+    EXPECT_EQ(done.recv(), 9);
+  });
 }
 
 }  // namespace

@@ -20,6 +20,17 @@ namespace goro {
 // lock() parks a goroutine, or blocks a thread outside the runtime on a
 // futex. Not recursive; unlocking a mutex that is not locked ends the
 // process (as Go's fatal error). Any goroutine or thread may unlock it.
+//
+// Memory ordering: for any mutex, the n-th unlock happens before the
+// (n+1)-th lock (or successful try_lock) returns, so what one owner wrote
+// in its critical section is visible to every later owner.
+//
+// Lifetime: as [thread.mutex.class] requires, a mutex may be destroyed as
+// soon as it is unlocked and nobody will lock it again, even while another
+// goroutine's or thread's unlock() has not returned yet: unlock touches the
+// mutex only up to the atomic that releases it. Sleepers wait in a
+// process-wide table keyed by the mutex's address, not in the mutex, and
+// the wake that follows the release uses the address only as a key.
 class mutex {
  public:
   mutex() = default;
@@ -36,7 +47,7 @@ class mutex {
   }
 
   // Takes the lock if it is free and not promised to a starving waiter.
-  bool try_lock() noexcept;
+  [[nodiscard]] bool try_lock() noexcept;
 
   void unlock() {
     std::int32_t old = locked_bit;
