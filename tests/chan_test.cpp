@@ -572,4 +572,30 @@ TEST(ChanTrySend, RvaluesConstLvaluesAndMoveOnlyValues) {
   });
 }
 
+// The lifetime pattern of issue 10, for channels: the only handle is deleted
+// by the receiver as soon as its receive returns, while the sender's send
+// (through a pointer to that handle) may still be returning. The channel is
+// freed then; a send that touched it after waking the receiver would be a
+// use after free (ASan). The audit found no such access: this guards it.
+TEST(ChanLifetime, FreedByTheReceiverWhileTheSendReturns) {
+  goro_test::watchdog wd(std::chrono::seconds(60));
+  goro::run(
+      [] {
+        for (std::size_t cap : {0u, 1u}) {
+          for (int r = 0; r < 3000; r++) {
+            auto* c = new goro::chan<int>(cap);
+            goro::chan<int> got;
+            goro::go([c, got]() mutable {
+              auto v = c->recv();
+              delete c;  // the last handle: frees the channel
+              got.send(v.value_or(-1));
+            });
+            c->send(r);
+            EXPECT_EQ(got.recv(), r);
+          }
+        }
+      },
+      procs(2));
+}
+
 }  // namespace

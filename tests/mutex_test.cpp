@@ -460,4 +460,23 @@ TEST(MutexTest, DestroyedWhileAnInterruptedUnlockResumes) {
   EXPECT_GT(interrupted::handled.load(), 0);
 }
 
+// The same pattern for wait_group (Go's "wg.Wait(); return"): the waiter
+// deletes it as soon as wait returns, while the done() that released it
+// may still be returning. The audit found no access after the release:
+// this guards it (ASan).
+TEST(WaitGroupLifetime, DestroyedAsSoonAsWaitReturns) {
+  goro_test::watchdog wd(std::chrono::seconds(60));
+  goro::run(
+      [] {
+        for (int r = 0; r < 3000; r++) {
+          auto* wg = new goro::wait_group;
+          wg->add(2);
+          for (int i = 0; i < 2; i++) goro::go([wg] { wg->done(); });
+          wg->wait();
+          delete wg;
+        }
+      },
+      procs(2));
+}
+
 }  // namespace
