@@ -439,10 +439,11 @@ TEST(MutexTest, DestroyedWhileAnInterruptedUnlockResumes) {
           });
           goro::go([&, s, r] {  // takes it the moment it is released
             while (held.load(std::memory_order_acquire) != r) goro::yield();
-            // Yield now and then: a spinner inside the runtime's try_lock
+            // Spin only while the thread is about to unlock (armed, which
+            // ends with its unlock): a spinner inside the runtime's try_lock
             // cannot be preempted, and the sleeper may share its P.
-            for (int n = 1; !s->mu.try_lock(); n++)
-              if (n % 1024 == 0) goro::yield();
+            while (!s->mu.try_lock())
+              if (!armed.load(std::memory_order_acquire)) goro::yield();
             finish(s);
             wg.done();
           });
