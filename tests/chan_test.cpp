@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -14,6 +15,7 @@
 
 #include "goro/goro.hpp"
 #include "test_options.hpp"
+#include "watchdog.hpp"
 
 namespace {
 
@@ -203,7 +205,7 @@ TEST(ChanTest, CloseSemantics) {
     c.close();
     EXPECT_THROW(c.send("c"), goro::closed_channel);
     std::string s = "d";
-    EXPECT_THROW(c.try_send(s), goro::closed_channel);
+    EXPECT_THROW((void)c.try_send(s), goro::closed_channel);
     EXPECT_EQ(s, "d");
     EXPECT_THROW(c.close(), goro::closed_channel);
     EXPECT_EQ(c.recv(), "a");
@@ -466,6 +468,134 @@ TEST(ChanForeignThread, WaitGroupAndChannelBetweenThreadsAndGoroutines) {
       },
       goro_test::threads_wake_goroutines(procs(2)));
   t.join();
+}
+
+// Fairness without signals (issue 11): with async preemption off, a pair
+// playing ping-pong on an unbuffered channel hands the P back and forth
+// through runnext, keeping one time slice for ever. Go breaks such a pair at
+// sysmon's next request (about one slice); goro must too, at the next park
+// or ready. The bystander must run within a bound a broken mechanism never
+// meets (it never runs at all then), while the pairs keep going.
+void ping_pong_starves_nobody(unsigned nprocs, int pairs) {
+  // On the old code the main goroutine starves as well: the watchdog fails it.
+  goro_test::watchdog wd(std::chrono::seconds(30));
+  goro::options o = procs(nprocs);
+  o.async_preempt = false;
+  std::atomic<bool> bystander_ran{false};
+  std::atomic<long> exchanges{0};
+  bool in_time = goro::run(
+      [&] {
+        std::atomic<bool> stop{false};
+        goro::wait_group wg;
+        wg.add(2 * pairs);
+        for (int k = 0; k < pairs; k++) {
+          goro::chan<int> ping, pong;
+          goro::go([&, ping, pong]() mutable {
+            while (!stop.load(std::memory_order_relaxed)) {
+              ping.send(1);
+              (void)pong.recv();
+              exchanges.fetch_add(1, std::memory_order_relaxed);
+            }
+            ping.close();
+            wg.done();
+          });
+          goro::go([&, ping, pong]() mutable {
+            while (ping.recv()) pong.send(1);
+            wg.done();
+          });
+        }
+        goro::go([&] { bystander_ran.store(true, std::memory_order_release); });
+        // The main goroutine waits outside its P (blocking), so it needs a
+        // turn as well each millisecond.
+        auto start = std::chrono::steady_clock::now();
+        while (!bystander_ran.load(std::memory_order_acquire) &&
+               std::chrono::steady_clock::now() - start < std::chrono::seconds(2))
+          goro::blocking([] { std::this_thread::sleep_for(std::chrono::milliseconds(1)); });
+        bool ran = bystander_ran.load(std::memory_order_acquire);
+        stop.store(true, std::memory_order_relaxed);
+        wg.wait();
+        return ran;
+      },
+      o);
+  EXPECT_TRUE(in_time) << "the bystander did not run within 2 s";
+  EXPECT_TRUE(bystander_ran.load());
+  EXPECT_GT(exchanges.load(), 0);
+}
+
+TEST(ChanFairness, PingPongPairDoesNotStarveABystanderAtProcs1) { ping_pong_starves_nobody(1, 1); }
+
+TEST(ChanFairness, TwoPingPongPairsDoNotStarveABystanderAtProcs2) {
+  ping_pong_starves_nobody(2, 2);
+}
+
+// try_send takes rvalues and const lvalues, and moves only on success.
+TEST(ChanTrySend, RvaluesConstLvaluesAndMoveOnlyValues) {
+  goro::run([] {
+    goro::chan<std::string> s(1);
+    const std::string hello = "hello";
+    EXPECT_TRUE(s.try_send(hello));  // const lvalue: copied
+    EXPECT_EQ(hello, "hello");
+    std::string big(64, 'x');  // beyond the small-string buffer: a move empties it
+    EXPECT_FALSE(s.try_send(std::move(big)));  // full: the rvalue is left intact
+    EXPECT_EQ(big, std::string(64, 'x'));
+    EXPECT_FALSE(s.try_send(std::string("temporary")));
+    EXPECT_EQ(s.try_recv(), "hello");
+    EXPECT_TRUE(s.try_send(std::move(big)));
+    EXPECT_EQ(s.try_recv(), std::string(64, 'x'));
+
+    goro::chan<std::unique_ptr<int>> u;  // unbuffered, nobody receiving
+    auto p = std::make_unique<int>(7);
+    int* raw = p.get();
+    EXPECT_FALSE(u.try_send(std::move(p)));  // failed: ownership stays here
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p.get(), raw);
+    goro::chan<std::unique_ptr<int>> ub(1);
+    EXPECT_TRUE(ub.try_send(std::move(p)));  // succeeded: moved into the channel
+    EXPECT_FALSE(p);
+    auto got = ub.try_recv();
+    ASSERT_TRUE(got && *got);
+    EXPECT_EQ(got->get(), raw);
+    // A receiver parked on an unbuffered channel takes an rvalue directly.
+    goro::chan<std::unique_ptr<int>> hand;
+    goro::chan<int> done;
+    goro::go([hand, done]() mutable {
+      auto v = hand.recv();
+      done.send(v && *v ? **v : -1);
+    });
+    auto q = std::make_unique<int>(9);
+    while (!hand.try_send(std::move(q))) {
+      ASSERT_TRUE(q);  // each failed attempt left it with us
+      goro::yield();
+    }
+    EXPECT_FALSE(q);
+    EXPECT_EQ(done.recv(), 9);
+  });
+}
+
+// The lifetime pattern of issue 10, for channels: the only handle is deleted
+// by the receiver as soon as its receive returns, while the sender's send
+// (through a pointer to that handle) may still be returning. The channel is
+// freed then; a send that touched it after waking the receiver would be a
+// use after free (ASan). The audit found no such access: this guards it.
+TEST(ChanLifetime, FreedByTheReceiverWhileTheSendReturns) {
+  goro_test::watchdog wd(std::chrono::seconds(60));
+  goro::run(
+      [] {
+        for (std::size_t cap : {0u, 1u}) {
+          for (int r = 0; r < 3000; r++) {
+            auto* c = new goro::chan<int>(cap);
+            goro::chan<int> got;
+            goro::go([c, got]() mutable {
+              auto v = c->recv();
+              delete c;  // the last handle: frees the channel
+              got.send(v.value_or(-1));
+            });
+            c->send(r);
+            EXPECT_EQ(got.recv(), r);
+          }
+        }
+      },
+      procs(2));
 }
 
 }  // namespace

@@ -3,6 +3,10 @@
 // threads.
 #include <gtest/gtest.h>
 
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -11,6 +15,7 @@
 
 #include "goro/goro.hpp"
 #include "test_options.hpp"
+#include "watchdog.hpp"
 
 namespace {
 
@@ -250,6 +255,227 @@ TEST(MutexTest, GuardsAChannelFreeCriticalSectionAcrossMigrations) {
         wg.wait();
         ASSERT_EQ(log.size(), 8u * 200 * 2);
         for (std::size_t i = 0; i < log.size(); i += 2) EXPECT_EQ(log[i], log[i + 1]);
+      },
+      procs(2));
+}
+
+// [thread.mutex.class]: a mutex may be destroyed as soon as nobody holds it
+// and nobody will lock it again, even while another thread's unlock() has
+// not returned yet. Here the last of a mutex's users deletes it right after
+// its own unlock; every other user's unlock may still be running. An unlock
+// that touches the mutex after its releasing atomic (the old unlock_slow's
+// CAS) writes freed memory: ASan reports a heap-use-after-free, a plain
+// build corrupts the heap or a reused mutex.
+TEST(MutexTest, DestroyedByItsLastUserWhileAnotherUnlockReturns) {
+  constexpr int rounds = 4000, users = 3, per = 4;
+  goro_test::watchdog wd(std::chrono::seconds(120));
+  struct shared {
+    goro::mutex mu;
+    int left = users * per;  // guarded by mu
+  };
+  long deleted = goro::run(
+      [] {
+        std::atomic<long> deleted{0};
+        goro::wait_group wg;
+        for (int r = 0; r < rounds; r++) {
+          auto* s = new shared;
+          wg.add(users);
+          for (int u = 0; u < users; u++)
+            goro::go([s, &wg, &deleted] {
+              for (int i = 0; i < per; i++) {
+                s->mu.lock();
+                bool last = --s->left == 0;
+                // Hold it across a switch now and then, so that the others
+                // go to sleep and unlock has someone to wake.
+                if (i % 2 == 0) goro::yield();
+                s->mu.unlock();
+                if (last) {
+                  delete s;
+                  deleted.fetch_add(1, std::memory_order_relaxed);
+                }
+              }
+              wg.done();
+            });
+          if (r % 64 == 63) wg.wait();  // bound the live goroutines
+        }
+        wg.wait();
+        return deleted.load();
+      },
+      procs(4));
+  EXPECT_EQ(deleted, rounds);
+}
+
+// The same with foreign threads among the users: an OS thread can be
+// descheduled between any two instructions of unlock, which widens the window.
+TEST(MutexTest, DestroyedByItsLastUserAmongThreadsAndGoroutines) {
+  constexpr int rounds = 1500, per = 4;
+  goro_test::watchdog wd(std::chrono::seconds(120));
+  struct shared {
+    goro::mutex mu;
+    int left = 3 * per;  // guarded by mu
+  };
+  std::atomic<long> deleted{0};
+  auto use = [&deleted](shared* s) {
+    for (int i = 0; i < per; i++) {
+      s->mu.lock();
+      bool last = --s->left == 0;
+      s->mu.unlock();
+      if (last) {
+        delete s;
+        deleted.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+  };
+  goro::run(
+      [&] {
+        for (int r = 0; r < rounds; r++) {
+          auto* s = new shared;
+          goro::wait_group wg;
+          wg.add(2);
+          for (int u = 0; u < 2; u++)
+            goro::go([s, &wg, &use] {
+              use(s);
+              wg.done();
+            });
+          std::thread t([s, &use] { use(s); });
+          wg.wait();
+          goro::blocking([&] { t.join(); });
+        }
+      },
+      goro_test::threads_wake_goroutines(procs(2)));
+  EXPECT_EQ(deleted.load(), rounds);
+}
+
+// The window in the old unlock (between the releasing fetch_sub and
+// unlock_slow's CAS) is a few instructions wide; here signals stretch it. A
+// foreign thread holds the mutex while a goroutine goes to sleep on it, then
+// unlocks under a hail of signals whose handler busy-waits. A second
+// goroutine takes the mutex the moment it is released, and its unlock wakes
+// the sleeper, which is the last user and deletes the mutex. An unlock
+// stalled after its release must not touch the mutex when it resumes
+// (ASan: heap-use-after-free on the old code).
+namespace interrupted {
+std::atomic<long> handled{0};
+long ns_since(const timespec& t0) {
+  timespec t{};
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (t.tv_sec - t0.tv_sec) * 1'000'000'000L + (t.tv_nsec - t0.tv_nsec);
+}
+void stall(int) {
+  // async-signal-safe: clock_gettime and a lock-free atomic.
+  timespec t0{};
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  while (ns_since(t0) < 15'000) {
+  }
+  handled.fetch_add(1, std::memory_order_relaxed);
+}
+}  // namespace interrupted
+
+TEST(MutexTest, DestroyedWhileAnInterruptedUnlockResumes) {
+  constexpr int rounds = 1500;
+  goro_test::watchdog wd(std::chrono::seconds(200));
+  struct shared {
+    goro::mutex mu;
+    int left = 3;  // guarded by mu: one use each by the thread and two goroutines
+  };
+  struct sigaction sa {}, old {};
+  sa.sa_handler = interrupted::stall;
+  sigemptyset(&sa.sa_mask);
+  ASSERT_EQ(sigaction(SIGUSR2, &sa, &old), 0);
+  std::atomic<shared*> slot{nullptr};
+  std::atomic<int> held{-1}, sleeping{-1}, thread_rounds{0};
+  std::atomic<bool> armed{false}, stop{false};
+  std::atomic<long> deleted{0};
+  // The rest of one use: the last user deletes.
+  auto finish = [&deleted](shared* s) {
+    bool last = --s->left == 0;
+    s->mu.unlock();
+    if (last) {
+      delete s;
+      deleted.fetch_add(1, std::memory_order_relaxed);
+    }
+  };
+  std::thread user([&] {
+    for (int r = 0; r < rounds; r++) {
+      shared* s;
+      while (!(s = slot.exchange(nullptr, std::memory_order_acquire))) std::this_thread::yield();
+      s->mu.lock();
+      held.store(r, std::memory_order_release);
+      while (sleeping.load(std::memory_order_acquire) != r) std::this_thread::yield();
+      // Hold it a while, so that the goroutine falls asleep on it, with the
+      // signals already coming; then unlock while they keep coming.
+      armed.store(true, std::memory_order_release);
+      timespec t0{};
+      clock_gettime(CLOCK_MONOTONIC, &t0);
+      while (interrupted::ns_since(t0) < 30'000) {
+      }
+      finish(s);
+      armed.store(false, std::memory_order_release);
+      thread_rounds.fetch_add(1, std::memory_order_release);
+    }
+  });
+  std::thread interrupter([&] {
+    while (!stop.load(std::memory_order_relaxed)) {
+      if (!armed.load(std::memory_order_acquire)) continue;
+      pthread_kill(user.native_handle(), SIGUSR2);
+      timespec t0{};
+      clock_gettime(CLOCK_MONOTONIC, &t0);
+      while (interrupted::ns_since(t0) < 1'000) {
+      }
+    }
+  });
+  goro::run(
+      [&] {
+        for (int r = 0; r < rounds; r++) {
+          auto* s = new shared;
+          goro::wait_group wg;
+          wg.add(2);
+          goro::go([&, s, r] {  // the sleeper
+            while (held.load(std::memory_order_acquire) != r) goro::yield();
+            sleeping.store(r, std::memory_order_release);
+            s->mu.lock();
+            finish(s);
+            wg.done();
+          });
+          goro::go([&, s, r] {  // takes it the moment it is released
+            while (held.load(std::memory_order_acquire) != r) goro::yield();
+            // Spin only while the thread is about to unlock (armed, which
+            // ends with its unlock): a spinner inside the runtime's try_lock
+            // cannot be preempted, and the sleeper may share its P.
+            while (!s->mu.try_lock())
+              if (!armed.load(std::memory_order_acquire)) goro::yield();
+            finish(s);
+            wg.done();
+          });
+          slot.store(s, std::memory_order_release);
+          wg.wait();
+          while (thread_rounds.load(std::memory_order_acquire) <= r) goro::yield();
+        }
+      },
+      goro_test::threads_wake_goroutines(procs(2)));
+  stop.store(true);
+  interrupter.join();
+  user.join();
+  sigaction(SIGUSR2, &old, nullptr);
+  EXPECT_EQ(deleted.load(), rounds);
+  EXPECT_GT(interrupted::handled.load(), 0);
+}
+
+// The same pattern for wait_group (Go's "wg.Wait(); return"): the waiter
+// deletes it as soon as wait returns, while the done() that released it
+// may still be returning. The audit found no access after the release:
+// this guards it (ASan).
+TEST(WaitGroupLifetime, DestroyedAsSoonAsWaitReturns) {
+  goro_test::watchdog wd(std::chrono::seconds(60));
+  goro::run(
+      [] {
+        for (int r = 0; r < 3000; r++) {
+          auto* wg = new goro::wait_group;
+          wg->add(2);
+          for (int i = 0; i < 2; i++) goro::go([wg] { wg->done(); });
+          wg->wait();
+          delete wg;
+        }
       },
       procs(2));
 }

@@ -98,6 +98,16 @@ struct chan_access;
 // moved while wait queues are locked). A moved-from chan is a nil channel, as
 // in Go: send and recv on it block forever, select never picks its cases,
 // try_send / try_recv fail, close throws std::logic_error.
+//
+// Memory ordering (Go's memory model, in happens-before terms): a send
+// happens before the receive that gets its value completes; closing a
+// channel happens before any receive that returns std::nullopt because the
+// channel is closed; on a channel of capacity C, the k-th receive happens
+// before the (k+C)-th send completes (so an unbuffered channel also orders
+// the receive before the send's return, and a buffered one can serve as a
+// counting semaphore). Everything a goroutine wrote before the earlier
+// operation is visible to the one that does the later. try_send and
+// try_recv give the same guarantees when they succeed.
 template <class T>
 class chan {
   static_assert(std::is_object_v<T> && !std::is_const_v<T> && !std::is_volatile_v<T> &&
@@ -140,14 +150,23 @@ class chan {
   }
 
   // Sends without parking (Go's select with a default). Returns true if v
-  // was delivered to a waiting receiver or buffered; v is then moved from.
-  // Throws closed_channel if the channel is closed, as Go's non-blocking send
-  // panics.
-  bool try_send(T& v) { return detail::chan_try_send(h_, &v); }
+  // was delivered to a waiting receiver or buffered. Moves from v only on
+  // success: a failed try_send leaves v (an lvalue or an rvalue argument)
+  // untouched, so a move-only value such as std::unique_ptr stays with the
+  // caller. A const lvalue is copied first. Throws closed_channel if the
+  // channel is closed, as Go's non-blocking send panics.
+  [[nodiscard]] bool try_send(T& v) { return detail::chan_try_send(h_, &v); }
+  [[nodiscard]] bool try_send(T&& v) { return detail::chan_try_send(h_, &v); }
+  [[nodiscard]] bool try_send(const T& v)
+    requires std::is_copy_constructible_v<T>
+  {
+    T copy(v);
+    return detail::chan_try_send(h_, &copy);
+  }
 
   // Receives without parking: a value if one is ready, else std::nullopt
   // (nothing ready, or closed and drained; recv or select tell these apart).
-  std::optional<T> try_recv() {
+  [[nodiscard]] std::optional<T> try_recv() {
     std::optional<T> r;
     detail::chan_try_recv(h_, &r);
     return r;

@@ -62,6 +62,10 @@ std::invoke_result_t<F> run(F&& main, options opts = {}) {
 // (ENOMEM) when guarded stacks would exceed vm.max_map_count (the message
 // names the limit and options::stack_guard). An exception escaping f ends the
 // process with a message naming the goroutine, as an unrecovered Go panic.
+//
+// Memory ordering: the go() call happens before the new goroutine starts,
+// so it sees everything the caller wrote before go(), including the copies
+// of f and args.
 template <class F, class... A>
 void go(F&& f, A&&... args) {
   auto fn = [f = std::forward<F>(f), ... args = std::forward<A>(args)]() mutable {

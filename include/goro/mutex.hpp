@@ -3,7 +3,6 @@
 #include <atomic>
 #include <cstdint>
 
-#include "goro/detail/waitq.hpp"
 
 namespace goro {
 
@@ -21,6 +20,17 @@ namespace goro {
 // lock() parks a goroutine, or blocks a thread outside the runtime on a
 // futex. Not recursive; unlocking a mutex that is not locked ends the
 // process (as Go's fatal error). Any goroutine or thread may unlock it.
+//
+// Memory ordering: for any mutex, the n-th unlock happens before the
+// (n+1)-th lock (or successful try_lock) returns, so what one owner wrote
+// in its critical section is visible to every later owner.
+//
+// Lifetime: as [thread.mutex.class] requires, a mutex may be destroyed as
+// soon as it is unlocked and nobody will lock it again, even while another
+// goroutine's or thread's unlock() has not returned yet: unlock touches the
+// mutex only up to the atomic that releases it. Sleepers wait in a
+// process-wide table keyed by the mutex's address, not in the mutex, and
+// the wake that follows the release uses the address only as a key.
 class mutex {
  public:
   mutex() = default;
@@ -37,13 +47,17 @@ class mutex {
   }
 
   // Takes the lock if it is free and not promised to a starving waiter.
-  bool try_lock() noexcept;
+  [[nodiscard]] bool try_lock() noexcept;
 
   void unlock() {
+    std::int32_t old = locked_bit;
     // release: publishes the critical section to the next owner (who
-    // acquires through its CAS or, after a hand-off, through the wake-up).
-    std::int32_t now = state_.fetch_sub(locked_bit, std::memory_order_release) - locked_bit;
-    if (now != 0) unlock_slow(now);
+    // acquires through its CAS). Nobody waits: this RMW was the last
+    // access to *this.
+    if (state_.compare_exchange_strong(old, 0, std::memory_order_release,
+                                       std::memory_order_relaxed))
+      return;
+    unlock_slow(old);
   }
 
  private:
@@ -55,18 +69,12 @@ class mutex {
   static constexpr int waiter_shift = 3;
 
   void lock_slow();
-  void unlock_slow(std::int32_t now);
-  // The semaphore waiters sleep on (Go: runtime_SemacquireMutex /
-  // runtime_Semrelease): a count and a queue under sema_lock_.
-  void sema_acquire(bool lifo);
-  // Returns true if it woke a waiter (false: it left a count for one that
-  // has not parked yet).
-  bool sema_release();
+  void unlock_slow(std::int32_t old);
 
+  // The only member: the sleepers wait in a process-wide table keyed by
+  // this mutex's address (src/sync/mutex.cpp), not in the mutex, so that
+  // unlock touches *this only up to its releasing atomic.
   std::atomic<std::int32_t> state_{0};
-  detail::futex_lock sema_lock_;
-  detail::wait_list sema_q_;
-  std::uint32_t sema_count_ = 0;
 };
 
 }  // namespace goro

@@ -114,6 +114,13 @@ detail::default_case<std::decay_t<F>> on_default(F&& f = {}) {
 // blocks forever, as in Go. Throws closed_channel if the case chosen is a
 // send on a closed channel. The callbacks run after every channel lock has
 // been released; an exception from one propagates.
+//
+// Memory ordering: a case that runs gives exactly the guarantee of the
+// operation it stands for (chan.hpp): a send case's send happens before the
+// receive that gets the value completes, a receive case completes after the
+// send it took the value from, or after the close that made it return
+// std::nullopt, and the capacity rule holds for both. Cases that did not
+// run order nothing.
 template <class... Cases>
 std::size_t select(Cases&&... cases) {
   constexpr std::size_t n = sizeof...(Cases);

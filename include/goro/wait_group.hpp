@@ -12,6 +12,13 @@ namespace goro {
 // calling thread, outside a goroutine) until the counter is zero. A counter
 // driven below zero throws std::logic_error, as Go panics. Reusable once wait
 // has returned. Not copyable or movable: waiters point into it.
+//
+// Memory ordering: a done() (or add) happens before the wait() it releases
+// returns, so everything the finished goroutines wrote before done() is
+// visible after wait(). Lifetime: the wait_group may be destroyed as soon
+// as every wait() has returned, even while the done() that released them
+// has not returned yet (Go's "wg.Wait(); return"): the add that reaches
+// zero touches the wait_group no more after it has taken the waiters.
 class wait_group {
  public:
   wait_group() = default;

@@ -41,6 +41,7 @@
 #include "goro/deadlock.hpp"
 #include "sched/audit.hpp"
 #include "sched/chaos.hpp"
+#include "sync/park.hpp"
 #include "sysmon/sysmon.hpp"
 
 namespace goro::detail {
@@ -1178,6 +1179,17 @@ void gopark(post_switch_fn unlockf, void* arg, wait_reason reason) {
   // Written before the switch; a waker can only find gp after unlockf runs,
   // which is after our context is saved.
   casgstatus(gp, gstatus::running, gstatus::waiting, "gopark");
+  // Fairness without signals: sysmon asked this P to yield (its slice has
+  // expired), so the G in runnext must not inherit the slice. It goes to the
+  // tail and the head of the queue runs on a new slice; otherwise a pair
+  // handing the P back and forth through runnext would keep it for ever.
+  // Relaxed: the flag is a hint (see request_preempt); seen late, the
+  // request is honoured at the next park or ready.
+  if (mp->p_->preempt.load(std::memory_order_relaxed)) {
+    // acq_rel: as runqget's CAS of runnext (runq.cpp), which thieves race.
+    if (g* next = mp->p_->runnext.exchange(nullptr, std::memory_order_acq_rel))
+      runqput(*mp->rt, mp->p_, next, false);
+  }
   switch_from_g(mp, gp, unlockf, arg);
   // Readied: the wait queue no longer holds us, so the record of how to
   // leave it (waiter_on_abandon) is stale. Only this G writes it.
@@ -1194,7 +1206,10 @@ void goready(g* gp) {
   if (mp && mp->p_ && mp->rt == gp->rt) {
     casgstatus(gp, gstatus::waiting, gstatus::runnable, "goready");
     bump(mp->p_->stat.readies);
-    runqput(*mp->rt, mp->p_, gp, true);
+    // Go's ready puts gp in runnext, where it inherits the current slice.
+    // If sysmon has asked this P to yield, the slice has expired: gp goes to
+    // the tail instead, behind the Gs that have waited (relaxed: as gopark).
+    runqput(*mp->rt, mp->p_, gp, !mp->p_->preempt.load(std::memory_order_relaxed));
     ready_wake(*mp->rt);
     return;
   }

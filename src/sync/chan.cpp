@@ -277,6 +277,7 @@ bool park_locked(hchan* c, sudog_queue& q, void* elem, wait_reason reason) {
 }  // namespace
 
 void chan_send(chan_header* h, void* elem) {
+  honour_preempt();  // before any lock (park.hpp)
   nopreempt np;  // see "Preemption" at the top
   hchan* c = checked(h, wait_reason::chan_send_nil);
   c->lock.lock();
@@ -286,6 +287,7 @@ void chan_send(chan_header* h, void* elem) {
 }
 
 bool chan_recv(chan_header* h, void* slot) {
+  honour_preempt();  // before any lock (park.hpp)
   nopreempt np;  // see "Preemption" at the top
   hchan* c = checked(h, wait_reason::chan_receive_nil);
   c->lock.lock();
@@ -299,6 +301,7 @@ bool chan_recv(chan_header* h, void* slot) {
 }
 
 bool chan_try_send(chan_header* h, void* elem) {
+  honour_preempt();  // before any lock (park.hpp)
   nopreempt np;  // see "Preemption" at the top
   if (!h) return false;
   hchan* c = as_hchan(h);
@@ -309,6 +312,7 @@ bool chan_try_send(chan_header* h, void* elem) {
 }
 
 bool chan_try_recv(chan_header* h, void* slot) {
+  honour_preempt();  // before any lock (park.hpp)
   nopreempt np;  // see "Preemption" at the top
   if (!h) return false;
   hchan* c = as_hchan(h);
@@ -319,6 +323,7 @@ bool chan_try_recv(chan_header* h, void* slot) {
 }
 
 void chan_close(chan_header* h) {
+  honour_preempt();  // before any lock (park.hpp)
   nopreempt np;  // see "Preemption" at the top
   if (!h) throw std::logic_error("goro: close of nil channel");
   hchan* c = as_hchan(h);

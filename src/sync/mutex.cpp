@@ -1,24 +1,39 @@
 // goro::mutex: Go's sync.Mutex (sync/mutex.go) on goro's park/ready core.
 //
 // state_ = waiters << 3 | starving | woken | locked, changed only by atomic
-// RMW. The invariants (spec/channels.md, "Mutex"):
-//   M1  waiters counts the lockers that have committed to sleeping on the
-//       semaphore (incremented by the CAS that decides to sleep) and not yet
-//       been released from it (decremented by the unlock that wakes one, or
-//       by a starving hand-off's receiver).
-//   M2  every sema_release is paired with one waiter taken off the count, so
-//       the semaphore's count plus its queued waiters never exceeds the
-//       waiters that went to sleep: no wake-up is invented, and none is lost
-//       (a release before its sleeper parks leaves a count the sleeper takes).
+// RMW. The sleepers are not in the mutex: they wait in a process-wide table
+// of buckets keyed by the mutex's address (Go's semtable), so that unlock's
+// releasing RMW is its last access to *this ([thread.mutex.class]: another
+// thread may lock, unlock and destroy the mutex as soon as that RMW is done)
+// and the wake that follows uses the address only as a key. The invariants
+// (spec/channels.md, "Mutex"):
+//   M1  waiters counts the lockers queued in the table under this mutex's
+//       address, less the normal-mode wakes in flight (decided, not yet
+//       dequeued), plus the starvation hand-off receivers not yet in their
+//       final CAS. A locker is counted and queued in one step: its counting
+//       CAS runs with the bucket's lock held, and it is queued before that
+//       lock is released (and released only after its park committed).
+//   M2  a wake is decided only by unlock's releasing RMW, and only when that
+//       RMW saw a counted sleeper (normal mode: it takes one off the count and
+//       sets woken; starvation mode: the receiver leaves the count itself).
+//       By M1 that sleeper is queued by the time the waker gets the bucket
+//       lock, so every wake dequeues a waiter that is present: none is lost,
+//       none is invented, and no token is ever left behind.
 //   M3  woken is set by at most one goroutine at a time: the waiter that an
 //       unlock woke, or a spinner that claimed it; only that goroutine
 //       clears it (in its next CAS). While it is set, unlock wakes nobody.
 //   M4  in starvation mode, locked is never set by a newcomer: ownership
-//       passes from unlock to the head waiter through the semaphore, and
-//       that waiter sets locked itself.
+//       passes from unlock to the head waiter through the table, and that
+//       waiter sets locked itself.
+//   M5  unlock touches *this only up to its releasing RMW. While a wake is in
+//       flight, the waiter it will take is still inside lock(), so in a
+//       correct program the mutex is alive and its address names it; a wake
+//       that found nobody (impossible by M2) would do nothing, so even a
+//       stale address could not invent a wake-up for a newer object there.
 #include "goro/mutex.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <thread>
 
 #include "goro/goro.hpp"
@@ -74,13 +89,57 @@ bool on_p() {
   return mp && mp->p_ && mp->curg;
 }
 
+// The semaphore table (Go's semtable): sleepers of every mutex, in buckets
+// chosen by the mutex's address. Each waiter's elem holds the address it
+// sleeps on; a bucket's list is FIFO per address, except that a waiter going
+// back to sleep is pushed at the front (LIFO: it keeps its turn).
+constexpr std::size_t sema_buckets = 251;  // prime, as Go's semTabSize
+
+struct alignas(64) sema_bucket {
+  detail::futex_lock lock;
+  detail::wait_list q;  // guarded by lock
+};
+
+sema_bucket sema_table[sema_buckets];
+
+sema_bucket& bucket_for(const void* addr) {
+  return sema_table[(reinterpret_cast<std::uintptr_t>(addr) >> 3) % sema_buckets];
+}
+
 void waitq_push_front(detail::wait_list& q, detail::waiter* w) {
   w->next = q.head;
   q.head = w;
   if (!q.tail) q.tail = w;
 }
 
+// Takes the first waiter queued under addr out of q, or returns null.
+detail::waiter* waitq_take(detail::wait_list& q, const void* addr) {
+  detail::waiter* prev = nullptr;
+  for (detail::waiter* w = q.head; w; prev = w, w = w->next) {
+    if (w->elem != addr) continue;
+    if (prev) prev->next = w->next;
+    else q.head = w->next;
+    if (q.tail == w) q.tail = prev;
+    w->next = nullptr;
+    return w;
+  }
+  return nullptr;
+}
+
+// Go's semrelease, without the count: wakes the first sleeper queued under
+// addr (M2 says there is one). Uses addr only as a key (M5).
+bool sema_wake(const void* addr) {
+  detail::nopreempt np;  // the bucket lock must not be held by a preempted G
+  sema_bucket& b = bucket_for(addr);
+  b.lock.lock();
+  detail::waiter* w = waitq_take(b.q, addr);
+  b.lock.unlock();
+  if (w) detail::ready(w);
+  return w != nullptr;
+}
+
 }  // namespace
+
 
 // Keeps M4: never takes a lock that starvation mode has promised to the head
 // waiter, and never counts itself as a waiter (it does not sleep).
@@ -96,6 +155,7 @@ bool mutex::try_lock() noexcept {
 // Keeps M1-M4. Each trip round the loop computes the state we want from the
 // state we saw and installs it with one CAS; a failed CAS reloads and retries.
 void mutex::lock_slow() {
+  detail::honour_preempt();  // before the nopreempt region (park.hpp)
   // can_spin reads the M and P, and the semaphore's lock must not be held
   // by a preempted goroutine (chan.cpp, "Preemption").
   detail::nopreempt np;
@@ -124,7 +184,7 @@ void mutex::lock_slow() {
     std::int32_t want = old;
     // Normal mode: try to take it. Starvation mode: never (M4).
     if (!(old & starving_bit)) want |= locked_bit;
-    // Held or promised: we will sleep, so count ourselves (M1).
+    // Held or promised: we will sleep, so count ourselves (M1, below).
     if (old & (locked_bit | starving_bit)) want += 1 << waiter_shift;
     // We have starved: switch to starvation mode, but only while it is held
     // (if it is free, the unlock that would honour it may never come).
@@ -133,17 +193,85 @@ void mutex::lock_slow() {
       if (!(want & woken_bit)) detail::fatal("goro::mutex: inconsistent state (woken flag lost)");
       want &= ~woken_bit;
     }
-    // acq_rel on success: acquire when this CAS takes the lock; release
-    // orders nothing we need but costs nothing extra on x86.
+    // Held or promised: we will sleep. Count ourselves and queue ourselves
+    // in one step (M1): the CAS runs with the bucket locked, and the lock is
+    // released only after the park has committed, so the unlock that counts
+    // on us finds us queued.
+    bool sleep = (old & (locked_bit | starving_bit)) != 0;
+    sema_bucket* b = sleep ? &bucket_for(this) : nullptr;
+    if (b) b->lock.lock();
+    // acq_rel on success: acquire when this CAS takes the lock (pairs with
+    // unlock's release RMW); release orders nothing we need but costs
+    // nothing extra on x86.
     if (!state_.compare_exchange_weak(old, want, std::memory_order_acq_rel,
-                                      std::memory_order_relaxed))
+                                      std::memory_order_relaxed)) {
+      if (b) b->lock.unlock();
       continue;
-    if (!(old & (locked_bit | starving_bit))) return;  // taken by our CAS
+    }
+    if (!sleep) return;  // taken by our CAS
     // Sleep. A waiter that has slept before goes back to the front of the
     // queue (LIFO), so that it keeps its turn.
     bool requeue = wait_start != 0;
     if (!requeue) wait_start = now_ns();
-    sema_acquire(requeue);
+    detail::waiter w;
+    detail::waiter_init(w);
+    w.elem = this;  // the key sema_wake looks for
+    if (requeue) waitq_push_front(b->q, &w);
+    else detail::waitq_push(b->q, &w);
+    // Abandoned here (park.hpp, waiter_on_abandon): leave the bucket, and
+    // the waiter count if we are still queued (M1: queued and counted go
+    // together, both changed under the bucket lock). Readied but never run:
+    // the unlock that woke us handed us the woken flag (normal mode, M3) or
+    // the mutex itself (starvation mode, M4); give it back as we would have
+    // on resuming.
+    struct link {
+      mutex* mu;
+      detail::waiter* w;
+      sema_bucket* b;
+    } ln{this, &w, b};
+    detail::waiter_on_abandon(
+        w,
+        [](void* arg, bool readied) noexcept {
+          auto* l = static_cast<link*>(arg);
+          mutex* mu = l->mu;
+          if (readied) {
+            std::int32_t cur = mu->state_.load(std::memory_order_relaxed);
+            if (cur & starving_bit) {
+              // Take it as the hand-off below does, ending starvation mode
+              // (we never ran, so we did not starve), then unlock: the next
+              // sleeper, if any (only live threads' waiters are left), gets
+              // it. acq_rel: as the hand-off's RMW.
+              mu->state_.fetch_add(locked_bit - (1 << waiter_shift) - starving_bit,
+                                   std::memory_order_acq_rel);
+              mu->unlock();
+            } else {
+              // Only the owner of woken clears it (M3): we own it. Then do
+              // what our competing would have led to: if it is free, an
+              // unlock wakes a sleeper the flag held back. relaxed: the flag
+              // publishes nothing.
+              mu->state_.fetch_and(~woken_bit, std::memory_order_relaxed);
+              if (mu->try_lock()) mu->unlock();
+            }
+            return true;
+          }
+          l->b->lock.lock();
+          bool found = detail::waitq_remove(l->b->q, l->w);
+          if (found) {
+            // relaxed: a count change publishes nothing (as unlock_slow's CAS).
+            std::int32_t cur = mu->state_.load(std::memory_order_relaxed);
+            while ((cur >> waiter_shift) > 0 &&
+                   !mu->state_.compare_exchange_weak(cur, cur - (1 << waiter_shift),
+                                                     std::memory_order_relaxed,
+                                                     std::memory_order_relaxed)) {
+            }
+          }
+          l->b->lock.unlock();
+          return found;
+        },
+        &ln);
+    detail::park_unlock(w, b->lock, detail::wait_reason::sync_mutex_lock);
+    // Dequeued by an unlock's sema_wake; what the previous owner wrote
+    // reached us through its release RMW and ready()'s own ordering.
     starving = starving || now_ns() - wait_start > starvation_threshold_ns;
     old = state_.load(std::memory_order_relaxed);
     if (old & starving_bit) {
@@ -165,107 +293,37 @@ void mutex::lock_slow() {
   }
 }
 
-// Keeps M1-M3: wakes a sleeper only if there is one and nobody is awake to
-// take the lock already.
-void mutex::unlock_slow(std::int32_t now) {
-  if (((now + locked_bit) & locked_bit) == 0)
-    detail::fatal("goro::mutex: unlock of unlocked mutex");
-  if (now & starving_bit) {
-    // Hand ownership to the head waiter (M4) and let it run at once: it is
-    // in our runnext, so yielding runs it next (Go's goyield).
-    if (sema_release() && on_p()) yield();
-    return;
-  }
-  std::int32_t old = now;
+// Keeps M1-M5. One CAS both releases the lock and decides whether to wake
+// (M2), so nothing of *this is touched after the release (M5); a failed CAS
+// only reloads. Wakes a sleeper only if there is one and nobody is awake to
+// take the lock already (M3); in starvation mode hands it to the head waiter.
+void mutex::unlock_slow(std::int32_t old) {
   for (;;) {
-    // No sleeper, or someone already locked it, is awake, or the mode
-    // switched to starvation (then the new owner is the head waiter).
-    if ((old >> waiter_shift) == 0 || (old & (locked_bit | woken_bit | starving_bit))) return;
-    // Take one sleeper off the count and mark it woken, then wake it (M2).
-    // relaxed: the critical section was already released by unlock's
-    // fetch_sub, and the woken waiter gets it again through the semaphore.
-    if (state_.compare_exchange_weak(old, (old - (1 << waiter_shift)) | woken_bit,
-                                     std::memory_order_relaxed, std::memory_order_relaxed)) {
-      sema_release();
-      return;
+    if (!(old & locked_bit)) detail::fatal("goro::mutex: unlock of unlocked mutex");
+    std::int32_t want = old - locked_bit;
+    bool handoff = (old & starving_bit) != 0;
+    // Normal mode: wake one if someone sleeps and nobody is awake (M3);
+    // take it off the count and mark it woken in the same RMW.
+    bool wake = !handoff && (old >> waiter_shift) != 0 && !(old & woken_bit);
+    if (wake) want = (want - (1 << waiter_shift)) | woken_bit;
+    // release: publishes the critical section to the next owner, who
+    // acquires through its own CAS (or, after a hand-off, through its
+    // final RMW, which reads this value). relaxed on failure: we only retry.
+    if (!state_.compare_exchange_weak(old, want, std::memory_order_release,
+                                      std::memory_order_relaxed))
+      continue;
+    // From here on only the address: the mutex may be gone (M5).
+    const void* addr = this;
+    if (handoff) {
+      // Hand ownership to the head waiter (M4) and let it run at once: it
+      // is in our runnext, so yielding runs it next (Go's goyield).
+      if (sema_wake(addr) && on_p()) yield();
+    } else if (wake) {
+      sema_wake(addr);
     }
-  }
-}
-
-void mutex::sema_acquire(bool lifo) {
-  sema_lock_.lock();
-  if (sema_count_ > 0) {
-    sema_count_--;
-    sema_lock_.unlock();
+    detail::honour_preempt();  // uses nothing of *this (park.hpp)
     return;
   }
-  detail::waiter w;
-  detail::waiter_init(w);
-  if (lifo) waitq_push_front(sema_q_, &w);
-  else detail::waitq_push(sema_q_, &w);
-  // Abandoned here (park.hpp, waiter_on_abandon): leave the queue, and the
-  // waiter count if we are still in it (M1). If the count is already zero,
-  // an unlock has taken a sleeper off it and its sema_release is still to
-  // come; finding nobody, that release leaves a unit that the next sleeper
-  // takes, with the woken flag the unlock set (M2, M3 hold as for a release
-  // that beats its sleeper). Readied but never run: the unlock that woke us
-  // handed us the woken flag (normal mode, M3) or the mutex itself
-  // (starvation mode, M4); give it back as we would have on resuming.
-  struct link {
-    mutex* mu;
-    detail::waiter* w;
-  } ln{this, &w};
-  detail::waiter_on_abandon(
-      w,
-      [](void* arg, bool readied) noexcept {
-        auto* l = static_cast<link*>(arg);
-        mutex* mu = l->mu;
-        if (readied) {
-          std::int32_t old = mu->state_.load(std::memory_order_relaxed);
-          if (old & starving_bit) {
-            // Take it as lock_slow's hand-off does, ending starvation mode
-            // (we never ran, so we did not starve), then unlock: the next
-            // sleeper, if any (only live threads' waiters are left), gets it.
-            // acq_rel: as lock_slow's hand-off.
-            mu->state_.fetch_add(locked_bit - (1 << waiter_shift) - starving_bit,
-                                 std::memory_order_acq_rel);
-            mu->unlock();
-          } else {
-            // Only the owner of woken clears it (M3): we own it. Then do what
-            // our competing would have led to: if it is free, an unlock wakes
-            // a sleeper the flag held back. relaxed: publishes nothing.
-            mu->state_.fetch_and(~woken_bit, std::memory_order_relaxed);
-            if (mu->try_lock()) mu->unlock();
-          }
-          return true;
-        }
-        mu->sema_lock_.lock();
-        bool found = detail::waitq_remove(mu->sema_q_, l->w);
-        if (found) {
-          // relaxed: a count change publishes nothing (as unlock_slow's CAS).
-          std::int32_t old = mu->state_.load(std::memory_order_relaxed);
-          while ((old >> waiter_shift) > 0 &&
-                 !mu->state_.compare_exchange_weak(old, old - (1 << waiter_shift),
-                                                   std::memory_order_relaxed,
-                                                   std::memory_order_relaxed)) {
-          }
-        }
-        mu->sema_lock_.unlock();
-        return found;
-      },
-      &ln);
-  detail::park_unlock(w, sema_lock_, detail::wait_reason::sync_mutex_lock);
-  // sema_release handed its unit to us directly.
-}
-
-bool mutex::sema_release() {
-  detail::nopreempt np;  // as in lock_slow
-  sema_lock_.lock();
-  detail::waiter* w = detail::waitq_pop(sema_q_);
-  if (!w) sema_count_++;  // its sleeper has not parked yet (M2)
-  sema_lock_.unlock();
-  if (w) detail::ready(w);
-  return w != nullptr;
 }
 
 }  // namespace goro

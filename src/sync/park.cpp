@@ -1,5 +1,6 @@
 #include "sync/park.hpp"
 
+#include "goro/blocking.hpp"
 #include "sched/note.hpp"
 #include "sched/proc.hpp"
 
@@ -103,6 +104,15 @@ void ready(waiter* w) {
   std::atomic<std::uint32_t>* word = &w->woken;
   word->store(1, std::memory_order_release);
   futex_wake(word, 1);
+}
+
+void honour_preempt() {
+  // relaxed: a hint, as in preempt_point(); preempt_slow reads the flag.
+  if (preempt_pending.load(std::memory_order_relaxed) == 0) [[likely]]
+    return;
+  g* gp = getg();
+  // relaxed: only this G's thread (and a signal on it) writes the count.
+  if (gp && gp->preemptoff.load(std::memory_order_relaxed) == 0) preempt_slow();
 }
 
 void sema::acquire() {

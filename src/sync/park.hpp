@@ -101,4 +101,13 @@ class sema {
   bool held_ = false;
 };
 
+// Fairness without signals: the entry of every goro operation that may park
+// or ready (channels, select, mutex, wait_group) is a preemption point, as
+// Go serves sysmon's request at the next function prologue. Yields to the
+// global queue if sysmon asked this P to (its slice expired); does nothing
+// outside a goroutine or inside a nopreempt region (runtime code that may
+// hold a lock, e.g. a timer sending on its channel). One relaxed load when
+// no request is pending anywhere.
+void honour_preempt();
+
 }  // namespace goro::detail

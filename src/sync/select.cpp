@@ -77,6 +77,7 @@ constexpr std::size_t inline_cases = 8;
 }  // namespace
 
 std::ptrdiff_t selectgo(scase* cas, std::size_t n, bool block) {
+  honour_preempt();  // before any lock (park.hpp)
   // Channels are locked throughout, and cheaprandn uses the M: as in
   // chan.cpp ("Preemption").
   nopreempt no_preempt;

@@ -22,6 +22,7 @@ std::uint32_t waiters_of(std::int64_t s) { return static_cast<std::uint32_t>(s);
 }  // namespace
 
 void wait_group::add(std::int64_t n) {
+  detail::honour_preempt();  // before touching *this (park.hpp)
   if (n == 0) return;
   if (n > INT32_MAX || n < INT32_MIN)
     throw std::length_error("goro::wait_group::add(" + std::to_string(n) +
@@ -67,6 +68,7 @@ void wait_group::add(std::int64_t n) {
 }
 
 void wait_group::wait() {
+  detail::honour_preempt();  // park.hpp
   if (count_of(counter_.load(std::memory_order_acquire)) == 0) return;
   detail::waiter w;
   detail::waiter_init(w);
