@@ -569,34 +569,97 @@ TEST(StackTest, AsyncPreemptionWorksAtTheMinimumStackSize) {
 // less room left than a frame, on a guarded stack, the kernel's write hits
 // the guard and it sends SIGSEGV (SI_KERNEL, no address) instead: goro's
 // handler names that as the overflow it is, rather than a bare SIGSEGV.
-TEST(StackDeathTest, ASignalWithNoRoomForItsFrameIsNamedAnOverflow) {
-  if (goro::detail::async_preempt_stack_room() == 0)
-    GTEST_SKIP() << "no asynchronous preemption here, so sysmon sends no signal";
+// sysmon's SIGURG keeps knocking on a call-free loop that runs 1 KiB above
+// its stack's lowest byte, too deep to preempt (is_async_safe refuses). The
+// kernel's signal frame (AT_MINSIGSTKSZ plus the XSAVE area, far more than
+// 1 KiB) must land on the M's alternate signal stack (SA_ONSTACK), not below
+// the goroutine's stack pointer: there it hit the guard page (a SIGSEGV the
+// overflow handler named an overflow) or, unguarded, wrote through the
+// canary into the stack below, which the next switch's canary check ends
+// the process for. Two Ps, so the stopper runs beside the unpreemptible
+// spinner; a child process, so a death is a clean failure.
+// A program's own signal without SA_ONSTACK, delivered to a goroutine 1 KiB
+// above its guard: the kernel cannot push the signal frame and sends
+// SIGSEGV with si_code SI_KERNEL and no address, which the overflow handler
+// names an overflow (the interrupted stack pointer is within a frame of the
+// bottom), rather than a bare crash.
+void user_signal(int) {}
+
+TEST(StackDeathTest, AUserSignalWithNoRoomForItsFrameIsNamedAnOverflow) {
+#if defined(GORO_ASAN) || defined(GORO_TSAN)
+  // The sanitizers' own signal interceptors run first on the goroutine's
+  // stack, with frames of their own: what faults, and where, is theirs.
+  GTEST_SKIP() << "under a sanitizer, whose signal interceptors take the frame";
+#endif
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_EXIT(
       {
-        goro_test::watchdog wd(std::chrono::seconds(30));  // no signal at all: a hang
+        goro_test::watchdog wd(std::chrono::seconds(30));
+        struct sigaction sa {};
+        sa.sa_handler = user_signal;  // no SA_ONSTACK: the frame goes on the current stack
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGUSR1, &sa, nullptr);
         goro::options o = guarded_small();
+        o.procs = 2;
         goro::run(
             [] {
               std::atomic<bool> stop{false};
+              std::atomic<pthread_t> spinner{};
+              std::atomic<bool> spinning{false};
               goro::wait_group wg;
-              wg.add(2);
+              wg.add(1);
               goro::go([&] {
+                spinner.store(pthread_self());
+                spinning.store(true);
                 std::size_t got = 0;
                 spin_at(stop, static_cast<char*>(goro::detail::getg()->stk.lo), 1024, got);
                 wg.done();
               });
-              goro::go([&] {  // would end the spin, were the spinner ever preempted
-                for (int i = 0; i < 1000; i++) goro::sleep_for(std::chrono::milliseconds(1));
-                stop.store(true, std::memory_order_relaxed);
-                wg.done();
-              });
-              wg.wait();
+              while (!spinning.load()) goro::yield();
+              goro::sleep_for(std::chrono::milliseconds(5));  // let it reach the spin
+              pthread_kill(spinner.load(), SIGUSR1);
+              wg.wait();  // not reached: the signal is the overflow
             },
             o);
       },
       ::testing::KilledBySignal(SIGABRT), overflow_32k);
+}
+
+TEST(StackDeathTest, ASignalNearTheStackBottomLandsOnTheAlternateStack) {
+  if (goro::detail::async_preempt_stack_room() == 0)
+    GTEST_SKIP() << "no asynchronous preemption here, so sysmon sends no signal";
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  for (bool guard : {true, false}) {
+    EXPECT_EXIT(
+        {
+          goro_test::watchdog wd(std::chrono::seconds(30));
+          goro::options o;
+          o.procs = 2;
+          o.stack_size = 32 * 1024;
+          o.stack_guard = guard;
+          goro::run(
+              [] {
+                std::atomic<bool> stop{false};
+                goro::wait_group wg;
+                wg.add(2);
+                goro::go([&] {
+                  std::size_t got = 0;
+                  spin_at(stop, static_cast<char*>(goro::detail::getg()->stk.lo), 1024, got);
+                  wg.done();
+                });
+                goro::go([&] {  // twenty time slices of signals at the spinner
+                  for (int i = 0; i < 200; i++) goro::sleep_for(std::chrono::milliseconds(1));
+                  stop.store(true, std::memory_order_relaxed);
+                  wg.done();
+                });
+                wg.wait();
+              },
+              o);
+          std::exit(0);
+        },
+        ::testing::ExitedWithCode(0), "")
+        << (guard ? "guarded" : "unguarded") << " stack";
+  }
 }
 
 }  // namespace

@@ -459,7 +459,16 @@ bool init_once() {
   struct sigaction sa;
   std::memset(&sa, 0, sizeof sa);
   sa.sa_sigaction = sigurg_handler;
-  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  // SA_ONSTACK: the kernel's signal frame (the full XSAVE area: 11 KiB
+  // with AMX) goes on the M's alternate signal stack (mstart's
+  // signal_stack), not below the goroutine's stack pointer. Without it a
+  // SIGURG landing on a goroutine with less than a frame left wrote below an
+  // unguarded stack, or faulted in a guarded one, before the handler could
+  // refuse (is_async_safe's stack_room check runs inside the handler). The
+  // handler reads and rewrites only the interrupted context, so it does not
+  // care which stack it runs on; a thread without an alternate stack (none
+  // of goro's) would simply use its current one.
+  sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
   sigemptyset(&sa.sa_mask);
   return sigaction(SIGURG, &sa, &previous_sigurg) == 0;
 }
