@@ -2300,6 +2300,7 @@ sched_stats read_sched_stats(runtime& rt) {
   st.goroutines = created - exited;
   st.handoffs = rt.nhandoffs.load(std::memory_order_relaxed);
   st.retakes = rt.nretakes.load(std::memory_order_relaxed);
+  st.kernel_detaches = rt.nkernel_detaches.load(std::memory_order_relaxed);
   st.preempts_async = rt.nasync_preempts.load(std::memory_order_relaxed);
   return st;
 }

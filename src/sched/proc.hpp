@@ -73,6 +73,9 @@ struct sched_stats {
   std::int64_t goroutines = 0;  // live: created - exited
   std::uint64_t schedules = 0, steals = 0, parks = 0, readies = 0, syscalls = 0;
   std::uint64_t handoffs = 0, retakes = 0;
+  // Of syscalls, those the SIGURG handler made on behalf of a G whose thread
+  // sleeps in the kernel on a lock goro cannot see (preempt.cpp: detach).
+  std::uint64_t kernel_detaches = 0;
   std::uint64_t preempts_cooperative = 0, preempts_async = 0;
   // Every scheduling event counted above (retakes are part of handoffs).
   std::uint64_t events() const {
