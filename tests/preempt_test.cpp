@@ -24,6 +24,7 @@
 #include "sched/proc.hpp"
 #include "sched/runtime.hpp"
 #include "sysmon/sysmon.hpp"
+#include "test_options.hpp"
 #include "watchdog.hpp"
 
 namespace {
@@ -31,16 +32,7 @@ namespace {
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
-bool async_available() {
-#if defined(__SANITIZE_THREAD__)
-  return false;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-  return false;
-#endif
-#endif
-  return goro::detail::async_preempt_init();
-}
+using goro_test::async_available;
 
 #define SKIP_WITHOUT_ASYNC()                                                                 \
   if (!async_available())                                                                    \

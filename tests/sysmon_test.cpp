@@ -26,6 +26,7 @@
 #include "sched/proc.hpp"
 #include "sched/runtime.hpp"
 #include "sysmon/sysmon.hpp"
+#include "test_options.hpp"
 
 namespace {
 
@@ -39,16 +40,7 @@ goro::options opts(unsigned procs, bool async = true) {
   return o;
 }
 
-bool async_available() {
-#if defined(__SANITIZE_THREAD__)
-  return false;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-  return false;
-#endif
-#endif
-  return goro::detail::async_preempt_init();
-}
+using goro_test::async_available;
 
 double ms(clock_type::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
