@@ -272,6 +272,23 @@ TEST(NetTest, AnEdgeThatArrivesBeforeTheReaderWaitsIsNotLost) {
 #endif
 }
 
+// From a goroutine on the only P: parks a reader on `server`, yields 1000
+// times beside it, then writes the byte it waits for. Returns the yields
+// made, all of them only if the parked reader left the P to us.
+int yield_beside_a_parked_reader(tcp_conn client, tcp_conn server) {
+  goro::chan<int> got(1);
+  goro::go([server, got]() mutable {
+    char b = 0;
+    server.read(&b, 1);
+    got.send(b);
+  });
+  int n = 0;
+  for (; n < 1000; n++) goro::yield();  // the reader is parked meanwhile
+  client.write("x", 1);
+  EXPECT_EQ(*got.recv(), 'x');
+  return n;
+}
+
 TEST(NetTest, AGoroutineWaitingForASocketLeavesItsThreadToOthers) {
   watchdog wd(std::chrono::seconds(60));
   // One P. If read blocked the thread, the counter could never run (a
@@ -280,18 +297,7 @@ TEST(NetTest, AGoroutineWaitingForASocketLeavesItsThreadToOthers) {
   int counted = goro::run(
       [] {
         auto conns = connected_pair();
-        tcp_conn client = conns.first, server = conns.second;
-        goro::chan<int> got(1);
-        goro::go([server, got]() mutable {
-          char b = 0;
-          server.read(&b, 1);
-          got.send(b);
-        });
-        int n = 0;
-        for (; n < 1000; n++) goro::yield();  // the reader is parked meanwhile
-        client.write("x", 1);
-        EXPECT_EQ(*got.recv(), 'x');
-        return n;
+        return yield_beside_a_parked_reader(conns.first, conns.second);
       },
       procs(1));
   EXPECT_EQ(counted, 1000);
@@ -709,19 +715,7 @@ TEST(NetTest, ASocketFromBeforeRunDoesNotHoldTheOnlyP) {
   watchdog wd(std::chrono::seconds(30));
   auto use_at_procs1 = [](tcp_conn client, tcp_conn server) {
     return goro::run(
-        [client, server]() mutable {
-          goro::chan<int> got(1);
-          goro::go([server, got]() mutable {
-            char b = 0;
-            server.read(&b, 1);
-            got.send(b);
-          });
-          int n = 0;
-          for (; n < 1000; n++) goro::yield();  // the reader is parked meanwhile
-          client.write("x", 1);
-          EXPECT_EQ(*got.recv(), 'x');
-          return n;
-        },
+        [client, server] { return yield_beside_a_parked_reader(client, server); },
         procs(1));
   };
   auto before = connected_pair();  // no runtime yet: the calls block this thread
