@@ -104,6 +104,25 @@ TEST(Lifetime, SelectAbandonedOnSeveralChannelsLeavesNoCase) {
   a.close();  // close wakes nobody (before: readied a freed goroutine)
 }
 
+// A select of more than 8 cases keeps its scratch on the heap, owned by its
+// frame, which an abandoned goroutine never unwinds: teardown frees it
+// (before: LeakSanitizer reported the three arrays, in the ASan build).
+TEST(Lifetime, AnAbandonedSelectOfManyCasesLeavesNoScratch) {
+  watchdog wd(60s);
+  std::vector<goro::chan<int>> cs(9);
+  goro::run(
+      [&] {
+        go_and_park([cs]() mutable {
+          goro::select(goro::on_recv(cs[0]), goro::on_recv(cs[1]), goro::on_recv(cs[2]),
+                       goro::on_recv(cs[3]), goro::on_recv(cs[4]), goro::on_recv(cs[5]),
+                       goro::on_recv(cs[6]), goro::on_recv(cs[7]), goro::on_recv(cs[8]));
+        });
+      },
+      one_proc());
+  int v = 1;
+  for (auto& c : cs) EXPECT_FALSE(c.try_send(v));
+}
+
 // A select readied through one case but never run again still has its
 // other cases queued (its pass 3 never ran): teardown unlinks them too
 // (before: b's queue kept a sudog on a freed stack, read by the next

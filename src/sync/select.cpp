@@ -196,7 +196,12 @@ std::ptrdiff_t selectgo(scase* cas, std::size_t n, bool block) {
     sudog* sgs;
     std::uint32_t* lockorder;
     std::size_t np;
-  } ln{&pk, cas, sgs, lockorder, np};
+    // The heap scratch of a select of more than 8 cases: an abandoned frame
+    // is never unwound, so the hook's last call frees it (runtime memory).
+    std::unique_ptr<std::uint32_t[]>* order_heap;
+    std::unique_ptr<hchan*[]>* locks_heap;
+    std::unique_ptr<sudog[]>* sg_heap;
+  } ln{&pk, cas, sgs, lockorder, np, &order_heap, &locks_heap, &sg_heap};
   waiter_on_abandon(
       pk.w,
       [](void* arg, bool readied) noexcept {
@@ -214,7 +219,15 @@ std::ptrdiff_t selectgo(scase* cas, std::size_t n, bool block) {
           (l->cas[i].send ? c->sendq : c->recvq).remove(&l->sgs[i]);
           c->lock.unlock();
         }
-        return claimed || readied;
+        // true: the last call for this G (pass 2 calls again only after a
+        // false), and nothing above is used again.
+        bool last = claimed || readied;
+        if (last) {
+          l->order_heap->reset();
+          l->locks_heap->reset();
+          l->sg_heap->reset();
+        }
+        return last;
       },
       &ln);
   park_commit(pk.w, selunlock, &ls, wait_reason::select);
