@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "goro/goro.hpp"
+#include "sched/runtime.hpp"
 #include "test_options.hpp"
 #include "watchdog.hpp"
 
@@ -389,6 +390,34 @@ TEST(Lifetime, CloseAfterRunOfAListenerWithAnAbandonedAccept) {
     go_and_park([l = ln]() mutable { l.accept(); });
   });
   ln.close();
+}
+
+// A reader the netpoller readied but that never ran again still holds the
+// connection's read lock: closing the handle kept outside run must not wait
+// for it (before: close hung on that lock for ever). Main spins without a
+// scheduling point (procs 1, no async preemption) until sysmon's netpoll has
+// made the reader runnable, then returns.
+TEST(Lifetime, CloseAfterRunOfAConnWhoseReaderWasReadiedButNeverRan) {
+  watchdog wd(30s);
+  goro::net::tcp_conn server;
+  goro::run(
+      [&] {
+        auto ln = goro::net::tcp_listener::listen("127.0.0.1", 0);
+        auto client = goro::net::tcp_conn::dial("127.0.0.1", ln.port());
+        server = ln.accept();
+        std::atomic<goro::detail::g*> reader{nullptr};
+        go_and_park([s = server, &reader]() mutable {
+          reader.store(goro::detail::getg());
+          char b;
+          s.read(&b, 1);
+        });
+        client.write("x", 1);
+        goro::detail::g* gp = reader.load();
+        while (gp->status.load() != goro::detail::gstatus::runnable) {
+        }
+      },
+      one_proc());
+  server.close();
 }
 
 // ---------------------------------------------------------------------------

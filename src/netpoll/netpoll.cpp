@@ -407,14 +407,16 @@ int poll_wait(pollDesc* pd, poll_mode mode) {
     waiter_on_abandon(
         w,
         [](void* arg, bool readied) noexcept {
-          if (readied) return true;  // it will never retry its call: nothing to give back
           auto* l = static_cast<link*>(arg);
           pollDesc* d = l->pd;
           d->lock.lock();
           waiter*& s = l->read ? d->rw : d->ww;
-          bool found = s == l->w;
+          // Readied (a waker took us off the slot) but never run again: we
+          // still hold the direction's call lock for ever, as a parked
+          // caller does, so close must not wait for it either.
+          bool found = readied || s == l->w;
           if (found) {
-            s = nullptr;
+            if (!readied) s = nullptr;
             (l->read ? d->rabandoned : d->wabandoned) = true;
           }
           d->lock.unlock();
