@@ -114,16 +114,7 @@ void waitq_push_front(detail::wait_list& q, detail::waiter* w) {
 
 // Takes the first waiter queued under addr out of q, or returns null.
 detail::waiter* waitq_take(detail::wait_list& q, const void* addr) {
-  detail::waiter* prev = nullptr;
-  for (detail::waiter* w = q.head; w; prev = w, w = w->next) {
-    if (w->elem != addr) continue;
-    if (prev) prev->next = w->next;
-    else q.head = w->next;
-    if (q.tail == w) q.tail = prev;
-    w->next = nullptr;
-    return w;
-  }
-  return nullptr;
+  return detail::waitq_remove_first_if(q, [addr](detail::waiter* w) { return w->elem == addr; });
 }
 
 // Go's semrelease, without the count: wakes the first sleeper queued under

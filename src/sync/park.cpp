@@ -33,16 +33,7 @@ waiter* waitq_pop(wait_list& q) {
 }
 
 bool waitq_remove(wait_list& q, waiter* w) noexcept {
-  waiter* prev = nullptr;
-  for (waiter* x = q.head; x; prev = x, x = x->next) {
-    if (x != w) continue;
-    if (prev) prev->next = w->next;
-    else q.head = w->next;
-    if (q.tail == w) q.tail = prev;
-    w->next = nullptr;
-    return true;
-  }
-  return false;
+  return waitq_remove_first_if(q, [w](waiter* x) { return x == w; }) != nullptr;
 }
 
 void waiter_on_abandon(waiter& w, abandon_fn fn, void* arg) noexcept {

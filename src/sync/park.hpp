@@ -44,6 +44,20 @@ void waiter_init(waiter& w);
 void waitq_push(wait_list& q, waiter* w);
 waiter* waitq_pop(wait_list& q);
 // Unlinks w from q if it is there (O(n)); true if it was. Caller holds q's lock.
+// Unlinks and returns the first waiter of q for which pred(w) holds, or null.
+template <class Pred>
+waiter* waitq_remove_first_if(wait_list& q, Pred pred) noexcept {
+  waiter* prev = nullptr;
+  for (waiter* w = q.head; w; prev = w, w = w->next) {
+    if (!pred(w)) continue;
+    if (prev) prev->next = w->next;
+    else q.head = w->next;
+    if (q.tail == w) q.tail = prev;
+    w->next = nullptr;
+    return w;
+  }
+  return nullptr;
+}
 bool waitq_remove(wait_list& q, waiter* w) noexcept;
 
 // Abandonment (spec/scheduler.md, "Lifetime"). When main returns, goroutines
