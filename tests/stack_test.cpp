@@ -24,7 +24,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <string>
 #include <system_error>
 
@@ -145,14 +144,6 @@ TEST(StackDeathTest, UnguardedOverflowIntoTheCanaryEndsTheProcess) {
 // ---------------------------------------------------------------------------
 // A million guarded goroutines.
 
-std::size_t count_maps() {
-  std::ifstream f("/proc/self/maps");
-  std::size_t n = 0;
-  std::string line;
-  while (std::getline(f, line)) ++n;
-  return n;
-}
-
 // A million in release builds. Fewer under the sanitizers, for memory and
 // time on a 2-core machine, not for the mechanism: ASan adds shadow memory
 // and redzones to every stack and allocation (100,000 still needs 3x the
@@ -211,7 +202,7 @@ TEST(StackTest, DefaultGuardedStacksHoldAMillionParkedGoroutines) {
         }
         parked.wait();  // every spawned goroutine runs on its stack and waits
         live_parked = goro::num_goroutine();
-        maps_parked = count_maps();
+        maps_parked = stack_allocator::maps_in_use();
         release.done();
         all.wait();
       },

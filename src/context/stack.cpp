@@ -62,14 +62,15 @@ std::size_t read_max_map_count() {
   return 65530;  // the kernel default
 }
 
-std::size_t count_maps() {
+}  // namespace
+
+std::size_t stack_allocator::maps_in_use() {
   std::ifstream f("/proc/self/maps");
   std::size_t n = 0;
   std::string line;
   while (std::getline(f, line)) ++n;
   return n;
 }
-}  // namespace
 
 std::size_t stack_allocator::page_size() {
   static const std::size_t ps = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
@@ -77,7 +78,7 @@ std::size_t stack_allocator::page_size() {
 }
 
 std::size_t stack_allocator::guarded_stack_budget() {
-  std::size_t limit = read_max_map_count(), used = count_maps();
+  std::size_t limit = read_max_map_count(), used = maps_in_use();
   return used >= limit ? 0 : (limit - used) / 2;
 }
 

@@ -97,6 +97,8 @@ class stack_allocator {
   // room for, measured now (the limit minus maps in use, two maps per
   // stack). Meaningful only in guard_mode::mprotect: the other modes pool.
   static std::size_t guarded_stack_budget();
+  // The process's memory maps in use now (lines of /proc/self/maps).
+  static std::size_t maps_in_use();
   // Explains an allocation failure: the errno, the limit it points at, and the
   // option that lifts it.
   std::string describe_failure(int err) const;
