@@ -65,7 +65,12 @@ bool block_in_netpoll(m* mp) {
   std::int64_t when = earliest_timer(rt);
   if (when == 0 && np.waiters.load(std::memory_order_relaxed) == 0) return false;
   m* none = nullptr;
-  if (!s.timer_sleeper.compare_exchange_strong(none, mp)) return false;
+  // seq_cst, as before (Go's order). What the claim needs is acquire,
+  // pairing with the last sleeper's release store of nullptr below, so that
+  // its reset of timer_sleep_until comes before our store of it; the
+  // StoreLoad against timer adders is the fences' job (here and in
+  // wake_timer_sleeper).
+  if (!s.timer_sleeper.compare_exchange_strong(none, mp, std::memory_order_seq_cst)) return false;
   for (;;) {
     s.timer_sleep_until.store(when == 0 ? INT64_MAX : when, std::memory_order_seq_cst);
     // StoreLoad against wake_timer_sleeper: an adder publishes its timer
@@ -144,8 +149,7 @@ g* stealwork(m* mp) {
       std::uint32_t t0 = pp->runqtail.load(std::memory_order_relaxed);
       if (g* gp = runqsteal(pp, p2, last)) {
         std::uint32_t n = pp->runqtail.load(std::memory_order_relaxed) - t0 + 1;
-        pp->stat.steals.store(pp->stat.steals.load(std::memory_order_relaxed) + n,
-                              std::memory_order_relaxed);
+        owner_add(pp->stat.steals, n);
         return gp;
       }
     }

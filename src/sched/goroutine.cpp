@@ -85,7 +85,7 @@ void gopark(post_switch_fn unlockf, void* arg, wait_reason reason) {
   m* mp = getm();
   g* gp = mp->curg;
   gp->waitreason = reason;
-  bump(mp->p_->stat.parks);
+  owner_add(mp->p_->stat.parks, 1);
   // Written before the switch; a waker can only find gp after unlockf runs,
   // which is after our context is saved.
   casgstatus(gp, gstatus::running, gstatus::waiting, "gopark");
@@ -115,7 +115,7 @@ void goready(g* gp) {
   m* mp = getm();
   if (mp && mp->p_ && mp->rt == gp->rt) {
     casgstatus(gp, gstatus::waiting, gstatus::runnable, "goready");
-    bump(mp->p_->stat.readies);
+    owner_add(mp->p_->stat.readies, 1);
     // Go's ready puts gp in runnext, where it inherits the current slice.
     // If sysmon has asked this P to yield, the slice has expired: gp goes to
     // the tail instead, behind the Gs that have waited (relaxed: as gopark).
@@ -202,7 +202,7 @@ void goexit1() {
   runtime& rt = *mp->rt;
   destroy_task(gp);
   casgstatus(gp, gstatus::running, gstatus::dead, "goexit");
-  bump(mp->p_->nfinished);
+  owner_add(mp->p_->nfinished, 1);
   if (gp->is_main) begin_shutdown(rt);
   switch_from_g(mp, gp, post_gfput, nullptr);
   fatal("goexit1: a dead goroutine was resumed");
@@ -216,7 +216,7 @@ void preempt_slow() {
   p* pp = mp->p_;
   if (!pp || !pp->preempt.load(std::memory_order_relaxed)) return;
   clear_preempt(pp);
-  bump(pp->stat.preempts);
+  owner_add(pp->stat.preempts, 1);
   // Go's gopreempt_m: to the global queue, so a preempted G does not simply
   // run again next on its own P.
   switch_from_g(mp, gp, post_globrunqput, nullptr);

@@ -92,9 +92,14 @@ void switch_from_g(m* mp, g* gp, post_switch_fn post, void* arg);
 // the G switches back to g0).
 void execute(m* mp, g* gp, bool inherit_time);
 
-// Relaxed increment of a counter only its owner writes (no RMW needed).
-inline void bump(std::atomic<std::uint64_t>& c) {
-  c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+// Adds n to an atomic that one writer at a time updates (the P's holder,
+// the G's own thread, or whoever holds the lock guarding the writes) and
+// others read racily. A relaxed load and store, no read-modify-write: no
+// other write can come between them, and readers need only an untorn value.
+template <class Atomic, class N>
+inline void owner_add(Atomic& x, N n) {
+  using T = decltype(x.load(std::memory_order_relaxed));
+  x.store(static_cast<T>(x.load(std::memory_order_relaxed) + n), std::memory_order_relaxed);
 }
 
 // xorshift64*: per-M state (m::fastrand), so no sharing; quality is ample
@@ -115,7 +120,7 @@ __attribute__((always_inline)) inline void switch_to_local(m* mp, g* gp, runq_re
                                                            post_switch_fn post, void* arg) {
   p* pp = mp->p_;
   if (!r.inherit_time) new_slice(pp);
-  bump(pp->stat.schedules);
+  owner_add(pp->stat.schedules, 1);
   prepare_start(*mp->rt, r.gp);
   casgstatus(r.gp, gstatus::runnable, gstatus::running, "execute (G-side)");
   mp->curg = r.gp;

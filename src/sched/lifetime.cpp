@@ -318,7 +318,7 @@ void run_main(main_ref main, const options& opts_in) {
   mg->fn_inline = true;
   casgstatus(mg, gstatus::dead, gstatus::runnable, "newproc (main)");
   rt->main_g = mg;
-  bump(p0->ncreated);
+  owner_add(p0->ncreated, 1);
   runqput(*rt, p0, mg, false);
 
   if (rt->opts.async_preempt) async_preempt_init();

@@ -21,8 +21,7 @@ constexpr std::int32_t gfree_global_stack_max = 1024;
 void gfput_global_locked(runtime& rt, g* gp) {
   gp->schedlink = rt.sched.gfree;
   rt.sched.gfree = gp;
-  rt.sched.ngfree.store(rt.sched.ngfree.load(std::memory_order_relaxed) + 1,
-                        std::memory_order_relaxed);
+  owner_add(rt.sched.ngfree, 1);
 }
 
 void gfput(runtime& rt, p* pp, g* gp) {
@@ -58,8 +57,7 @@ g* gfget_global_locked(runtime& rt) {
   g* gp = rt.sched.gfree;
   if (gp) {
     rt.sched.gfree = gp->schedlink;
-    rt.sched.ngfree.store(rt.sched.ngfree.load(std::memory_order_relaxed) - 1,
-                          std::memory_order_relaxed);
+    owner_add(rt.sched.ngfree, -1);
   }
   return gp;
 }
@@ -217,7 +215,7 @@ void newg_commit(newg_handle h, task* t) {
     p* pp = mp->p_;
     gp->goid = newgoid(rt, pp);
     casgstatus(gp, gstatus::dead, gstatus::runnable, "newproc");
-    bump(pp->ncreated);
+    owner_add(pp->ncreated, 1);
     // Go's newproc: the new G goes to runnext and runs next on this P.
     runqput(rt, pp, gp, true);
     ready_wake(rt);

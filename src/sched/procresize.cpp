@@ -71,9 +71,17 @@ void destroy_p_locked(runtime& rt, p* pp) {
     pp->timers.lock.unlock();
   }
   clear_preempt(pp);
-  rt.nretired_created.fetch_add(static_cast<std::int64_t>(pp->ncreated.exchange(0)));
-  rt.nretired_finished.fetch_add(static_cast<std::int64_t>(pp->nfinished.exchange(0)));
-  // Its event counts too (the world is stopped: nobody writes them now).
+  // Its goroutine and event counts go to the runtime's own. seq_cst, as
+  // before, though only atomicity is needed: the world is stopped, so nobody
+  // writes the P's counts now (what they counted happened before the stop,
+  // through sched.lock), and foreign threads' concurrent fetch_adds to
+  // nretired_created need only an exact sum.
+  rt.nretired_created.fetch_add(
+      static_cast<std::int64_t>(pp->ncreated.exchange(0, std::memory_order_seq_cst)),
+      std::memory_order_seq_cst);
+  rt.nretired_finished.fetch_add(
+      static_cast<std::int64_t>(pp->nfinished.exchange(0, std::memory_order_seq_cst)),
+      std::memory_order_seq_cst);
   for (auto c : {&sched_counters::schedules, &sched_counters::steals, &sched_counters::parks,
                  &sched_counters::readies, &sched_counters::syscalls, &sched_counters::preempts})
     (rt.nop_stat.*c).fetch_add((pp->stat.*c).exchange(0, std::memory_order_relaxed),

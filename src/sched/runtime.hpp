@@ -123,7 +123,7 @@ struct m {
 constexpr std::uint32_t runq_capacity = 256;
 
 // Scheduling event counters (read summed as sched_stats, proc.hpp). A P's
-// set is written only by the M holding it, with bump() (relaxed load and
+// set is written only by the M holding it, with owner_add (relaxed load and
 // store, no read-modify-write: one writer), so counting costs no more than
 // a plain increment and stays always on; readers load them relaxed (a
 // count, not a synchronization). The runtime's own set counts events of Ms

@@ -19,7 +19,9 @@ void acquirep(m* mp, p* pp) {
                  (long long)mp->id, mp->p_ ? mp->p_->id : -1);
   GORO_INVARIANT(pp->m_.load(std::memory_order_relaxed) == nullptr,
                  "OneMPerP: acquirep: P%d already held by M%lld", pp->id,
-                 pp->m_.load() ? (long long)pp->m_.load()->id : -1LL);
+                 pp->m_.load(std::memory_order_relaxed)
+                     ? (long long)pp->m_.load(std::memory_order_relaxed)->id
+                     : -1LL);
   GORO_INVARIANT(pp->status.load(std::memory_order_relaxed) == pstatus::idle,
                  "PStatus: acquirep: P%d is %s, want idle", pp->id,
                  pstatus_name(pp->status.load(std::memory_order_relaxed)));
@@ -46,8 +48,7 @@ void pidleput(runtime& rt, p* pp) {
   pp->link = rt.sched.pidle;
   rt.sched.pidle = pp;
   pp->idle_listed.store(true, std::memory_order_relaxed);
-  rt.sched.npidle.store(rt.sched.npidle.load(std::memory_order_relaxed) + 1,
-                        std::memory_order_relaxed);
+  owner_add(rt.sched.npidle, 1);
 }
 
 p* pidleget(runtime& rt) {
@@ -56,8 +57,7 @@ p* pidleget(runtime& rt) {
     rt.sched.pidle = pp->link;
     pp->link = nullptr;
     pp->idle_listed.store(false, std::memory_order_relaxed);
-    rt.sched.npidle.store(rt.sched.npidle.load(std::memory_order_relaxed) - 1,
-                          std::memory_order_relaxed);
+    owner_add(rt.sched.npidle, -1);
   }
   return pp;
 }

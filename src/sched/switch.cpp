@@ -85,8 +85,7 @@ nopreempt::nopreempt() noexcept : gp(getg()) {
 nopreempt::~nopreempt() {
   if (gp) {
     std::atomic_signal_fence(std::memory_order_seq_cst);
-    gp->preemptoff.store(gp->preemptoff.load(std::memory_order_relaxed) - 1,
-                         std::memory_order_relaxed);
+    owner_add(gp->preemptoff, -1);
   }
 }
 
@@ -255,8 +254,7 @@ bool wants_g0(runtime& rt, p* pp) {
 // A new time slice starts on pp (Go: execute's schedtick++). Only the
 // holder writes schedtick; sysmon reads it.
 void new_slice(p* pp) {
-  pp->schedtick.store(pp->schedtick.load(std::memory_order_relaxed) + 1,
-                      std::memory_order_relaxed);
+  owner_add(pp->schedtick, 1);
   clear_preempt(pp);
 }
 
@@ -276,7 +274,7 @@ void switch_from_g(m* mp, g* gp, post_switch_fn post, void* arg) {
 void execute(m* mp, g* gp, bool inherit_time) {
   runtime& rt = *mp->rt;
   if (!inherit_time) new_slice(mp->p_);
-  bump(mp->p_->stat.schedules);
+  owner_add(mp->p_->stat.schedules, 1);
   prepare_start(rt, gp);
   GORO_INVARIANT(gp->status.load(std::memory_order_relaxed) == gstatus::runnable,
                  "GStatus: execute: goroutine %llu is %s, want runnable",

@@ -26,11 +26,10 @@ bool entersyscall(bool handoff) noexcept {
   if (!pp) return false;  // already inside a blocking call
   runtime& rt = *mp->rt;
   casgstatus(gp, gstatus::running, gstatus::syscall, "entersyscall");
-  bump(pp->stat.syscalls);
+  owner_add(pp->stat.syscalls, 1);
   // Out of the scheduler for the call: run_main does not wait for it.
   msched_leave(rt);
-  pp->syscalltick.store(pp->syscalltick.load(std::memory_order_relaxed) + 1,
-                        std::memory_order_relaxed);
+  owner_add(pp->syscalltick, 1);
   if (handoff) {
     // entersyscallblock: the call is known to be long; hand the P off now.
     mp->oldp = nullptr;
@@ -101,8 +100,7 @@ void post_exitsyscall0(m* mp, g* prev, void*) {
 
 // Back on a P after a blocking call.
 void exitsyscall_done(g* gp, p* pp) {
-  pp->syscalltick.store(pp->syscalltick.load(std::memory_order_relaxed) + 1,
-                        std::memory_order_relaxed);
+  owner_add(pp->syscalltick, 1);
   casgstatus(gp, gstatus::syscall, gstatus::running, "exitsyscall");
 }
 
