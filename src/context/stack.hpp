@@ -68,8 +68,8 @@ class stack_allocator {
   stack_allocator(const stack_allocator&) = delete;
   stack_allocator& operator=(const stack_allocator&) = delete;
 
-  // Returns an empty stack on failure; last_error() then explains which limit
-  // was hit and how to lift it.
+  // Returns an empty stack on failure, with errno set; describe_failure(errno)
+  // then explains which limit was hit and how to lift it.
   stack allocate();
   void release(stack s);
 

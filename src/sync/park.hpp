@@ -1,5 +1,5 @@
-// Waiters: the one mechanism every blocking primitive (wait_group, the
-// runtime's semaphores, later channels and mutexes) parks through. A waiter is
+// Waiters: the one mechanism every blocking primitive (channels and select,
+// mutex, wait_group, the netpoller, the runtime's semaphores) parks through. A waiter is
 // either a goroutine (parked with gopark, readied with goready) or a foreign
 // thread (blocked on a futex word), so the same primitives serve both.
 #pragma once
@@ -43,7 +43,6 @@ void waiter_init(waiter& w);
 
 void waitq_push(wait_list& q, waiter* w);
 waiter* waitq_pop(wait_list& q);
-// Unlinks w from q if it is there (O(n)); true if it was. Caller holds q's lock.
 // Unlinks and returns the first waiter of q for which pred(w) holds, or null.
 template <class Pred>
 waiter* waitq_remove_first_if(wait_list& q, Pred pred) noexcept {
@@ -58,6 +57,7 @@ waiter* waitq_remove_first_if(wait_list& q, Pred pred) noexcept {
   }
   return nullptr;
 }
+// Unlinks w from q if it is there (O(n)); true if it was. Caller holds q's lock.
 bool waitq_remove(wait_list& q, waiter* w) noexcept;
 
 // Abandonment (spec/scheduler.md, "Lifetime"). When main returns, goroutines

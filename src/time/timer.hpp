@@ -50,7 +50,9 @@ struct timer_heap {
   // path, stealers, the parking M and sysmon, each of which takes the lock
   // before acting on it.
   std::atomic<std::int64_t> when0{0};
-  // Timers in the heap; summed by the deadlock detector (issue 5).
+  // Timers in the heap; written under lock (relaxed). Read by
+  // destroy_p_locked, with the world stopped, to skip moving an empty heap
+  // (checkdead looks at when0 instead, through earliest_timer).
   std::atomic<std::int32_t> count{0};
 };
 
