@@ -82,7 +82,6 @@ class stack_allocator {
   static guard_mode guarded_mode();
   // Why guarded_mode() chose what it did, for error messages.
   static const char* guarded_mode_reason();
-  std::size_t stack_size() const { return size_; }
   // True if the canary at the bottom of an unguarded stack is intact: its
   // lowest stack_canary_bytes are all zero (one cache line, read at every
   // switch away from a G; see stack_canary_bytes).
