@@ -60,9 +60,14 @@ void netpoll_close(runtime& rt) {
 void netpoll_break(runtime& rt) {
   netpoller& np = rt.netpoll;
   // One write until the poller drains it: the CAS makes concurrent breakers
-  // (timer adders, shutdown) write once between two polls.
+  // (timer adders, shutdown) write once between two polls. Pairs with
+  // netpoll's relaxed reset to 0 after the drain. seq_cst, as Go's Cas on
+  // netpollWakeSig; only its atomicity is relied on: the word publishes
+  // nothing, since what a break announces is ordered by its own protocol
+  // (timer_sleep_until's StoreLoad fences, `stopping`'s seq_cst store), and
+  // the eventfd write and read order the wake itself.
   std::uint32_t zero = 0;
-  if (!np.wake_sig.compare_exchange_strong(zero, 1)) return;
+  if (!np.wake_sig.compare_exchange_strong(zero, 1, std::memory_order_seq_cst)) return;
   std::uint64_t one = 1;
   for (;;) {
     ssize_t r = ::write(np.breakfd, &one, sizeof one);
