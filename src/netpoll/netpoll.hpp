@@ -9,7 +9,7 @@
 // Poll descriptors are type-stable: they come from a process-wide pool and
 // their memory is never freed, so an epoll event that names a descriptor
 // closed and reused meanwhile only sets a spurious readiness flag, which
-// costs the new owner one extra EAGAIN (see pollDesc).
+// costs the new owner one extra EAGAIN (see polldesc).
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -63,7 +63,7 @@ void netpoll_break(runtime& rt);
 // EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET. Everything below `lock` is guarded
 // by it. Readiness is latched (rready/wready) because epoll reports each
 // edge once: an edge that arrives while nobody waits must not be lost.
-struct pollDesc {
+struct polldesc {
   // Bumped (release) by poll_open before it registers fd; netpoll loads it
   // (acquire) before touching a descriptor an event names. The kernel
   // already orders epoll_ctl before the epoll_wait that reports the fd, but
@@ -97,7 +97,7 @@ struct pollDesc {
   // Embedded: the descriptor's memory is never freed (see above), so a
   // timer being fired never outlives it.
   timer rt, wt;
-  pollDesc* link = nullptr;  // free list
+  polldesc* link = nullptr;  // free list
 };
 
 enum class poll_mode { read, write };
@@ -107,30 +107,30 @@ enum class poll_mode { read, write };
 // registered with the caller's runtime (opened before run, or in an earlier
 // run) is registered with it on its first wait or deadline there. Throws
 // std::system_error on failure (fd is left open: the caller owns it).
-pollDesc* poll_open(int fd);
+polldesc* poll_open(int fd);
 // Marks pd closing and wakes its waiters (they fail with EBADF, Go's "use
 // of closed network connection"); deregisters fd. Does not close fd.
 // Returns which directions have a call in flight that will never end (its
 // goroutine was abandoned): poll_abandoned_read | poll_abandoned_write.
 constexpr unsigned poll_abandoned_read = 1, poll_abandoned_write = 2;
-unsigned poll_close(pollDesc* pd);
+unsigned poll_close(polldesc* pd);
 // Returns pd to the pool. Nothing may use pd afterwards.
-void poll_free(pollDesc* pd);
+void poll_free(polldesc* pd);
 
 // Waits until fd may be ready for mode. Returns 0 when the caller should
 // retry its call, ETIMEDOUT when the deadline for mode has passed, EBADF
 // when pd is closing. A goroutine parks (io_wait), registering pd with its
 // runtime first if pd belongs to none running; a thread without a P (or a
 // goroutine whose runtime could not take the fd) waits in poll(2).
-int poll_wait(pollDesc* pd, poll_mode mode);
+int poll_wait(polldesc* pd, poll_mode mode);
 // Checks the deadline and closing state before an operation: 0, ETIMEDOUT
 // or EBADF, as poll_wait.
-int poll_check(pollDesc* pd, poll_mode mode);
+int poll_check(polldesc* pd, poll_mode mode);
 // Sets the deadline of the given modes: `when` is a nanotime() value, or 0
 // (or INT64_MAX) for none. A deadline already past fails waiters at once;
 // a future one (re)arms the direction's timer: in place where it is
 // pending, else on the caller's P (or P0 from a thread outside the
 // runtime).
-void poll_set_deadline(pollDesc* pd, std::int64_t when, bool read, bool write);
+void poll_set_deadline(polldesc* pd, std::int64_t when, bool read, bool write);
 
 }  // namespace goro::detail
