@@ -39,8 +39,20 @@ struct netpoller {
   std::atomic<std::int64_t> lastpoll{1};
 };
 
+// Contracts in Go's fixed form, as in sync/park.hpp ("G in a call": a
+// goroutine inside blocking()). "Socket callers" below means the goro::net
+// operations: G with P | G in a call | foreign thread.
+
 // Opens rt.netpoll's epoll instance and eventfd. Throws std::system_error.
+// Called from: foreign thread (run's, constructing the runtime, before any M)
+// Locks: none held
+// May switch: no
 void netpoll_init(runtime& rt);
+// Closes them.
+// Called from: the thread that drops the runtime's last reference (run's,
+//   or one abandoned in a call), after every M has left the scheduler
+// Locks: none held
+// May switch: no
 void netpoll_close(runtime& rt);
 
 // The readied goroutines of one poll, as waiters to pass to ready().
@@ -55,8 +67,16 @@ struct netpoll_ready_list {
 // precision with epoll_pwait2, else rounded up to a millisecond). The
 // waiters of every socket found ready are appended to out; the caller
 // readies them (ready()) once it has decided where they should run.
+// Called from: g0 (findrunnable's non-blocking poll; block_in_netpoll, the
+//   timer sleeper) | sysmon (nobody polled for 10 ms)
+// Locks: none held; takes each reported descriptor's lock (and releases it)
+// May switch: no (blocks the thread in epoll_wait when delay_ns != 0)
 void netpoll(runtime& rt, std::int64_t delay_ns, netpoll_ready_list& out);
 // Wakes an M blocked in netpoll (new work, an earlier timer, shutdown).
+// Called from: G with P | G in a call | foreign thread | g0 | sysmon (any
+//   caller of wake_timer_sleeper or begin_shutdown, and poll_wait)
+// Locks: any (polldesc.lock through adopt_locked); takes none
+// May switch: no
 void netpoll_break(runtime& rt);
 
 // A poll descriptor (Go's pollDesc): one per socket, registered once with
@@ -107,14 +127,26 @@ enum class poll_mode { read, write };
 // registered with the caller's runtime (opened before run, or in an earlier
 // run) is registered with it on its first wait or deadline there. Throws
 // std::system_error on failure (fd is left open: the caller owns it).
+// Called from: socket callers
+// Locks: none held; takes the pool's lock, pd->lock and, off an M, the
+//   active-runtime lock (each released before the next)
+// May switch: no
 polldesc* poll_open(int fd);
 // Marks pd closing and wakes its waiters (they fail with EBADF, Go's "use
 // of closed network connection"); deregisters fd. Does not close fd.
 // Returns which directions have a call in flight that will never end (its
 // goroutine was abandoned): poll_abandoned_read | poll_abandoned_write.
 constexpr unsigned poll_abandoned_read = 1, poll_abandoned_write = 2;
+// Called from: socket callers
+// Locks: none held; takes (off an M) the active-runtime lock, then pd->lock
+//   and under it the deadline timers' heap locks (polldesc.lock <
+//   timer_heap.lock)
+// May switch: no
 unsigned poll_close(polldesc* pd);
 // Returns pd to the pool. Nothing may use pd afterwards.
+// Called from: socket callers
+// Locks: none held; takes the pool's lock (and releases it)
+// May switch: no
 void poll_free(polldesc* pd);
 
 // Waits until fd may be ready for mode. Returns 0 when the caller should
@@ -122,15 +154,27 @@ void poll_free(polldesc* pd);
 // when pd is closing. A goroutine parks (io_wait), registering pd with its
 // runtime first if pd belongs to none running; a thread without a P (or a
 // goroutine whose runtime could not take the fd) waits in poll(2).
+// Called from: G with P (parks, io_wait) | G in a call | foreign thread
+//   (both wait in poll(2))
+// Locks: none held; takes pd->lock (released by the park, or before
+//   returning) and, adopting pd, a heap lock under it
+// May switch: yes (a G with a P)
 int poll_wait(polldesc* pd, poll_mode mode);
 // Checks the deadline and closing state before an operation: 0, ETIMEDOUT
 // or EBADF, as poll_wait.
+// Called from: socket callers
+// Locks: none held; takes pd->lock (and releases it)
+// May switch: no
 int poll_check(polldesc* pd, poll_mode mode);
 // Sets the deadline of the given modes: `when` is a nanotime() value, or 0
 // (or INT64_MAX) for none. A deadline already past fails waiters at once;
 // a future one (re)arms the direction's timer: in place where it is
 // pending, else on the caller's P (or P0 from a thread outside the
 // runtime).
+// Called from: socket callers
+// Locks: none held; takes (off an M) the active-runtime lock, then pd->lock
+//   and under it heap locks (timer_mod / timer_del), all released on return
+// May switch: no
 void poll_set_deadline(polldesc* pd, std::int64_t when, bool read, bool write);
 
 }  // namespace goro::detail
