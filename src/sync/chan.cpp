@@ -110,8 +110,9 @@ void complete(sudog* sg, bool success, unlock_fn unlockf, void* arg) noexcept {
 }
 
 [[noreturn]] void park_forever(wait_reason reason) {
-  // Go blocks a goroutine forever on a nil channel (deadlock detection,
-  // later, may report it). Nobody can find this waiter, so nobody readies it.
+  // Go blocks a goroutine forever on a nil channel. Nobody can find this
+  // waiter, so nobody readies it; checkdead counts it as asleep (its wait
+  // reason is chan_*_nil) and reports the deadlock if nothing else can run.
   waiter w;
   waiter_init(w);
   park_commit(w, [](void*) noexcept {}, nullptr, reason);
