@@ -1,4 +1,5 @@
-// Scheduler internals shared across src/ (Go's proc.go). See proc.cpp.
+// Scheduler internals shared across src/ (Go's proc.go). Defined in
+// src/sched/*.cpp; internal.hpp's header lists which file holds what.
 #pragma once
 #include "sched/runq.hpp"
 #include "sched/runtime.hpp"
