@@ -221,7 +221,7 @@ struct schedt {
   // sched.needspinning). Relaxed: written and tested under lock.
   std::atomic<bool> needspinning{false};
 
-  // Stop-the-world (procresize): see stop_the_world in proc.cpp.
+  // Stop-the-world (procresize): see stop_the_world in procresize.cpp.
   std::atomic<bool> gcwaiting{false};
   std::int32_t stopwait = 0;
   note stopnote;

@@ -88,8 +88,8 @@ bool waitq_remove(wait_list& q, waiter* w) noexcept;
 // mutex, wait_group or socket created outside run), so it must not keep
 // their waiters. Before parking on such a queue, with the queue's lock held,
 // a goroutine records how to take itself off it (Go has no equivalent: its
-// process exits). Teardown (abandon_waiters in lifetime.cpp), once no goroutine
-// runs any more, calls fn(arg, false) for every parked goroutine that
+// process exits). Teardown (abandon_waiters in lifetime.cpp), once no
+// goroutine runs any more, calls fn(arg, false) for every parked goroutine that
 // recorded one. fn takes the queue's lock(s) and unlinks the waiter, undoing
 // whatever the primitive counted for it; it returns true if it did, false if
 // a waker had already taken the waiter (teardown then waits until that
