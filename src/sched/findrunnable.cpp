@@ -124,7 +124,7 @@ g* stealwork(m* mp) {
     bool last = i == steal_tries - 1;
     std::uint32_t n = rt.gomaxprocs.load(std::memory_order_relaxed);
     const auto& cop = rt.steal_coprimes;
-    std::uint64_t r = fastrand(mp);
+    std::uint64_t r = fastrand(mp->fastrand);
     std::uint32_t pos = static_cast<std::uint32_t>(r % n);
     std::uint32_t inc = cop[(r >> 32) % cop.size()];
     std::int64_t now = last ? nanotime() : 0;

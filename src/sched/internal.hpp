@@ -45,6 +45,8 @@
 #include <cstdint>
 #include <exception>
 
+#include "base/fastrand.hpp"
+#include "base/owner_add.hpp"
 #include "sched/gstatus.hpp"
 #include "sched/proc.hpp"
 
@@ -91,27 +93,6 @@ void switch_from_g(m* mp, g* gp, post_switch_fn post, void* arg);
 // Called from: g0 with a P. Locks: none held. May switch: yes (returns when
 // the G switches back to g0).
 void execute(m* mp, g* gp, bool inherit_time);
-
-// Adds n to an atomic that one writer at a time updates (the P's holder,
-// the G's own thread, or whoever holds the lock guarding the writes) and
-// others read racily. A relaxed load and store, no read-modify-write: no
-// other write can come between them, and readers need only an untorn value.
-template <class Atomic, class N>
-inline void owner_add(Atomic& x, N n) {
-  using T = decltype(x.load(std::memory_order_relaxed));
-  x.store(static_cast<T>(x.load(std::memory_order_relaxed) + n), std::memory_order_relaxed);
-}
-
-// xorshift64*: per-M state (m::fastrand), so no sharing; quality is ample
-// for the order in which stealwork visits victims.
-inline std::uint64_t fastrand(m* mp) {
-  std::uint64_t x = mp->fastrand;
-  x ^= x >> 12;
-  x ^= x << 25;
-  x ^= x >> 27;
-  mp->fastrand = x;
-  return x * 0x2545F4914F6CDD1Dull;
-}
 
 // The G-side fast path's second half: run r.gp (just taken from our own
 // queue) in place of gp. Inlined into gosched, the hottest caller.

@@ -223,7 +223,6 @@ runtime::runtime(const options& o, unsigned nprocs)
     std::size_t reserve = 1024 + budget_check_every * nprocs;
     guarded_budget = room > reserve ? room - reserve : 0;
   }
-  (void)nprocs;
 }
 
 runtime::~runtime() {
@@ -236,7 +235,7 @@ runtime::~runtime() {
     if (!pp) continue;
     for (timer* t : pp->timers.heap) {
       // In no heap from here on: a socket's deadline timers live in its
-      // (pooled, never freed) pollDesc, which may outlive this heap.
+      // (pooled, never freed) polldesc, which may outlive this heap.
       t->heap.store(nullptr, std::memory_order_relaxed);
       if (t->dispose) t->dispose(t);
     }

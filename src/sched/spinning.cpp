@@ -118,18 +118,11 @@ void mstart(m* mp) {
 
 namespace {
 
-// A nonzero fastrand seed, different for every M.
-std::uint64_t seed_for(const void* p, std::int64_t id) {
-  std::uint64_t s = reinterpret_cast<std::uintptr_t>(p) * 0x9E3779B97F4A7C15ull ^
-                    static_cast<std::uint64_t>(id + 1) * 0xBF58476D1CE4E5B9ull;
-  return s ? s : 1;
-}
-
 m* allocm(runtime& rt) {
   m* mp = new m;
   mp->rt = &rt;
   mp->id = rt.mnext.fetch_add(1, std::memory_order_relaxed);
-  mp->fastrand = seed_for(mp, mp->id);
+  mp->fastrand = fastrand_seed(mp, mp->id);
   return mp;
 }
 

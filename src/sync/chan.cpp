@@ -32,6 +32,7 @@
 #include <new>
 #include <stdexcept>
 
+#include "base/owner_add.hpp"
 #include "sched/proc.hpp"
 
 namespace goro::detail {
@@ -130,7 +131,7 @@ void chan_buf_put(hchan* c, void* elem) noexcept {
   c->ops->construct(c->slot(c->sendx), elem);
   c->sendx = ring_next(c, c->sendx);
   // relaxed: qcount is guarded by the lock; size() only peeks.
-  c->qcount.store(c->qcount.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  owner_add(c->qcount, 1);
 }
 
 void chan_buf_take(hchan* c, void* slot) noexcept {
@@ -139,7 +140,7 @@ void chan_buf_take(hchan* c, void* slot) noexcept {
   c->ops->destroy(q);
   c->recvx = ring_next(c, c->recvx);
   // relaxed: as in chan_buf_put.
-  c->qcount.store(c->qcount.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  owner_add(c->qcount, -1);
 }
 
 void chan_send_direct(hchan* c, sudog* sg, void* elem, unlock_fn unlockf, void* arg) noexcept {
