@@ -483,7 +483,7 @@ class watchdog {
 };
 
 std::chrono::seconds hang_limit() {
-  return goro::props::sanitized ? 300s : 60s;
+  return goro_test::under_sanitizer ? 300s : 60s;
 }
 
 struct run_report {
@@ -496,9 +496,7 @@ struct run_report {
 run_report run_program(const program& p, unsigned procs, bool guard) {
   exec_env env(p.nodes);
   run_report rep;
-  goro::options o;
-  o.procs = procs;
-  o.stack_guard = guard;
+  goro::options o = goro_test::procs(procs, guard);
   watchdog wd(hang_limit(), "procs " + std::to_string(procs) + "\n" + p.show());
   goro::run(
       [&] {

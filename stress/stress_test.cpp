@@ -49,6 +49,7 @@
 #include "sched/chaos.hpp"
 #include "sched/proc.hpp"
 #include "sysmon/sysmon.hpp"
+#include "test_options.hpp"
 
 namespace {
 
@@ -111,12 +112,7 @@ int for_budget(F&& body, int min_rounds = 1) {
   return round;
 }
 
-goro::options procs(unsigned n, bool guard = true) {
-  goro::options o;
-  o.procs = n;
-  o.stack_guard = guard;
-  return o;
-}
+using goro_test::procs;
 
 // A small deterministic PRNG for timing jitter (no shared state).
 struct xorshift {
@@ -1147,17 +1143,7 @@ TEST(Stress, RunRestartWithAbandonedGoroutines) {
 // doubled or never bumped breaks one of these.
 // Soak: GORO_SOAK_EVENTS=1000000000 stress_test
 //   --gtest_filter=Stress.CountedSchedulingEventsConserve (spec/verification.md).
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr std::uint64_t soak_default_events = 200'000;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-constexpr std::uint64_t soak_default_events = 200'000;
-#else
-constexpr std::uint64_t soak_default_events = 1'000'000;
-#endif
-#else
-constexpr std::uint64_t soak_default_events = 1'000'000;
-#endif
+constexpr std::uint64_t soak_default_events = goro_test::under_sanitizer ? 200'000 : 1'000'000;
 
 std::uint64_t soak_events() {
   const char* env = std::getenv("GORO_SOAK_EVENTS");
