@@ -50,6 +50,7 @@
 #include "sched/proc.hpp"
 #include "sysmon/sysmon.hpp"
 #include "test_options.hpp"
+#include "watchdog.hpp"
 
 namespace {
 
@@ -766,16 +767,9 @@ TEST(Stress, TimersAndAsyncPreemptionUnderResize) {
   }).join();
   const std::uint64_t seed = stress_seed();
   // A lost wake-up would hang the run: say so rather than wait for ctest.
-  std::atomic<bool> finished{false};
-  std::thread watchdog([&] {
-    auto give_up = clk::now() + std::chrono::duration<double>(budget_seconds() + 120);
-    while (!finished.load() && clk::now() < give_up) std::this_thread::sleep_for(10ms);
-    if (!finished.load()) {
-      std::fprintf(stderr, "TimersAndAsyncPreemption: HANG: no progress for %g s (seed %llu)\n",
-                   budget_seconds() + 120, (unsigned long long)seed);
-      std::abort();
-    }
-  });
+  goro_test::watchdog wd(
+      std::chrono::ceil<std::chrono::seconds>(std::chrono::duration<double>(budget_seconds() + 120)),
+      "TimersAndAsyncPreemption: HANG (GORO_STRESS_SEED=" + std::to_string(seed) + ")");
   std::int64_t waits = 0, early = 0, afters = 0, fired = 0, extra = 0, bad_spins = 0, bursts = 0;
   std::int64_t resizes = 0, rounds = 0;
   std::uint64_t preempts = 0;
@@ -938,8 +932,6 @@ TEST(Stress, TimersAndAsyncPreemptionUnderResize) {
         preempts = rt->nasync_preempts.load();
       },
       o);
-  finished.store(true);
-  watchdog.join();
   std::printf("TimersAndAsyncPreemption: %lld rounds, %lld waits, %lld after() timers, %lld "
               "resizes, %lld spinner bursts, %llu async preemptions (seed %llu)\n",
               (long long)rounds, (long long)waits, (long long)afters, (long long)resizes,
