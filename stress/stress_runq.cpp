@@ -173,7 +173,7 @@ TEST(Stress, WaitGroupDestroyedRightAfterWait) {
               wg.wait();
             }
             // Reuse the stack the wait_group occupied.
-            volatile char scratch[128];
+            [[maybe_unused]] volatile char scratch[128];
             for (int i = 0; i < 128; i++) scratch[i] = static_cast<char>(i);
             iterations++;
           }

@@ -249,7 +249,9 @@ TEST(Stress, TimersAndAsyncPreemptionUnderResize) {
   EXPECT_EQ(bad_spins, 0) << "spinner bursts whose result changed across preemption";
   EXPECT_GT(resizes, 0);
   EXPECT_GT(bursts, 0);
-  if (async) EXPECT_GT(preempts, 0u) << "call-free spinners were never preempted asynchronously";
+  if (async) {
+    EXPECT_GT(preempts, 0u) << "call-free spinners were never preempted asynchronously";
+  }
 }
 
 }  // namespace
