@@ -11,7 +11,7 @@
 // fault-injection hooks and ChaosReplay checks that a chaos seed replays its
 // decisions.
 //
-// The tests, by concern (in the order they run):
+// The tests, by concern, in the order gtest and ctest -N list them:
 //   stress_runq.cpp          spawn trees, steals, wait_group parks, resize, injection
 //   stress_spinning.cpp      spinning Ms and wakeups (SpinRendezvous, the
 //                            needspinning counterexample)
