@@ -30,6 +30,7 @@
 #include <rapidcheck/state.h>
 
 #include "prop_support.hpp"
+#include "runq_shell.hpp"
 #include "sched/runq.hpp"
 
 namespace goro::detail {
@@ -141,39 +142,15 @@ struct model {
 };
 
 // ---------------------------------------------------------------------------
-// The system under test: a runtime shell (as tests/runq_test.cpp builds it)
-// and Gs created on demand; G number i has goid i.
+// The system under test: the runtime shell tests/runq_test.cpp uses too
+// (tests/runq_shell.hpp), with Gs made on demand; G number i has goid i.
 
-struct sut {
-  std::unique_ptr<runtime> rt;
-  std::vector<std::unique_ptr<g>> gs;
-
-  // start: the initial value of every runqhead/runqtail. The counters are
-  // free-running 32-bit values; starting just below 2^32 makes them wrap
-  // during the sequence, which starting at 0 never reaches.
-  explicit sut(unsigned procs, std::uint32_t start = 0) {
-    options o;
-    o.stack_guard = false;
-    unsigned np = std::max(procs, 2u);
-    rt = std::make_unique<runtime>(o, np);
-    for (unsigned i = 0; i < np; i++) {
-      p* pp = new p;
-      pp->id = static_cast<int>(i);
-      // idle: a runnext steal skips the 3us courtesy nap (no M runs the P).
-      pp->status.store(pstatus::idle);
-      pp->runqhead.store(start);
-      pp->runqtail.store(start);
-      rt->allp[i].store(pp);
-    }
+// P1 exists even when procs is 1 (a thief that is not the owner); idle Ps:
+// a runnext steal skips the 3us courtesy nap (no M runs the P).
+struct sut : goro_test::runq_shell {
+  explicit sut(unsigned procs, std::uint32_t start = 0)
+      : runq_shell(std::max(procs, 2u), pstatus::idle, start) {
     rt->gomaxprocs.store(procs);
-  }
-  p* P(int i) { return rt->allp[i].load(); }
-  g* G(gid id) {
-    while (gs.size() <= id) {
-      gs.push_back(std::make_unique<g>());
-      gs.back()->goid = gs.size() - 1;
-    }
-    return gs[id].get();
   }
 };
 
