@@ -59,3 +59,12 @@ const bool replay_printer_installed = [] {
 }  // namespace
 
 }  // namespace goro_stress
+
+// The sanitizers' defaults for this binary (the environment's *SAN_OPTIONS
+// still override them): the first report fails the test at once, with the
+// report as its output (TSan would otherwise only change the exit code at
+// the end), and ASan checks for leaks at exit. Compiled in rather than set
+// through ctest's ENVIRONMENT, whose list splitting dropped all but the
+// first variable. No suppressions: every report is a bug to fix.
+extern "C" const char* __tsan_default_options() { return "halt_on_error=1"; }
+extern "C" const char* __asan_default_options() { return "detect_leaks=1:halt_on_error=1"; }
