@@ -986,11 +986,9 @@ g* stealwork(m* mp) {
       // handoffp decides, and its queue may hold work worth stealing.
       if (p2->idle_listed.load(std::memory_order_relaxed)) continue;
       GORO_CHAOS_POINT();
-      // Our queue is empty and its tail is ours alone: what runqsteal adds
-      // to it, plus the G it returns, is what we stole.
-      std::uint32_t t0 = pp->runqtail.load(std::memory_order_relaxed);
-      if (g* gp = runqsteal(pp, p2, last)) {
-        std::uint32_t n = pp->runqtail.load(std::memory_order_relaxed) - t0 + 1;
+      // What runqsteal moved to our queue, plus the G it returns.
+      std::uint32_t n = 0;
+      if (g* gp = runqsteal(pp, p2, last, &n)) {
         pp->stat.steals.store(pp->stat.steals.load(std::memory_order_relaxed) + n,
                               std::memory_order_relaxed);
         return gp;
@@ -1186,8 +1184,8 @@ void gopark(post_switch_fn unlockf, void* arg, wait_reason reason) {
   // Relaxed: the flag is a hint (see request_preempt); seen late, the
   // request is honoured at the next park or ready.
   if (mp->p_->preempt.load(std::memory_order_relaxed)) {
-    // acq_rel: as runqget's CAS of runnext (runq.cpp), which thieves race.
-    if (g* next = mp->p_->runnext.exchange(nullptr, std::memory_order_acq_rel))
+    // take_next's acq_rel: as runqget's CAS of runnext, which thieves race.
+    if (g* next = mp->p_->runq.take_next())
       runqput(*mp->rt, mp->p_, next, false);
   }
   switch_from_g(mp, gp, unlockf, arg);
@@ -1817,19 +1815,13 @@ void compute_coprimes(runtime& rt, std::uint32_t n) {
 // head of the global queue in their order, runnext first, so none is lost
 // (invariant NoGLost) and they run before later arrivals.
 void destroy_p_locked(runtime& rt, p* pp) {
-  std::uint32_t h = pp->runqhead.load(std::memory_order_relaxed);
-  std::uint32_t t = pp->runqtail.load(std::memory_order_relaxed);
-  while (t != h) {
-    t--;
-    globrunqputhead(rt, pp->runq[t % runq_capacity].load(std::memory_order_relaxed));
-  }
-  pp->runqtail.store(t, std::memory_order_relaxed);
-  if (g* next = pp->runnext.exchange(nullptr, std::memory_order_relaxed))
-#ifndef GORO_MUTANT_RESIZE_DROPS_RUNNEXT
-    globrunqputhead(rt, next);
-#else
-    (void)next;  // MUTANT: the removed P's runnext G is forgotten (runnable, in no queue)
+  pp->runq.drain_stopped([&](g* gp, bool runnext) {
+#ifdef GORO_MUTANT_RESIZE_DROPS_RUNNEXT
+    if (runnext) return;  // MUTANT: the removed P's runnext G is forgotten (runnable, in no queue)
 #endif
+    (void)runnext;
+    globrunqputhead(rt, gp);
+  });
   while (g* gp = pp->gfree) {
     pp->gfree = gp->schedlink;
     gfput_global_locked(rt, gp);
