@@ -413,9 +413,10 @@ run_result run_once(const std::vector<owner_op>& owner,
 
   // The final state, read with every thread stopped.
   p* pp = sh.P(0);
-  for (std::uint32_t i = pp->runqhead.load(), t = pp->runqtail.load(); i != t; i++)
-    res.final.ring.push_back(id(pp->runq[i % cap].load()));
-  if (g* x = pp->runnext.load()) res.final.runnext = x->goid;
+  pp->runq.for_each_stopped([&](g* x, bool runnext) {
+    if (runnext) res.final.runnext = x->goid;
+    else res.final.ring.push_back(id(x));
+  });
   for (g* x = sh.rt->sched.runqhead; x; x = x->schedlink) res.final.global.push_back(x->goid);
   return res;
 }

@@ -159,14 +159,20 @@ std::optional<gid> id_of(const g* x) {
   return x->goid;
 }
 
-std::vector<gid> real_ring(p* pp) {
-  std::vector<gid> v;
-  std::uint32_t h = pp->runqhead.load(), t = pp->runqtail.load();
-  for (std::uint32_t i = h; i != t && v.size() <= cap; i++) {
-    g* x = pp->runq[i % cap].load();
-    v.push_back(x ? x->goid : ~gid(0));
-  }
-  return v;
+// The ring (head first) and runnext, read between operations (one thread).
+struct real_queue {
+  std::vector<gid> ring;
+  std::optional<gid> runnext;
+  std::uint32_t len = 0;  // runqtail - runqhead, unchecked (LenBounds)
+};
+
+real_queue real_ring(p* pp) {
+  real_queue q;
+  q.len = pp->runq.for_each_stopped([&](g* x, bool runnext) {
+    if (runnext) q.runnext = id_of(x);
+    else q.ring.push_back(x ? x->goid : ~gid(0));
+  });
+  return q;
 }
 
 template <class C>
@@ -195,13 +201,14 @@ std::string state_mismatch(const model& m, sut& s) {
   for (int i = 0; i < 2; i++) {
     p* pp = s.P(i);
     const pmodel& q = m.p[i];
-    std::uint32_t len = pp->runqtail.load() - pp->runqhead.load();
-    if (len > cap) os << "P" << i << ": runqtail - runqhead = " << len << " > 256 (LenBounds)\n";
-    std::vector<gid> ring = real_ring(pp);
-    if (ring != std::vector<gid>(q.ring.begin(), q.ring.end()))
-      os << "P" << i << " ring: real " << show_seq(ring) << ", model " << show_seq(q.ring) << "\n";
-    if (id_of(pp->runnext.load()) != q.runnext)
-      os << "P" << i << " runnext: real " << show_opt(id_of(pp->runnext.load())) << ", model "
+    real_queue real = real_ring(pp);
+    if (real.len > cap)
+      os << "P" << i << ": runqtail - runqhead = " << real.len << " > 256 (LenBounds)\n";
+    if (real.ring != std::vector<gid>(q.ring.begin(), q.ring.end()))
+      os << "P" << i << " ring: real " << show_seq(real.ring) << ", model " << show_seq(q.ring)
+         << "\n";
+    if (real.runnext != q.runnext)
+      os << "P" << i << " runnext: real " << show_opt(real.runnext) << ", model "
          << show_opt(q.runnext) << "\n";
     if (runqlen(pp) != q.ring.size())
       os << "P" << i << " runqlen: real " << runqlen(pp) << ", model " << q.ring.size() << "\n";

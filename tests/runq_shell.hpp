@@ -32,8 +32,7 @@ struct runq_shell {
       auto* pp = new goro::detail::p;  // owned by rt from here on
       pp->id = static_cast<int>(i);
       pp->status.store(status);
-      pp->runqhead.store(start);
-      pp->runqtail.store(start);
+      pp->runq.reset_stopped(start);
       rt->allp[i].store(pp);
     }
     rt->gomaxprocs.store(nprocs);

@@ -137,13 +137,10 @@ inline std::vector<std::pair<const g*, const char*>> audit_snapshot(runtime& rt)
     p* pp = rt.allp[i].load(std::memory_order_relaxed);
     created += static_cast<std::int64_t>(pp->ncreated.load(std::memory_order_relaxed));
     finished += static_cast<std::int64_t>(pp->nfinished.load(std::memory_order_relaxed));
-    std::uint32_t h = pp->runqhead.load(std::memory_order_acquire);
-    std::uint32_t t = pp->runqtail.load(std::memory_order_acquire);
-    if (t - h > runq_capacity)
-      fatal("invariant violated: LenBounds: P%d runqtail - runqhead = %u", pp->id, t - h);
-    for (; h != t; h++)
-      queued(pp->runq[h % runq_capacity].load(std::memory_order_relaxed), "a P's runq");
-    if (g* nx = pp->runnext.load(std::memory_order_acquire)) queued(nx, "a P's runnext");
+    std::uint32_t len = pp->runq.for_each_stopped(
+        [&](g* gp, bool runnext) { queued(gp, runnext ? "a P's runnext" : "a P's runq"); });
+    if (len > runq_capacity)
+      fatal("invariant violated: LenBounds: P%d runqtail - runqhead = %u", pp->id, len);
     for (const g* gp = pp->gfree; gp; gp = gp->schedlink) freelisted(gp, "a P's free list");
   }
   std::int32_t n = 0;

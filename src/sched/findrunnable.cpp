@@ -144,11 +144,9 @@ g* stealwork(m* mp) {
       // handoffp decides, and its queue may hold work worth stealing.
       if (p2->idle_listed.load(std::memory_order_relaxed)) continue;
       GORO_CHAOS_POINT();
-      // Our queue is empty and its tail is ours alone: what runqsteal adds
-      // to it, plus the G it returns, is what we stole.
-      std::uint32_t t0 = pp->runqtail.load(std::memory_order_relaxed);
-      if (g* gp = runqsteal(pp, p2, last)) {
-        std::uint32_t n = pp->runqtail.load(std::memory_order_relaxed) - t0 + 1;
+      // What runqsteal moved to our queue, plus the G it returns.
+      std::uint32_t n = 0;
+      if (g* gp = runqsteal(pp, p2, last, &n)) {
         owner_add(pp->stat.steals, n);
         return gp;
       }

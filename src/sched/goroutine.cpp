@@ -96,8 +96,8 @@ void gopark(post_switch_fn unlockf, void* arg, wait_reason reason) {
   // Relaxed: the flag is a hint (see request_preempt); seen late, the
   // request is honoured at the next park or ready.
   if (mp->p_->preempt.load(std::memory_order_relaxed)) {
-    // acq_rel: as runqget's CAS of runnext (runq.cpp), which thieves race.
-    if (g* next = mp->p_->runnext.exchange(nullptr, std::memory_order_acq_rel))
+    // take_next's acq_rel: as runqget's CAS of runnext, which thieves race.
+    if (g* next = mp->p_->runq.take_next())
       runqput(*mp->rt, mp->p_, next, false);
   }
   switch_from_g(mp, gp, unlockf, arg);

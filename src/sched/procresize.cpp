@@ -40,19 +40,13 @@ namespace {
 // head of the global queue in their order, runnext first, so none is lost
 // (invariant NoGLost) and they run before later arrivals.
 void destroy_p_locked(runtime& rt, p* pp) {
-  std::uint32_t h = pp->runqhead.load(std::memory_order_relaxed);
-  std::uint32_t t = pp->runqtail.load(std::memory_order_relaxed);
-  while (t != h) {
-    t--;
-    globrunqputhead(rt, pp->runq[t % runq_capacity].load(std::memory_order_relaxed));
-  }
-  pp->runqtail.store(t, std::memory_order_relaxed);
-  if (g* next = pp->runnext.exchange(nullptr, std::memory_order_relaxed))
-#ifndef GORO_MUTANT_RESIZE_DROPS_RUNNEXT
-    globrunqputhead(rt, next);
-#else
-    (void)next;  // MUTANT: the removed P's runnext G is forgotten (runnable, in no queue)
+  pp->runq.drain_stopped([&](g* gp, bool runnext) {
+#ifdef GORO_MUTANT_RESIZE_DROPS_RUNNEXT
+    if (runnext) return;  // MUTANT: the removed P's runnext G is forgotten (runnable, in no queue)
 #endif
+    (void)runnext;
+    globrunqputhead(rt, gp);
+  });
   while (g* gp = pp->gfree) {
     pp->gfree = gp->schedlink;
     gfput_global_locked(rt, gp);
