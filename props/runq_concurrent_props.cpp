@@ -417,7 +417,8 @@ run_result run_once(const std::vector<owner_op>& owner,
     if (runnext) res.final.runnext = x->goid;
     else res.final.ring.push_back(id(x));
   });
-  for (g* x = sh.rt->sched.runqhead; x; x = x->schedlink) res.final.global.push_back(x->goid);
+  for (g* x = sh.rt->sched.lock()->runqhead; x; x = x->schedlink)
+    res.final.global.push_back(x->goid);
   return res;
 }
 

@@ -217,7 +217,8 @@ std::string state_mismatch(const model& m, sut& s) {
   }
   std::vector<gid> global;
   g* last = nullptr;
-  for (g* x = s.rt->sched.runqhead; x && global.size() <= m.global.size(); x = x->schedlink) {
+  sched_guard l = s.rt->sched.lock();
+  for (g* x = l->runqhead; x && global.size() <= m.global.size(); x = x->schedlink) {
     global.push_back(x->goid);
     last = x;
   }
@@ -226,7 +227,7 @@ std::string state_mismatch(const model& m, sut& s) {
   if (s.rt->sched.runqsize.load() != static_cast<std::int32_t>(m.global.size()))
     os << "sched.runqsize: real " << s.rt->sched.runqsize.load() << ", model " << m.global.size()
        << "\n";
-  if (s.rt->sched.runqtail != last) os << "sched.runqtail does not point at the last global G\n";
+  if (l->runqtail != last) os << "sched.runqtail does not point at the last global G\n";
   return os.str();
 }
 
@@ -328,9 +329,7 @@ struct glob_runq_get : cmd {
   void run(const model& m0, sut& s) const override {
     model m = m0;
     std::optional<gid> want = m.globget(pi, max);
-    s.rt->sched.lock.lock();
-    g* x = globrunqget(*s.rt, s.P(pi), max);
-    s.rt->sched.lock.unlock();
+    g* x = globrunqget(*s.rt, *s.rt->sched.lock(), s.P(pi), max);
     if (id_of(x) != want)
       RC_FAIL("globrunqget returned " + show_opt(id_of(x)) + ", model says " + show_opt(want));
     check_state(m, s);
@@ -345,9 +344,7 @@ struct glob_runq_put : cmd {
   void run(const model& m0, sut& s) const override {
     model m = m0;
     apply(m);
-    s.rt->sched.lock.lock();
-    globrunqput(*s.rt, s.G(m0.next));
-    s.rt->sched.lock.unlock();
+    globrunqput(*s.rt, *s.rt->sched.lock(), s.G(m0.next));
     check_state(m, s);
   }
   void show(std::ostream& os) const override { os << "GlobRunqPut"; }

@@ -21,7 +21,7 @@ struct fixture : goro_test::runq_shell {
       : runq_shell(nprocs, pstatus::running, 0, ngs) {}
   std::vector<std::uint64_t> global_ids() {
     std::vector<std::uint64_t> v;
-    for (g* x = rt->sched.runqhead; x; x = x->schedlink) v.push_back(x->goid);
+    for (g* x = rt->sched.lock()->runqhead; x; x = x->schedlink) v.push_back(x->goid);
     return v;
   }
   std::vector<std::uint64_t> drain(p* pp) {
@@ -39,7 +39,7 @@ TEST(RunqTest, EmptyQueueGivesNothing) {
   EXPECT_EQ(runqget(f.P(0)).gp, nullptr);
   EXPECT_EQ(runqsteal(f.P(1), f.P(0), true), nullptr);
   EXPECT_EQ(runqlen(f.P(0)), 0u);
-  EXPECT_EQ(globrunqget(*f.rt, f.P(0), 0), nullptr);
+  EXPECT_EQ(globrunqget(*f.rt, *f.rt->sched.lock(), f.P(0), 0), nullptr);
 }
 
 TEST(RunqTest, FifoOrderAndRunnextFirst) {
@@ -113,12 +113,12 @@ TEST(RunqTest, RunnextStolenOnlyWhenAskedAndRingEmpty) {
 
 TEST(RunqTest, GlobalGetTakesFairShareIntoLocal) {
   fixture f(2);
-  for (std::size_t i = 0; i < 10; i++) globrunqput(*f.rt, f.G(i));
-  g* got = globrunqget(*f.rt, f.P(0), 0);  // 10/2+1 = 6: one returned, 5 local
+  for (std::size_t i = 0; i < 10; i++) globrunqput(*f.rt, *f.rt->sched.lock(), f.G(i));
+  g* got = globrunqget(*f.rt, *f.rt->sched.lock(), f.P(0), 0);  // 10/2+1 = 6: one returned, 5 local
   EXPECT_EQ(got, f.G(0));
   EXPECT_EQ(f.drain(f.P(0)), (ids{1, 2, 3, 4, 5}));
   EXPECT_EQ(f.global_ids(), (ids{6, 7, 8, 9}));
-  EXPECT_EQ(globrunqget(*f.rt, f.P(0), 1), f.G(6));
+  EXPECT_EQ(globrunqget(*f.rt, *f.rt->sched.lock(), f.P(0), 1), f.G(6));
   EXPECT_EQ(f.rt->sched.runqsize.load(), 3);
 }
 
@@ -146,12 +146,12 @@ TEST(RunqTest, RandomOpsConserveEveryG) {
       // runqsteal's precondition: the thief's own queue is empty.
       if (victim != pp && runqempty(pp)) take(runqsteal(pp, victim, rng() % 2));
     } else {
-      take(globrunqget(*f.rt, pp, 0));
+      take(globrunqget(*f.rt, *f.rt->sched.lock(), pp, 0));
     }
   }
   for (unsigned i = 0; i < 3; i++)
     while (g* x = runqget(f.P(i)).gp) take(x);
-  while (g* x = globrunqget(*f.rt, f.P(0), 0)) {
+  while (g* x = globrunqget(*f.rt, *f.rt->sched.lock(), f.P(0), 0)) {
     take(x);
     while (g* y = runqget(f.P(0)).gp) take(y);
   }
@@ -191,7 +191,7 @@ TEST(RunqTest, ConcurrentOwnerAndThievesTakeEachGOnce) {
   while (g* x = runqget(f.P(0)).gp) record(x);
   t1.join();
   t2.join();
-  while (g* x = globrunqget(*f.rt, f.P(0), 0)) {
+  while (g* x = globrunqget(*f.rt, *f.rt->sched.lock(), f.P(0), 0)) {
     record(x);
     while (g* y = runqget(f.P(0)).gp) record(y);
   }

@@ -102,7 +102,7 @@ struct audit_place {
 // transient; returns the Gs that are out of place in a transient way,
 // with what is wrong with each.
 inline std::vector<std::pair<const g*, const char*>> audit_snapshot(runtime& rt) {
-  std::lock_guard lk(rt.sched.lock);
+  sched_guard l = rt.sched.lock();
   std::unordered_map<const g*, audit_place> place;
   auto gid = [](const g* gp) { return (unsigned long long)gp->goid; };
   auto queued = [&](const g* gp, const char* where) {
@@ -144,17 +144,17 @@ inline std::vector<std::pair<const g*, const char*>> audit_snapshot(runtime& rt)
     for (const g* gp = pp->gfree; gp; gp = gp->schedlink) freelisted(gp, "a P's free list");
   }
   std::int32_t n = 0;
-  for (g* gp = rt.sched.runqhead; gp; gp = gp->schedlink, n++) queued(gp, "the global runq");
+  for (g* gp = l->runqhead; gp; gp = gp->schedlink, n++) queued(gp, "the global runq");
   if (n != rt.sched.runqsize.load(std::memory_order_relaxed))
     fatal("invariant violated: OneGPlace: the global runq holds %d Gs, runqsize says %d", n,
           rt.sched.runqsize.load(std::memory_order_relaxed));
-  for (const g* gp = rt.sched.gfree; gp; gp = gp->schedlink) freelisted(gp, "the global free list");
+  for (const g* gp = l->gfree; gp; gp = gp->schedlink) freelisted(gp, "the global free list");
 
   // Every M's curg (rt.allm is guarded by sched.lock, which we hold). An M
   // runs at most one G and a G runs on at most one M; a curg is running or
   // in a blocking call. Running: its M holds a P (the stopper's M is the
   // only one that does). Blocking call: its M holds none.
-  for (const m* mp : rt.allm) {
+  for (const m* mp : l->allm) {
     const g* gp = mp->curg;
     if (!gp) continue;
     audit_place& pl = place[gp];

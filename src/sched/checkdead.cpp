@@ -98,7 +98,7 @@ long process_threads() {
 // bump comes after that too). So with both reads equal, every counted
 // bystander is among the `n` threads, and n - own - by counts threads that
 // may act. Threads created after our read are created by one counted there.
-bool no_outside_threads(runtime& rt) {
+bool no_outside_threads(const sched_locked& l) {
   std::uint64_t e1 = bystander_exits.load(std::memory_order_seq_cst);
   std::int64_t by = nbystanders.load(std::memory_order_seq_cst);
   long n = process_threads();
@@ -106,7 +106,7 @@ bool no_outside_threads(runtime& rt) {
   if (n < 0 || e1 != e2) return false;  // unknown: not provable (sysmon asks again)
   // The runtime's own threads: its Ms (M0 among them), sysmon, and the
   // thread that called run, which is not an M and only waits for shutdown.
-  long own = rt.sched.mcount + 1 /* sysmon */ + 1 /* run's caller */ + sanitizer_threads;
+  long own = l.mcount + 1 /* sysmon */ + 1 /* run's caller */ + sanitizer_threads;
   return n <= own + by;
 }
 
@@ -121,14 +121,14 @@ bool no_outside_threads(runtime& rt) {
 // A goroutine that is runnable at that point was lost: nobody will run it
 // (tla/PHandoff.tla: NoDeadlockWhileRunnable). That is a scheduler bug,
 // reported as a fatal error rather than as the program's deadlock.
-std::exception_ptr checkdead(runtime& rt) {
+std::exception_ptr checkdead(runtime& rt, sched_locked& l) {
   schedt& s = rt.sched;
-  if (!rt.opts.detect_deadlock || rt.deadlocked || rt.stopping.load(std::memory_order_relaxed))
+  if (!rt.opts.detect_deadlock || l.deadlocked || rt.stopping.load(std::memory_order_relaxed))
     return nullptr;
 #ifdef GORO_MUTANT_NO_CHECKDEAD
   return nullptr;  // Mutant: never declare a deadlock (the program hangs instead).
 #endif
-  if (s.mcount - s.nmidle > 0) return nullptr;
+  if (l.mcount - l.nmidle > 0) return nullptr;
   std::int32_t procs = static_cast<std::int32_t>(rt.gomaxprocs.load(std::memory_order_relaxed));
   if (s.npidle.load(std::memory_order_relaxed) != procs) return nullptr;
   if (s.gcwaiting.load(std::memory_order_relaxed)) return nullptr;
@@ -162,7 +162,7 @@ std::exception_ptr checkdead(runtime& rt) {
   // goroutines are deadlocked; with always, it is asked only for `awake`.
 #ifndef GORO_MUTANT_CHECKDEAD_IGNORES_THREADS
   if ((awake || rt.opts.detect_deadlock.get() == deadlock_detection::automatic) &&
-      !no_outside_threads(rt)) {
+      !no_outside_threads(l)) {
 #else
   // MUTANT: the rule before issue 10: threads outside the runtime are not
   // considered, so a goroutine a std::thread is about to feed is reported.
@@ -183,7 +183,7 @@ std::exception_ptr checkdead(runtime& rt) {
   if (asleep == 0) return nullptr;  // nothing alive: main is about to end the run
   // Asleep as far as the runtime can see, and with automatic detection no
   // thread outside it exists that could wake one (always: assumed).
-  rt.deadlocked = true;
+  l.deadlocked = true;
   std::map<std::string, std::size_t> by_reason;
   std::string what = "all goroutines are asleep - deadlock! (" + std::to_string(asleep) +
                      (asleep == 1 ? " goroutine" : " goroutines") + " parked:";
@@ -201,13 +201,15 @@ std::exception_ptr checkdead(runtime& rt) {
 
 void checkdead_recheck(runtime& rt) {
   if (!rt.deadlock_unproven.load(std::memory_order_relaxed)) return;
-  rt.sched.lock.lock();
-  // Cleared first: checkdead sets it again if the runtime is still asleep
-  // and still not provably deadlocked; otherwise an M has woken (the next
-  // stopm asks again) or the deadlock is declared now.
-  rt.deadlock_unproven.store(false, std::memory_order_relaxed);
-  std::exception_ptr dead = checkdead(rt);
-  rt.sched.lock.unlock();
+  std::exception_ptr dead;
+  {
+    sched_guard l = rt.sched.lock();
+    // Cleared first: checkdead sets it again if the runtime is still asleep
+    // and still not provably deadlocked; otherwise an M has woken (the next
+    // stopm asks again) or the deadlock is declared now.
+    rt.deadlock_unproven.store(false, std::memory_order_relaxed);
+    dead = checkdead(rt, *l);
+  }
   if (dead) {
     // As in stopm: begin_shutdown's release store of `stopping` publishes
     // the exception to m0.

@@ -100,9 +100,11 @@ bool block_in_netpoll(m* mp) {
   // Due now, an earlier timer arrived, or sockets are ready: continue from
   // an idle P. With no idle P every P has an M, and each runs its own
   // timers; the readied goroutines go to the global queue.
-  s.lock.lock();
-  p* pp = pidleget(rt);
-  s.lock.unlock();
+  p* pp;
+  {
+    sched_guard l = s.lock();
+    pp = pidleget(rt, *l);
+  }
   if (!pp) {
     ready_polled(list);
     return false;
@@ -176,16 +178,20 @@ top:
     // queue cannot starve it (61: prime, so not in step with program loops).
     if (pp->schedtick.load(std::memory_order_relaxed) % 61 == 0 &&
         s.runqsize.load(std::memory_order_relaxed) > 0) {
-      s.lock.lock();
-      g* gp = globrunqget(rt, pp, 1);
-      s.lock.unlock();
+      g* gp;
+      {
+        sched_guard l = s.lock();
+        gp = globrunqget(rt, *l, pp, 1);
+      }
       if (gp) return {gp, false};
     }
     if (runq_result r = runqget(pp); r.gp) return r;
     if (s.runqsize.load(std::memory_order_relaxed) != 0) {
-      s.lock.lock();
-      g* gp = globrunqget(rt, pp, 0);
-      s.lock.unlock();
+      g* gp;
+      {
+        sched_guard l = s.lock();
+        gp = globrunqget(rt, *l, pp, 0);
+      }
       if (gp) return {gp, false};
     }
     // Sockets that became ready (Go polls here too, before stealing).
@@ -209,28 +215,21 @@ top:
     // Nothing found: give up the P. The global queue is checked again under
     // the lock that injectg also takes (no lost global submissions).
     GORO_CHAOS_AT(mp->spinning ? chaos_site::drop_p_spinning : chaos_site::drop_p);
-    s.lock.lock();
-    if (s.gcwaiting.load(std::memory_order_relaxed) || rt.stopping.load(std::memory_order_relaxed)) {
-      s.lock.unlock();
+    // (A goto top leaves the guard's scope and so releases the lock.)
+    sched_guard l = s.lock();
+    if (s.gcwaiting.load(std::memory_order_relaxed) || rt.stopping.load(std::memory_order_relaxed))
       goto top;
-    }
-    if (s.runqsize.load(std::memory_order_relaxed) != 0) {
-      g* gp = globrunqget(rt, pp, 0);
-      s.lock.unlock();
-      return {gp, false};
-    }
+    if (s.runqsize.load(std::memory_order_relaxed) != 0) return {globrunqget(rt, *l, pp, 0), false};
 #ifndef GORO_MUTANT_NO_NEEDSPINNING
     // Someone found work but no idle P for it (pidleget_spinning). We are
     // about to make a P idle without the spinner's re-check: spin instead,
     // so that work is found (Go's "delicate dance").
     if (!mp->spinning && s.needspinning.load(std::memory_order_relaxed)) {
       become_spinning(mp);
-      s.lock.unlock();
       goto top;
     }
 #endif
-    pidleput(rt, releasep(mp));
-    s.lock.unlock();
+    pidleput(rt, *l, releasep(mp));
   }
 
   // Spinning -> not spinning. Decrement first, then (after StoreLoad) look
@@ -271,9 +270,11 @@ top:
     for (std::uint32_t i = 0; i < n; i++) {
       p* p2 = rt.allp[i].load(std::memory_order_relaxed);
       if (!runqempty(p2)) {
-        s.lock.lock();
-        p* pp = pidleget_spinning(rt);
-        s.lock.unlock();
+        p* pp;
+        {
+          sched_guard l = s.lock();
+          pp = pidleget_spinning(rt, *l);
+        }
         if (pp) {
           acquirep(mp, pp);
           become_spinning(mp);

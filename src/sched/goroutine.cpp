@@ -45,9 +45,10 @@ void post_runqput(m* mp, g* prev, void*) {
 void post_globrunqput(m* mp, g* prev, void*) {
   casgstatus(prev, gstatus::running, gstatus::runnable, "gosched");
   runtime& rt = *mp->rt;
-  rt.sched.lock.lock();
-  globrunqput(rt, prev);
-  rt.sched.lock.unlock();
+  {
+    sched_guard l = rt.sched.lock();
+    globrunqput(rt, *l, prev);
+  }
   ready_wake(rt);
 }
 

@@ -123,7 +123,7 @@ void destroy_task(g* gp);
 // pidleget, and if no P is idle, asks an M about to drop its P to spin
 // instead (sched.needspinning), so the work the caller found is not lost.
 // Called from: any M. Locks: holds sched.lock. May switch: no.
-p* pidleget_spinning(runtime& rt);
+p* pidleget_spinning(runtime& rt, sched_locked& l);
 
 // mp leaves the scheduler: its loop ended, or its G entered a blocking call;
 // the M that empties nmsched while stopping wakes run_main.
@@ -161,7 +161,7 @@ void drop_spinning(runtime& rt, const char* where);
 // reports.
 // Called from: stopm (g0), sysmon (checkdead_recheck). Locks: holds
 // sched.lock; takes allg_mu. May switch: no.
-std::exception_ptr checkdead(runtime& rt);
+std::exception_ptr checkdead(runtime& rt, sched_locked& l);
 
 // --- findrunnable.cpp -------------------------------------------------------
 
@@ -191,7 +191,7 @@ constexpr std::uint32_t budget_check_every = 64;
 // may take sched.lock. May switch: no.
 void gfput(runtime& rt, p* pp, g* gp);
 // The global free list. Locks: holds sched.lock. May switch: no.
-void gfput_global_locked(runtime& rt, g* gp);
+void gfput_global_locked(runtime& rt, sched_locked& l, g* gp);
 // A new g struct, registered in rt.allgs. Locks: takes allg_mu.
 g* malg(runtime& rt);
 // Live goroutines: created minus finished over every P and the retired

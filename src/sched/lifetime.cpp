@@ -80,12 +80,13 @@ void begin_shutdown(runtime& rt) {
   }
   // Step 2. seq_cst: the store half of the Dekker pair with nmsched
   // (msched_leave, exitsyscall); it also releases main_exc to run_main.
-  rt.sched.lock.lock();
-  rt.stopping.store(true, std::memory_order_seq_cst);
-  for (m* mp = rt.sched.midle; mp; mp = mp->schedlink) mp->park.wakeup();
-  rt.sched.midle = nullptr;
-  rt.sched.nmidle = 0;
-  rt.sched.lock.unlock();
+  {
+    sched_guard l = rt.sched.lock();
+    rt.stopping.store(true, std::memory_order_seq_cst);
+    for (m* mp = l->midle; mp; mp = mp->schedlink) mp->park.wakeup();
+    l->midle = nullptr;
+    l->nmidle = 0;
+  }
   netpoll_break(rt);  // the M blocked in netpoll
   rt.sysmon_note.wakeup();
   // Step 3.
@@ -261,7 +262,13 @@ runtime::~runtime() {
     clear_preempt(pp);  // keep the process-wide preempt_pending count exact
     delete pp;
   }
-  for (m* mp : allm) delete mp;
+  {
+    // Nothing else runs now; the lock is taken only because it is the way
+    // to the list.
+    sched_guard l = sched.lock();
+    for (m* mp : l->allm) delete mp;
+    l->allm.clear();
+  }
   netpoll_close(*this);
 }
 
@@ -302,9 +309,11 @@ void run_main(main_ref main, const options& opts_in) {
   compute_coprimes(*rt, nprocs);
   p* p0 = rt->allp[0].load(std::memory_order_relaxed);
   p0->status.store(pstatus::idle, std::memory_order_relaxed);
-  rt->sched.lock.lock();
-  for (unsigned i = nprocs; i-- > 1;) pidleput(*rt, rt->allp[i].load(std::memory_order_relaxed));
-  rt->sched.lock.unlock();
+  {
+    sched_guard l = rt->sched.lock();
+    for (unsigned i = nprocs; i-- > 1;)
+      pidleput(*rt, *l, rt->allp[i].load(std::memory_order_relaxed));
+  }
 
   // The main goroutine: id 1, counted on P0, queued there before any M
   // exists (P0 is nobody's yet: this thread is its only user).
@@ -324,8 +333,8 @@ void run_main(main_ref main, const options& opts_in) {
   sysmon_start(*rt);
   newm(*rt, p0, false);  // M0; its thread's start publishes all of the above
   {
-    std::lock_guard lk(rt->sched.lock);
-    rt->m0 = rt->allm.front();
+    sched_guard l = rt->sched.lock();
+    rt->m0 = l->allm.front();
   }
 
   // The shutdown (steps in begin_shutdown's comment).

@@ -17,10 +17,9 @@ constexpr std::int32_t gfree_global_stack_max = 1024;
 
 }  // namespace
 
-// Caller holds sched.lock.
-void gfput_global_locked(runtime& rt, g* gp) {
-  gp->schedlink = rt.sched.gfree;
-  rt.sched.gfree = gp;
+void gfput_global_locked(runtime& rt, sched_locked& l, g* gp) {
+  gp->schedlink = l.gfree;
+  l.gfree = gp;
   owner_add(rt.sched.ngfree, 1);
 }
 
@@ -36,7 +35,7 @@ void gfput(runtime& rt, p* pp, g* gp) {
   // Move half to the global list. Past a global cap, dead Gs give their
   // stacks back, so a burst of a million goroutines does not pin a million
   // stacks forever.
-  rt.sched.lock.lock();
+  sched_guard l = rt.sched.lock();
   while (pp->gfreecnt > gfree_local_max / 2) {
     g* g1 = pp->gfree;
     pp->gfree = g1->schedlink;
@@ -45,18 +44,16 @@ void gfput(runtime& rt, p* pp, g* gp) {
       rt.stacks.release(g1->stk);
       g1->stk = {};
     }
-    gfput_global_locked(rt, g1);
+    gfput_global_locked(rt, *l, g1);
   }
-  rt.sched.lock.unlock();
 }
 
 namespace {
 
-// Caller holds sched.lock.
-g* gfget_global_locked(runtime& rt) {
-  g* gp = rt.sched.gfree;
+g* gfget_global_locked(runtime& rt, sched_locked& l) {
+  g* gp = l.gfree;
   if (gp) {
-    rt.sched.gfree = gp->schedlink;
+    l.gfree = gp->schedlink;
     owner_add(rt.sched.ngfree, -1);
   }
   return gp;
@@ -65,15 +62,14 @@ g* gfget_global_locked(runtime& rt) {
 g* gfget(runtime& rt, p* pp) {
   // Peek without the lock; a stale count only costs a lock round trip.
   if (!pp->gfree && rt.sched.ngfree.load(std::memory_order_relaxed) > 0) {
-    rt.sched.lock.lock();
+    sched_guard l = rt.sched.lock();
     while (pp->gfreecnt < gfree_local_max / 2) {
-      g* g1 = gfget_global_locked(rt);
+      g* g1 = gfget_global_locked(rt, *l);
       if (!g1) break;
       g1->schedlink = pp->gfree;
       pp->gfree = g1;
       pp->gfreecnt++;
     }
-    rt.sched.lock.unlock();
   }
   g* gp = pp->gfree;
   if (gp) {
@@ -161,9 +157,8 @@ newg_handle newg_begin(std::size_t size, std::size_t align) {
     check_guarded_budget(*rt, pp);
     if (pp) gp = gfget(*rt, pp);
     if (!gp) {
-      rt->sched.lock.lock();
-      gp = gfget_global_locked(*rt);
-      rt->sched.lock.unlock();
+      sched_guard l = rt->sched.lock();
+      gp = gfget_global_locked(*rt, *l);
     }
     if (!gp) gp = malg(*rt);
     if (size <= g_inline_task_bytes && align <= alignof(std::max_align_t)) {
@@ -178,9 +173,8 @@ newg_handle newg_begin(std::size_t size, std::size_t align) {
     return {gp, ::operator new(size, std::align_val_t(align)), align};
   } catch (...) {
     if (gp) {
-      rt->sched.lock.lock();
-      gfput_global_locked(*rt, gp);
-      rt->sched.lock.unlock();
+      sched_guard l = rt->sched.lock();
+      gfput_global_locked(*rt, *l, gp);
     }
     if (!pp) rt->release();
     throw;
@@ -197,9 +191,10 @@ void newg_abort(newg_handle h) noexcept {
     if (h.align <= __STDCPP_DEFAULT_NEW_ALIGNMENT__) ::operator delete(h.storage);
     else ::operator delete(h.storage, std::align_val_t(h.align));
   }
-  rt.sched.lock.lock();
-  gfput_global_locked(rt, gp);
-  rt.sched.lock.unlock();
+  {
+    sched_guard l = rt.sched.lock();
+    gfput_global_locked(rt, *l, gp);
+  }
   nopreempt np;
   m* mp = getm();
   if (!(mp && mp->p_ && mp->rt == &rt)) rt.release();
@@ -222,16 +217,15 @@ void newg_commit(newg_handle h, task* t) {
     return;
   }
   gp->goid = newgoid(rt, nullptr);
+  {
 #ifdef GORO_CHECK_INVARIANTS
-  // The census (audit_stopped_world) holds sched.lock: it must see the new
-  // G's status and its count change together.
-  rt.sched.lock.lock();
+    // The census (audit_stopped_world) holds sched.lock: it must see the new
+    // G's status and its count change together.
+    sched_guard l = rt.sched.lock();
 #endif
-  casgstatus(gp, gstatus::dead, gstatus::runnable, "newproc (foreign thread)");
-  rt.nretired_created.fetch_add(1, std::memory_order_relaxed);
-#ifdef GORO_CHECK_INVARIANTS
-  rt.sched.lock.unlock();
-#endif
+    casgstatus(gp, gstatus::dead, gstatus::runnable, "newproc (foreign thread)");
+    rt.nretired_created.fetch_add(1, std::memory_order_relaxed);
+  }
   injectg(rt, gp);
   rt.release();
 }

@@ -22,12 +22,12 @@ void acquirep(m* mp, p* pp);
 p* releasep(m* mp);
 
 // The idle P and idle M lists (Go: pidleput, pidleget, mput, mget).
-// Called from: any M, sysmon, run_main. Locks: holds sched.lock. May
-// switch: no.
-void pidleput(runtime& rt, p* pp);
-p* pidleget(runtime& rt);
-void mput(runtime& rt, m* mp);
-m* mget(runtime& rt);
+// Called from: any M, sysmon, run_main. Locks: holds sched.lock (the
+// sched_locked& proves it). May switch: no.
+void pidleput(runtime& rt, sched_locked& l, p* pp);
+p* pidleget(runtime& rt, sched_locked& l);
+void mput(sched_locked& l, m* mp);
+m* mget(sched_locked& l);
 
 // Starts a spinning M on an idle P if no M spins yet (Go's wakep).
 // Called from: ready_wake. Locks: none held; takes sched.lock. May switch: no.

@@ -14,10 +14,11 @@ bool gcstopm(m* mp) {
     drop_spinning(rt, "gcstopm");
   }
   p* pp = releasep(mp);
-  rt.sched.lock.lock();
-  pp->status.store(pstatus::stopped, std::memory_order_relaxed);
-  if (--rt.sched.stopwait == 0) rt.sched.stopnote.wakeup();
-  rt.sched.lock.unlock();
+  {
+    sched_guard l = rt.sched.lock();
+    pp->status.store(pstatus::stopped, std::memory_order_relaxed);
+    if (--l->stopwait == 0) rt.sched.stopnote.wakeup();
+  }
   return stopm(mp);
 }
 
@@ -39,17 +40,17 @@ namespace {
 // Empties a P that is leaving (procresize shrinking): its queued Gs go to the
 // head of the global queue in their order, runnext first, so none is lost
 // (invariant NoGLost) and they run before later arrivals.
-void destroy_p_locked(runtime& rt, p* pp) {
+void destroy_p_locked(runtime& rt, sched_locked& l, p* pp) {
   pp->runq.drain_stopped([&](g* gp, bool runnext) {
 #ifdef GORO_MUTANT_RESIZE_DROPS_RUNNEXT
     if (runnext) return;  // MUTANT: the removed P's runnext G is forgotten (runnable, in no queue)
 #endif
     (void)runnext;
-    globrunqputhead(rt, gp);
+    globrunqputhead(rt, l, gp);
   });
   while (g* gp = pp->gfree) {
     pp->gfree = gp->schedlink;
-    gfput_global_locked(rt, gp);
+    gfput_global_locked(rt, l, gp);
   }
   pp->gfreecnt = 0;
   // Its timers go to P0, which always survives (Go: moveTimers).
@@ -89,43 +90,44 @@ void stop_the_world(m* mp) {
   runtime& rt = *mp->rt;
   schedt& s = rt.sched;
   std::uint32_t nprocs = rt.gomaxprocs.load(std::memory_order_relaxed);
-  s.lock.lock();
-  s.stopwait = static_cast<std::int32_t>(nprocs);
-  // seq_cst: StoreLoad against entersyscall, which stores P status syscall
-  // and then loads gcwaiting. Either it sees gcwaiting and stops its P
-  // itself, or our scan below sees the syscall status and claims the P.
-  s.gcwaiting.store(true, std::memory_order_seq_cst);
-  mp->p_->status.store(pstatus::stopped, std::memory_order_relaxed);
-  s.stopwait--;
-  while (p* pp = pidleget(rt)) {
-    pp->status.store(pstatus::stopped, std::memory_order_relaxed);
-    s.stopwait--;
+  {
+    sched_guard l = s.lock();
+    l->stopwait = static_cast<std::int32_t>(nprocs);
+    // seq_cst: StoreLoad against entersyscall, which stores P status syscall
+    // and then loads gcwaiting. Either it sees gcwaiting and stops its P
+    // itself, or our scan below sees the syscall status and claims the P.
+    s.gcwaiting.store(true, std::memory_order_seq_cst);
+    mp->p_->status.store(pstatus::stopped, std::memory_order_relaxed);
+    l->stopwait--;
+    while (p* pp = pidleget(rt, *l)) {
+      pp->status.store(pstatus::stopped, std::memory_order_relaxed);
+      l->stopwait--;
+    }
   }
-  s.lock.unlock();
   // Ps in a blocking call are claimed here (their Ms are busy in the call);
   // running Ps stop at their Ms' next scheduling point (gcstopm), which we
-  // hurry along with preemption requests. The last one wakes us; we also
-  // look again every 100 µs, as Go does, in case a P entered a blocking
-  // call or a request was missed.
+  // hurry along with preemption requests. The last one wakes us (and we
+  // see stopwait at zero under the lock); we also look again every 100 µs,
+  // as Go does, in case a P entered a blocking call or a request was missed.
   for (;;) {
-    s.lock.lock();
-    for (std::uint32_t i = 0; i < nprocs; i++) {
-      p* pp = rt.allp[i].load(std::memory_order_relaxed);
-      pstatus st = pstatus::syscall;
-      if (pp->status.compare_exchange_strong(st, pstatus::stopped, std::memory_order_seq_cst))
-        s.stopwait--;
+    {
+      sched_guard l = s.lock();
+      for (std::uint32_t i = 0; i < nprocs; i++) {
+        p* pp = rt.allp[i].load(std::memory_order_relaxed);
+        pstatus st = pstatus::syscall;
+        if (pp->status.compare_exchange_strong(st, pstatus::stopped, std::memory_order_seq_cst))
+          l->stopwait--;
+      }
+      GORO_INVARIANT(l->stopwait >= 0, "stop_the_world: stopwait %d", l->stopwait);
+      if (l->stopwait == 0) break;
     }
-    bool done = s.stopwait == 0;
-    s.lock.unlock();
-    if (done) break;
     for (std::uint32_t i = 0; i < nprocs; i++) {
       p* pp = rt.allp[i].load(std::memory_order_relaxed);
       if (pp->status.load(std::memory_order_relaxed) == pstatus::running) preemptone(rt, pp);
     }
-    if (s.stopnote.sleep_until(nanotime() + 100'000)) break;
+    s.stopnote.sleep_until(nanotime() + 100'000);
   }
   s.stopnote.clear();
-  GORO_INVARIANT(s.stopwait == 0, "stop_the_world: stopwait %d", s.stopwait);
   audit_stopped_world(rt);  // OneGPlace and Census (sched/audit.hpp)
 }
 
@@ -133,7 +135,7 @@ void start_the_world(m* mp, unsigned nprocs) {
   runtime& rt = *mp->rt;
   schedt& s = rt.sched;
   std::vector<p*> runnable;
-  s.lock.lock();
+  sched_guard l = s.lock();
   std::uint32_t old = rt.gomaxprocs.load(std::memory_order_relaxed);
   for (std::uint32_t i = old; i < nprocs; i++) {
     if (!rt.allp[i].load(std::memory_order_relaxed)) {
@@ -142,7 +144,7 @@ void start_the_world(m* mp, unsigned nprocs) {
       rt.allp[i].store(pp, std::memory_order_release);
     }
   }
-  for (std::uint32_t i = nprocs; i < old; i++) destroy_p_locked(rt, rt.allp[i]);
+  for (std::uint32_t i = nprocs; i < old; i++) destroy_p_locked(rt, *l, rt.allp[i]);
   p* cur = mp->p_;
   if (static_cast<std::uint32_t>(cur->id) >= nprocs) {
     // Our own P is going away; continue on P0.
@@ -160,11 +162,11 @@ void start_the_world(m* mp, unsigned nprocs) {
     p* pp = rt.allp[i].load(std::memory_order_relaxed);
     if (pp == mp->p_) continue;
     pp->status.store(pstatus::idle, std::memory_order_relaxed);
-    if (runqempty(pp)) pidleput(rt, pp);
+    if (runqempty(pp)) pidleput(rt, *l, pp);
     else runnable.push_back(pp);
   }
   s.gcwaiting.store(false, std::memory_order_release);
-  s.lock.unlock();
+  l.unlock();
   for (p* pp : runnable) startm(rt, pp, false);
   // Work may also wait in the global queue (moved from removed Ps).
   ready_wake(rt);

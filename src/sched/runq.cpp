@@ -5,6 +5,8 @@
 #include <sched.h>
 #include <time.h>
 
+#include "base/owner_add.hpp"
+
 namespace goro::detail {
 
 namespace {
@@ -16,9 +18,8 @@ struct globrunq_sink {
   void operator()(g** batch, std::uint32_t n) const {
     for (std::uint32_t i = 0; i + 1 < n; i++) batch[i]->schedlink = batch[i + 1];
     batch[n - 1]->schedlink = nullptr;
-    rt.sched.lock.lock();
-    globrunqputbatch(rt, batch[0], batch[n - 1], static_cast<std::int32_t>(n));
-    rt.sched.lock.unlock();
+    sched_guard l = rt.sched.lock();
+    globrunqputbatch(rt, *l, batch[0], batch[n - 1], static_cast<std::int32_t>(n));
   }
 };
 
@@ -66,33 +67,30 @@ bool runqempty(const p* pp) { return pp->runq.empty(); }
 
 std::uint32_t runqlen(const p* pp) { return pp->runq.size(); }
 
-void globrunqput(runtime& rt, g* gp) {
+void globrunqput(runtime& rt, sched_locked& l, g* gp) {
   gp->schedlink = nullptr;
-  if (rt.sched.runqtail) rt.sched.runqtail->schedlink = gp;
-  else rt.sched.runqhead = gp;
-  rt.sched.runqtail = gp;
-  rt.sched.runqsize.store(rt.sched.runqsize.load(std::memory_order_relaxed) + 1,
-                          std::memory_order_relaxed);
+  if (l.runqtail) l.runqtail->schedlink = gp;
+  else l.runqhead = gp;
+  l.runqtail = gp;
+  owner_add(rt.sched.runqsize, 1);
 }
 
-void globrunqputhead(runtime& rt, g* gp) {
-  gp->schedlink = rt.sched.runqhead;
-  rt.sched.runqhead = gp;
-  if (!rt.sched.runqtail) rt.sched.runqtail = gp;
-  rt.sched.runqsize.store(rt.sched.runqsize.load(std::memory_order_relaxed) + 1,
-                          std::memory_order_relaxed);
+void globrunqputhead(runtime& rt, sched_locked& l, g* gp) {
+  gp->schedlink = l.runqhead;
+  l.runqhead = gp;
+  if (!l.runqtail) l.runqtail = gp;
+  owner_add(rt.sched.runqsize, 1);
 }
 
-void globrunqputbatch(runtime& rt, g* head, g* tail, std::int32_t n) {
+void globrunqputbatch(runtime& rt, sched_locked& l, g* head, g* tail, std::int32_t n) {
   tail->schedlink = nullptr;
-  if (rt.sched.runqtail) rt.sched.runqtail->schedlink = head;
-  else rt.sched.runqhead = head;
-  rt.sched.runqtail = tail;
-  rt.sched.runqsize.store(rt.sched.runqsize.load(std::memory_order_relaxed) + n,
-                          std::memory_order_relaxed);
+  if (l.runqtail) l.runqtail->schedlink = head;
+  else l.runqhead = head;
+  l.runqtail = tail;
+  owner_add(rt.sched.runqsize, n);
 }
 
-g* globrunqget(runtime& rt, p* pp, std::int32_t max) {
+g* globrunqget(runtime& rt, sched_locked& l, p* pp, std::int32_t max) {
   std::int32_t size = rt.sched.runqsize.load(std::memory_order_relaxed);
   if (size == 0) return nullptr;
   std::int32_t procs = static_cast<std::int32_t>(rt.gomaxprocs.load(std::memory_order_relaxed));
@@ -100,18 +98,18 @@ g* globrunqget(runtime& rt, p* pp, std::int32_t max) {
   if (n > size) n = size;
   if (max > 0 && n > max) n = max;
   if (n > static_cast<std::int32_t>(runq_capacity / 2)) n = runq_capacity / 2;
-  g* gp = rt.sched.runqhead;
-  rt.sched.runqhead = gp->schedlink;
+  g* gp = l.runqhead;
+  l.runqhead = gp->schedlink;
   std::int32_t taken = 1;
   for (; taken < n; taken++) {
     // Not runqput: its overflow path takes sched.lock, which we hold. Callers
     // take from the global queue when the local one is empty, so at most 128
     // Gs fit; should the queue be full, the rest simply stay global.
-    g* g1 = rt.sched.runqhead;
+    g* g1 = l.runqhead;
     if (!pp->runq.try_put(g1)) break;
-    rt.sched.runqhead = g1->schedlink;
+    l.runqhead = g1->schedlink;
   }
-  if (!rt.sched.runqhead) rt.sched.runqtail = nullptr;
+  if (!l.runqhead) l.runqtail = nullptr;
   rt.sched.runqsize.store(size - taken, std::memory_order_relaxed);
   gp->schedlink = nullptr;
   return gp;

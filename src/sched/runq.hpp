@@ -52,15 +52,16 @@ bool runqempty(const p* pp);
 // Called from: any thread. Locks: any or none. May switch: no.
 std::uint32_t runqlen(const p* pp);
 
-// The global run queue.
-// Called from: any M. Locks: sched.lock held (the fields are guarded by it;
-// runqsize is also read racily as a hint). May switch: no.
-void globrunqput(runtime& rt, g* gp);
-void globrunqputhead(runtime& rt, g* gp);
-void globrunqputbatch(runtime& rt, g* head, g* tail, std::int32_t n);
+// The global run queue (its fields are sched_locked's; runqsize is also
+// read racily as a hint).
+// Called from: any M, foreign thread (injectg). Locks: holds sched.lock
+// (the sched_locked& proves it). May switch: no.
+void globrunqput(runtime& rt, sched_locked& l, g* gp);
+void globrunqputhead(runtime& rt, sched_locked& l, g* gp);
+void globrunqputbatch(runtime& rt, sched_locked& l, g* head, g* tail, std::int32_t n);
 // Takes a fair share of the global queue (at most max if max > 0): returns
 // one G and moves the rest to pp's local queue.
 // Called from: pp's owner. Locks: sched.lock held. May switch: no.
-g* globrunqget(runtime& rt, p* pp, std::int32_t max);
+g* globrunqget(runtime& rt, sched_locked& l, p* pp, std::int32_t max);
 
 }  // namespace goro::detail

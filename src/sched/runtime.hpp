@@ -204,33 +204,79 @@ struct alignas(64) p {
 
 constexpr std::uint32_t max_procs = 1024;
 
-struct schedt {
-  futex_lock lock;
-
-  // Global run queue, FIFO through g::schedlink.
+// The scheduler's global state (Go's schedt) in two parts:
+//  - sched_locked: what sched.lock guards. Reachable only through the lock:
+//    schedt::lock() returns a guard, and a function that needs the lock held
+//    takes a sched_locked& (which only a guard hands out), so code that
+//    touches these fields without the lock does not compile.
+//  - the rest of schedt: atomics read without the lock. Each says who writes
+//    it and why a racy read is enough.
+struct sched_locked {
+  // Global run queue, FIFO through g::schedlink (its length: runqsize).
   g* runqhead = nullptr;
   g* runqtail = nullptr;
-  std::atomic<std::int32_t> runqsize{0};  // written under lock; read racily
-
-  p* pidle = nullptr;                      // idle P list
-  std::atomic<std::int32_t> npidle{0};     // written under lock; read racily
-  m* midle = nullptr;                      // idle M list
+  p* pidle = nullptr;  // idle P list, through p::link (its length: npidle)
+  m* midle = nullptr;  // idle M list, through m::schedlink
   std::int32_t nmidle = 0;
-  std::int32_t mcount = 0;
-  std::atomic<std::int32_t> nmspinning{0};
+  std::int32_t mcount = 0;    // Ms created (newm); they never exit before shutdown
+  std::int32_t stopwait = 0;  // Ps a stop-the-world still waits for
+  g* gfree = nullptr;         // dead Gs beyond the per-P caches (its length: ngfree)
+  std::vector<m*> allm;       // every M, freed at teardown
+  // Set by checkdead when it has declared a deadlock, so that it does so once.
+  bool deadlocked = false;
+};
+
+class schedt;
+
+// Holds sched.lock from construction until unlock() or destruction, and is
+// the only way to reach sched_locked. Not movable: a lock is released where
+// it was taken (the scheduler never hands sched.lock across a switch).
+class [[nodiscard]] sched_guard {
+ public:
+  explicit sched_guard(schedt& s);
+  ~sched_guard() {
+    if (s_) unlock();
+  }
+  sched_guard(const sched_guard&) = delete;
+  sched_guard& operator=(const sched_guard&) = delete;
+  sched_locked* operator->() const noexcept { return locked_; }
+  sched_locked& operator*() const noexcept { return *locked_; }
+  // Releases the lock before the end of the scope (a slow path that must not
+  // hold it, or a hand-off); the guard is then empty.
+  void unlock() noexcept;
+
+ private:
+  schedt* s_;
+  sched_locked* locked_;
+};
+
+class schedt {
+ public:
+  // Takes sched.lock. Lock order: sched.lock before allg_mu (checkdead)
+  // and before a P's timer_heap lock (destroy_p_locked).
+  sched_guard lock() { return sched_guard(*this); }
+
+  // Racy hints: written under the lock (by sched_locked's users), read
+  // without it by code that only decides whether to look further (a stale
+  // value costs a lock round or defers work to a later check, never a
+  // lost G: every decision that matters is retaken under the lock).
+  std::atomic<std::int32_t> runqsize{0};  // length of the global run queue
+  std::atomic<std::int32_t> npidle{0};    // length of the idle P list
+  std::atomic<std::int32_t> ngfree{0};    // length of the global free list
   // Set (under lock) when someone found work but no idle P to start an M
   // on; a non-spinning M about to idle its P spins instead (Go 1.21's
   // sched.needspinning). Relaxed: written and tested under lock.
   std::atomic<bool> needspinning{false};
 
-  // Stop-the-world (procresize): see stop_the_world in procresize.cpp.
-  std::atomic<bool> gcwaiting{false};
-  std::int32_t stopwait = 0;
-  note stopnote;
+  // Spinning Ms; changed only through the spinning transitions
+  // (spinning.cpp), never under the lock's protection alone.
+  std::atomic<std::int32_t> nmspinning{0};
 
-  // Dead Gs beyond the per-P caches.
-  g* gfree = nullptr;
-  std::atomic<std::int32_t> ngfree{0};  // written under lock; peeked without
+  // Stop-the-world (procresize): see stop_the_world in procresize.cpp.
+  // gcwaiting is stored under the lock and read racily by every M at its
+  // scheduling points; stopnote wakes the stopper.
+  std::atomic<bool> gcwaiting{false};
+  note stopnote;
 
   // The one M that, having found no work, blocks in netpoll until the
   // earliest timer (or indefinitely, if goroutines wait for the network and
@@ -240,7 +286,19 @@ struct schedt {
   // earlier timer and must then wake it (wake_timer_sleeper: netpoll_break).
   std::atomic<m*> timer_sleeper{nullptr};
   std::atomic<std::int64_t> timer_sleep_until{0};
+
+ private:
+  friend class sched_guard;
+  futex_lock mu_;
+  sched_locked locked_;
 };
+
+inline sched_guard::sched_guard(schedt& s) : s_(&s), locked_(&s.locked_) { s.mu_.lock(); }
+inline void sched_guard::unlock() noexcept {
+  s_->mu_.unlock();
+  s_ = nullptr;
+  locked_ = nullptr;
+}
 
 struct runtime {
   runtime(const options& o, unsigned nprocs);
@@ -268,7 +326,6 @@ struct runtime {
   // the totals of Ps removed by procresize.
   std::atomic<std::int64_t> nretired_created{0}, nretired_finished{0};
 
-  std::vector<m*> allm;  // every M; guarded by sched.lock; freed at teardown
   sema world_sema;       // serializes stop-the-world (gomaxprocs)
 
   std::mutex allg_mu;

@@ -42,19 +42,19 @@ p* releasep(m* mp) {
   return pp;
 }
 
-void pidleput(runtime& rt, p* pp) {
+void pidleput(runtime& rt, sched_locked& l, p* pp) {
   GORO_INVARIANT(runqempty(pp), "pidleput: P%d has queued work", pp->id);
   pp->status.store(pstatus::idle, std::memory_order_relaxed);
-  pp->link = rt.sched.pidle;
-  rt.sched.pidle = pp;
+  pp->link = l.pidle;
+  l.pidle = pp;
   pp->idle_listed.store(true, std::memory_order_relaxed);
   owner_add(rt.sched.npidle, 1);
 }
 
-p* pidleget(runtime& rt) {
-  p* pp = rt.sched.pidle;
+p* pidleget(runtime& rt, sched_locked& l) {
+  p* pp = l.pidle;
   if (pp) {
-    rt.sched.pidle = pp->link;
+    l.pidle = pp->link;
     pp->link = nullptr;
     pp->idle_listed.store(false, std::memory_order_relaxed);
     owner_add(rt.sched.npidle, -1);
@@ -62,8 +62,8 @@ p* pidleget(runtime& rt) {
   return pp;
 }
 
-p* pidleget_spinning(runtime& rt) {
-  p* pp = pidleget(rt);
+p* pidleget_spinning(runtime& rt, sched_locked& l) {
+  p* pp = pidleget(rt, l);
   // Work was found that no idle P can take: an M that is about to put its
   // P on the idle list without spinning must spin instead (findrunnable
   // checks this under the same lock), or the work could wait forever.
@@ -71,18 +71,18 @@ p* pidleget_spinning(runtime& rt) {
   return pp;
 }
 
-void mput(runtime& rt, m* mp) {
-  mp->schedlink = rt.sched.midle;
-  rt.sched.midle = mp;
-  rt.sched.nmidle++;
+void mput(sched_locked& l, m* mp) {
+  mp->schedlink = l.midle;
+  l.midle = mp;
+  l.nmidle++;
 }
 
-m* mget(runtime& rt) {
-  m* mp = rt.sched.midle;
+m* mget(sched_locked& l) {
+  m* mp = l.midle;
   if (mp) {
-    rt.sched.midle = mp->schedlink;
+    l.midle = mp->schedlink;
     mp->schedlink = nullptr;
-    rt.sched.nmidle--;
+    l.nmidle--;
   }
   return mp;
 }
@@ -132,18 +132,20 @@ void newm(runtime& rt, p* pp, bool spinning) {
   m* mp = allocm(rt);
   mp->nextp = pp;
   mp->spinning = spinning;
-  rt.sched.lock.lock();
-  if (static_cast<unsigned>(rt.sched.mcount) >= rt.opts.max_threads) {
-    // Go's "program exceeds N-thread limit": most often goroutines piling
-    // up in blocking calls. Nothing sensible can continue without the M.
-    fatal("program exceeds the %u-thread limit (goro::options::max_threads): %d Ms exist, "
-          "most likely goroutines blocked in goro::blocking() calls; raise max_threads or "
-          "block fewer goroutines at once",
-          rt.opts.max_threads, rt.sched.mcount);
+  std::int32_t mcount;
+  {
+    sched_guard l = rt.sched.lock();
+    if (static_cast<unsigned>(l->mcount) >= rt.opts.max_threads) {
+      // Go's "program exceeds N-thread limit": most often goroutines piling
+      // up in blocking calls. Nothing sensible can continue without the M.
+      fatal("program exceeds the %u-thread limit (goro::options::max_threads): %d Ms exist, "
+            "most likely goroutines blocked in goro::blocking() calls; raise max_threads or "
+            "block fewer goroutines at once",
+            rt.opts.max_threads, l->mcount);
+    }
+    mcount = ++l->mcount;
+    l->allm.push_back(mp);
   }
-  rt.sched.mcount++;
-  rt.allm.push_back(mp);
-  rt.sched.lock.unlock();
   // In the scheduler from now on (msched_leave when its loop ends); counted
   // before the thread starts, so run_main never sees an M in between.
   rt.nmsched.fetch_add(1, std::memory_order_seq_cst);
@@ -153,24 +155,24 @@ void newm(runtime& rt, p* pp, bool spinning) {
     // runtime (and this M) before an assignment here would complete.
     std::thread(mstart, mp).detach();
   } catch (const std::system_error& e) {
-    fatal("cannot create an OS thread for a new M (%d Ms exist): %s", rt.sched.mcount, e.what());
+    fatal("cannot create an OS thread for a new M (%d Ms exist): %s", mcount, e.what());
   }
 }
 
 void startm(runtime& rt, p* pp, bool spinning) {
-  rt.sched.lock.lock();
+  sched_guard l = rt.sched.lock();
   if (!pp) {
-    pp = pidleget(rt);
+    pp = pidleget(rt, *l);
     if (!pp) {
-      rt.sched.lock.unlock();
+      l.unlock();
       // The caller claimed a spinning slot for this M, but no P is idle:
       // undo the claim (Go's startm does the same).
       if (spinning) drop_spinning(rt, "startm");
       return;
     }
   }
-  m* nmp = mget(rt);
-  rt.sched.lock.unlock();
+  m* nmp = mget(*l);
+  l.unlock();
   GORO_CHAOS_AT(chaos_site::startm_handoff);  // P taken off the idle list, M not yet woken
   if (!nmp) {
     newm(rt, pp, spinning);
@@ -189,14 +191,15 @@ void wakep(runtime& rt) {
   if (rt.sched.nmspinning.load(std::memory_order_relaxed) != 0) return;
   GORO_CHAOS_POINT();  // between the spinning check and the claim
   if (!claim_spinning(rt)) return;
-  rt.sched.lock.lock();
-  p* pp = pidleget_spinning(rt);
-  if (!pp) {
-    drop_spinning(rt, "wakep");
-    rt.sched.lock.unlock();
-    return;
+  p* pp;
+  {
+    sched_guard l = rt.sched.lock();
+    pp = pidleget_spinning(rt, *l);
+    if (!pp) {
+      drop_spinning(rt, "wakep");
+      return;
+    }
   }
-  rt.sched.lock.unlock();
   startm(rt, pp, true);
 }
 
@@ -219,10 +222,12 @@ void injectg(runtime& rt, g* gp) {
   // Not sloppy, as Go's injectglist: the put and the idle-P check happen under
   // sched.lock, and an M releases its P only after checking the global queue
   // under the same lock, so either we see its idle P or it sees our G.
-  rt.sched.lock.lock();
-  globrunqput(rt, gp);
-  p* pp = pidleget(rt);
-  rt.sched.lock.unlock();
+  p* pp;
+  {
+    sched_guard l = rt.sched.lock();
+    globrunqput(rt, *l, gp);
+    pp = pidleget(rt, *l);
+  }
   if (pp) startm(rt, pp, false);
 }
 
@@ -278,14 +283,13 @@ bool stopm(m* mp) {
   runtime& rt = *mp->rt;
   GORO_INVARIANT(mp->p_ == nullptr, "stopm: M%lld still holds P%d", (long long)mp->id,
                  mp->p_->id);
-  rt.sched.lock.lock();
-  if (rt.stopping.load(std::memory_order_relaxed)) {
-    rt.sched.lock.unlock();
-    return false;
+  std::exception_ptr dead;
+  {
+    sched_guard l = rt.sched.lock();
+    if (rt.stopping.load(std::memory_order_relaxed)) return false;
+    mput(*l, mp);
+    dead = checkdead(rt, *l);
   }
-  mput(rt, mp);
-  std::exception_ptr dead = checkdead(rt);
-  rt.sched.lock.unlock();
   if (dead) {
     // run() rethrows it once m0 leaves its loop; begin_shutdown's release
     // store of `stopping` publishes it (m0 reads it after an acquire load).

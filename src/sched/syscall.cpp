@@ -47,13 +47,12 @@ bool entersyscall(bool handoff) noexcept {
   if (rt.sched.gcwaiting.load(std::memory_order_seq_cst)) {
     // A stop-the-world is waiting for our P: give it up now rather than
     // after the call (Go: entersyscall_gcwait).
-    rt.sched.lock.lock();
+    sched_guard l = rt.sched.lock();
     pstatus st = pstatus::syscall;
     if (pp->status.compare_exchange_strong(st, pstatus::stopped, std::memory_order_acq_rel)) {
       mp->oldp = nullptr;
-      if (--rt.sched.stopwait == 0) rt.sched.stopnote.wakeup();
+      if (--l->stopwait == 0) rt.sched.stopnote.wakeup();
     }
-    rt.sched.lock.unlock();
   }
   return true;
 }
@@ -67,14 +66,11 @@ namespace {
 // exitsyscall paths share it so that there is one place to remove.
 void drop_curg_in_call(runtime& rt, m* mp) {
 #ifdef GORO_CHECK_INVARIANTS
-  rt.sched.lock.lock();
+  sched_guard l = rt.sched.lock();
 #else
   (void)rt;
 #endif
   mp->curg = nullptr;
-#ifdef GORO_CHECK_INVARIANTS
-  rt.sched.lock.unlock();
-#endif
 }
 
 }  // namespace
@@ -84,10 +80,12 @@ void drop_curg_in_call(runtime& rt, m* mp) {
 void post_exitsyscall0(m* mp, g* prev, void*) {
   runtime& rt = *mp->rt;
   casgstatus(prev, gstatus::syscall, gstatus::runnable, "exitsyscall0");
-  rt.sched.lock.lock();
-  p* pp = pidleget(rt);
-  if (!pp) globrunqput(rt, prev);
-  rt.sched.lock.unlock();
+  p* pp;
+  {
+    sched_guard l = rt.sched.lock();
+    pp = pidleget(rt, *l);
+    if (!pp) globrunqput(rt, *l, prev);
+  }
   if (pp) {
     acquirep(mp, pp);
     runqput(rt, pp, prev, true);  // schedule_loop runs it next
@@ -147,9 +145,11 @@ void exitsyscall() noexcept {
   }
   // Any idle P (Go: exitsyscallfast_pidle).
   if (rt.sched.npidle.load(std::memory_order_relaxed) > 0) {
-    rt.sched.lock.lock();
-    p* pp = pidleget(rt);
-    rt.sched.lock.unlock();
+    p* pp;
+    {
+      sched_guard l = rt.sched.lock();
+      pp = pidleget(rt, *l);
+    }
     if (pp) {
       acquirep(mp, pp);
       exitsyscall_done(gp, pp);
@@ -213,20 +213,21 @@ void handoffp(runtime& rt, p* pp) {
       return;
     }
   }
-  s.lock.lock();
-  if (s.gcwaiting.load(std::memory_order_relaxed)) {
-    pp->status.store(pstatus::stopped, std::memory_order_relaxed);
-    if (--s.stopwait == 0) s.stopnote.wakeup();
-    s.lock.unlock();
-    return;
+  bool work;
+  {
+    sched_guard l = s.lock();
+    if (s.gcwaiting.load(std::memory_order_relaxed)) {
+      pp->status.store(pstatus::stopped, std::memory_order_relaxed);
+      if (--l->stopwait == 0) s.stopnote.wakeup();
+      return;
+    }
+    work = s.runqsize.load(std::memory_order_relaxed) != 0;
+    if (!work) pidleput(rt, *l, pp);
   }
-  if (s.runqsize.load(std::memory_order_relaxed) != 0) {
-    s.lock.unlock();
+  if (work) {  // arrived in the global queue meanwhile: an M runs pp now
     startm(rt, pp, false);
     return;
   }
-  pidleput(rt, pp);
-  s.lock.unlock();
   // It may hold timers: the M sleeping for timers must count them.
   if (std::int64_t when = pp->timers.when0.load(std::memory_order_relaxed))
     wake_timer_sleeper(rt, when);
