@@ -1,5 +1,9 @@
 // Scheduler internals shared across src/ (Go's proc.go). See proc.cpp.
 #pragma once
+// goro.hpp: the public declarations of what the scheduler defines (yield,
+// entersyscall, preempt_pending...), whose GORO_API must be seen where they
+// are defined for a shared libgoro to export them.
+#include "goro/goro.hpp"
 #include "sched/runq.hpp"
 #include "sched/runtime.hpp"
 
