@@ -29,7 +29,9 @@ got=$(pkg-config --variable=sanitizer goro)
 # shellcheck disable=SC2046 # pkg-config's output is a list of flags
 "$cxx" -std=c++20 -O2 -o "$scratch/app_pc" "$here/consumer/main.cpp" \
        $(pkg-config --cflags goro) $(pkg-config --libs goro)
-"$scratch/app_pc"
+# A shared libgoro: plain c++ recorded no run path to the scratch prefix.
+LD_LIBRARY_PATH="$(pkg-config --variable=libdir goro)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+  "$scratch/app_pc"
 echo "pkg-config consumer built and ran against $pc (sanitizer=$got)"
 
 if [ "$sanitizer" = none ]; then
