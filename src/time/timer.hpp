@@ -81,8 +81,9 @@ void wake_timer_sleeper(runtime& rt, std::int64_t when);
 // the runtime's step from a duration to a deadline.)
 constexpr std::int64_t saturating_deadline(std::int64_t now, std::int64_t d) noexcept {
   if (d <= 0) return now;
-  return d > std::numeric_limits<std::int64_t>::max() - now ? std::numeric_limits<std::int64_t>::max()
-                                                            : now + d;
+  return d > std::numeric_limits<std::int64_t>::max() - now
+             ? std::numeric_limits<std::int64_t>::max()
+             : now + d;
 }
 
 }  // namespace goro::detail
