@@ -75,8 +75,15 @@ int main() {
   });
   if (rc != 0) return rc;
   try {
-    goro::run([] { goro::chan<int>().recv(); },
-              {.procs = 1, .detect_deadlock = goro::deadlock_detection::always});
+    // A wait_group, not a channel: the deadlocked goroutine is abandoned,
+    // and a channel it holds would be a leak to LeakSanitizer.
+    goro::run(
+        [] {
+          goro::wait_group wg;
+          wg.add(1);
+          wg.wait();
+        },
+        {.procs = 1, .detect_deadlock = goro::deadlock_detection::always});
     return fail("deadlock not reported");
   } catch (const goro::deadlock& d) {
     if (d.parked.empty()) return fail("deadlock without reasons");
