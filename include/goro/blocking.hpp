@@ -37,7 +37,7 @@ void clear_preempt(p* pp);
 // How many Ps have a preemption request outstanding, process-wide. Lets
 // preempt_point() cost one relaxed load when nobody is asked to yield. Read
 // here; only the runtime's request_preempt and clear_preempt move it
-// (src/sched/proc.cpp), so user code cannot skew it.
+// (src/sched/goroutine.cpp), so user code cannot skew it.
 class preempt_count {
  public:
   // relaxed: a hint that sends preempt_point to the slow path, which reads
@@ -50,7 +50,9 @@ class preempt_count {
   std::atomic<std::uint32_t> n_{0};
 };
 GORO_API extern preempt_count preempt_pending;
-GORO_API void preempt_slow();
+// Serves a pending request (sched/goroutine.cpp). Cold: reached only when
+// some P has been asked to yield, so its call stays off the hot path.
+[[gnu::cold]] GORO_API void preempt_slow();
 }  // namespace detail
 
 // Runs f() as a system call: a call that may block the thread (a read from a
