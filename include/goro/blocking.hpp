@@ -6,14 +6,16 @@
 #include <functional>
 #include <utility>
 
+#include "goro/detail/export.hpp"
+
 namespace goro {
 
 namespace detail {
 // Returns false (and does nothing) outside a goroutine, or inside a blocking
 // call already. `handoff`: give the P away now (entersyscallblock) instead of
 // leaving it in state syscall for exitsyscall to take back.
-bool entersyscall(bool handoff) noexcept;
-void exitsyscall() noexcept;
+GORO_API bool entersyscall(bool handoff) noexcept;
+GORO_API void exitsyscall() noexcept;
 
 class syscall_scope {
  public:
@@ -28,12 +30,29 @@ class syscall_scope {
   bool entered_;
 };
 
+struct p;
+bool request_preempt(p* pp);
+void clear_preempt(p* pp);
+
 // How many Ps have a preemption request outstanding, process-wide. Lets
-// preempt_point() cost one relaxed load when nobody is asked to yield.
-extern std::atomic<std::uint32_t> preempt_pending;
+// preempt_point() cost one relaxed load when nobody is asked to yield. Read
+// here; only the runtime's request_preempt and clear_preempt move it
+// (src/sched/goroutine.cpp), so user code cannot skew it.
+class preempt_count {
+ public:
+  // relaxed: a hint that sends preempt_point to the slow path, which reads
+  // the P's own flag.
+  std::uint32_t load() const noexcept { return n_.load(std::memory_order_relaxed); }
+
+ private:
+  friend bool request_preempt(p* pp);
+  friend void clear_preempt(p* pp);
+  std::atomic<std::uint32_t> n_{0};
+};
+GORO_API extern preempt_count preempt_pending;
 // Serves a pending request (sched/goroutine.cpp). Cold: reached only when
 // some P has been asked to yield, so its call stays off the hot path.
-[[gnu::cold]] void preempt_slow();
+[[gnu::cold]] GORO_API void preempt_slow();
 }  // namespace detail
 
 // Runs f() as a system call: a call that may block the thread (a read from a
@@ -67,7 +86,7 @@ decltype(auto) blocking_long(F&& f) {
 // running goroutine to yield (it ran longer than options::time_slice), it
 // yields here. One relaxed load when no preemption is pending anywhere.
 inline void preempt_point() {
-  if (detail::preempt_pending.load(std::memory_order_relaxed) != 0) [[unlikely]]
+  if (detail::preempt_pending.load() != 0) [[unlikely]]
     detail::preempt_slow();
 }
 

@@ -17,11 +17,13 @@
 #include <type_traits>
 #include <utility>
 
+#include "goro/detail/export.hpp"
+
 namespace goro {
 
 // Thrown by a send on (or a second close of) a closed channel, where Go
 // panics.
-struct closed_channel : std::logic_error {
+struct GORO_API closed_channel : std::logic_error {
   closed_channel() : std::logic_error("goro: send on closed channel") {}
   explicit closed_channel(const char* what) : std::logic_error(what) {}
 };
@@ -70,13 +72,13 @@ struct chan_header {
   explicit chan_header(std::size_t c) : cap(c) {}
 };
 
-chan_header* chan_make(const elem_ops* ops, std::size_t cap);
-void chan_free(chan_header* c) noexcept;
-void chan_send(chan_header* c, void* elem);
-bool chan_recv(chan_header* c, void* slot);
-bool chan_try_send(chan_header* c, void* elem);
-bool chan_try_recv(chan_header* c, void* slot);
-void chan_close(chan_header* c);
+GORO_API chan_header* chan_make(const elem_ops* ops, std::size_t cap);
+GORO_API void chan_free(chan_header* c) noexcept;
+GORO_API void chan_send(chan_header* c, void* elem);
+GORO_API bool chan_recv(chan_header* c, void* slot);
+GORO_API bool chan_try_send(chan_header* c, void* elem);
+GORO_API bool chan_try_recv(chan_header* c, void* slot);
+GORO_API void chan_close(chan_header* c);
 
 // How select reaches a handle's channel.
 struct chan_access;

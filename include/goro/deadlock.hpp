@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "goro/detail/export.hpp"
+
 namespace goro {
 
 // Thrown by goro::run when every goroutine is asleep and nothing can wake
@@ -14,7 +16,7 @@ namespace goro {
 // no thread outside the runtime exists that could wake a goroutine (see
 // deadlock_bystander), so goroutines fed by foreign threads are never
 // reported.
-struct deadlock : std::runtime_error {
+struct GORO_API deadlock : std::runtime_error {
   // How many goroutines were parked on each kind of object, keyed by Go's
   // wait reasons: "chan receive", "chan send", "chan receive (nil chan)",
   // "chan send (nil chan)", "select", "select (no cases)",
@@ -34,6 +36,6 @@ struct deadlock : std::runtime_error {
 // Calling it again on the same thread has no further effect. A thread that
 // will call goro::run must not declare itself: as m0 it would be counted
 // twice, and could hide another thread from the check.
-void deadlock_bystander();
+GORO_API void deadlock_bystander();
 
 }  // namespace goro

@@ -14,9 +14,10 @@
 #include <type_traits>
 #include <utility>
 
-#include "goro/chan.hpp"
 #include "goro/blocking.hpp"
+#include "goro/chan.hpp"
 #include "goro/deadlock.hpp"
+#include "goro/detail/export.hpp"
 #include "goro/detail/task.hpp"
 #include "goro/mutex.hpp"
 #include "goro/net.hpp"
@@ -85,20 +86,20 @@ void go(F&& f, A&&... args) {
 
 // runtime.Gosched: lets other goroutines run; the caller stays runnable and
 // runs again later. Outside a goroutine it yields the thread.
-void yield();
+GORO_API void yield();
 
 // runtime.GOMAXPROCS: n > 0 sets the number of Ps (1..1024), moving the
 // goroutines of removed Ps to the global queue; returns the previous value.
 // n == 0 only returns the current value. Setting it requires a goroutine.
-unsigned gomaxprocs(unsigned n = 0);
+GORO_API unsigned gomaxprocs(unsigned n = 0);
 
 // Live goroutines in the running runtime, main included (0 if none runs).
-std::size_t num_goroutine();
+GORO_API std::size_t num_goroutine();
 
 // The current goroutine's id (main is 1); 0 outside a goroutine.
-std::uint64_t goid();
+GORO_API std::uint64_t goid();
 
 // True when called from goroutine code (not from a foreign thread).
-bool in_goroutine();
+GORO_API bool in_goroutine();
 
 }  // namespace goro

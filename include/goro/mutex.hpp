@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "goro/detail/export.hpp"
 
 namespace goro {
 
@@ -31,7 +32,7 @@ namespace goro {
 // mutex only up to the atomic that releases it. Sleepers wait in a
 // process-wide table keyed by the mutex's address, not in the mutex, and
 // the wake that follows the release uses the address only as a key.
-class mutex {
+class GORO_API mutex {
  public:
   mutex() = default;
   mutex(const mutex&) = delete;

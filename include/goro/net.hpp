@@ -25,6 +25,7 @@
 // one goroutine while another writes it; two concurrent reads (or two
 // writes) are serialized.
 #pragma once
+#include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -33,6 +34,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "goro/detail/export.hpp"
 #include "goro/detail/saturate.hpp"
 
 namespace goro::net {
@@ -44,7 +46,7 @@ struct socket_state;
 // A deadline passed (Go's os.ErrDeadlineExceeded, "i/o timeout"). From a
 // write, bytes_written() tells how many bytes went out before it (Go's n
 // of (n, err)); 0 from every other call.
-struct timeout_error : std::system_error {
+struct GORO_API timeout_error : std::system_error {
   explicit timeout_error(const std::string& what, std::size_t written = 0)
       : std::system_error(ETIMEDOUT, std::generic_category(), what), written_(written) {}
   std::size_t bytes_written() const noexcept { return written_; }
@@ -57,7 +59,7 @@ struct timeout_error : std::system_error {
 // the errno, and how many bytes went out before it (the peer receives
 // exactly those). A write that hits its deadline throws timeout_error,
 // which carries the count too.
-struct write_error : std::system_error {
+struct GORO_API write_error : std::system_error {
   write_error(int err, const std::string& what, std::size_t written)
       : std::system_error(err, std::generic_category(), what), written_(written) {}
   std::size_t bytes_written() const noexcept { return written_; }
@@ -74,7 +76,7 @@ using deadline = std::chrono::steady_clock::time_point;
 
 // A TCP connection. A handle: copies refer to the same socket, which is
 // closed by close() or when the last handle goes.
-class tcp_conn {
+class GORO_API tcp_conn {
  public:
   tcp_conn() = default;  // no socket
 
@@ -144,7 +146,7 @@ class tcp_conn {
 };
 
 // A listening TCP socket. A handle, as tcp_conn.
-class tcp_listener {
+class GORO_API tcp_listener {
  public:
   tcp_listener() = default;
 

@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "goro/chan.hpp"
+#include "goro/detail/export.hpp"
 
 namespace goro {
 
@@ -31,7 +32,7 @@ struct scase {
 // Runs select over cases[0..n): returns the index of the case that ran, or
 // -1 if none was ready and block is false (the default case). Throws
 // closed_channel if the chosen case is a send on a closed channel.
-std::ptrdiff_t selectgo(scase* cases, std::size_t n, bool block);
+GORO_API std::ptrdiff_t selectgo(scase* cases, std::size_t n, bool block);
 
 struct chan_access {
   template <class T>

@@ -9,6 +9,7 @@
 #include <chrono>
 
 #include "goro/chan.hpp"
+#include "goro/detail/export.hpp"
 #include "goro/detail/saturate.hpp"
 
 namespace goro {
@@ -19,7 +20,7 @@ namespace goro {
 // once; time_point::max() never returns (as Go's time.Sleep(math.MaxInt64)):
 // the goroutine keeps a pending timer, so, as in Go, it does not let the
 // deadlock detector report the others.
-void sleep_until(std::chrono::steady_clock::time_point t);
+GORO_API void sleep_until(std::chrono::steady_clock::time_point t);
 template <class Dur>
 void sleep_until(std::chrono::time_point<std::chrono::steady_clock, Dur> t) {
   sleep_until(detail::saturating_time_point(t));
@@ -28,7 +29,7 @@ void sleep_until(std::chrono::time_point<std::chrono::steady_clock, Dur> t) {
 // Parks the calling goroutine for at least `d` (Go's time.Sleep). A
 // non-positive d returns at once; nanoseconds::max() (or any longer
 // duration) never returns.
-void sleep_for(std::chrono::nanoseconds d);
+GORO_API void sleep_for(std::chrono::nanoseconds d);
 template <class Rep, class Period>
 void sleep_for(std::chrono::duration<Rep, Period> d) {
   sleep_for(detail::saturating_ns(d));
@@ -42,7 +43,7 @@ void sleep_for(std::chrono::duration<Rep, Period> d) {
 // <-chan Time): closing it is harmless (the timer's send then does
 // nothing), sending on it may take the timer's place. Works from any thread
 // while a runtime runs; throws std::logic_error when none does.
-chan<std::chrono::steady_clock::time_point> after(std::chrono::nanoseconds d);
+GORO_API chan<std::chrono::steady_clock::time_point> after(std::chrono::nanoseconds d);
 template <class Rep, class Period>
 chan<std::chrono::steady_clock::time_point> after(std::chrono::duration<Rep, Period> d) {
   return after(detail::saturating_ns(d));

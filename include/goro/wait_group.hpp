@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "goro/detail/export.hpp"
 #include "goro/detail/waitq.hpp"
 
 namespace goro {
@@ -19,7 +20,7 @@ namespace goro {
 // as every wait() has returned, even while the done() that released them
 // has not returned yet (Go's "wg.Wait(); return"): the add that reaches
 // zero touches the wait_group no more after it has taken the waiters.
-class wait_group {
+class GORO_API wait_group {
  public:
   wait_group() = default;
   wait_group(const wait_group&) = delete;

@@ -18,18 +18,20 @@ namespace goro::detail {
 // exactly one clear. Relaxed: the count is a hint that sends preempt_point
 // to the slow path, which reads the flag itself; a request seen late is
 // served at the next check (sysmon repeats it every tick).
-std::atomic<std::uint32_t> preempt_pending{0};
+// constinit: preempt_point() may run before any dynamic initialization.
+// request_preempt and clear_preempt are its only writers (its friends).
+constinit preempt_count preempt_pending;
 
 bool request_preempt(p* pp) {
   if (pp->preempt.exchange(true, std::memory_order_relaxed)) return false;
-  preempt_pending.fetch_add(1, std::memory_order_relaxed);
+  preempt_pending.n_.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 
 void clear_preempt(p* pp) {
   if (pp->preempt.load(std::memory_order_relaxed) &&
       pp->preempt.exchange(false, std::memory_order_relaxed))
-    preempt_pending.fetch_sub(1, std::memory_order_relaxed);
+    preempt_pending.n_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 namespace {

@@ -20,4 +20,10 @@ struct note {
 void futex_wait(std::atomic<std::uint32_t>* addr, std::uint32_t val) noexcept;
 void futex_wake(std::atomic<std::uint32_t>* addr, int n) noexcept;
 
+// The calling thread's count of runtime locks held (lock_depth_add in
+// goro/detail/waitq.hpp), read without ordering: by the SIGURG handler on the
+// same thread, and by the scheduler's preemption checks. Defined in
+// src/sync/lock.cpp with the futexes.
+unsigned lock_depth_racy() noexcept;
+
 }  // namespace goro::detail

@@ -8,6 +8,10 @@
 //   Locks:       none held | holds X | takes X
 //   May switch:  yes (the calling G may resume on another M) | no
 #pragma once
+// goro.hpp: the public declarations of what the scheduler defines (yield,
+// entersyscall, preempt_pending...), whose GORO_API must be seen where they
+// are defined for a shared libgoro to export them.
+#include "goro/goro.hpp"
 #include "sched/runq.hpp"
 #include "sched/runtime.hpp"
 

@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "base/cpu_relax.hpp"
+#include "goro/detail/export.hpp"
 #include "goro/detail/waitq.hpp"
 #include "sched/note.hpp"
 
@@ -55,6 +56,16 @@ __attribute__((noinline)) void lock_depth_add(int delta) noexcept {
 }
 
 __attribute__((noinline)) unsigned lock_depth_racy() noexcept { return lock_depth; }
+
+}  // namespace goro::detail
+
+#ifdef GORO_DETAIL_APP_TSAN
+// This libgoro was built with ThreadSanitizer: a TSan application may link
+// it (goro/detail/export.hpp refers to this from every TSan user).
+extern "C" const int goro_app_uses_tsan_but_goro_built_without_it = 1;
+#endif
+
+namespace goro::detail {
 
 void note::sleep() noexcept {
   // acquire: everything the waker wrote before wakeup() is visible.

@@ -98,8 +98,8 @@ void ready(waiter* w) {
 }
 
 void honour_preempt() {
-  // relaxed: a hint, as in preempt_point(); preempt_slow reads the flag.
-  if (preempt_pending.load(std::memory_order_relaxed) == 0) [[likely]]
+  // A hint, as in preempt_point(); preempt_slow reads the flag.
+  if (preempt_pending.load() == 0) [[likely]]
     return;
   g* gp = getg();
   // relaxed: only this G's thread (and a signal on it) writes the count.

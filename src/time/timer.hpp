@@ -7,6 +7,7 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "goro/detail/waitq.hpp"
@@ -108,5 +109,16 @@ std::int64_t earliest_timer(runtime& rt);
 //   writes the eventfd)
 // May switch: no
 void wake_timer_sleeper(runtime& rt, std::int64_t when);
+
+// now + d, clamped to INT64_MAX ("never") instead of wrapping; a d <= 0
+// gives now (already due). Both in nanoseconds of one clock. (The public
+// templates saturate chrono values with goro/detail/saturate.hpp; this is
+// the runtime's step from a duration to a deadline.)
+constexpr std::int64_t saturating_deadline(std::int64_t now, std::int64_t d) noexcept {
+  if (d <= 0) return now;
+  return d > std::numeric_limits<std::int64_t>::max() - now
+             ? std::numeric_limits<std::int64_t>::max()
+             : now + d;
+}
 
 }  // namespace goro::detail

@@ -35,12 +35,4 @@ constexpr std::chrono::time_point<Clock, std::chrono::nanoseconds> saturating_ti
       saturating_ns(t.time_since_epoch()));
 }
 
-// now + d, clamped to INT64_MAX ("never") instead of wrapping; a d <= 0
-// gives now (already due). Both in nanoseconds of one clock.
-constexpr std::int64_t saturating_deadline(std::int64_t now, std::int64_t d) noexcept {
-  if (d <= 0) return now;
-  return d > std::numeric_limits<std::int64_t>::max() - now ? std::numeric_limits<std::int64_t>::max()
-                                                            : now + d;
-}
-
 }  // namespace goro::detail

@@ -5,6 +5,7 @@
 #include <new>
 #include <utility>
 
+#include "goro/detail/export.hpp"
 #include "goro/options.hpp"
 
 namespace goro::detail {
@@ -34,9 +35,9 @@ struct newg_handle {
   void* storage;
   std::size_t align;  // the task's alignment: newg_abort frees storage as it was allocated
 };
-newg_handle newg_begin(std::size_t size, std::size_t align);
-void newg_commit(newg_handle h, task* t);
-void newg_abort(newg_handle h) noexcept;
+GORO_API newg_handle newg_begin(std::size_t size, std::size_t align);
+GORO_API void newg_commit(newg_handle h, task* t);
+GORO_API void newg_abort(newg_handle h) noexcept;
 
 // A non-owning reference to the main function, valid while run() blocks.
 struct main_ref {
@@ -45,6 +46,6 @@ struct main_ref {
 };
 // Runs `main` as goroutine 1 on a fresh runtime and returns when it returns;
 // rethrows its exception after the runtime has stopped.
-void run_main(main_ref main, const options& opts);
+GORO_API void run_main(main_ref main, const options& opts);
 
 }  // namespace goro::detail

@@ -19,7 +19,6 @@ namespace goro::detail {
 // the compiler could keep the thread-local's address across a switch that
 // moved the goroutine to another thread.
 void lock_depth_add(int delta) noexcept;
-unsigned lock_depth_racy() noexcept;
 
 class futex_lock {
  public:
