@@ -15,12 +15,15 @@ namespace goro::detail {
 // overflow.cpp). Installed once, not at every run: a handler the program
 // installs later and that chains to ours would, if we installed ours again
 // on top of it, chain back to itself.
+// Called from: run_main, before any M starts. Locks: none. May switch: no.
 void install_overflow_handler();
 
 // Writes "goro: stack overflow in goroutine N (stack_size S bytes); raise
 // goro::options::stack_size" to stderr with write(2) and aborts.
 // Async-signal-safe (no stdio, no malloc): called from the SIGSEGV handler
 // and from the canary check of unguarded stacks.
+// Called from: signal handler (SIGSEGV), or an M in switch_context. Locks:
+// any (it never returns). May switch: no.
 [[noreturn]] void stack_overflow(std::uint64_t goid, std::size_t stack_size);
 
 // An alternate signal stack for the calling thread while the object lives

@@ -1,4 +1,14 @@
 // note: a one-shot sleep/wakeup on a futex (Go's note, lock_futex.go).
+//
+// Contracts (the fixed form of sched/proc.hpp):
+//  sleep, sleep_until: Called from: g0 (an idle M, the stopper of the
+//    world), sysmon, run's thread; never from a G, which would block its
+//    M's thread without giving up its P. Locks: none held. May switch: no
+//    (the thread blocks in the kernel).
+//  wakeup: Called from: anywhere but a signal handler. Locks: any. May
+//    switch: no. Its release (futex word store) pairs with the sleeper's
+//    acquire load, so what the waker wrote before wakeup is seen after sleep.
+//  clear: the sleeper only, between sleeps.
 #pragma once
 #include <atomic>
 #include <cstdint>
