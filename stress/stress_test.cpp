@@ -625,7 +625,7 @@ TEST(Stress, ChannelPipelineAndMutexConserve) {
           for (int w = 0; w < producers; w++)
             goro::go([&, w]() {
               goro::chan<std::uint64_t>& ch = w % 2 ? a : b;
-              for (int j = 0; j < per; j++) ch.send(static_cast<std::uint64_t>(w * per + j));
+              for (int j = 0; j < per; j++) ch.send(static_cast<std::uint64_t>(w) * per + j);
               prod.done();
             });
           goro::go([&] {
@@ -823,7 +823,7 @@ TEST(Stress, TimersAndAsyncPreemptionUnderResize) {
           });
           for (int k = 0; k < spinners; k++)
             goro::go([&, k] {
-              std::uint64_t local_bursts = 0;
+              std::int64_t local_bursts = 0;
               for (int i = 0; !stop.load(std::memory_order_relaxed); i++) {
                 int which = (k + i) % nseeds;
                 if (spin_burst(0x1234u + which, burst_iters) != reference[which])
@@ -1312,7 +1312,8 @@ TEST(Stress, CountedSchedulingEventsConserve) {
       "created %llu exited %llu schedules %llu steals %llu parks %llu readies %llu "
       "syscalls %llu (kernel detaches %llu) handoffs %llu (retakes %llu) preempts %llu+%llu "
       "async\n",
-      (unsigned long long)end.events(), (unsigned long long)rounds, secs, end.events() / secs,
+      (unsigned long long)end.events(), (unsigned long long)rounds, secs,
+      static_cast<double>(end.events()) / secs,
       (unsigned long long)end.goroutines_created, (unsigned long long)end.goroutines_exited,
       (unsigned long long)end.schedules, (unsigned long long)end.steals,
       (unsigned long long)end.parks, (unsigned long long)end.readies,
