@@ -32,7 +32,9 @@ start=$SECONDS
 # run-clang-tidy prints each command line before its findings; keep the
 # findings. Its exit status is clang-tidy's: non-zero on any finding.
 set +e
-"$runner" -quiet -clang-tidy-binary "$(command -v "$tidy")" -p "$dir" -j "$jobs" "$@" >"$log" 2>&1
+# -header-filter: .clang-tidy's pattern, anchored at this tree.
+"$runner" -quiet -clang-tidy-binary "$(command -v "$tidy")" -p "$dir" -j "$jobs" \
+  -header-filter="^$top/(src|include|tests|props|stress)/" "$@" >"$log" 2>&1
 rc=$?
 set -e
 sed 's/\x1b\[[0-9;]*m//g' "$log" \
