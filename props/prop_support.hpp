@@ -17,6 +17,8 @@
 #include <sstream>
 #include <string>
 
+#include "test_options.hpp"
+
 namespace rc::detail {
 // Defined in librapidcheck (not declared in its public headers): the listener
 // that prints progress and collects the reproduce strings printed at exit.
@@ -25,23 +27,8 @@ TestListener& globalTestListener();
 
 namespace goro::props {
 
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define GORO_PROPS_SANITIZED 1
-#endif
-#endif
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define GORO_PROPS_SANITIZED 1
-#endif
-
-#ifdef GORO_PROPS_SANITIZED
-constexpr bool sanitized = true;
-#else
-constexpr bool sanitized = false;
-#endif
-
 // Sanitized builds run 5-20x slower; keep the label's wall time similar.
-inline int scaled_cases(int cases) { return sanitized ? (cases + 3) / 4 : cases; }
+inline int scaled_cases(int cases) { return goro_test::under_sanitizer ? (cases + 3) / 4 : cases; }
 
 inline rc::detail::TestParams params_for(int default_cases) {
   rc::detail::TestParams params = rc::detail::configuration().testParams;

@@ -53,6 +53,7 @@
 #include <vector>
 
 #include "prop_support.hpp"
+#include "runq_shell.hpp"
 #include "sched/runq.hpp"
 
 namespace goro::detail {
@@ -305,33 +306,6 @@ class lin_checker {
 // ---------------------------------------------------------------------------
 // One run on real threads.
 
-struct shell {
-  std::unique_ptr<runtime> rt;
-  std::vector<std::unique_ptr<g>> gs;
-
-  shell(unsigned nprocs, std::size_t ngs, std::uint32_t start) {
-    options o;
-    o.stack_guard = false;
-    rt = std::make_unique<runtime>(o, nprocs);
-    for (unsigned i = 0; i < nprocs; i++) {
-      p* pp = new p;
-      pp->id = static_cast<int>(i);
-      // running: a runnext steal takes Go's 3us courtesy pause, as for real.
-      pp->status.store(pstatus::running);
-      // Free-running counters start anywhere; near 2^32 they wrap mid-run.
-      pp->runqhead.store(start);
-      pp->runqtail.store(start);
-      rt->allp[i].store(pp);
-    }
-    rt->gomaxprocs.store(nprocs);
-    for (std::size_t i = 0; i < ngs; i++) {
-      gs.push_back(std::make_unique<g>());
-      gs.back()->goid = i;
-    }
-  }
-  p* P(unsigned i) { return rt->allp[i].load(); }
-};
-
 gid id(const g* x) { return x ? x->goid : null_g; }
 
 struct run_result {
@@ -344,7 +318,8 @@ run_result run_once(const std::vector<owner_op>& owner,
                     const std::vector<std::vector<thief_op>>& thieves, std::uint32_t start) {
   std::size_t ngs = 1;
   for (const owner_op& o : owner) ngs += o.kind == owner_op::put_many ? o.n : 1;
-  shell sh(static_cast<unsigned>(thieves.size() + 1), ngs, start);
+  // Running Ps: a runnext steal takes Go's 3us courtesy pause, as for real.
+  goro_test::runq_shell sh(static_cast<unsigned>(thieves.size() + 1), pstatus::running, start, ngs);
   run_result res;
   res.threads.resize(thieves.size() + 1);
   std::atomic<unsigned> ready{0};
@@ -438,9 +413,10 @@ run_result run_once(const std::vector<owner_op>& owner,
 
   // The final state, read with every thread stopped.
   p* pp = sh.P(0);
-  for (std::uint32_t i = pp->runqhead.load(), t = pp->runqtail.load(); i != t; i++)
-    res.final.ring.push_back(id(pp->runq[i % cap].load()));
-  if (g* x = pp->runnext.load()) res.final.runnext = x->goid;
+  pp->runq.for_each_stopped([&](g* x, bool runnext) {
+    if (runnext) res.final.runnext = x->goid;
+    else res.final.ring.push_back(id(x));
+  });
   for (g* x = sh.rt->sched.runqhead; x; x = x->schedlink) res.final.global.push_back(x->goid);
   return res;
 }

@@ -30,6 +30,7 @@
 #include <rapidcheck/state.h>
 
 #include "prop_support.hpp"
+#include "runq_shell.hpp"
 #include "sched/runq.hpp"
 
 namespace goro::detail {
@@ -141,39 +142,15 @@ struct model {
 };
 
 // ---------------------------------------------------------------------------
-// The system under test: a runtime shell (as tests/runq_test.cpp builds it)
-// and Gs created on demand; G number i has goid i.
+// The system under test: the runtime shell tests/runq_test.cpp uses too
+// (tests/runq_shell.hpp), with Gs made on demand; G number i has goid i.
 
-struct sut {
-  std::unique_ptr<runtime> rt;
-  std::vector<std::unique_ptr<g>> gs;
-
-  // start: the initial value of every runqhead/runqtail. The counters are
-  // free-running 32-bit values; starting just below 2^32 makes them wrap
-  // during the sequence, which starting at 0 never reaches.
-  explicit sut(unsigned procs, std::uint32_t start = 0) {
-    options o;
-    o.stack_guard = false;
-    unsigned np = std::max(procs, 2u);
-    rt = std::make_unique<runtime>(o, np);
-    for (unsigned i = 0; i < np; i++) {
-      p* pp = new p;
-      pp->id = static_cast<int>(i);
-      // idle: a runnext steal skips the 3us courtesy nap (no M runs the P).
-      pp->status.store(pstatus::idle);
-      pp->runqhead.store(start);
-      pp->runqtail.store(start);
-      rt->allp[i].store(pp);
-    }
+// P1 exists even when procs is 1 (a thief that is not the owner); idle Ps:
+// a runnext steal skips the 3us courtesy nap (no M runs the P).
+struct sut : goro_test::runq_shell {
+  explicit sut(unsigned procs, std::uint32_t start = 0)
+      : runq_shell(std::max(procs, 2u), pstatus::idle, start) {
     rt->gomaxprocs.store(procs);
-  }
-  p* P(int i) { return rt->allp[i].load(); }
-  g* G(gid id) {
-    while (gs.size() <= id) {
-      gs.push_back(std::make_unique<g>());
-      gs.back()->goid = gs.size() - 1;
-    }
-    return gs[id].get();
   }
 };
 
@@ -182,14 +159,20 @@ std::optional<gid> id_of(const g* x) {
   return x->goid;
 }
 
-std::vector<gid> real_ring(p* pp) {
-  std::vector<gid> v;
-  std::uint32_t h = pp->runqhead.load(), t = pp->runqtail.load();
-  for (std::uint32_t i = h; i != t && v.size() <= cap; i++) {
-    g* x = pp->runq[i % cap].load();
-    v.push_back(x ? x->goid : ~gid(0));
-  }
-  return v;
+// The ring (head first) and runnext, read between operations (one thread).
+struct real_queue {
+  std::vector<gid> ring;
+  std::optional<gid> runnext;
+  std::uint32_t len = 0;  // runqtail - runqhead, unchecked (LenBounds)
+};
+
+real_queue real_ring(p* pp) {
+  real_queue q;
+  q.len = pp->runq.for_each_stopped([&](g* x, bool runnext) {
+    if (runnext) q.runnext = id_of(x);
+    else q.ring.push_back(x ? x->goid : ~gid(0));
+  });
+  return q;
 }
 
 template <class C>
@@ -218,13 +201,14 @@ std::string state_mismatch(const model& m, sut& s) {
   for (int i = 0; i < 2; i++) {
     p* pp = s.P(i);
     const pmodel& q = m.p[i];
-    std::uint32_t len = pp->runqtail.load() - pp->runqhead.load();
-    if (len > cap) os << "P" << i << ": runqtail - runqhead = " << len << " > 256 (LenBounds)\n";
-    std::vector<gid> ring = real_ring(pp);
-    if (ring != std::vector<gid>(q.ring.begin(), q.ring.end()))
-      os << "P" << i << " ring: real " << show_seq(ring) << ", model " << show_seq(q.ring) << "\n";
-    if (id_of(pp->runnext.load()) != q.runnext)
-      os << "P" << i << " runnext: real " << show_opt(id_of(pp->runnext.load())) << ", model "
+    real_queue real = real_ring(pp);
+    if (real.len > cap)
+      os << "P" << i << ": runqtail - runqhead = " << real.len << " > 256 (LenBounds)\n";
+    if (real.ring != std::vector<gid>(q.ring.begin(), q.ring.end()))
+      os << "P" << i << " ring: real " << show_seq(real.ring) << ", model " << show_seq(q.ring)
+         << "\n";
+    if (real.runnext != q.runnext)
+      os << "P" << i << " runnext: real " << show_opt(real.runnext) << ", model "
          << show_opt(q.runnext) << "\n";
     if (runqlen(pp) != q.ring.size())
       os << "P" << i << " runqlen: real " << runqlen(pp) << ", model " << q.ring.size() << "\n";

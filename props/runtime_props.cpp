@@ -20,7 +20,7 @@
 //    (created = finished + live, main being the one live goroutine);
 //  - the invariant auditor stays silent (in GORO_CHECK_INVARIANTS builds a
 //    violation ends the process, which fails the test);
-//  - nothing hangs: a watchdog prints the program and aborts after a
+//  - nothing hangs: a watchdog prints the program and exits after a
 //    generous deadline (a lost wakeup or a deadlock in the runtime).
 //
 // Adding an operation: add an action kind, its generator weight in gen_node,
@@ -33,10 +33,9 @@
 // failure, a reproduce string; RC_PARAMS="seed=N" regenerates the same cases
 // in the same order and RC_PARAMS="reproduce=..." replays the shrunk one
 // (the schedule itself is not replayable). A hang prints the program and the
-// seed before aborting.
+// seed before exiting.
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -49,6 +48,7 @@
 
 #include "goro/goro.hpp"
 #include "prop_support.hpp"
+#include "watchdog.hpp"
 
 namespace {
 
@@ -448,46 +448,8 @@ std::uint64_t exec_node(const node& n, exec_env& env) {
   return acc;
 }
 
-// Aborts the process (printing the program and the seed) if a run does not
-// finish in time: a hang cannot be failed and recovered from in-process.
-class watchdog {
- public:
-  watchdog(std::chrono::seconds limit, std::string what) : what_(std::move(what)) {
-    thread_ = std::thread([this, limit] {
-      std::unique_lock lk(mu_);
-      if (!cv_.wait_for(lk, limit, [this] { return done_; })) {
-        std::fprintf(stderr,
-                     "\nruntime_props: HANG: the program below did not finish in %llds "
-                     "(lost wakeup or deadlock).\nRapidCheck seed=%llu (replay the same cases: "
-                     "RC_PARAMS=\"seed=%llu\")\n%s\n",
-                     static_cast<long long>(limit.count()),
-                     static_cast<unsigned long long>(rc::detail::configuration().testParams.seed),
-                     static_cast<unsigned long long>(rc::detail::configuration().testParams.seed),
-                     what_.c_str());
-        std::fflush(stderr);
-        std::abort();
-      }
-    });
-  }
-  ~watchdog() {
-    {
-      std::lock_guard lk(mu_);
-      done_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-  }
-
- private:
-  std::string what_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread thread_;
-};
-
 std::chrono::seconds hang_limit() {
-  return goro::props::sanitized ? 300s : 60s;
+  return goro_test::under_sanitizer ? 300s : 60s;
 }
 
 struct run_report {
@@ -500,10 +462,13 @@ struct run_report {
 run_report run_program(const program& p, unsigned procs, bool guard) {
   exec_env env(p.nodes);
   run_report rep;
-  goro::options o;
-  o.procs = procs;
-  o.stack_guard = guard;
-  watchdog wd(hang_limit(), "procs " + std::to_string(procs) + "\n" + p.show());
+  goro::options o = goro_test::procs(procs, guard);
+  // A hang prints the program and the seed that regenerates it.
+  const std::string seed = std::to_string(rc::detail::configuration().testParams.seed);
+  goro_test::watchdog wd(hang_limit(), "runtime_props: RapidCheck seed=" + seed +
+                                           " (replay the same cases: RC_PARAMS=\"seed=" + seed +
+                                           "\"); the program, at procs " +
+                                           std::to_string(procs) + ":\n" + p.show());
   goro::run(
       [&] {
         rep.got.root = exec_node(*p.root, env);

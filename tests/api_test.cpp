@@ -13,16 +13,13 @@
 
 #include "context/stack.hpp"
 #include "goro/goro.hpp"
+#include "test_options.hpp"
 
 namespace {
 
 using ::testing::HasSubstr;
 
-goro::options procs(unsigned n) {
-  goro::options o;
-  o.procs = n;
-  return o;
-}
+using goro_test::procs;
 
 TEST(ApiTest, RunReturnsMainsResultAndMainIsGoroutineOne) {
   EXPECT_FALSE(goro::in_goroutine());
@@ -236,13 +233,8 @@ TEST(ApiDeathTest, ExceptionInGoroutineEndsProcessNamingIt) {
 }
 
 TEST(ApiDeathTest, GuardPageStopsStackOverflow) {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  GTEST_SKIP() << "sanitizers intercept the fault with their own report";
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-  GTEST_SKIP() << "sanitizers intercept the fault with their own report";
-#endif
-#endif
+  if (goro_test::under_sanitizer)
+    GTEST_SKIP() << "sanitizers intercept the fault with their own report";
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   goro::options o = procs(1);
   o.stack_size = 64 * 1024;

@@ -19,11 +19,7 @@
 
 namespace {
 
-goro::options procs(unsigned n) {
-  goro::options o;
-  o.procs = n;
-  return o;
-}
+using goro_test::procs;
 
 // Counts moves, copies and live objects of itself.
 struct tracked {

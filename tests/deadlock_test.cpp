@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "goro/goro.hpp"
+#include "test_options.hpp"
 #include "watchdog.hpp"
 
 using namespace std::chrono_literals;
@@ -28,11 +29,7 @@ using goro_test::watchdog;
 
 namespace {
 
-goro::options procs(unsigned n) {
-  goro::options o;
-  o.procs = n;
-  return o;
-}
+using goro_test::procs;
 
 class DeadlockProcs : public ::testing::TestWithParam<unsigned> {};
 

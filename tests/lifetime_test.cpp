@@ -268,37 +268,55 @@ TEST(Lifetime, WaitGroupDoneAfterRunWakesNobody) {
 // ---------------------------------------------------------------------------
 // Races with the end of run, from a foreign thread.
 
+// One round of a race with the end of run: a foreign thread calls
+// probe(i) (i = 0, 1, ...) from the moment start() has spawned main's
+// goroutines until well after run has returned, and the result is how many
+// calls made after the thread saw run return succeeded (probe returns
+// whether its call did). Every goroutine left was abandoned then, so the
+// answer must be 0.
+template <class Probe, class Start>
+int successes_after_run_returns(Probe probe, Start start) {
+  std::atomic<bool> returned{false}, go_on{false};
+  int late_successes = 0;
+  std::thread t([&] {
+    while (!go_on.load()) std::this_thread::yield();
+    for (int i = 0;; i++) {
+      bool after = returned.load(std::memory_order_acquire);
+      if (probe(i) && after) late_successes++;
+      if (after && i > 2000) break;
+    }
+  });
+  goro::run(
+      [&] {
+        start();
+        go_on.store(true);
+        goro::sleep_for(1ms);
+      },
+      goro_test::threads_wake_goroutines({}));
+  returned.store(true, std::memory_order_release);
+  t.join();
+  return late_successes;
+}
+
 // A thread hammers try_send while run returns. Once it has seen run return,
 // no try_send may succeed: every receiver left was abandoned.
 TEST(Lifetime, ForeignTrySendRacingTheEndOfRun) {
   watchdog wd(120s);
   for (int round = 0; round < 20; round++) {
     goro::chan<int> c;
-    std::atomic<bool> returned{false}, go_on{false};
-    std::atomic<int> late_successes{0};
-    std::thread t([&] {
-      while (!go_on.load()) std::this_thread::yield();
-      for (int i = 0;; i++) {
-        bool after = returned.load(std::memory_order_acquire);
-        int v = i;
-        if (c.try_send(v) && after) late_successes++;
-        if (after && i > 2000) break;
-      }
-    });
-    goro::run(
+    int late = successes_after_run_returns(
+        [&](int i) {
+          int v = i;
+          return c.try_send(v);
+        },
         [&] {
           for (int i = 0; i < 8; i++)
             goro::go([c]() mutable {
               while (c.recv()) {
               }
             });
-          go_on.store(true);
-          goro::sleep_for(1ms);
-        },
-        goro_test::threads_wake_goroutines({}));
-    returned.store(true, std::memory_order_release);
-    t.join();
-    EXPECT_EQ(late_successes.load(), 0) << "round " << round;
+        });
+    EXPECT_EQ(late, 0) << "round " << round;
   }
 }
 
@@ -308,18 +326,12 @@ TEST(Lifetime, ForeignTryRecvAndUnlockRacingTheEndOfRun) {
   for (int round = 0; round < 20; round++) {
     goro::chan<int> c;
     goro::mutex mu;
-    std::atomic<bool> returned{false}, go_on{false};
-    std::atomic<int> late_successes{0};
-    std::thread t([&] {
-      while (!go_on.load()) std::this_thread::yield();
-      for (int i = 0;; i++) {
-        bool after = returned.load(std::memory_order_acquire);
-        if (c.try_recv() && after) late_successes++;
-        if (mu.try_lock()) mu.unlock();
-        if (after && i > 2000) break;
-      }
-    });
-    goro::run(
+    int late = successes_after_run_returns(
+        [&](int) {
+          bool received = c.try_recv().has_value();
+          if (mu.try_lock()) mu.unlock();
+          return received;
+        },
         [&] {
           for (int i = 0; i < 8; i++) {
             goro::go([c]() mutable {
@@ -333,13 +345,8 @@ TEST(Lifetime, ForeignTryRecvAndUnlockRacingTheEndOfRun) {
               }
             });
           }
-          go_on.store(true);
-          goro::sleep_for(1ms);
-        },
-        goro_test::threads_wake_goroutines({}));
-    returned.store(true, std::memory_order_release);
-    t.join();
-    EXPECT_EQ(late_successes.load(), 0) << "round " << round;
+        });
+    EXPECT_EQ(late, 0) << "round " << round;
   }
 }
 

@@ -19,11 +19,7 @@
 
 namespace {
 
-goro::options procs(unsigned n) {
-  goro::options o;
-  o.procs = n;
-  return o;
-}
+using goro_test::procs;
 
 using clock_type = std::chrono::steady_clock;
 

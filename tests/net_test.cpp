@@ -22,6 +22,7 @@
 #include "netpoll/netpoll.hpp"
 #include "sched/chaos.hpp"
 #include "sched/runtime.hpp"
+#include "test_options.hpp"
 #include "watchdog.hpp"
 
 using namespace std::chrono_literals;
@@ -33,11 +34,7 @@ using goro_test::watchdog;
 
 namespace {
 
-goro::options procs(unsigned n) {
-  goro::options o;
-  o.procs = n;
-  return o;
-}
+using goro_test::procs;
 
 int threads_in_process() {
   std::ifstream f("/proc/self/status");
@@ -564,18 +561,7 @@ int pending_timers() {
 // (its own history, 250 MB over this test's 2 million updates), so the
 // RSS bound is only meaningful without it; the timer count is checked in
 // every build.
-constexpr bool under_tsan =
-#if defined(__SANITIZE_THREAD__)
-    true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-    true;
-#else
-    false;
-#endif
-#else
-    false;
-#endif
+using goro_test::under_tsan;
 
 long rss_kb() {
   std::ifstream f("/proc/self/status");
@@ -679,8 +665,9 @@ TEST(NetTest, DeadlineUpdatesReuseOneTimerPerDirection) {
         most = std::max(most, pending_timers());
         EXPECT_LE(most, 2) << "deadline updates accumulate timers";
         long grew = rss_kb() - rss0;
-        if (!under_tsan)
+        if (!under_tsan) {
           EXPECT_LT(grew, 32 * 1024) << "RSS grew by " << grew << " kB over 2 million updates";
+        }
         server.set_read_deadline({});
         EXPECT_EQ(pending_timers(), 1);  // the write one remains
         server.close();

@@ -347,21 +347,11 @@ TEST(PreemptTest, SpinningThreadsAreNeverDetached) {
 
 // --- AddressSanitizer (issue 10) --------------------------------------------
 
-#if defined(__SANITIZE_ADDRESS__)
-#define PREEMPT_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define PREEMPT_TEST_ASAN 1
-#endif
-#endif
-
 // Under ASan asynchronous preemption is off unless GORO_ASAN_ASYNC_PREEMPT=1
 // (the open allocator hang, spec/preemption.md): a call-free spinner is then
 // never preempted by signal, whatever options::async_preempt says.
 TEST(PreemptTest, AsyncPreemptionIsOffUnderAddressSanitizer) {
-#ifndef PREEMPT_TEST_ASAN
-  GTEST_SKIP() << "not an AddressSanitizer build";
-#else
+  if (!goro_test::under_asan) GTEST_SKIP() << "not an AddressSanitizer build";
   if (const char* on = std::getenv("GORO_ASAN_ASYNC_PREEMPT"); on && std::string(on) == "1")
     GTEST_SKIP() << "GORO_ASAN_ASYNC_PREEMPT=1 turned it on";
   EXPECT_FALSE(goro::detail::async_preempt_init());
@@ -375,7 +365,6 @@ TEST(PreemptTest, AsyncPreemptionIsOffUnderAddressSanitizer) {
       },
       opts(1, 100us));
   EXPECT_EQ(preempts, 0u);
-#endif
 }
 
 }  // namespace

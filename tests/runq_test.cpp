@@ -8,35 +8,17 @@
 #include <thread>
 #include <vector>
 
+#include "runq_shell.hpp"
 #include "sched/runq.hpp"
 
 namespace goro::detail {
 namespace {
 
-// A runtime shell with some Ps (owned by the runtime) and a pool of Gs (owned
-// here), driven without any M.
-struct fixture {
-  std::unique_ptr<runtime> rt;
-  std::vector<std::unique_ptr<g>> gs;
-
-  explicit fixture(unsigned nprocs = 2, std::size_t ngs = 1024) {
-    options o;
-    o.stack_guard = false;
-    rt = std::make_unique<runtime>(o, nprocs);
-    for (unsigned i = 0; i < nprocs; i++) {
-      p* pp = new p;
-      pp->id = static_cast<int>(i);
-      pp->status.store(pstatus::running);
-      rt->allp[i].store(pp);
-    }
-    rt->gomaxprocs.store(nprocs);
-    for (std::size_t i = 0; i < ngs; i++) {
-      gs.push_back(std::make_unique<g>());
-      gs.back()->goid = i;
-    }
-  }
-  p* P(unsigned i) { return rt->allp[i].load(); }
-  g* G(std::size_t i) { return gs[i].get(); }
+// Running Ps (two by default) and Gs made up front (1024 by default): the
+// tests with real thieves share them across threads.
+struct fixture : goro_test::runq_shell {
+  explicit fixture(unsigned nprocs = 2, std::size_t ngs = 1024)
+      : runq_shell(nprocs, pstatus::running, 0, ngs) {}
   std::vector<std::uint64_t> global_ids() {
     std::vector<std::uint64_t> v;
     for (g* x = rt->sched.runqhead; x; x = x->schedlink) v.push_back(x->goid);

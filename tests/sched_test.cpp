@@ -19,12 +19,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-goro::options procs(unsigned n, bool guard = true) {
-  goro::options o;
-  o.procs = n;
-  o.stack_guard = guard;
-  return o;
-}
+using goro_test::procs;
 
 TEST(SchedTest, MillionGoroutinesAllFinish) {
   for (unsigned np : {1u, 2u}) {

@@ -16,11 +16,7 @@
 
 namespace {
 
-goro::options procs(unsigned n) {
-  goro::options o;
-  o.procs = n;
-  return o;
-}
+using goro_test::procs;
 
 TEST(SelectTest, FairAmongReadyCases) {
   // Two cases that are always ready: each must run about half the time.

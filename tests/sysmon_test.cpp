@@ -536,10 +536,15 @@ TEST(SysmonTest, SleepersWakeInOrderAndNeverEarly) {
   // Deadlines 30 ms apart: far more than a timer's lateness on an idle
   // runtime, so only a wrong heap order or a lost wake-up reorders them
   // (a busy 2-core machine can still deschedule a thread for a few ms).
+  // The deadlines are absolute, from one base: with relative sleeps, a
+  // goroutine that starts 30 ms late (a loaded machine) would reorder them
+  // with no fault in the timers.
   constexpr int n = 12;
   std::vector<int> order(n, -1);
-  std::vector<clock_type::duration> slept(n);
+  std::vector<clock_type::time_point> woke(n);
   std::atomic<int> next{0};
+  const auto base = clock_type::now() + std::chrono::milliseconds(20);
+  auto deadline = [&](int i) { return base + std::chrono::milliseconds(30 * (i + 1)); };
   goro::run(
       [&] {
         goro::wait_group wg;
@@ -547,9 +552,8 @@ TEST(SysmonTest, SleepersWakeInOrderAndNeverEarly) {
         // Started in reverse, so heap order, not start order, decides.
         for (int i = n - 1; i >= 0; i--)
           goro::go([&, i] {
-            auto t0 = clock_type::now();
-            goro::sleep_for(std::chrono::milliseconds(30 * (i + 1)));
-            slept[i] = clock_type::now() - t0;
+            goro::sleep_until(deadline(i));
+            woke[i] = clock_type::now();
             order[next.fetch_add(1)] = i;
             wg.done();
           });
@@ -559,7 +563,7 @@ TEST(SysmonTest, SleepersWakeInOrderAndNeverEarly) {
   ASSERT_EQ(next.load(), n);
   for (int i = 0; i < n; i++) {
     EXPECT_EQ(order[i], i);
-    EXPECT_GE(slept[i], std::chrono::milliseconds(30 * (i + 1))) << "sleeper " << i << " woke early";
+    EXPECT_GE(woke[i], deadline(i)) << "sleeper " << i << " woke early";
   }
 }
 

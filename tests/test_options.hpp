@@ -1,9 +1,35 @@
-// Options shared by the unit tests.
+// Options and build facts shared by the unit tests, the properties (props/)
+// and the stress suite (stress/).
 #pragma once
+#include "context/context.hpp"  // GORO_TSAN, GORO_ASAN: the runtime's own sanitizer detection
 #include "goro/options.hpp"
 #include "sysmon/sysmon.hpp"
 
 namespace goro_test {
+
+// Which sanitizer this build runs under, as the runtime itself decides it
+// (src/context/context.hpp), so a test skips or scales exactly where the
+// runtime changes its behaviour.
+#ifdef GORO_TSAN
+inline constexpr bool under_tsan = true;
+#else
+inline constexpr bool under_tsan = false;
+#endif
+#ifdef GORO_ASAN
+inline constexpr bool under_asan = true;
+#else
+inline constexpr bool under_asan = false;
+#endif
+inline constexpr bool under_sanitizer = under_tsan || under_asan;
+
+// Default options with `n` Ps (0: goro::options' default) and, unless
+// `stack_guard` is false, guard pages under the stacks.
+inline goro::options procs(unsigned n, bool stack_guard = true) {
+  goro::options o;
+  o.procs = n;
+  o.stack_guard = stack_guard;
+  return o;
+}
 
 // For tests where foreign threads wake goroutines. Default detection no
 // longer reports while such threads exist (spec/netpoll.md); these tests
@@ -17,13 +43,7 @@ inline goro::options threads_wake_goroutines(goro::options o) {
 // machine: never under ThreadSanitizer, which defers signals; under ASan
 // only with GORO_ASAN_ASYNC_PREEMPT=1 (spec/preemption.md).
 inline bool async_available() {
-#if defined(__SANITIZE_THREAD__)
-  return false;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-  return false;
-#endif
-#endif
+  if (under_tsan) return false;
   return goro::detail::async_preempt_init();
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "goro/goro.hpp"
+#include "test_options.hpp"
 #include "time/timer.hpp"
 #include "watchdog.hpp"
 
@@ -18,11 +19,7 @@ namespace {
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
-goro::options procs(unsigned n) {
-  goro::options o;
-  o.procs = n;
-  return o;
-}
+using goro_test::procs;
 
 TEST(TimeTest, AfterDeliversOnceAndNeverEarly) {
   goro::run(

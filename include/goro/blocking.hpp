@@ -31,7 +31,9 @@ class syscall_scope {
 // How many Ps have a preemption request outstanding, process-wide. Lets
 // preempt_point() cost one relaxed load when nobody is asked to yield.
 extern std::atomic<std::uint32_t> preempt_pending;
-void preempt_slow();
+// Serves a pending request (sched/goroutine.cpp). Cold: reached only when
+// some P has been asked to yield, so its call stays off the hot path.
+[[gnu::cold]] void preempt_slow();
 }  // namespace detail
 
 // Runs f() as a system call: a call that may block the thread (a read from a

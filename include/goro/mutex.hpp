@@ -68,8 +68,10 @@ class mutex {
   static constexpr std::int32_t starving_bit = 4;
   static constexpr int waiter_shift = 3;
 
-  void lock_slow();
-  void unlock_slow(std::int32_t old);
+  // Cold: reached only under contention (the inline CAS failed), so the
+  // compiler lays the calls out off the uncontended path.
+  [[gnu::cold]] void lock_slow();
+  [[gnu::cold]] void unlock_slow(std::int32_t old);
 
   // The only member: the sleepers wait in a process-wide table keyed by
   // this mutex's address (src/sync/mutex.cpp), not in the mutex, so that

@@ -82,15 +82,6 @@ std::size_t stack_allocator::guarded_stack_budget() {
   return used >= limit ? 0 : (limit - used) / 2;
 }
 
-const char* guard_mode_name(guard_mode m) {
-  switch (m) {
-    case guard_mode::none: return "none";
-    case guard_mode::madvise: return "madvise";
-    case guard_mode::mprotect: return "mprotect";
-  }
-  return "?";
-}
-
 guard_mode stack_allocator::guarded_mode() { return guarded_choice().mode; }
 const char* stack_allocator::guarded_mode_reason() { return guarded_choice().reason; }
 

@@ -54,53 +54,99 @@ constexpr std::size_t stack_canary_bytes = 64;
 // Both guarded modes put the guard at [lo - page_size(), lo).
 enum class guard_mode : unsigned char { none, madvise, mprotect };
 
-const char* guard_mode_name(guard_mode m);
-
 // Allocates and frees stacks. Thread-safe: Ps allocate concurrently, but only
 // on a cache miss (dead Gs keep their stacks in the P's free list), so one
-// mutex is enough.
+// mutex is enough. Contracts in Go's fixed form, as in sync/park.hpp; "run's
+// thread" is the thread that called goro::run (not an M). None of these may
+// run in a signal handler (they allocate, lock a std::mutex, or initialise
+// a static on first use).
 class stack_allocator {
  public:
   // guard: the mode guarded_mode() picks, else none.
+  // Called from: foreign thread (run's, constructing the runtime) | tests
+  // Locks: none held
+  // May switch: no
   stack_allocator(std::size_t size, bool guard);
   stack_allocator(std::size_t size, guard_mode mode);
+  // Unmaps every pooled mapping.
+  // Called from: the thread dropping the runtime's last reference, after
+  //   every M left the scheduler
+  // Locks: none held
+  // May switch: no
   ~stack_allocator();
   stack_allocator(const stack_allocator&) = delete;
   stack_allocator& operator=(const stack_allocator&) = delete;
 
-  // Returns an empty stack on failure; last_error() then explains which limit
-  // was hit and how to lift it.
+  // Returns an empty stack on failure, with errno set; describe_failure(errno)
+  // then explains which limit was hit and how to lift it.
+  // Called from: g0 (execute) | G with P (the G-side fast path), both in
+  //   prepare_start as a G first runs
+  // Locks: none held; takes mu_ (a std::mutex; and releases it)
+  // May switch: no
   stack allocate();
+  // Gives s back (pooled modes) or unmaps it (mprotect).
+  // Called from: g0 or the next G (gfput, the post-switch step of a dying
+  //   G) | the runtime's destructor
+  // Locks: holds sched.lock (gfput trimming the global free list), or none;
+  //   takes mu_ (and releases it)
+  // May switch: no
   void release(stack s);
 
+  // Called from: any (reads a field fixed at construction)
+  // Locks: any
+  // May switch: no
   bool guarded() const { return mode_ != guard_mode::none; }
   guard_mode mode() const { return mode_; }
   // The mode guarded stacks use in this process, decided once: mprotect if
   // the environment says GORO_STACK_GUARD_MODE=mprotect (how CI tests the
   // fallback on a kernel that has the new advice) or if MADV_GUARD_INSTALL
   // fails with EINVAL on a probe mapping (a kernel before 6.13), else madvise.
+  // Called from: foreign thread (run's: the runtime, install_overflow_handler)
+  //   | g0 (signal_stack, as an M starts); the reason also from G with P |
+  //   foreign thread (go()'s check_guarded_budget report)
+  // Locks: none held; the first call holds the static's initialisation guard
+  // May switch: no
   static guard_mode guarded_mode();
   // Why guarded_mode() chose what it did, for error messages.
+  // Called from: as guarded_mode
+  // Locks: as guarded_mode
+  // May switch: no
   static const char* guarded_mode_reason();
-  std::size_t stack_size() const { return size_; }
   // True if the canary at the bottom of an unguarded stack is intact: its
   // lowest stack_canary_bytes are all zero (one cache line, read at every
   // switch away from a G; see stack_canary_bytes).
+  // Called from: G with P | g0, in switch_context, before the jump
+  // Locks: any
+  // May switch: no
   static bool canary_ok(const stack& s) {
     const auto* w = static_cast<const std::uint64_t*>(s.lo);
     std::uint64_t any = 0;
     for (std::size_t i = 0; i < stack_canary_bytes / sizeof *w; i++) any |= w[i];
     return any == 0;
   }
+  // The system's page size, read once.
+  // Called from: any thread; first from run's (install_overflow_handler),
+  //   so a signal handler never initialises its static
+  // Locks: none held
+  // May switch: no
   static std::size_t page_size();
   // How many mprotect-guarded stacks the kernel's map-count limit leaves
   // room for, measured now (the limit minus maps in use, two maps per
   // stack). Meaningful only in guard_mode::mprotect: the other modes pool.
+  // Called from: foreign thread (run's, constructing the runtime) | tests
+  // Locks: none held
+  // May switch: no
   static std::size_t guarded_stack_budget();
   // The process's memory maps in use now (lines of /proc/self/maps).
+  // Called from: as guarded_stack_budget
+  // Locks: none held
+  // May switch: no
   static std::size_t maps_in_use();
   // Explains an allocation failure: the errno, the limit it points at, and the
   // option that lifts it.
+  // Called from: g0 | G with P (prepare_start, just before its fatal error)
+  // Locks: none held; reads live_ without mu_ (a report, racy by design)
+  // May switch: no
   std::string describe_failure(int err) const;
 
  private:

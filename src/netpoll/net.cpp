@@ -25,7 +25,7 @@ namespace gd = goro::detail;
 
 struct socket_state {
   int fd = -1;
-  gd::pollDesc* pd = nullptr;
+  gd::polldesc* pd = nullptr;
   bool listener = false;
   // Serialize the readers (read, accept) and the writers (write, connect),
   // as Go's fdMutex does, so at most one goroutine waits per direction;

@@ -20,7 +20,7 @@ namespace goro::detail {
 
 namespace {
 
-// The epoll_event data of the eventfd: no pollDesc has this address.
+// The epoll_event data of the eventfd: no polldesc has this address.
 char break_marker;
 
 std::system_error sys_error(int err, const char* what) {
@@ -60,9 +60,14 @@ void netpoll_close(runtime& rt) {
 void netpoll_break(runtime& rt) {
   netpoller& np = rt.netpoll;
   // One write until the poller drains it: the CAS makes concurrent breakers
-  // (timer adders, shutdown) write once between two polls.
+  // (timer adders, shutdown) write once between two polls. Pairs with
+  // netpoll's relaxed reset to 0 after the drain. seq_cst, as Go's Cas on
+  // netpollWakeSig; only its atomicity is relied on: the word publishes
+  // nothing, since what a break announces is ordered by its own protocol
+  // (timer_sleep_until's StoreLoad fences, `stopping`'s seq_cst store), and
+  // the eventfd write and read order the wake itself.
   std::uint32_t zero = 0;
-  if (!np.wake_sig.compare_exchange_strong(zero, 1)) return;
+  if (!np.wake_sig.compare_exchange_strong(zero, 1, std::memory_order_seq_cst)) return;
   std::uint64_t one = 1;
   for (;;) {
     ssize_t r = ::write(np.breakfd, &one, sizeof one);
@@ -118,8 +123,8 @@ void netpoll(runtime& rt, std::int64_t delay_ns, netpoll_ready_list& out) {
       }
       continue;
     }
-    auto* pd = static_cast<pollDesc*>(ev.data.ptr);
-    (void)pd->fdseq.load(std::memory_order_acquire);  // see pollDesc::fdseq
+    auto* pd = static_cast<polldesc*>(ev.data.ptr);
+    (void)pd->fdseq.load(std::memory_order_acquire);  // see polldesc::fdseq
     bool r = ev.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
     bool w = ev.events & (EPOLLOUT | EPOLLHUP | EPOLLERR);
     pd->lock.lock();
@@ -149,7 +154,7 @@ namespace {
 // unless it moved meanwhile (the timer may have been popped just before a
 // set_deadline), so it is checked under pd->lock against the clock; a
 // timer is never early, so a deadline it was armed for is due.
-void deadline_fire(pollDesc* pd, poll_mode mode) {
+void deadline_fire(polldesc* pd, poll_mode mode) {
   waiter* w = nullptr;
   pd->lock.lock();
   std::int64_t& dl = mode == poll_mode::read ? pd->rd : pd->wd;
@@ -160,15 +165,15 @@ void deadline_fire(pollDesc* pd, poll_mode mode) {
   pd->lock.unlock();
   if (w) ready(w);
 }
-void deadline_fire_read(timer* t) { deadline_fire(static_cast<pollDesc*>(t->arg), poll_mode::read); }
-void deadline_fire_write(timer* t) { deadline_fire(static_cast<pollDesc*>(t->arg), poll_mode::write); }
+void deadline_fire_read(timer* t) { deadline_fire(static_cast<polldesc*>(t->arg), poll_mode::read); }
+void deadline_fire_write(timer* t) { deadline_fire(static_cast<polldesc*>(t->arg), poll_mode::write); }
 
 // Caller holds pd->lock; pd is open and belongs to no running runtime (its
 // rtgen is another's, or 0). Registers pd's fd with rt's epoll instance and
 // arms pd's future deadlines on pp's heap. Edge-triggered EPOLL_CTL_ADD
 // reports the fd's current readiness as an event, so an edge from before
 // is not lost. False (pd unchanged) if epoll refuses the fd.
-bool adopt_locked(pollDesc* pd, runtime& rt, p* pp) {
+bool adopt_locked(polldesc* pd, runtime& rt, p* pp) {
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
   ev.data.ptr = pd;
@@ -196,8 +201,8 @@ bool adopt_locked(pollDesc* pd, runtime& rt, p* pp) {
 // (the echo test hung exactly so). futex_lock counts in lock_depth, which
 // the preemption handler respects.
 futex_lock pd_pool_mu;
-std::deque<pollDesc>& pd_pool = *new std::deque<pollDesc>;
-pollDesc* pd_free = nullptr;
+std::deque<polldesc>& pd_pool = *new std::deque<polldesc>;
+polldesc* pd_free = nullptr;
 
 // The runtime the caller belongs to (its M's), or else the one running in
 // the process, retained; null if none runs. The caller releases it.
@@ -214,8 +219,8 @@ runtime* retain_current_runtime() {
 
 }  // namespace
 
-pollDesc* poll_open(int fd) {
-  pollDesc* pd;
+polldesc* poll_open(int fd) {
+  polldesc* pd;
   {
     std::lock_guard<futex_lock> lk(pd_pool_mu);
     if (pd_free) {
@@ -264,7 +269,7 @@ pollDesc* poll_open(int fd) {
   return pd;
 }
 
-unsigned poll_close(pollDesc* pd) {
+unsigned poll_close(polldesc* pd) {
   // Retained first: the deadline timers below may sit in its heaps.
   runtime* rt = retain_current_runtime();
   pd->lock.lock();
@@ -295,7 +300,7 @@ unsigned poll_close(pollDesc* pd) {
   return abandoned;
 }
 
-void poll_free(pollDesc* pd) {
+void poll_free(polldesc* pd) {
   std::lock_guard<futex_lock> lk(pd_pool_mu);
   pd->link = pd_free;
   pd_free = pd;
@@ -304,7 +309,7 @@ void poll_free(pollDesc* pd) {
 namespace {
 
 // Caller holds pd->lock.
-int check_locked(pollDesc* pd, poll_mode mode) {
+int check_locked(polldesc* pd, poll_mode mode) {
   if (pd->closing) return EBADF;
   std::int64_t dl = mode == poll_mode::read ? pd->rd : pd->wd;
   if (dl < 0) return ETIMEDOUT;
@@ -318,7 +323,7 @@ int check_locked(pollDesc* pd, poll_mode mode) {
 // A thread (no P, or another runtime's descriptor) waits in poll(2). It
 // wakes at least every 20 ms to see a close or a deadline change made by
 // another thread, which poll(2) cannot be told about.
-int poll_wait_thread(pollDesc* pd, poll_mode mode) {
+int poll_wait_thread(polldesc* pd, poll_mode mode) {
   for (;;) {
     pd->lock.lock();
     int err = check_locked(pd, mode);
@@ -343,14 +348,14 @@ int poll_wait_thread(pollDesc* pd, poll_mode mode) {
 
 }  // namespace
 
-int poll_check(pollDesc* pd, poll_mode mode) {
+int poll_check(polldesc* pd, poll_mode mode) {
   pd->lock.lock();
   int err = check_locked(pd, mode);
   pd->lock.unlock();
   return err;
 }
 
-int poll_wait(pollDesc* pd, poll_mode mode) {
+int poll_wait(polldesc* pd, poll_mode mode) {
   runtime* rt = nullptr;
   {
     nopreempt np;
@@ -400,7 +405,7 @@ int poll_wait(pollDesc* pd, poll_mode mode) {
     // Abandoned here (park.hpp, waiter_on_abandon): leave the slot, and
     // mark the direction's call as one that never ends (for close).
     struct link {
-      pollDesc* pd;
+      polldesc* pd;
       waiter* w;
       bool read;
     } ln{pd, &w, mode == poll_mode::read};
@@ -408,7 +413,7 @@ int poll_wait(pollDesc* pd, poll_mode mode) {
         w,
         [](void* arg, bool readied) noexcept {
           auto* l = static_cast<link*>(arg);
-          pollDesc* d = l->pd;
+          polldesc* d = l->pd;
           d->lock.lock();
           waiter*& s = l->read ? d->rw : d->ww;
           // Readied (a waker took us off the slot) but never run again: we
@@ -437,7 +442,7 @@ int poll_wait(pollDesc* pd, poll_mode mode) {
   }
 }
 
-void poll_set_deadline(pollDesc* pd, std::int64_t when, bool read, bool write) {
+void poll_set_deadline(polldesc* pd, std::int64_t when, bool read, bool write) {
   if (when == INT64_MAX) when = 0;  // never comes: no deadline, and no timer kept pending
   // The runtime whose heaps take the timers: the caller's, or else the one
   // running. Retained before pd->lock (acquire_active takes a mutex).
@@ -469,7 +474,7 @@ void poll_set_deadline(pollDesc* pd, std::int64_t when, bool read, bool write) {
       dl = when == 0 ? 0 : when <= now ? -1 : when;
       if (dl < 0) wake[k] = std::exchange(k == 0 ? pd->rw : pd->ww, nullptr);
       if (!pp) continue;
-      // Lock order: pollDesc.lock, then timer_heap.lock (the fire takes
+      // Lock order: polldesc.lock, then timer_heap.lock (the fire takes
       // pd->lock with no timer lock held, see run_timers).
       if (dl > 0) {
         timer_mod(&t, dl, pp->timers);

@@ -9,7 +9,7 @@
 // Poll descriptors are type-stable: they come from a process-wide pool and
 // their memory is never freed, so an epoll event that names a descriptor
 // closed and reused meanwhile only sets a spurious readiness flag, which
-// costs the new owner one extra EAGAIN (see pollDesc).
+// costs the new owner one extra EAGAIN (see polldesc).
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -39,8 +39,20 @@ struct netpoller {
   std::atomic<std::int64_t> lastpoll{1};
 };
 
+// Contracts in Go's fixed form, as in sync/park.hpp ("G in a call": a
+// goroutine inside blocking()). "Socket callers" below means the goro::net
+// operations: G with P | G in a call | foreign thread.
+
 // Opens rt.netpoll's epoll instance and eventfd. Throws std::system_error.
+// Called from: foreign thread (run's, constructing the runtime, before any M)
+// Locks: none held
+// May switch: no
 void netpoll_init(runtime& rt);
+// Closes them.
+// Called from: the thread that drops the runtime's last reference (run's,
+//   or one abandoned in a call), after every M has left the scheduler
+// Locks: none held
+// May switch: no
 void netpoll_close(runtime& rt);
 
 // The readied goroutines of one poll, as waiters to pass to ready().
@@ -55,15 +67,23 @@ struct netpoll_ready_list {
 // precision with epoll_pwait2, else rounded up to a millisecond). The
 // waiters of every socket found ready are appended to out; the caller
 // readies them (ready()) once it has decided where they should run.
+// Called from: g0 (findrunnable's non-blocking poll; block_in_netpoll, the
+//   timer sleeper) | sysmon (nobody polled for 10 ms)
+// Locks: none held; takes each reported descriptor's lock (and releases it)
+// May switch: no (blocks the thread in epoll_wait when delay_ns != 0)
 void netpoll(runtime& rt, std::int64_t delay_ns, netpoll_ready_list& out);
 // Wakes an M blocked in netpoll (new work, an earlier timer, shutdown).
+// Called from: G with P | G in a call | foreign thread | g0 | sysmon (any
+//   caller of wake_timer_sleeper or begin_shutdown, and poll_wait)
+// Locks: any (polldesc.lock through adopt_locked); takes none
+// May switch: no
 void netpoll_break(runtime& rt);
 
 // A poll descriptor (Go's pollDesc): one per socket, registered once with
 // EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET. Everything below `lock` is guarded
 // by it. Readiness is latched (rready/wready) because epoll reports each
 // edge once: an edge that arrives while nobody waits must not be lost.
-struct pollDesc {
+struct polldesc {
   // Bumped (release) by poll_open before it registers fd; netpoll loads it
   // (acquire) before touching a descriptor an event names. The kernel
   // already orders epoll_ctl before the epoll_wait that reports the fd, but
@@ -97,7 +117,7 @@ struct pollDesc {
   // Embedded: the descriptor's memory is never freed (see above), so a
   // timer being fired never outlives it.
   timer rt, wt;
-  pollDesc* link = nullptr;  // free list
+  polldesc* link = nullptr;  // free list
 };
 
 enum class poll_mode { read, write };
@@ -107,30 +127,54 @@ enum class poll_mode { read, write };
 // registered with the caller's runtime (opened before run, or in an earlier
 // run) is registered with it on its first wait or deadline there. Throws
 // std::system_error on failure (fd is left open: the caller owns it).
-pollDesc* poll_open(int fd);
+// Called from: socket callers
+// Locks: none held; takes the pool's lock, pd->lock and, off an M, the
+//   active-runtime lock (each released before the next)
+// May switch: no
+polldesc* poll_open(int fd);
 // Marks pd closing and wakes its waiters (they fail with EBADF, Go's "use
 // of closed network connection"); deregisters fd. Does not close fd.
 // Returns which directions have a call in flight that will never end (its
 // goroutine was abandoned): poll_abandoned_read | poll_abandoned_write.
 constexpr unsigned poll_abandoned_read = 1, poll_abandoned_write = 2;
-unsigned poll_close(pollDesc* pd);
+// Called from: socket callers
+// Locks: none held; takes (off an M) the active-runtime lock, then pd->lock
+//   and under it the deadline timers' heap locks (polldesc.lock <
+//   timer_heap.lock)
+// May switch: no
+unsigned poll_close(polldesc* pd);
 // Returns pd to the pool. Nothing may use pd afterwards.
-void poll_free(pollDesc* pd);
+// Called from: socket callers
+// Locks: none held; takes the pool's lock (and releases it)
+// May switch: no
+void poll_free(polldesc* pd);
 
 // Waits until fd may be ready for mode. Returns 0 when the caller should
 // retry its call, ETIMEDOUT when the deadline for mode has passed, EBADF
 // when pd is closing. A goroutine parks (io_wait), registering pd with its
 // runtime first if pd belongs to none running; a thread without a P (or a
 // goroutine whose runtime could not take the fd) waits in poll(2).
-int poll_wait(pollDesc* pd, poll_mode mode);
+// Called from: G with P (parks, io_wait) | G in a call | foreign thread
+//   (both wait in poll(2))
+// Locks: none held; takes pd->lock (released by the park, or before
+//   returning) and, adopting pd, a heap lock under it
+// May switch: yes (a G with a P)
+int poll_wait(polldesc* pd, poll_mode mode);
 // Checks the deadline and closing state before an operation: 0, ETIMEDOUT
 // or EBADF, as poll_wait.
-int poll_check(pollDesc* pd, poll_mode mode);
+// Called from: socket callers
+// Locks: none held; takes pd->lock (and releases it)
+// May switch: no
+int poll_check(polldesc* pd, poll_mode mode);
 // Sets the deadline of the given modes: `when` is a nanotime() value, or 0
 // (or INT64_MAX) for none. A deadline already past fails waiters at once;
 // a future one (re)arms the direction's timer: in place where it is
 // pending, else on the caller's P (or P0 from a thread outside the
 // runtime).
-void poll_set_deadline(pollDesc* pd, std::int64_t when, bool read, bool write);
+// Called from: socket callers
+// Locks: none held; takes (off an M) the active-runtime lock, then pd->lock
+//   and under it heap locks (timer_mod / timer_del), all released on return
+// May switch: no
+void poll_set_deadline(polldesc* pd, std::int64_t when, bool read, bool write);
 
 }  // namespace goro::detail

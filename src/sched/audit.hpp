@@ -3,18 +3,7 @@
 // message ("goro: fatal error: invariant violated: <Name>: ...") when one
 // breaks. Names match spec/scheduler.md and tla/.
 //
-//  GStatus   every G status change is one Go allows (casgstatus):
-//              dead     -> runnable  (newproc: a new or recycled G)
-//              runnable -> running   (execute, the G-side fast path)
-//              running  -> runnable  (Gosched, preemption)
-//              running  -> waiting   (gopark)
-//              waiting  -> runnable  (goready)
-//              running  -> syscall   (entersyscall)
-//              syscall  -> running   (exitsyscall, fast path)
-//              syscall  -> runnable  (exitsyscall, no P: to the global queue)
-//              running  -> dead      (goexit)
-//            and the status is the one the caller expects (a CAS, so two
-//            racing transitions of one G are caught too).
+//  GStatus   checked by casgstatus (sched/gstatus.hpp) at every status change.
 //  OneGPlace at a stopped world, every G in rt.allgs is in exactly one
 //            place, the one its status says (audit_stopped_world):
 //              runnable  in exactly one run-queue slot, runnext or the
@@ -43,44 +32,11 @@
 #include <utility>
 #include <vector>
 
+#include "sched/gstatus.hpp"
 #include "sched/runq.hpp"
 #include "sched/runtime.hpp"
 
 namespace goro::detail {
-
-constexpr bool gstatus_transition_ok(gstatus from, gstatus to) {
-  using enum gstatus;
-  switch (from) {
-    case dead:
-    case idle: return to == runnable;
-    case runnable: return to == running;
-    case running: return to == runnable || to == waiting || to == syscall || to == dead;
-    case waiting: return to == runnable;
-    case syscall: return to == running || to == runnable;
-  }
-  return false;
-}
-
-// Go's casgstatus: gp moves from `from` to `to`. In checked builds the move
-// is a CAS and both the expected status and the transition are verified;
-// otherwise it is the relaxed store it always was (status is read only as a
-// hint outside the owner of the transition).
-inline void casgstatus(g* gp, gstatus from, gstatus to, const char* where) {
-#ifdef GORO_CHECK_INVARIANTS
-  if (!gstatus_transition_ok(from, to))
-    fatal("invariant violated: GStatus: %s: goroutine %llu: %s -> %s is not a transition Go "
-          "allows",
-          where, (unsigned long long)gp->goid, gstatus_name(from), gstatus_name(to));
-  gstatus cur = from;
-  if (!gp->status.compare_exchange_strong(cur, to, std::memory_order_relaxed))
-    fatal("invariant violated: GStatus: %s: goroutine %llu is %s, want %s (moving to %s)", where,
-          (unsigned long long)gp->goid, gstatus_name(cur), gstatus_name(from), gstatus_name(to));
-#else
-  (void)from;
-  (void)where;
-  gp->status.store(to, std::memory_order_relaxed);
-#endif
-}
 
 #ifdef GORO_CHECK_INVARIANTS
 // ---------------------------------------------------------------------------
@@ -181,13 +137,10 @@ inline std::vector<std::pair<const g*, const char*>> audit_snapshot(runtime& rt)
     p* pp = rt.allp[i].load(std::memory_order_relaxed);
     created += static_cast<std::int64_t>(pp->ncreated.load(std::memory_order_relaxed));
     finished += static_cast<std::int64_t>(pp->nfinished.load(std::memory_order_relaxed));
-    std::uint32_t h = pp->runqhead.load(std::memory_order_acquire);
-    std::uint32_t t = pp->runqtail.load(std::memory_order_acquire);
-    if (t - h > runq_capacity)
-      fatal("invariant violated: LenBounds: P%d runqtail - runqhead = %u", pp->id, t - h);
-    for (; h != t; h++)
-      queued(pp->runq[h % runq_capacity].load(std::memory_order_relaxed), "a P's runq");
-    if (g* nx = pp->runnext.load(std::memory_order_acquire)) queued(nx, "a P's runnext");
+    std::uint32_t len = pp->runq.for_each_stopped(
+        [&](g* gp, bool runnext) { queued(gp, runnext ? "a P's runnext" : "a P's runq"); });
+    if (len > runq_capacity)
+      fatal("invariant violated: LenBounds: P%d runqtail - runqhead = %u", pp->id, len);
     for (const g* gp = pp->gfree; gp; gp = gp->schedlink) freelisted(gp, "a P's free list");
   }
   std::int32_t n = 0;

@@ -8,8 +8,9 @@
 //
 // Ownership rules (checked by the invariant auditor, see spec/scheduler.md, "Invariants"):
 //  - P.m == M and M.p == P hold together, set only by acquirep/releasep.
-//  - A P's runqtail, runq slots and gfree list are written only by the M that
-//    holds the P. runqhead and runnext are also written by thieves (CAS).
+//  - A P's run queue tail and slots and its gfree list are written only by
+//    the M that holds the P; the queue's head and runnext are also written by
+//    thieves (CAS). local_runq keeps the slots private to enforce it.
 //  - Everything in schedt not marked atomic is guarded by schedt::lock.
 #pragma once
 #include <atomic>
@@ -20,12 +21,14 @@
 #include <thread>
 #include <vector>
 
+#include "base/fatal.hpp"
 #include "context/context.hpp"
 #include "context/stack.hpp"
 #include "goro/detail/task.hpp"
 #include "goro/detail/waitq.hpp"
 #include "goro/options.hpp"
 #include "netpoll/netpoll.hpp"
+#include "sched/local_runq.hpp"
 #include "sched/note.hpp"
 #include "sync/park.hpp"
 #include "time/timer.hpp"
@@ -123,7 +126,7 @@ struct m {
 constexpr std::uint32_t runq_capacity = 256;
 
 // Scheduling event counters (read summed as sched_stats, proc.hpp). A P's
-// set is written only by the M holding it, with bump() (relaxed load and
+// set is written only by the M holding it, with owner_add (relaxed load and
 // store, no read-modify-write: one writer), so counting costs no more than
 // a plain increment and stays always on; readers load them relaxed (a
 // count, not a synchronization). The runtime's own set counts events of Ms
@@ -171,12 +174,11 @@ struct alignas(64) p {
   // racily by stealers to skip Ps with nothing to steal (a hint).
   std::atomic<bool> idle_listed{false};
 
-  // The local run queue (Go's runqhead/runqtail/runq/runnext). See runq.cpp
-  // for the protocol and the reason behind each memory order.
-  std::atomic<std::uint32_t> runqhead{0};
-  std::atomic<std::uint32_t> runqtail{0};
-  std::atomic<g*> runnext{nullptr};
-  std::atomic<g*> runq[runq_capacity] = {};
+  // The local run queue (Go's runqhead/runqtail/runq/runnext). See
+  // sched/local_runq.hpp for the protocol, the reason behind each memory
+  // order and who may use which member; the runtime enters it through
+  // sched/runq.hpp.
+  local_runq<g, runq_capacity> runq;
 
   // Dead Gs with their stacks, for reuse by this P (Go: p.gFree).
   g* gfree = nullptr;
@@ -221,7 +223,7 @@ struct schedt {
   // sched.needspinning). Relaxed: written and tested under lock.
   std::atomic<bool> needspinning{false};
 
-  // Stop-the-world (procresize): see stop_the_world in proc.cpp.
+  // Stop-the-world (procresize): see stop_the_world in procresize.cpp.
   std::atomic<bool> gcwaiting{false};
   std::int32_t stopwait = 0;
   note stopnote;
@@ -346,19 +348,5 @@ struct nopreempt {
   nopreempt(const nopreempt&) = delete;
   nopreempt& operator=(const nopreempt&) = delete;
 };
-
-// Fatal runtime error: prints "goro: fatal error: ..." and exits with 2.
-[[noreturn]] void fatal(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
-
-#ifdef GORO_CHECK_INVARIANTS
-#define GORO_INVARIANT(cond, ...) \
-  do {                            \
-    if (!(cond)) ::goro::detail::fatal("invariant violated: " __VA_ARGS__); \
-  } while (0)
-#else
-#define GORO_INVARIANT(cond, ...) \
-  do {                            \
-  } while (0)
-#endif
 
 }  // namespace goro::detail

@@ -32,6 +32,7 @@
 #include <new>
 #include <stdexcept>
 
+#include "base/owner_add.hpp"
 #include "sched/proc.hpp"
 
 namespace goro::detail {
@@ -110,8 +111,9 @@ void complete(sudog* sg, bool success, unlock_fn unlockf, void* arg) noexcept {
 }
 
 [[noreturn]] void park_forever(wait_reason reason) {
-  // Go blocks a goroutine forever on a nil channel (deadlock detection,
-  // later, may report it). Nobody can find this waiter, so nobody readies it.
+  // Go blocks a goroutine forever on a nil channel. Nobody can find this
+  // waiter, so nobody readies it; checkdead counts it as asleep (its wait
+  // reason is chan_*_nil) and reports the deadlock if nothing else can run.
   waiter w;
   waiter_init(w);
   park_commit(w, [](void*) noexcept {}, nullptr, reason);
@@ -129,7 +131,7 @@ void chan_buf_put(hchan* c, void* elem) noexcept {
   c->ops->construct(c->slot(c->sendx), elem);
   c->sendx = ring_next(c, c->sendx);
   // relaxed: qcount is guarded by the lock; size() only peeks.
-  c->qcount.store(c->qcount.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  owner_add(c->qcount, 1);
 }
 
 void chan_buf_take(hchan* c, void* slot) noexcept {
@@ -138,7 +140,7 @@ void chan_buf_take(hchan* c, void* slot) noexcept {
   c->ops->destroy(q);
   c->recvx = ring_next(c, c->recvx);
   // relaxed: as in chan_buf_put.
-  c->qcount.store(c->qcount.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  owner_add(c->qcount, -1);
 }
 
 void chan_send_direct(hchan* c, sudog* sg, void* elem, unlock_fn unlockf, void* arg) noexcept {

@@ -45,17 +45,31 @@ struct sudog {
   bool success = false;
 };
 
-// A FIFO of sudogs, guarded by the channel's lock (Go's waitq).
+// A FIFO of sudogs, guarded by the channel's lock (Go's waitq). Contracts
+// in Go's fixed form, as in park.hpp ("G in a call": inside blocking()).
+// g0 appears because an after() timer fires on g0 and try_sends on its
+// channel.
 struct sudog_queue {
   sudog* first = nullptr;
   sudog* last = nullptr;
 
+  // Appends s (plain operations and select pass 2).
+  // Called from: G with P | G in a call | foreign thread
+  // Locks: holds the channel's lock
+  // May switch: no
   void enqueue(sudog* s) noexcept;
   // Takes the first sudog that can still be woken: a select's sudog whose
   // select has already been claimed through another case is unlinked and
   // skipped. Returns nullptr if none.
+  // Called from: G with P | G in a call | g0 (after()'s try_send) | foreign thread
+  // Locks: holds the channel's lock
+  // May switch: no
   sudog* dequeue() noexcept;
   // Unlinks s if it is still queued (select pass 3); no-op otherwise.
+  // Called from: G with P | G in a call | foreign thread (the select
+  //   itself, or teardown's abandon callback on run's thread)
+  // Locks: holds the channel's lock
+  // May switch: no
   void remove(sudog* s) noexcept;
 };
 
@@ -87,14 +101,30 @@ inline hchan* as_hchan(chan_header* c) noexcept { return static_cast<hchan*>(c);
 // held), then readies the waiter it completed, if any.
 using unlock_fn = void (*)(void* arg) noexcept;
 // A sender meets the parked receiver sg: moves *elem into sg's slot.
+// Called from: G with P | G in a call | g0 (after()'s try_send) | foreign thread
+// Locks: holds c->lock (a select: every case's lock); releases them all
+//   through unlockf, then readies sg's waiter (ready(): may take sched.lock)
+// May switch: no
 void chan_send_direct(hchan* c, sudog* sg, void* elem, unlock_fn unlockf, void* arg) noexcept;
 // A receiver meets the parked sender sg: takes the value (from the buffer
 // head if buffered, the sender's value then going to the buffer tail).
+// Called from: G with P | G in a call | foreign thread
+// Locks: as chan_send_direct
+// May switch: no
 void chan_recv_direct(hchan* c, sudog* sg, void* slot, unlock_fn unlockf, void* arg) noexcept;
 // Buffer operations (no waiter involved); the caller unlocks.
+// Called from: G with P | G in a call | foreign thread, and g0 for put
+//   (after()'s try_send)
+// Locks: holds c->lock, and keeps it
+// May switch: no
 void chan_buf_put(hchan* c, void* elem) noexcept;
 void chan_buf_take(hchan* c, void* slot) noexcept;
 
+// Throws closed_channel for a send on a closed channel (Go's panic).
+// Called from: G with P | G in a call | g0 (after()'s try_send, which
+//   catches it) | foreign thread
+// Locks: none held (callers release the channel locks first)
+// May switch: no
 [[noreturn]] void throw_send_closed();
 
 }  // namespace goro::detail

@@ -9,19 +9,9 @@
 #include <climits>
 #include <cstdint>
 
+#include "base/cpu_relax.hpp"
 #include "goro/detail/waitq.hpp"
 #include "sched/note.hpp"
-
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define GORO_CPU_RELAX() _mm_pause()
-#elif defined(__aarch64__)
-#define GORO_CPU_RELAX() asm volatile("yield")
-#else
-#define GORO_CPU_RELAX() \
-  do {                   \
-  } while (0)
-#endif
 
 namespace goro::detail {
 
@@ -43,7 +33,7 @@ void futex_lock::lock_slow() noexcept {
     if (c == 0 && state_.compare_exchange_weak(c, 1, std::memory_order_acquire,
                                                std::memory_order_relaxed))
       return;
-    GORO_CPU_RELAX();
+    cpu_relax();
   }
   // acquire on success: as in lock().
   while (state_.exchange(2, std::memory_order_acquire) != 0) futex_wait(&state_, 2);

@@ -32,13 +32,14 @@
 //       stale address could not invent a wake-up for a newer object there.
 #include "goro/mutex.hpp"
 
-#include <chrono>
 #include <cstdint>
 #include <thread>
 
+#include "base/cpu_relax.hpp"
 #include "goro/goro.hpp"
 #include "sched/proc.hpp"
 #include "sync/park.hpp"
+#include "time/timer.hpp"
 
 namespace goro {
 
@@ -47,20 +48,6 @@ namespace {
 constexpr std::int64_t starvation_threshold_ns = 1'000'000;  // 1 ms, as Go
 constexpr int active_spin = 4;       // spin rounds before sleeping (Go: active_spin)
 constexpr int active_spin_cnt = 30;  // pauses per round
-
-std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
 
 // Go's sync_runtime_canSpin: spinning is worth it only on a multicore
 // machine, for a goroutine, when some other P is running (and may unlock
@@ -167,7 +154,7 @@ void mutex::lock_slow() {
           state_.compare_exchange_strong(old, old | woken_bit, std::memory_order_relaxed,
                                          std::memory_order_relaxed))
         awoke = true;
-      for (int i = 0; i < active_spin_cnt; i++) cpu_relax();
+      for (int i = 0; i < active_spin_cnt; i++) detail::cpu_relax();
       iter++;
       old = state_.load(std::memory_order_relaxed);
       continue;
@@ -203,7 +190,7 @@ void mutex::lock_slow() {
     // Sleep. A waiter that has slept before goes back to the front of the
     // queue (LIFO), so that it keeps its turn.
     bool requeue = wait_start != 0;
-    if (!requeue) wait_start = now_ns();
+    if (!requeue) wait_start = detail::nanotime();
     detail::waiter w;
     detail::waiter_init(w);
     w.elem = this;  // the key sema_wake looks for
@@ -263,7 +250,7 @@ void mutex::lock_slow() {
     detail::park_unlock(w, b->lock, detail::wait_reason::sync_mutex_lock);
     // Dequeued by an unlock's sema_wake; what the previous owner wrote
     // reached us through its release RMW and ready()'s own ordering.
-    starving = starving || now_ns() - wait_start > starvation_threshold_ns;
+    starving = starving || detail::nanotime() - wait_start > starvation_threshold_ns;
     old = state_.load(std::memory_order_relaxed);
     if (old & starving_bit) {
       // Handed to us (M4): locked is clear and we are still counted. Take

@@ -1,5 +1,5 @@
-// Waiters: the one mechanism every blocking primitive (wait_group, the
-// runtime's semaphores, later channels and mutexes) parks through. A waiter is
+// Waiters: the one mechanism every blocking primitive (channels and select,
+// mutex, wait_group, the netpoller, the runtime's semaphores) parks through. A waiter is
 // either a goroutine (parked with gopark, readied with goready) or a foreign
 // thread (blocked on a futex word), so the same primitives serve both.
 #pragma once
@@ -29,6 +29,10 @@ enum class wait_reason : std::uint8_t {
   io_wait,           // the netpoller: a socket not ready yet
   count_
 };
+// The name checkdead's report gives r (Go's waitReasonStrings).
+// Called from: g0 | sysmon (checkdead, from stopm or checkdead_recheck)
+// Locks: holds sched.lock (checkdead's caller); takes none
+// May switch: no
 const char* wait_reason_name(wait_reason r);
 
 struct waiter {
@@ -38,13 +42,27 @@ struct waiter {
   void* elem = nullptr;              // payload slot for primitives that pass values
 };
 
-// Fills in who is waiting: the current goroutine, or the calling thread.
+// The contracts below use Go's fixed form. "G in a call" is a goroutine
+// inside goro::blocking(): it holds no P and waits as a thread does.
+
+// Fills in who is waiting: the current goroutine (gp), or, for a thread
+// without a P, nobody (the thread will sleep on w.woken).
+// Called from: G with P | G in a call | foreign thread
+// Locks: holds the wait list's lock, usually (it needs none); takes none
+// May switch: no
 void waiter_init(waiter& w);
 
+// FIFO push and pop of q.
+// Called from: G with P | G in a call | foreign thread (the primitive's own
+//   callers, and teardown's abandon callbacks on run's thread)
+// Locks: holds q's lock
+// May switch: no
 void waitq_push(wait_list& q, waiter* w);
 waiter* waitq_pop(wait_list& q);
-// Unlinks w from q if it is there (O(n)); true if it was. Caller holds q's lock.
 // Unlinks and returns the first waiter of q for which pred(w) holds, or null.
+// Called from: as waitq_push
+// Locks: holds q's lock
+// May switch: no
 template <class Pred>
 waiter* waitq_remove_first_if(wait_list& q, Pred pred) noexcept {
   waiter* prev = nullptr;
@@ -58,6 +76,10 @@ waiter* waitq_remove_first_if(wait_list& q, Pred pred) noexcept {
   }
   return nullptr;
 }
+// Unlinks w from q if it is there (O(n)); true if it was.
+// Called from: as waitq_push (in practice: teardown's abandon callbacks)
+// Locks: holds q's lock
+// May switch: no
 bool waitq_remove(wait_list& q, waiter* w) noexcept;
 
 // Abandonment (spec/scheduler.md, "Lifetime"). When main returns, goroutines
@@ -66,8 +88,8 @@ bool waitq_remove(wait_list& q, waiter* w) noexcept;
 // mutex, wait_group or socket created outside run), so it must not keep
 // their waiters. Before parking on such a queue, with the queue's lock held,
 // a goroutine records how to take itself off it (Go has no equivalent: its
-// process exits). Teardown (abandon_waiters in proc.cpp), once no goroutine
-// runs any more, calls fn(arg, false) for every parked goroutine that
+// process exits). Teardown (abandon_waiters in lifetime.cpp), once no
+// goroutine runs any more, calls fn(arg, false) for every parked goroutine that
 // recorded one. fn takes the queue's lock(s) and unlinks the waiter, undoing
 // whatever the primitive counted for it; it returns true if it did, false if
 // a waker had already taken the waiter (teardown then waits until that
@@ -82,12 +104,21 @@ bool waitq_remove(wait_list& q, waiter* w) noexcept;
 // thread, or a goroutine inside blocking()) records nothing: its thread is
 // alive and will be woken normally.
 using abandon_fn = bool (*)(void* arg, bool readied) noexcept;
+// Records fn(arg) in w's goroutine; does nothing for a thread waiter.
+// Called from: G with P | G in a call | foreign thread (the waiter itself,
+//   just before it parks)
+// Locks: holds the wait list's lock
+// May switch: no
 void waiter_on_abandon(waiter& w, abandon_fn fn, void* arg) noexcept;
 
 // Parks the caller on w, which the caller has already pushed onto a wait list
 // while holding lk. Releases lk only after the park has committed (the
 // goroutine's context is saved), so a waker that takes w from the list under
 // lk can ready it at once without a lost wakeup. Returns once readied.
+// Called from: G with P (parks, gopark) | G in a call | foreign thread (the
+//   thread blocks on w.woken)
+// Locks: holds lk, which it releases (after the park committed)
+// May switch: yes (a G with a P; a thread blocks in the kernel instead)
 void park_unlock(waiter& w, futex_lock& lk, wait_reason reason);
 
 // The general form of park_unlock, for a waiter on several wait lists at once
@@ -95,10 +126,19 @@ void park_unlock(waiter& w, futex_lock& lk, wait_reason reason);
 // after the park has committed. unlockf must not touch anything on the
 // waiter's stack after releasing the last lock: from then on the waiter may
 // be readied, run and return.
+// Called from: G with P | G in a call | foreign thread, as park_unlock
+// Locks: holds what unlockf releases (every lock guarding w's lists)
+// May switch: yes (a G with a P)
 void park_commit(waiter& w, void (*unlockf)(void*) noexcept, void* arg, wait_reason reason);
 
 // Wakes w, which has been removed from its wait list. The caller must not
 // touch w afterwards: the waiter may already have returned and its frame gone.
+// Called from: G with P | G in a call | g0 (timer fires, polled sockets) |
+//   sysmon (its netpoll) | foreign thread
+// Locks: none held (the waker released w's list lock first); takes
+//   sched.lock (and releases it) through goready's runqput/ready_wake, or
+//   from a thread without a P, the active-runtime lock and injectg's
+// May switch: no
 void ready(waiter* w);
 
 // A FIFO semaphore of one unit, handing ownership straight to the next waiter
@@ -106,7 +146,14 @@ void ready(waiter* w);
 // level, such as serializing stop-the-world.
 class sema {
  public:
+  // Called from: G with P (gomaxprocs, around stop-the-world)
+  // Locks: none held; takes lk_ (released by the park, or before returning)
+  // May switch: yes (parks while another holds the unit)
   void acquire();
+  // Hands the unit to the first waiter, or frees it.
+  // Called from: G with P
+  // Locks: none held; takes lk_ (and releases it)
+  // May switch: no
   void release();
 
  private:
@@ -122,6 +169,10 @@ class sema {
 // outside a goroutine or inside a nopreempt region (runtime code that may
 // hold a lock, e.g. a timer sending on its channel). One relaxed load when
 // no request is pending anywhere.
+// Called from: G with P (yields) | G in a call | g0 | foreign thread (both:
+//   nothing to do)
+// Locks: none held (a G must not yield holding a runtime lock)
+// May switch: yes (to the global queue, through preempt_slow)
 void honour_preempt();
 
 }  // namespace goro::detail

@@ -25,6 +25,7 @@
 #include <functional>
 #include <memory>
 
+#include "base/fastrand.hpp"
 #include "goro/select.hpp"
 #include "sched/proc.hpp"
 #include "sync/chan.hpp"
@@ -35,19 +36,14 @@ namespace {
 
 // A random number in [0, n). Uses the M's generator (owned by the thread
 // running it: a goroutine and its M's g0 never run at once), or a
-// per-thread one on a foreign thread. Nothing is cached across a park.
+// per-thread one on a foreign thread, seeded at its first use. Nothing is
+// cached across a park.
 std::uint32_t cheaprandn(std::uint32_t n) {
   thread_local std::uint64_t foreign_state = 0;
   m* mp = getm();
   std::uint64_t* st = mp ? &mp->fastrand : &foreign_state;
-  std::uint64_t x = *st;
-  if (x == 0) x = reinterpret_cast<std::uintptr_t>(st) * 0x9E3779B97F4A7C15ull | 1;
-  x ^= x >> 12;
-  x ^= x << 25;
-  x ^= x >> 27;
-  *st = x;
-  std::uint32_t r = static_cast<std::uint32_t>((x * 0x2545F4914F6CDD1Dull) >> 32);
-  return static_cast<std::uint32_t>((static_cast<std::uint64_t>(r) * n) >> 32);
+  if (*st == 0) *st = fastrand_seed(st, 0);
+  return fastrandn(*st, n);
 }
 
 struct lockset {

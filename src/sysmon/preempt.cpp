@@ -490,8 +490,6 @@ std::size_t async_preempt_stack_room() { return async_preempt_init() ? stack_roo
 
 #else  // no asynchronous preemption here
 
-extern "C" void goro_async_preempt_unavailable() {}
-
 namespace goro::detail {
 bool async_preempt_init() { return false; }
 bool async_preempt_allowed_at(const void*) { return false; }

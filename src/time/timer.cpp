@@ -164,7 +164,7 @@ std::int64_t earliest_timer(runtime& rt) {
 
 void wake_timer_sleeper(runtime& rt, std::int64_t when) {
   // StoreLoad: the timer (when0) was published before this; see
-  // block_in_netpoll in proc.cpp for the other half.
+  // block_in_netpoll in findrunnable.cpp for the other half.
   std::atomic_thread_fence(std::memory_order_seq_cst);
   std::int64_t until = rt.sched.timer_sleep_until.load(std::memory_order_relaxed);
   if (until != 0 && when < until) netpoll_break(rt);

@@ -17,7 +17,13 @@ struct runtime;
 struct p;
 struct timer_heap;
 
+// Contracts in Go's fixed form, as in sync/park.hpp ("G in a call": a
+// goroutine inside blocking()).
+
 // Monotonic nanoseconds (CLOCK_MONOTONIC, the clock of steady_clock).
+// Called from: any (a vDSO clock read)
+// Locks: any
+// May switch: no
 std::int64_t nanotime() noexcept;
 
 struct timer {
@@ -50,28 +56,57 @@ struct timer_heap {
   // path, stealers, the parking M and sysmon, each of which takes the lock
   // before acting on it.
   std::atomic<std::int64_t> when0{0};
-  // Timers in the heap; summed by the deadlock detector (issue 5).
+  // Timers in the heap; written under lock (relaxed). Read by
+  // destroy_p_locked, with the world stopped, to skip moving an empty heap
+  // (checkdead looks at when0 instead, through earliest_timer).
   std::atomic<std::int32_t> count{0};
 };
 
-// Caller holds h.lock; t is in no heap.
+// Pushes t, which is in no heap, onto h.
+// Called from: G with P (sleep, after) | G in a call | foreign thread
+//   (after, onto P0's heap) | G with P in start_the_world (a retired P's
+//   timers, destroy_p_locked)
+// Locks: holds h.lock (destroy_p_locked: also sched.lock and the old heap's)
+// May switch: no
 void timer_push_locked(timer_heap& h, timer* t);
 // Removes t from whichever heap holds it (Go's deltimer). False if it was
 // in none: never added, already popped to fire, or deleted. The caller
 // holds a reference on the runtime whose heap may hold t (its heaps are
 // freed with it), and serializes timer_mod / timer_del of one timer.
+// Called from: G with P | G in a call | foreign thread (socket close and
+//   deadline changes)
+// Locks: holds the timer's owner's lock (polldesc.lock), usually; takes the
+//   heap's lock (and releases it)
+// May switch: no
 bool timer_del(timer* t);
 // Sets t's `when` and makes it pending (Go's modtimer): in place in the
 // heap that holds it, else pushed onto `h`. Same caller duties as
 // timer_del.
+// Called from: as timer_del
+// Locks: as timer_del (takes the lock of the heap holding t, or of h)
+// May switch: no
 void timer_mod(timer* t, std::int64_t when, timer_heap& h);
 // Runs every timer of h that is due at `now`; returns how many fired.
 // Takes h.lock itself and calls each fire() after releasing it.
+// Called from: g0 holding a P (findrunnable, stealwork: a due timer sends
+//   the G-side fast path to g0, wants_g0)
+// Locks: none held; takes h.lock (released before each fire; a fire may
+//   take others: a socket's lock, a channel's, sched.lock through ready)
+// May switch: no
 int run_timers(timer_heap& h, std::int64_t now);
 // The earliest timer over all of rt's Ps (0: none), read racily.
+// Called from: g0 (findrunnable, block_in_netpoll, checkdead) | sysmon
+// Locks: none held, or sched.lock (checkdead); takes none
+// May switch: no
 std::int64_t earliest_timer(runtime& rt);
 // After adding a timer due at `when`: wake the M sleeping for timers if it
 // would sleep past it.
+// Called from: G with P (after, poll_set_deadline) | G in a call | foreign
+//   thread | g0 or the next G (sleep's post-switch step) | sysmon
+//   (handoffp of a retaken P)
+// Locks: any (polldesc.lock in adopt_locked); takes none (netpoll_break
+//   writes the eventfd)
+// May switch: no
 void wake_timer_sleeper(runtime& rt, std::int64_t when);
 
 }  // namespace goro::detail

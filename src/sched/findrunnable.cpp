@@ -1,0 +1,301 @@
+// findrunnable and the scheduler loop: the order in which an M looks for
+// work (own timers, global queue every 61st tick, local queue, netpoll,
+// stealing), and how it gives up its P without losing a wakeup.
+#include "sched/internal.hpp"
+
+#include "sched/chaos.hpp"
+
+namespace goro::detail {
+
+namespace {
+
+// Runs pp's timers that are due at `now`, if any (a racy peek first, so a P
+// without due timers costs one load). True if some fired.
+bool run_due_timers(p* pp, std::int64_t now) {
+  std::int64_t when = pp->timers.when0.load(std::memory_order_relaxed);
+  return when != 0 && when <= now && run_timers(pp->timers, now) > 0;
+}
+
+// Runs the due timers of every P. True if some fired.
+bool run_all_due_timers(runtime& rt) {
+  std::int64_t now = nanotime();
+  bool ran = false;
+  std::uint32_t n = rt.gomaxprocs.load(std::memory_order_relaxed);
+  for (std::uint32_t i = 0; i < n; i++)
+    ran |= run_due_timers(rt.allp[i].load(std::memory_order_relaxed), now);
+  return ran;
+}
+
+// Readies the goroutines a poll found. With a P they go to its run queue
+// (runnext, the last one first: Go's injectglist puts them on the local
+// queue); without one, to the global queue through goready's P-less path.
+void ready_polled(netpoll_ready_list& list) {
+  for (int i = 0; i < list.n; i++) ready(list.w[i]);
+  list.n = 0;
+}
+
+// Polls the network without blocking, unless an M is blocked in it (it
+// will see the events) or nobody waits. An optimization before stealing:
+// the blocking poll and sysmon's poll are what guarantee progress.
+bool netpoll_nonblocking(runtime& rt) {
+  netpoller& np = rt.netpoll;
+  if (np.waiters.load(std::memory_order_relaxed) == 0 ||
+      np.lastpoll.load(std::memory_order_relaxed) == 0)
+    return false;
+  netpoll_ready_list list;
+  netpoll(rt, 0, list);
+  np.lastpoll.store(nanotime(), std::memory_order_relaxed);
+  bool any = list.n != 0;
+  ready_polled(list);
+  return any;
+}
+
+}  // namespace
+
+// Having found no work: block in netpoll until the earliest timer (or with
+// no timer, until a socket is ready, if goroutines wait for the network)
+// instead of parking in stopm, if no other M already does (Go's
+// findRunnable: "poll network until next timer"). Returns true with a P
+// acquired if mp should look for work again, false if it should park
+// (stopm) as usual.
+bool block_in_netpoll(m* mp) {
+  runtime& rt = *mp->rt;
+  schedt& s = rt.sched;
+  netpoller& np = rt.netpoll;
+  std::int64_t when = earliest_timer(rt);
+  if (when == 0 && np.waiters.load(std::memory_order_relaxed) == 0) return false;
+  m* none = nullptr;
+  // seq_cst, as before (Go's order). What the claim needs is acquire,
+  // pairing with the last sleeper's release store of nullptr below, so that
+  // its reset of timer_sleep_until comes before our store of it; the
+  // StoreLoad against timer adders is the fences' job (here and in
+  // wake_timer_sleeper).
+  if (!s.timer_sleeper.compare_exchange_strong(none, mp, std::memory_order_seq_cst)) return false;
+  for (;;) {
+    s.timer_sleep_until.store(when == 0 ? INT64_MAX : when, std::memory_order_seq_cst);
+    // StoreLoad against wake_timer_sleeper: an adder publishes its timer
+    // (when0) and then reads our deadline, we publish the deadline and then
+    // re-read the timers. With a fence on both sides, either the adder sees
+    // a deadline later than its timer and breaks our poll, or we see its
+    // timer now.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    std::int64_t again = earliest_timer(rt);
+    if (again == 0 || (when != 0 && again >= when)) break;
+    when = again;
+  }
+  netpoll_ready_list list;
+  if (!rt.stopping.load(std::memory_order_acquire)) {
+    std::int64_t delay = -1;
+    if (when != 0) {
+      delay = when - nanotime();
+      if (delay < 0) delay = 0;
+    }
+    np.lastpoll.store(0, std::memory_order_relaxed);
+    netpoll(rt, delay, list);
+    np.lastpoll.store(nanotime(), std::memory_order_relaxed);
+  }
+  s.timer_sleep_until.store(0, std::memory_order_relaxed);
+  s.timer_sleeper.store(nullptr, std::memory_order_release);
+  if (rt.stopping.load(std::memory_order_acquire)) return false;
+  // Due now, an earlier timer arrived, or sockets are ready: continue from
+  // an idle P. With no idle P every P has an M, and each runs its own
+  // timers; the readied goroutines go to the global queue.
+  s.lock.lock();
+  p* pp = pidleget(rt);
+  s.lock.unlock();
+  if (!pp) {
+    ready_polled(list);
+    return false;
+  }
+  acquirep(mp, pp);
+  ready_polled(list);
+  return true;
+}
+
+namespace {
+
+// Steals from the other Ps: up to 4 rounds over them in a random order;
+// runnext is taken only in the last round.
+g* stealwork(m* mp) {
+  runtime& rt = *mp->rt;
+  p* pp = mp->p_;
+  constexpr int steal_tries = 4;
+  for (int i = 0; i < steal_tries; i++) {
+    bool last = i == steal_tries - 1;
+    std::uint32_t n = rt.gomaxprocs.load(std::memory_order_relaxed);
+    const auto& cop = rt.steal_coprimes;
+    std::uint64_t r = fastrand(mp->fastrand);
+    std::uint32_t pos = static_cast<std::uint32_t>(r % n);
+    std::uint32_t inc = cop[(r >> 32) % cop.size()];
+    std::int64_t now = last ? nanotime() : 0;
+    for (std::uint32_t k = 0; k < n; k++, pos = (pos + inc) % n) {
+      if (rt.sched.gcwaiting.load(std::memory_order_relaxed) ||
+          rt.stopping.load(std::memory_order_relaxed))
+        return nullptr;
+      p* p2 = rt.allp[pos].load(std::memory_order_relaxed);
+      if (p2 == pp) continue;
+      // Last round: run the other Ps' due timers too, idle Ps included (a
+      // P keeps its timers while idle). The Gs they ready land on our P.
+      if (last && run_due_timers(p2, now)) {
+        if (runq_result r = runqget(pp); r.gp) return r.gp;
+      }
+      // Skip Ps on the idle list (Go's idlepMask), not Ps whose status is
+      // idle: a P retaken from a blocking call is idle by status while
+      // handoffp decides, and its queue may hold work worth stealing.
+      if (p2->idle_listed.load(std::memory_order_relaxed)) continue;
+      GORO_CHAOS_POINT();
+      // What runqsteal moved to our queue, plus the G it returns.
+      std::uint32_t n = 0;
+      if (g* gp = runqsteal(pp, p2, last, &n)) {
+        owner_add(pp->stat.steals, n);
+        return gp;
+      }
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+// Finds a runnable G for mp, which holds a P; parks the M while there is
+// none. Returns {} only when the runtime is shutting down.
+runq_result findrunnable(m* mp) {
+  runtime& rt = *mp->rt;
+  schedt& s = rt.sched;
+top:
+  if (rt.stopping.load(std::memory_order_acquire)) return {};
+  if (s.gcwaiting.load(std::memory_order_acquire)) {
+    if (!gcstopm(mp)) return {};
+    goto top;
+  }
+  {
+    p* pp = mp->p_;
+    // Our own due timers first: they ready Gs onto this P (Go's checkTimers).
+    if (pp->timers.when0.load(std::memory_order_relaxed) != 0) run_due_timers(pp, nanotime());
+    // Every 61st schedule, the global queue first, so a P busy with its own
+    // queue cannot starve it (61: prime, so not in step with program loops).
+    if (pp->schedtick.load(std::memory_order_relaxed) % 61 == 0 &&
+        s.runqsize.load(std::memory_order_relaxed) > 0) {
+      s.lock.lock();
+      g* gp = globrunqget(rt, pp, 1);
+      s.lock.unlock();
+      if (gp) return {gp, false};
+    }
+    if (runq_result r = runqget(pp); r.gp) return r;
+    if (s.runqsize.load(std::memory_order_relaxed) != 0) {
+      s.lock.lock();
+      g* gp = globrunqget(rt, pp, 0);
+      s.lock.unlock();
+      if (gp) return {gp, false};
+    }
+    // Sockets that became ready (Go polls here too, before stealing).
+    if (netpoll_nonblocking(rt)) {
+      if (runq_result r = runqget(pp); r.gp) return r;
+    }
+    // Spin (steal) only while fewer than half the busy Ps have a spinning M:
+    // enough to find work fast, not so many that idle Ms burn the CPUs.
+    std::int32_t procs = static_cast<std::int32_t>(rt.gomaxprocs.load(std::memory_order_relaxed));
+    if (mp->spinning || 2 * s.nmspinning.load(std::memory_order_relaxed) <
+                            procs - s.npidle.load(std::memory_order_relaxed)) {
+      if (!mp->spinning) become_spinning(mp);
+      if (g* gp = stealwork(mp)) return {gp, false};
+    }
+    // Overdue timers anywhere (a non-spinning M skipped stealwork's timer
+    // round): run them while we still hold a P to put their Gs on.
+    if (std::int64_t w = earliest_timer(rt); w != 0 && w <= nanotime() && run_all_due_timers(rt)) {
+      if (runq_result r = runqget(pp); r.gp) return r;
+    }
+
+    // Nothing found: give up the P. The global queue is checked again under
+    // the lock that injectg also takes (no lost global submissions).
+    GORO_CHAOS_AT(mp->spinning ? chaos_site::drop_p_spinning : chaos_site::drop_p);
+    s.lock.lock();
+    if (s.gcwaiting.load(std::memory_order_relaxed) || rt.stopping.load(std::memory_order_relaxed)) {
+      s.lock.unlock();
+      goto top;
+    }
+    if (s.runqsize.load(std::memory_order_relaxed) != 0) {
+      g* gp = globrunqget(rt, pp, 0);
+      s.lock.unlock();
+      return {gp, false};
+    }
+#ifndef GORO_MUTANT_NO_NEEDSPINNING
+    // Someone found work but no idle P for it (pidleget_spinning). We are
+    // about to make a P idle without the spinner's re-check: spin instead,
+    // so that work is found (Go's "delicate dance").
+    if (!mp->spinning && s.needspinning.load(std::memory_order_relaxed)) {
+      become_spinning(mp);
+      s.lock.unlock();
+      goto top;
+    }
+#endif
+    pidleput(rt, releasep(mp));
+    s.lock.unlock();
+  }
+
+  // Spinning -> not spinning. Decrement first, then (after StoreLoad) look
+  // at every run queue again: a submitter that saw our count before the
+  // decrement did not wake anyone and relies on this re-check. If we did it
+  // the other way round (re-check, then decrement), a G submitted between
+  // the two would see us still spinning, wake nobody, and wait with an idle
+  // P beside it until some unrelated event (tla/PHandoff.tla: NoLostWakeup;
+  // mutant no_spin_recheck removes the re-check).
+  //
+  // Every source of work a spinner covers, and who covers it once we stop:
+  //  - other Ps' local queues: this re-check (submitters: ready_wake);
+  //  - the global queue: checked under sched.lock just before pidleput
+  //    above. A G put there later comes either from injectg, which under
+  //    the same lock finds our idle P and starts an M for it, or from a G
+  //    yielding or preempted on a running P (post_globrunqput), whose M
+  //    reaches the global queue itself by its 61st tick or when its local
+  //    queue is empty; Go re-checks the global queue here too, which would
+  //    only start that G sooner;
+  //  - timers: need no re-check. block_in_netpoll, next, reads every P's
+  //    earliest timer after publishing its deadline (a fenced pair with
+  //    wake_timer_sleeper, which every timer adder calls), and if another M
+  //    already sleeps for timers, that M is the one woken. sysmon starts an
+  //    M for an overdue timer that nobody sleeps for;
+  //  - the network: the M blocked in netpoll (block_in_netpoll) readies
+  //    the goroutines, or sysmon's poll when none is blocked there (every
+  //    10 ms);
+  //  - stop-the-world and shutdown: gcwaiting and stopping are re-read at
+  //    `top`, and stopm re-reads stopping under sched.lock.
+  if (mp->spinning) {
+    mp->spinning = false;
+    GORO_CHAOS_POINT();  // the lost-wakeup window: P released, still counted spinning
+    drop_spinning(rt, "findrunnable");
+    GORO_CHAOS_POINT();
+#ifndef GORO_MUTANT_NO_SPIN_RECHECK
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    std::uint32_t n = rt.gomaxprocs.load(std::memory_order_relaxed);
+    for (std::uint32_t i = 0; i < n; i++) {
+      p* p2 = rt.allp[i].load(std::memory_order_relaxed);
+      if (!runqempty(p2)) {
+        s.lock.lock();
+        p* pp = pidleget_spinning(rt);
+        s.lock.unlock();
+        if (pp) {
+          acquirep(mp, pp);
+          become_spinning(mp);
+          goto top;
+        }
+        break;
+      }
+    }
+#endif
+  }
+  if (block_in_netpoll(mp)) goto top;
+  if (!stopm(mp)) return {};
+  goto top;
+}
+
+void schedule_loop(m* mp) {
+  for (;;) {
+    runq_result r = findrunnable(mp);
+    if (!r.gp) return;
+    if (mp->spinning) resetspinning(mp);
+    execute(mp, r.gp, r.inherit_time);
+  }
+}
+
+}  // namespace goro::detail

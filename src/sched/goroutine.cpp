@@ -1,0 +1,243 @@
+// The goroutine side of scheduling, run on the G's own stack: yield
+// (gosched), park (gopark), ready (goready), exit (goexit1) and the
+// preemption requests a G serves (preempt_slow, the async trampoline's park).
+#include "sched/internal.hpp"
+
+#include <cxxabi.h>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <typeinfo>
+
+namespace goro::detail {
+
+// preempt_pending counts the Ps whose preempt flag is set, so that
+// preempt_point() is one relaxed load while none is. The exchange on the
+// flag decides which caller moves the count, so each set is matched by
+// exactly one clear. Relaxed: the count is a hint that sends preempt_point
+// to the slow path, which reads the flag itself; a request seen late is
+// served at the next check (sysmon repeats it every tick).
+std::atomic<std::uint32_t> preempt_pending{0};
+
+bool request_preempt(p* pp) {
+  if (pp->preempt.exchange(true, std::memory_order_relaxed)) return false;
+  preempt_pending.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+void clear_preempt(p* pp) {
+  if (pp->preempt.load(std::memory_order_relaxed) &&
+      pp->preempt.exchange(false, std::memory_order_relaxed))
+    preempt_pending.fetch_sub(1, std::memory_order_relaxed);
+}
+
+namespace {
+
+void post_runqput(m* mp, g* prev, void*) {
+  casgstatus(prev, gstatus::running, gstatus::runnable, "gosched");
+  runqput(*mp->rt, mp->p_, prev, false);
+  // As Go's goschedImpl: the yielder is runnable work that an idle P could
+  // take while this one runs the next G.
+  ready_wake(*mp->rt);
+}
+
+void post_globrunqput(m* mp, g* prev, void*) {
+  casgstatus(prev, gstatus::running, gstatus::runnable, "gosched");
+  runtime& rt = *mp->rt;
+  rt.sched.lock.lock();
+  globrunqput(rt, prev);
+  rt.sched.lock.unlock();
+  ready_wake(rt);
+}
+
+}  // namespace
+
+void gosched() {
+  nopreempt np;
+  m* mp = getm();
+  g* gp = mp->curg;
+  runtime& rt = *mp->rt;
+  // Inside blocking() the G holds no P: it is a thread in a system call.
+  if (!mp->p_) {
+    std::this_thread::yield();
+    return;
+  }
+  // switch_from_g, unrolled for the hottest path. Next local G: we go to
+  // our own tail (behind everything queued here, and stealable). Going to
+  // g0 instead: we go to the global queue, as Go's Gosched does, so the
+  // global queue gets its turn first.
+  if (!wants_g0(rt, mp->p_)) {
+    if (runq_result r = runqget(mp->p_); r.gp) {
+      switch_to_local(mp, gp, r, post_runqput, nullptr);
+      return;
+    }
+    // Nothing queued anywhere (the stop flags and due timers are part of
+    // wants_g0): Go would requeue us and pick us again at once.
+    if (rt.sched.runqsize.load(std::memory_order_relaxed) == 0) return;
+  }
+  mp->curg = nullptr;
+  switch_context(mp, gp, nullptr, post_globrunqput, nullptr);
+}
+
+void gopark(post_switch_fn unlockf, void* arg, wait_reason reason) {
+  nopreempt np;
+  m* mp = getm();
+  g* gp = mp->curg;
+  gp->waitreason = reason;
+  owner_add(mp->p_->stat.parks, 1);
+  // Written before the switch; a waker can only find gp after unlockf runs,
+  // which is after our context is saved.
+  casgstatus(gp, gstatus::running, gstatus::waiting, "gopark");
+  // Fairness without signals: sysmon asked this P to yield (its slice has
+  // expired), so the G in runnext must not inherit the slice. It goes to the
+  // tail and the head of the queue runs on a new slice; otherwise a pair
+  // handing the P back and forth through runnext would keep it for ever.
+  // Relaxed: the flag is a hint (see request_preempt); seen late, the
+  // request is honoured at the next park or ready.
+  if (mp->p_->preempt.load(std::memory_order_relaxed)) {
+    // take_next's acq_rel: as runqget's CAS of runnext, which thieves race.
+    if (g* next = mp->p_->runq.take_next())
+      runqput(*mp->rt, mp->p_, next, false);
+  }
+  switch_from_g(mp, gp, unlockf, arg);
+  // Readied: the wait queue no longer holds us, so the record of how to
+  // leave it (waiter_on_abandon) is stale. Only this G writes it.
+  gp->abandon = nullptr;
+}
+
+void goready(g* gp) {
+  GORO_INVARIANT(gp->status.load(std::memory_order_relaxed) == gstatus::waiting,
+                 "GStatus: goready: goroutine %llu is %s, want waiting",
+                 (unsigned long long)gp->goid,
+                 gstatus_name(gp->status.load(std::memory_order_relaxed)));
+  nopreempt np;
+  m* mp = getm();
+  if (mp && mp->p_ && mp->rt == gp->rt) {
+    casgstatus(gp, gstatus::waiting, gstatus::runnable, "goready");
+    owner_add(mp->p_->stat.readies, 1);
+    // Go's ready puts gp in runnext, where it inherits the current slice.
+    // If sysmon has asked this P to yield, the slice has expired: gp goes to
+    // the tail instead, behind the Gs that have waited (relaxed: as gopark).
+    runqput(*mp->rt, mp->p_, gp, !mp->p_->preempt.load(std::memory_order_relaxed));
+    ready_wake(*mp->rt);
+    return;
+  }
+  // A thread without a P (a foreign thread, or a goroutine inside
+  // blocking()). Hold the runtime while we touch it: once it has begun to
+  // shut down it runs no goroutine again, so there is nothing to wake, and
+  // it may be freed as soon as its last M leaves.
+  runtime* act = acquire_active();
+  if (act && act == gp->rt) {
+    casgstatus(gp, gstatus::waiting, gstatus::runnable, "goready");
+#ifndef GORO_MUTANT_UNCOUNTED_FOREIGN_READY
+    act->nop_stat.readies.fetch_add(1, std::memory_order_relaxed);
+#endif  // MUTANT: a ready from a thread without a P is not counted
+    injectg(*act, gp);
+  } else {
+    // gp's runtime has begun to shut down: gp is abandoned and never runs.
+    // This store is our last touch of gp and of its waiter: teardown
+    // (abandon_waiters), finding gp taken off its queue by us, waits for
+    // gp to leave `waiting` before it frees anything. release: pairs with
+    // that acquire load; our reads of the waiter happen before it.
+    gp->status.store(gstatus::runnable, std::memory_order_release);
+  }
+  if (act) act->release();
+}
+
+namespace {
+
+void post_gfput(m* mp, g* prev, void*) { gfput(*mp->rt, mp->p_, prev); }
+
+}  // namespace
+
+void destroy_task(g* gp) {
+  task* t = gp->fn;
+  gp->fn = nullptr;
+  if (!t) return;
+  if (gp->fn_inline) t->~task();
+  else delete t;
+}
+
+namespace {
+
+std::string demangled_current_exception_type() {
+  std::type_info* ti = abi::__cxa_current_exception_type();
+  if (!ti) return "unknown";
+  int status = 0;
+  char* d = abi::__cxa_demangle(ti->name(), nullptr, nullptr, &status);
+  std::string s = status == 0 && d ? d : ti->name();
+  std::free(d);
+  return s;
+}
+
+[[noreturn]] void panic_exit(g* gp, const char* what) {
+  std::string type = demangled_current_exception_type();
+  std::fprintf(stderr,
+               "panic: %s [%s]\n\ngoroutine %llu [running]:\ngoro: an exception escaped a "
+               "goroutine; as with an unrecovered Go panic, the process exits\n",
+               what, type.c_str(), (unsigned long long)gp->goid);
+  std::fflush(stderr);
+  std::_Exit(2);
+}
+
+}  // namespace
+
+void run_task(g* gp) {
+  try {
+    gp->fn->invoke();
+  } catch (const std::exception& e) {
+    if (!gp->is_main) panic_exit(gp, e.what());
+    gp->rt->main_exc = std::current_exception();
+  } catch (...) {
+    if (!gp->is_main) panic_exit(gp, "(exception not derived from std::exception)");
+    gp->rt->main_exc = std::current_exception();
+  }
+}
+
+void goexit1() {
+  nopreempt np;  // never released: the G dies; prepare_start resets it
+  m* mp = getm();
+  g* gp = mp->curg;
+  runtime& rt = *mp->rt;
+  destroy_task(gp);
+  casgstatus(gp, gstatus::running, gstatus::dead, "goexit");
+  owner_add(mp->p_->nfinished, 1);
+  if (gp->is_main) begin_shutdown(rt);
+  switch_from_g(mp, gp, post_gfput, nullptr);
+  fatal("goexit1: a dead goroutine was resumed");
+}
+
+void preempt_slow() {
+  g* gp = getg();
+  if (!gp) return;
+  nopreempt np;
+  m* mp = getm();
+  p* pp = mp->p_;
+  if (!pp || !pp->preempt.load(std::memory_order_relaxed)) return;
+  clear_preempt(pp);
+  owner_add(pp->stat.preempts, 1);
+  // Go's gopreempt_m: to the global queue, so a preempted G does not simply
+  // run again next on its own P.
+  switch_from_g(mp, gp, post_globrunqput, nullptr);
+}
+
+extern "C" void goro_async_preempt_park() {
+  // The handler set preemptoff for us (so no second signal lands here).
+  // errno is the interrupted code's (the handler restored it before
+  // returning into the trampoline). It belongs to the goroutine, not to the
+  // thread: a G preempted between a failing call and its errno check must
+  // read its own value when it resumes, perhaps on another M whose errno
+  // other goroutines have changed meanwhile. Kept here, on the G's stack.
+  int saved_errno = errno_get();
+  g* gp = getg();
+  m* mp = getm();
+  mp->rt->nasync_preempts.fetch_add(1, std::memory_order_relaxed);
+  if (mp->p_) clear_preempt(mp->p_);
+  switch_from_g(mp, gp, post_globrunqput, nullptr);
+  errno_set(saved_errno);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  gp->preemptoff.store(0, std::memory_order_relaxed);
+}
+
+}  // namespace goro::detail

@@ -1,0 +1,220 @@
+// Declarations shared by the scheduler's own files (src/sched/*.cpp), which
+// together are Go's runtime/proc.go split by concern:
+//
+//   switch.cpp        getg/getm, context switches, g_entry, execute, fatal
+//   goroutine.cpp     gosched, gopark, goready, goexit1, preemption requests
+//   spinning.cpp      M/P binding, idle lists, wakep, startm, newm, stopm
+//   findrunnable.cpp  findrunnable, stealing, netpoll sleep, schedule_loop
+//   syscall.cpp       entersyscall, exitsyscall, handoffp
+//   newproc.cpp       newg_begin/commit, the G free lists
+//   procresize.cpp    stop/start the world, gomaxprocs
+//   checkdead.cpp     deadlock detection
+//   lifetime.cpp      run_main, options, construction, shutdown, teardown
+//   api.cpp           the public API of goro.hpp, scheduling statistics
+//
+// Not for use outside src/sched/: the rest of src/ goes through proc.hpp.
+//
+// Overview (Go's names; spec/scheduler.md has the long form):
+//  - Every M runs schedule_loop on its g0 (the OS thread's own stack):
+//    findrunnable picks a G, execute switches to it. When the G yields, parks
+//    or exits it either switches straight to the next G of the same P (the
+//    fast path: one context switch instead of two) or back to g0, which looks
+//    further: the global queue, other Ps (work stealing), or parks the M.
+//  - A switch leaves work for the context it lands on (m::sw_post): the G we
+//    left can be requeued, unlocked from a wait queue or recycled only once no
+//    CPU is executing on its stack any more. This is Go's mcall + gopark
+//    unlockf: the park commits (the G's context is saved) before the
+//    wait-queue lock is released, so a waker can never resume a G that is
+//    still running.
+//  - Spinning Ms (Go's "worker thread parking/unparking" protocol): an M that
+//    has no work may spin (steal) if fewer than half the busy Ps have a
+//    spinning M. A submitter of new work wakes an M only if there is an idle P
+//    and no spinning M. The last spinner to give up re-checks every run queue
+//    after decrementing nmspinning. Both sides separate their store from their
+//    load with a seq_cst fence (StoreLoad), so either the submitter sees no
+//    spinner and wakes one, or the spinner's re-check sees the new work: no
+//    lost wakeup (tla/PHandoff.tla: NoLostWakeup; tests: SchedTest.*).
+//
+// Every entry point states its contract in one fixed form (Go's proc.go
+// does the same in prose):
+//   Called from: G with P | G in a call (inside blocking(), no P) | g0 |
+//                sysmon | foreign thread | signal handler
+//   Locks:       none held | holds X | takes X
+//   May switch:  yes (the caller's G may resume on another M) | no
+#pragma once
+#include <cstdint>
+#include <exception>
+
+#include "base/fastrand.hpp"
+#include "base/owner_add.hpp"
+#include "sched/gstatus.hpp"
+#include "sched/proc.hpp"
+
+namespace goro::detail {
+
+// --- switch.cpp -------------------------------------------------------------
+
+// errno is a thread-local of the M. Out of line, so that each call asks
+// __errno_location() afresh: the compiler may not reuse one thread's errno
+// address after a switch that resumed us on another thread.
+int errno_get();
+void errno_set(int e);
+
+// Gives gp a stack and an initial context if it has none (a new or recycled
+// G): stacks are allocated lazily, so queued goroutines that have not started
+// cost none. Fatal if no stack can be mapped.
+// Called from: G with P, g0. Locks: none held. May switch: no.
+void prepare_start(runtime& rt, g* gp);
+
+// Leaves the current context (G `from`, or g0 if from is null) for G `to` (or
+// g0 if to is null); post(mp, from, arg) runs in `to` once nothing executes
+// on from's stack any more (Go's mcall + unlockf).
+// Called from: G (inside nopreempt) or g0 of mp. Locks: none held (post may
+// release one the caller handed it). May switch: yes; returns when something
+// switches back to `from`.
+void switch_context(m* mp, g* from, g* to, post_switch_fn post, void* arg);
+
+// True when the G-side fast path must not pick the next G itself: the world
+// is stopping, shutting down, or it is the 61st tick and the global queue
+// deserves a turn, or a timer of pp is due (findrunnable does those on g0).
+// Called from: G with P. Locks: none. May switch: no.
+bool wants_g0(runtime& rt, p* pp);
+
+// A new time slice starts on pp (Go: execute's schedtick++).
+// Called from: the holder of pp (G or g0). Locks: none. May switch: no.
+void new_slice(p* pp);
+
+// Switches away from the running G `gp`: straight to the next G of this P if
+// there is one (the fast path), else to g0. post/arg as in switch_context.
+// Called from: G with P (inside nopreempt). Locks: none held. May switch: yes.
+void switch_from_g(m* mp, g* gp, post_switch_fn post, void* arg);
+
+// Runs gp (runnable, just taken from a queue) on mp's P.
+// Called from: g0 with a P. Locks: none held. May switch: yes (returns when
+// the G switches back to g0).
+void execute(m* mp, g* gp, bool inherit_time);
+
+// The G-side fast path's second half: run r.gp (just taken from our own
+// queue) in place of gp. Inlined into gosched, the hottest caller.
+// Called from: G with P (inside nopreempt). Locks: none held. May switch: yes.
+__attribute__((always_inline)) inline void switch_to_local(m* mp, g* gp, runq_result r,
+                                                           post_switch_fn post, void* arg) {
+  p* pp = mp->p_;
+  if (!r.inherit_time) new_slice(pp);
+  owner_add(pp->stat.schedules, 1);
+  prepare_start(*mp->rt, r.gp);
+  casgstatus(r.gp, gstatus::runnable, gstatus::running, "execute (G-side)");
+  mp->curg = r.gp;
+  switch_context(mp, gp, r.gp, post, arg);
+}
+
+// --- goroutine.cpp ----------------------------------------------------------
+
+// Runs the G's task; an exception escaping a goroutine other than main ends
+// the process (an unrecovered panic), main's is kept for run() to rethrow.
+// Called from: G (g_entry). Locks: none. May switch: yes (the task may).
+void run_task(g* gp);
+// Destroys gp's task (closure) if it has one.
+// Called from: G (goexit1) or teardown (~runtime). Locks: none. May switch: no.
+void destroy_task(g* gp);
+
+// --- spinning.cpp -----------------------------------------------------------
+
+// pidleget, and if no P is idle, asks an M about to drop its P to spin
+// instead (sched.needspinning), so the work the caller found is not lost.
+// Called from: any M. Locks: holds sched.lock. May switch: no.
+p* pidleget_spinning(runtime& rt);
+
+// mp leaves the scheduler: its loop ended, or its G entered a blocking call;
+// the M that empties nmsched while stopping wakes run_main.
+// Called from: the M itself (g0, or its G in entersyscall). Locks: none.
+// May switch: no.
+void msched_leave(runtime& rt);
+
+// Creates an M (an OS thread) that will run pp, spinning if `spinning` (the
+// caller has already counted it in nmspinning). Fatal past max_threads.
+// Called from: any M, sysmon, foreign thread, run_main. Locks: takes
+// sched.lock. May switch: no.
+void newm(runtime& rt, p* pp, bool spinning);
+
+// Parks mp (which holds no P) until startm hands it one. Returns false if the
+// runtime is shutting down instead (the M then leaves its loop). Runs
+// checkdead before parking.
+// Called from: g0. Locks: takes sched.lock. May switch: no (the thread sleeps).
+bool stopm(m* mp);
+
+// The spinning transitions (their list and orders are at their definition
+// in spinning.cpp): every change of sched.nmspinning goes through them.
+// Called from: claim_spinning: any M with or without a P, sysmon (handoffp);
+// become/resetspinning: g0 of mp; drop_spinning: g0, or whoever claimed.
+// Locks: none required. May switch: no.
+bool claim_spinning(runtime& rt);
+void become_spinning(m* mp);
+void resetspinning(m* mp);
+void drop_spinning(runtime& rt, const char* where);
+
+// --- checkdead.cpp ----------------------------------------------------------
+
+// Go's checkdead: the deadlock report if every M is idle and every goroutine
+// is asleep with no timer, network waiter or outside thread to wake one;
+// else null. Fatal if a runnable G is lost. Sets rt.deadlocked when it
+// reports.
+// Called from: stopm (g0), sysmon (checkdead_recheck). Locks: holds
+// sched.lock; takes allg_mu. May switch: no.
+std::exception_ptr checkdead(runtime& rt);
+
+// --- findrunnable.cpp -------------------------------------------------------
+
+// The M's scheduler loop (Go's schedule): find a runnable G, run it, repeat,
+// until the runtime shuts down.
+// Called from: g0 (mstart). Locks: none held. May switch: yes.
+void schedule_loop(m* mp);
+
+// --- syscall.cpp ------------------------------------------------------------
+
+// The end of a call the SIGURG handler began on a G's behalf (see
+// entersyscall_for_blocked_thread): takes a P back, as exitsyscall does.
+// Called from: G in a call, from its outermost nopreempt. Locks: none held.
+// May switch: yes.
+void exitsyscall_implicit(g* gp) noexcept;
+
+// --- newproc.cpp ------------------------------------------------------------
+
+// With guarded stacks every live goroutine may need two kernel maps; refuse
+// a new one in go() (where the caller can handle it) rather than failing to
+// map a stack later in the scheduler. Checked every this many spawns per P,
+// with the slack reserved in the budget (runtime's constructor).
+constexpr std::uint32_t budget_check_every = 64;
+
+// Puts dead gp on pp's free list (half of it moves to the global one when
+// full). Called from: the post-switch step of goexit1, on pp's M. Locks:
+// may take sched.lock. May switch: no.
+void gfput(runtime& rt, p* pp, g* gp);
+// The global free list. Locks: holds sched.lock. May switch: no.
+void gfput_global_locked(runtime& rt, g* gp);
+// A new g struct, registered in rt.allgs. Locks: takes allg_mu.
+g* malg(runtime& rt);
+// Live goroutines: created minus finished over every P and the retired
+// counts. Racy (relaxed reads of counters others write): exact only while
+// nothing is created or finishes. Called from: anywhere. Locks: none.
+std::int64_t live_goroutines_racy(runtime& rt);
+
+// --- procresize.cpp ---------------------------------------------------------
+
+// Stops mp's P for a waiting stop-the-world (gcwaiting) and parks mp.
+// Returns stopm's answer. Called from: g0 (findrunnable). Locks: takes
+// sched.lock. May switch: no.
+bool gcstopm(m* mp);
+// Strides coprime to n, for stealing in random order.
+// Called from: the world stopped, or before any M runs. Locks: none.
+void compute_coprimes(runtime& rt, std::uint32_t n);
+
+// --- lifetime.cpp -----------------------------------------------------------
+
+// Shutdown's first steps (the list is at its definition): main returned or
+// a deadlock was declared.
+// Called from: G (goexit1 of main), g0 (stopm), sysmon (checkdead_recheck).
+// Locks: takes active_mu, then sched.lock. May switch: no.
+void begin_shutdown(runtime& rt);
+
+}  // namespace goro::detail

@@ -1,0 +1,308 @@
+// Waking and parking Ms (Go's "worker thread parking/unparking"): M/P
+// binding, the idle lists, wakep, ready_wake, startm, newm, stopm, injectg and
+// the spinning transitions.
+#include "sched/internal.hpp"
+
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <system_error>
+#include <thread>
+
+#include "context/overflow.hpp"
+#include "sched/chaos.hpp"
+#include "sysmon/sysmon.hpp"
+
+namespace goro::detail {
+
+void acquirep(m* mp, p* pp) {
+  GORO_INVARIANT(mp->p_ == nullptr, "OneMPerP: acquirep: M%lld already holds P%d",
+                 (long long)mp->id, mp->p_ ? mp->p_->id : -1);
+  GORO_INVARIANT(pp->m_.load(std::memory_order_relaxed) == nullptr,
+                 "OneMPerP: acquirep: P%d already held by M%lld", pp->id,
+                 pp->m_.load(std::memory_order_relaxed)
+                     ? (long long)pp->m_.load(std::memory_order_relaxed)->id
+                     : -1LL);
+  GORO_INVARIANT(pp->status.load(std::memory_order_relaxed) == pstatus::idle,
+                 "PStatus: acquirep: P%d is %s, want idle", pp->id,
+                 pstatus_name(pp->status.load(std::memory_order_relaxed)));
+  mp->p_ = pp;
+  // release: sysmon reads m_ with acquire and then m::tid.
+  pp->m_.store(mp, std::memory_order_release);
+  pp->status.store(pstatus::running, std::memory_order_relaxed);
+}
+
+p* releasep(m* mp) {
+  p* pp = mp->p_;
+  GORO_INVARIANT(pp != nullptr, "OneMPerP: releasep: M%lld holds no P", (long long)mp->id);
+  GORO_INVARIANT(pp->m_.load(std::memory_order_relaxed) == mp,
+                 "OneMPerP: releasep: P%d held by another M", pp->id);
+  pp->m_.store(nullptr, std::memory_order_relaxed);
+  mp->p_ = nullptr;
+  pp->status.store(pstatus::idle, std::memory_order_relaxed);
+  return pp;
+}
+
+void pidleput(runtime& rt, p* pp) {
+  GORO_INVARIANT(runqempty(pp), "pidleput: P%d has queued work", pp->id);
+  pp->status.store(pstatus::idle, std::memory_order_relaxed);
+  pp->link = rt.sched.pidle;
+  rt.sched.pidle = pp;
+  pp->idle_listed.store(true, std::memory_order_relaxed);
+  owner_add(rt.sched.npidle, 1);
+}
+
+p* pidleget(runtime& rt) {
+  p* pp = rt.sched.pidle;
+  if (pp) {
+    rt.sched.pidle = pp->link;
+    pp->link = nullptr;
+    pp->idle_listed.store(false, std::memory_order_relaxed);
+    owner_add(rt.sched.npidle, -1);
+  }
+  return pp;
+}
+
+p* pidleget_spinning(runtime& rt) {
+  p* pp = pidleget(rt);
+  // Work was found that no idle P can take: an M that is about to put its
+  // P on the idle list without spinning must spin instead (findrunnable
+  // checks this under the same lock), or the work could wait forever.
+  if (!pp) rt.sched.needspinning.store(true, std::memory_order_relaxed);
+  return pp;
+}
+
+void mput(runtime& rt, m* mp) {
+  mp->schedlink = rt.sched.midle;
+  rt.sched.midle = mp;
+  rt.sched.nmidle++;
+}
+
+m* mget(runtime& rt) {
+  m* mp = rt.sched.midle;
+  if (mp) {
+    rt.sched.midle = mp->schedlink;
+    mp->schedlink = nullptr;
+    rt.sched.nmidle--;
+  }
+  return mp;
+}
+
+// mp leaves the scheduler: its loop ended, or its G entered a blocking
+// call. The M that empties the count while the runtime is stopping wakes
+// run_main, which waits for that. seq_cst, both: a Dekker pair with
+// begin_shutdown's store of `stopping` before run_main's load of nmsched:
+// either we see `stopping` and wake run_main, or run_main sees our
+// decrement.
+void msched_leave(runtime& rt) {
+  if (rt.nmsched.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
+      rt.stopping.load(std::memory_order_seq_cst))
+    rt.shutdown_note.wakeup();
+}
+
+void mstart(m* mp) {
+  signal_stack altstack;  // for the SIGSEGV overflow report while this M runs Gs
+  setm(mp);
+  mp->tid = static_cast<int>(syscall(SYS_gettid));
+  mp->sigmask = thread_sigmask();
+  mp->thread_eh = thread_eh_state();
+  san_adopt_thread(mp->g0san);
+  if (p* pp = mp->nextp) {
+    mp->nextp = nullptr;
+    acquirep(mp, pp);
+  }
+  schedule_loop(mp);
+  msched_leave(*mp->rt);
+  setm(nullptr);
+  mp->rt->release();
+}
+
+namespace {
+
+m* allocm(runtime& rt) {
+  m* mp = new m;
+  mp->rt = &rt;
+  mp->id = rt.mnext.fetch_add(1, std::memory_order_relaxed);
+  mp->fastrand = fastrand_seed(mp, mp->id);
+  return mp;
+}
+
+}  // namespace
+
+void newm(runtime& rt, p* pp, bool spinning) {
+  m* mp = allocm(rt);
+  mp->nextp = pp;
+  mp->spinning = spinning;
+  rt.sched.lock.lock();
+  if (static_cast<unsigned>(rt.sched.mcount) >= rt.opts.max_threads) {
+    // Go's "program exceeds N-thread limit": most often goroutines piling
+    // up in blocking calls. Nothing sensible can continue without the M.
+    fatal("program exceeds the %u-thread limit (goro::options::max_threads): %d Ms exist, "
+          "most likely goroutines blocked in goro::blocking() calls; raise max_threads or "
+          "block fewer goroutines at once",
+          rt.opts.max_threads, rt.sched.mcount);
+  }
+  rt.sched.mcount++;
+  rt.allm.push_back(mp);
+  rt.sched.lock.unlock();
+  // In the scheduler from now on (msched_leave when its loop ends); counted
+  // before the thread starts, so run_main never sees an M in between.
+  rt.nmsched.fetch_add(1, std::memory_order_seq_cst);
+  rt.retain();  // released by the thread when it exits
+  try {
+    // Not kept in the M: the thread may run, exit at shutdown and free the
+    // runtime (and this M) before an assignment here would complete.
+    std::thread(mstart, mp).detach();
+  } catch (const std::system_error& e) {
+    fatal("cannot create an OS thread for a new M (%d Ms exist): %s", rt.sched.mcount, e.what());
+  }
+}
+
+void startm(runtime& rt, p* pp, bool spinning) {
+  rt.sched.lock.lock();
+  if (!pp) {
+    pp = pidleget(rt);
+    if (!pp) {
+      rt.sched.lock.unlock();
+      // The caller claimed a spinning slot for this M, but no P is idle:
+      // undo the claim (Go's startm does the same).
+      if (spinning) drop_spinning(rt, "startm");
+      return;
+    }
+  }
+  m* nmp = mget(rt);
+  rt.sched.lock.unlock();
+  GORO_CHAOS_AT(chaos_site::startm_handoff);  // P taken off the idle list, M not yet woken
+  if (!nmp) {
+    newm(rt, pp, spinning);
+    return;
+  }
+  GORO_INVARIANT(nmp->nextp == nullptr, "startm: idle M%lld already has a P",
+                 (long long)nmp->id);
+  nmp->spinning = spinning;
+  nmp->nextp = pp;
+  nmp->park.wakeup();  // release: nextp and spinning are seen by the woken M
+}
+
+void wakep(runtime& rt) {
+  // Only one spinning M at a time is started here; it starts the next one
+  // when it finds work (resetspinning), so wakeups ramp up with the work.
+  if (rt.sched.nmspinning.load(std::memory_order_relaxed) != 0) return;
+  GORO_CHAOS_POINT();  // between the spinning check and the claim
+  if (!claim_spinning(rt)) return;
+  rt.sched.lock.lock();
+  p* pp = pidleget_spinning(rt);
+  if (!pp) {
+    drop_spinning(rt, "wakep");
+    rt.sched.lock.unlock();
+    return;
+  }
+  rt.sched.lock.unlock();
+  startm(rt, pp, true);
+}
+
+void ready_wake(runtime& rt) {
+  // With one P, held by the caller, there is no other P to start, and the G
+  // just queued runs on this one: nothing can be lost.
+  if (rt.gomaxprocs.load(std::memory_order_relaxed) == 1) return;
+  // StoreLoad between publishing the G (runqtail store) and reading the
+  // spinning state; the spinner has the matching fence in findrunnable.
+  GORO_CHAOS_POINT();
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // No idle-P test here (Go 1.21): wakep makes it under sched.lock, and if
+  // it finds none it sets needspinning for an M about to drop its P. A racy
+  // npidle == 0 read here could miss exactly that M (tla/PHandoff.tla,
+  // mutant PHandoff_no_needspinning).
+  if (rt.sched.nmspinning.load(std::memory_order_relaxed) == 0) wakep(rt);
+}
+
+void injectg(runtime& rt, g* gp) {
+  // Not sloppy, as Go's injectglist: the put and the idle-P check happen under
+  // sched.lock, and an M releases its P only after checking the global queue
+  // under the same lock, so either we see its idle P or it sees our G.
+  rt.sched.lock.lock();
+  globrunqput(rt, gp);
+  p* pp = pidleget(rt);
+  rt.sched.lock.unlock();
+  if (pp) startm(rt, pp, false);
+}
+
+// ---------------------------------------------------------------------------
+// The spinning count (sched.nmspinning): every change goes through these
+// four transitions, so the count's users can be read in one place.
+//
+//   claim_spinning   0 -> 1 for an M yet to be started (wakep, handoffp):
+//                    at most one spinner is started at a time this way; it
+//                    starts the next when it finds work (resetspinning).
+//   become_spinning  +1: an M with a P starts spinning (findrunnable).
+//   resetspinning    -1: a spinning M found work (schedule_loop).
+//   drop_spinning    -1: a spinning M gives up (findrunnable, gcstopm), or a
+//                    claim made for an M is not used (startm, wakep).
+//
+// Orders: every RMW is seq_cst, Go's order for all its atomics. The
+// protocol needs only the RMW's atomicity from them (an exact count): the
+// StoreLoad ordering it relies on comes from the seq_cst fences in
+// ready_wake and in findrunnable's re-check, not from these operations (see
+// spec/memory-model.md §3). The counter's readers load it relaxed:
+// it is a hint everywhere but in those two fenced reads.
+
+bool claim_spinning(runtime& rt) {
+  std::int32_t zero = 0;
+  return rt.sched.nmspinning.compare_exchange_strong(zero, 1, std::memory_order_seq_cst);
+}
+
+// Counts mp as spinning; any pending request for a spinner is now served.
+void become_spinning(m* mp) {
+  mp->spinning = true;
+  mp->rt->sched.nmspinning.fetch_add(1, std::memory_order_seq_cst);
+  mp->rt->sched.needspinning.store(false, std::memory_order_relaxed);
+}
+
+void resetspinning(m* mp) {
+  runtime& rt = *mp->rt;
+  mp->spinning = false;
+  GORO_CHAOS_AT(chaos_site::resetspinning);
+  drop_spinning(rt, "resetspinning");
+  // We found work and stop spinning: if there may be more, start another
+  // spinner so parallelism ramps up (Go's resetspinning -> wakep).
+  ready_wake(rt);
+}
+
+void drop_spinning(runtime& rt, const char* where) {
+  if (rt.sched.nmspinning.fetch_sub(1, std::memory_order_seq_cst) <= 0)
+    fatal("%s: negative nmspinning", where);
+}
+
+// Parks mp until startm hands it a P. Returns false if the runtime is
+// shutting down instead (the M then leaves its loop).
+bool stopm(m* mp) {
+  runtime& rt = *mp->rt;
+  GORO_INVARIANT(mp->p_ == nullptr, "stopm: M%lld still holds P%d", (long long)mp->id,
+                 mp->p_->id);
+  rt.sched.lock.lock();
+  if (rt.stopping.load(std::memory_order_relaxed)) {
+    rt.sched.lock.unlock();
+    return false;
+  }
+  mput(rt, mp);
+  std::exception_ptr dead = checkdead(rt);
+  rt.sched.lock.unlock();
+  if (dead) {
+    // run() rethrows it once m0 leaves its loop; begin_shutdown's release
+    // store of `stopping` publishes it (m0 reads it after an acquire load).
+    // Moved, not copied: this M must keep no reference, or its release of
+    // it could race with m0's reading the exception (the refcount lives in
+    // uninstrumented libstdc++, so ThreadSanitizer cannot see it order).
+    rt.main_exc = std::move(dead);
+    begin_shutdown(rt);
+  }
+  mp->park.sleep();
+  mp->park.clear();
+  if (rt.stopping.load(std::memory_order_acquire)) return false;
+  p* pp = mp->nextp;
+  mp->nextp = nullptr;
+  GORO_INVARIANT(pp != nullptr, "stopm: M%lld woken without a P", (long long)mp->id);
+  acquirep(mp, pp);
+  return true;
+}
+
+}  // namespace goro::detail
