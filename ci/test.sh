@@ -2,9 +2,11 @@
 # Builds goro and passes every test: the README's test command and what CI runs.
 #
 #   ci/test.sh            deps, then release (unit, props, stress, bench-smoke,
-#                         tla), debug with the invariant auditor, TSan and
-#                         ASan+UBSan builds, and the mutant checks
+#                         tla, lint), debug with the invariant auditor, TSan
+#                         and ASan+UBSan builds, and the mutant checks
 #   GORO_TEST_QUICK=1     release build and its labels only (a fast local loop)
+#   GORO_SKIP_LINT=1      lint (clang-format, clang-tidy) reported as skipped:
+#                         local use only, for a tree knowingly unformatted
 #
 # Every check is a ctest test with a label; a failure anywhere fails the run.
 set -euo pipefail
@@ -39,7 +41,7 @@ ctest_preset() {
 total_passed=0
 total_skipped=0
 
-ctest_preset release 'unit|props|stress|bench-smoke|tla' -DGORO_TLA=ON
+ctest_preset release 'unit|props|stress|bench-smoke|tla|lint' -DGORO_TLA=ON
 if [ "${GORO_TEST_QUICK:-0}" = 1 ]; then
   step "quick mode: done"
   echo "${total_passed} passed, 0 failed, ${total_skipped} skipped"

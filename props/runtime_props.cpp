@@ -348,6 +348,9 @@ std::uint64_t exec_node(const node& n, exec_env& env) {
           });
         std::uint64_t sum = 0, count = 0;
         bool open0 = true, open1 = true;
+        // c0 and c1 are moved from below to make them nil channels (a
+        // moved-from chan is one, goro/chan.hpp), then selected on again.
+        // NOLINTBEGIN(bugprone-use-after-move)
         while (open0 || open1) {
           goro::select(goro::on_recv(c0, [&](std::optional<std::uint64_t> v) {
                          if (v) sum += *v, count++;
@@ -366,6 +369,7 @@ std::uint64_t exec_node(const node& n, exec_env& env) {
             goro::chan<std::uint64_t> gone = std::move(c1);
           }
         }
+        // NOLINTEND(bugprone-use-after-move)
         acc = mix(mix(acc, sum), count);
         break;
       }

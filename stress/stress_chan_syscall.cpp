@@ -37,7 +37,7 @@ TEST(Stress, ChannelPipelineAndMutexConserve) {
           for (int w = 0; w < producers; w++)
             goro::go([&, w]() {
               goro::chan<std::uint64_t>& ch = w % 2 ? a : b;
-              for (int j = 0; j < per; j++) ch.send(static_cast<std::uint64_t>(w * per + j));
+              for (int j = 0; j < per; j++) ch.send(static_cast<std::uint64_t>(w) * per + j);
               prod.done();
             });
           goro::go([&] {
@@ -49,6 +49,9 @@ TEST(Stress, ChannelPipelineAndMutexConserve) {
           goro::go([&] {
             goro::chan<std::uint64_t> ca = a, cb = b;
             bool oa = true, ob = true;
+            // ca and cb are moved from below to make them nil channels (a
+            // moved-from chan is one, goro/chan.hpp), then selected on again.
+            // NOLINTBEGIN(bugprone-use-after-move)
             while (oa || ob) {
               goro::select(goro::on_recv(ca, [&](std::optional<std::uint64_t> v) {
                              if (v) out.send(*v + 1);
@@ -65,6 +68,7 @@ TEST(Stress, ChannelPipelineAndMutexConserve) {
                 goro::chan<std::uint64_t> gone = std::move(cb);
               }
             }
+            // NOLINTEND(bugprone-use-after-move)
             out.close();
           });
           std::atomic<std::uint64_t> sum{0}, count{0};

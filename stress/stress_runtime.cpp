@@ -219,7 +219,8 @@ TEST(Stress, CountedSchedulingEventsConserve) {
       "created %llu exited %llu schedules %llu steals %llu parks %llu readies %llu "
       "syscalls %llu (kernel detaches %llu) handoffs %llu (retakes %llu) preempts %llu+%llu "
       "async\n",
-      (unsigned long long)end.events(), (unsigned long long)rounds, secs, end.events() / secs,
+      (unsigned long long)end.events(), (unsigned long long)rounds, secs,
+      static_cast<double>(end.events()) / secs,
       (unsigned long long)end.goroutines_created, (unsigned long long)end.goroutines_exited,
       (unsigned long long)end.schedules, (unsigned long long)end.steals,
       (unsigned long long)end.parks, (unsigned long long)end.readies,

@@ -120,7 +120,7 @@ TEST(Stress, TimersAndAsyncPreemptionUnderResize) {
           });
           for (int k = 0; k < spinners; k++)
             goro::go([&, k] {
-              std::uint64_t local_bursts = 0;
+              std::int64_t local_bursts = 0;
               for (int i = 0; !stop.load(std::memory_order_relaxed); i++) {
                 int which = (k + i) % nseeds;
                 if (spin_burst(0x1234u + which, burst_iters) != reference[which])

@@ -308,6 +308,7 @@ TEST(ChanTest, MovedFromHandleIsANilChannel) {
   goro::chan<int> a;
   goro::chan<int> b = std::move(a);
   int v = 1;
+  // NOLINTNEXTLINE(bugprone-use-after-move): the moved-from state is the test
   EXPECT_FALSE(a.try_send(v));
   EXPECT_FALSE(a.try_recv().has_value());
   EXPECT_EQ(a.capacity(), 0u);
@@ -533,6 +534,8 @@ TEST(ChanTrySend, RvaluesConstLvaluesAndMoveOnlyValues) {
     EXPECT_EQ(hello, "hello");
     std::string big(64, 'x');  // beyond the small-string buffer: a move empties it
     EXPECT_FALSE(s.try_send(std::move(big)));  // full: the rvalue is left intact
+    // That a failed try_send did not move from big is what this checks.
+    // NOLINTNEXTLINE(bugprone-use-after-move)
     EXPECT_EQ(big, std::string(64, 'x'));
     EXPECT_FALSE(s.try_send(std::string("temporary")));
     EXPECT_EQ(s.try_recv(), "hello");

@@ -248,14 +248,14 @@ TEST(TimeTest, TimerHeapStaysOrderedUnderModifyAndDelete) {
       switch (rng() % 3) {
         case 0:
           if (pending[i]) break;
-          ts[i].when = 1 + rng() % 1000;
+          ts[i].when = static_cast<std::int64_t>(1 + rng() % 1000);
           h.lock.lock();
           timer_push_locked(h, &ts[i]);
           h.lock.unlock();
           pending[i] = true;
           break;
         case 1:
-          timer_mod(&ts[i], 1 + rng() % 1000, h);
+          timer_mod(&ts[i], static_cast<std::int64_t>(1 + rng() % 1000), h);
           pending[i] = true;
           break;
         default:

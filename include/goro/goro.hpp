@@ -69,6 +69,9 @@ std::invoke_result_t<F> run(F&& main, options opts = {}) {
 // of f and args.
 template <class F, class... A>
 void go(F&& f, A&&... args) {
+  // The closure's move throws when moving f or an argument does; the move
+  // into the G's storage below catches that and aborts the spawn.
+  // NOLINTNEXTLINE(bugprone-exception-escape)
   auto fn = [f = std::forward<F>(f), ... args = std::forward<A>(args)]() mutable {
     std::invoke(std::move(f), std::move(args)...);
   };

@@ -23,7 +23,7 @@ namespace goro::detail {
 constexpr bool gstatus_transition_ok(gstatus from, gstatus to) {
   using enum gstatus;
   switch (from) {
-    case dead: return to == runnable;
+    case dead:
     case idle: return to == runnable;
     case runnable: return to == running;
     case running: return to == runnable || to == waiting || to == syscall || to == dead;
