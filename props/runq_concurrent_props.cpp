@@ -377,7 +377,8 @@ struct small_shell {
   }
   static constexpr std::size_t cap = N;
   void put(g* gp, bool next) {
-    q[0].put(gp, next, [this](g** batch, std::uint32_t n) { global.insert(global.end(), batch, batch + n); });
+    q[0].put(gp, next,
+             [this](g** batch, std::uint32_t n) { global.insert(global.end(), batch, batch + n); });
   }
   runq_result get(unsigned i) { return q[i].get(); }
   g* steal(unsigned to, bool next) {

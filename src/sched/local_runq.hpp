@@ -325,7 +325,8 @@ class local_runq {
     std::uint32_t h = head_.load(std::memory_order_acquire);
     std::uint32_t t = tail_.load(std::memory_order_acquire);
     if (t - h <= N)
-      for (std::uint32_t i = h; i != t; i++) f(slots_[i & mask].load(std::memory_order_relaxed), false);
+      for (std::uint32_t i = h; i != t; i++)
+        f(slots_[i & mask].load(std::memory_order_relaxed), false);
     if (G* nx = runnext_.load(std::memory_order_acquire)) f(nx, true);
     return t - h;
   }
