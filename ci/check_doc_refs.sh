@@ -16,7 +16,7 @@ cd "$top"
 if [ $# -gt 0 ]; then docs=("$@"); else docs=(README.md spec/*.md tla/README.md); fi
 
 # The tree's C++ files, relative to the top (build trees are not searched).
-mapfile -t tree < <(find include src tests props stress bench examples -type f \
+mapfile -t tree < <(find include src tests props stress bench examples c11 -type f \
                       \( -name '*.cpp' -o -name '*.hpp' \) | sort)
 
 # The files of the tree that a name as written in a document denotes: the

@@ -41,7 +41,7 @@ ctest_preset() {
 total_passed=0
 total_skipped=0
 
-ctest_preset release 'unit|props|stress|bench-smoke|tla|lint' -DGORO_TLA=ON
+ctest_preset release 'unit|props|stress|bench-smoke|tla|lint|c11' -DGORO_TLA=ON
 if [ "${GORO_TEST_QUICK:-0}" = 1 ]; then
   step "quick mode: done"
   echo "${total_passed} passed, 0 failed, ${total_skipped} skipped"

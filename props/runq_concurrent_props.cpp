@@ -1,5 +1,7 @@
 // Concurrent property of the per-P run queue: one owner and 1-3 thieves run
-// random operation scripts on real threads against one real P, and then
+// random operation scripts on real threads against one real P (through the
+// runtime's entry points, capacity 256), or against a bare local_runq of
+// capacity 4 (overflow and wrap-around in nearly every script), and then
 //
 //  (a) exactly once: every G the owner put comes out exactly once: taken by
 //      the owner's runqget, in a thief's stolen batch, or still queued (ring,
@@ -42,6 +44,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
 #include <deque>
 #include <map>
 #include <memory>
@@ -52,6 +55,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include <time.h>
+
 #include "prop_support.hpp"
 #include "runq_shell.hpp"
 #include "sched/runq.hpp"
@@ -61,8 +66,10 @@ namespace {
 
 using gid = std::uint64_t;
 constexpr gid null_g = ~gid(0);  // a null g* came out of the queue
-constexpr std::size_t cap = runq_capacity;
-constexpr std::size_t half = cap / 2;
+// The queue's capacity is a template parameter (sched/local_runq.hpp): the
+// runtime's 256, checked through the runtime's entry points on real Ps, and
+// 4, where a few puts reach overflow and the ring wraps every few operations.
+constexpr std::size_t small_cap = 4;
 
 // ---------------------------------------------------------------------------
 // Scripts (what RapidCheck generates).
@@ -171,6 +178,7 @@ struct qstate {
   std::optional<gid> runnext;
   std::optional<gid> kicked;  // displaced from runnext, not yet in the ring
   std::deque<gid> global;
+  std::size_t cap = runq_capacity;
 
   bool operator==(const qstate&) const = default;
   std::string key() const {
@@ -189,7 +197,7 @@ struct qstate {
       ring.push_back(g);
       return;
     }
-    for (std::size_t i = 0; i < half; i++) {
+    for (std::size_t i = 0; i < cap / 2; i++) {
       global.push_back(ring.front());
       ring.pop_front();
     }
@@ -250,7 +258,11 @@ class lin_checker {
   lin_checker(const std::vector<std::vector<event>>& threads, const qstate& final)
       : threads_(threads), final_(final), pos_(threads.size(), 0) {}
 
-  bool check() { return dfs(qstate{}); }
+  bool check() {
+    qstate start;
+    start.cap = final_.cap;
+    return dfs(start);
+  }
   std::size_t explored() const { return explored_; }
   bool budget_exceeded() const { return explored_ > budget; }
   // The longest linearizable prefix found, for the failure message.
@@ -306,6 +318,67 @@ class lin_checker {
 // ---------------------------------------------------------------------------
 // One run on real threads.
 
+struct shell : goro_test::runq_shell {
+  // Running Ps: a runnext steal takes Go's 3us courtesy pause, as for real.
+  shell(unsigned nprocs, std::size_t ngs, std::uint32_t start)
+      : runq_shell(nprocs, pstatus::running, start, ngs) {}
+
+  // The operations, through the runtime's entry points (sched/runq.hpp).
+  static constexpr std::size_t cap = runq_capacity;
+  void put(g* gp, bool next) { runqput(*rt, P(0), gp, next); }
+  runq_result get(unsigned i) { return runqget(P(i)); }
+  g* steal(unsigned to, bool next) { return runqsteal(P(to), P(0), next); }
+  bool empty(unsigned i) { return runqempty(P(i)); }
+  template <class F>
+  void for_each_final(F&& f) {
+    P(0)->runq.for_each_stopped(f);
+  }
+  template <class F>
+  void for_each_global(F&& f) {
+    for (g* x = rt->sched.lock()->runqhead; x; x = x->schedlink) f(x);
+  }
+};
+
+// The same local_runq at capacity N, without a runtime: the overflow sink
+// appends to a vector (only the owner overflows), and a runnext steal takes
+// the 3 us courtesy pause as a running P's would.
+template <std::uint32_t N>
+struct small_shell {
+  local_runq<g, N> q[4];
+  std::vector<g*> global;
+  std::vector<std::unique_ptr<g>> gs;
+
+  small_shell(unsigned nprocs, std::size_t ngs, std::uint32_t start) {
+    if (nprocs > 4) std::abort();
+    for (auto& x : q) x.reset_stopped(start);
+    for (std::size_t i = 0; i < ngs; i++) {
+      gs.push_back(std::make_unique<g>());
+      gs.back()->goid = i;
+    }
+  }
+  static constexpr std::size_t cap = N;
+  void put(g* gp, bool next) {
+    q[0].put(gp, next,
+             [this](g** batch, std::uint32_t n) { global.insert(global.end(), batch, batch + n); });
+  }
+  runq_result get(unsigned i) { return q[i].get(); }
+  g* steal(unsigned to, bool next) {
+    return q[to].steal_into(q[0], next, [] {
+      timespec ts{0, 3000};
+      nanosleep(&ts, nullptr);
+    });
+  }
+  bool empty(unsigned i) { return q[i].empty(); }
+  template <class F>
+  void for_each_final(F&& f) {
+    q[0].for_each_stopped(f);
+  }
+  template <class F>
+  void for_each_global(F&& f) {
+    for (g* x : global) f(x);
+  }
+};
+
 gid id(const g* x) { return x ? x->goid : null_g; }
 
 struct run_result {
@@ -314,12 +387,12 @@ struct run_result {
   gid nput = 0;
 };
 
+template <class Shell>
 run_result run_once(const std::vector<owner_op>& owner,
                     const std::vector<std::vector<thief_op>>& thieves, std::uint32_t start) {
   std::size_t ngs = 1;
   for (const owner_op& o : owner) ngs += o.kind == owner_op::put_many ? o.n : 1;
-  // Running Ps: a runnext steal takes Go's 3us courtesy pause, as for real.
-  goro_test::runq_shell sh(static_cast<unsigned>(thieves.size() + 1), pstatus::running, start, ngs);
+  Shell sh(static_cast<unsigned>(thieves.size() + 1), ngs, start);
   run_result res;
   res.threads.resize(thieves.size() + 1);
   std::atomic<unsigned> ready{0};
@@ -333,8 +406,7 @@ run_result run_once(const std::vector<owner_op>& owner,
   std::vector<std::thread> ts;
   for (std::size_t ti = 0; ti < thieves.size(); ti++) {
     ts.emplace_back([&, ti] {
-      p* victim = sh.P(0);
-      p* mine = sh.P(static_cast<unsigned>(ti + 1));
+      const unsigned mine = static_cast<unsigned>(ti + 1);
       std::vector<event>& hist = res.threads[ti + 1];
       barrier();
       for (const thief_op& o : thieves[ti]) {
@@ -346,17 +418,17 @@ run_result run_once(const std::vector<owner_op>& owner,
         e.inv = stamp();
         if (o.kind == thief_op::empty) {
           e.kind = event::empty;
-          e.flag = runqempty(victim);
+          e.flag = sh.empty(0);
         } else {
           e.kind = o.kind == thief_op::steal ? event::steal : event::steal_next;
-          g* last = runqsteal(mine, victim, o.kind == thief_op::steal_next);
+          g* last = sh.steal(mine, o.kind == thief_op::steal_next);
           e.resp = stamp();
           // The batch, oldest first: what runqsteal queued on our P, then
           // the G it returned (the newest of the batch). Drained after the
           // response stamp: our own P is private to this thread.
           // Drained even when nothing was returned: a broken steal can
           // leave entries behind, and they must show up in the history.
-          while (!runqempty(mine)) e.out.push_back(id(runqget(mine).gp));
+          while (!sh.empty(mine)) e.out.push_back(id(sh.get(mine).gp));
           if (last) e.out.push_back(id(last));
           hist.push_back(std::move(e));
           continue;
@@ -368,7 +440,6 @@ run_result run_once(const std::vector<owner_op>& owner,
   }
 
   {
-    p* pp = sh.P(0);
     std::vector<event>& hist = res.threads[0];
     gid next_g = 0;
     auto put = [&](bool next) {
@@ -376,7 +447,7 @@ run_result run_once(const std::vector<owner_op>& owner,
       e.kind = next ? event::put_next : event::put;
       e.arg = next_g;
       e.inv = stamp();
-      runqput(*sh.rt, pp, sh.gs[next_g].get(), next);
+      sh.put(sh.gs[next_g].get(), next);
       e.resp = stamp();
       next_g++;
       hist.push_back(e);
@@ -398,7 +469,7 @@ run_result run_once(const std::vector<owner_op>& owner,
           event e{};
           e.kind = event::get;
           e.inv = stamp();
-          runq_result r = runqget(pp);
+          runq_result r = sh.get(0);
           e.resp = stamp();
           if (r.gp) e.out.push_back(r.gp->goid);
           e.flag = r.inherit_time;
@@ -412,13 +483,12 @@ run_result run_once(const std::vector<owner_op>& owner,
   for (auto& t : ts) t.join();
 
   // The final state, read with every thread stopped.
-  p* pp = sh.P(0);
-  pp->runq.for_each_stopped([&](g* x, bool runnext) {
+  res.final.cap = Shell::cap;
+  sh.for_each_final([&](g* x, bool runnext) {
     if (runnext) res.final.runnext = x->goid;
     else res.final.ring.push_back(id(x));
   });
-  for (g* x = sh.rt->sched.lock()->runqhead; x; x = x->schedlink)
-    res.final.global.push_back(x->goid);
+  sh.for_each_global([&](g* x) { res.final.global.push_back(x->goid); });
   return res;
 }
 
@@ -471,7 +541,8 @@ std::string show_history(const run_result& r, const std::vector<std::size_t>& de
 
 constexpr int repeats = 6;
 
-GORO_PROP(RunqConcurrent, OwnerAndThievesLinearizable, 60, ()) {
+template <class Shell>
+void owner_and_thieves_linearizable() {
   const int nthieves = *rc::gen::inRange(1, 4).as("thieves");
   const auto owner = *rc::gen::resize(
       60, rc::gen::nonEmpty(rc::gen::container<std::vector<owner_op>>(gen_owner_op())));
@@ -484,7 +555,7 @@ GORO_PROP(RunqConcurrent, OwnerAndThievesLinearizable, 60, ()) {
       *rc::gen::element<std::uint32_t>(0u, 0xFFFFFF80u, 0xFFFFFFFFu).as("initial runqhead");
   bool stole = false, overlapped = false;
   for (int rep = 0; rep < repeats; rep++) {
-    run_result r = run_once(owner, thieves, start);
+    run_result r = run_once<Shell>(owner, thieves, start);
     for (std::size_t t = 1; t < r.threads.size(); t++)
       for (const event& e : r.threads[t]) {
         if (e.kind != event::empty && !e.out.empty()) stole = true;
@@ -508,6 +579,16 @@ GORO_PROP(RunqConcurrent, OwnerAndThievesLinearizable, 60, ()) {
   RC_CLASSIFY(start != 0, "wraps around 2^32");
   RC_CLASSIFY(stole, "a thief stole");
   RC_CLASSIFY(overlapped, "owner and thief ops overlapped");
+}
+
+GORO_PROP(RunqConcurrent, OwnerAndThievesLinearizable, 60, ()) {
+  owner_and_thieves_linearizable<shell>();
+}
+
+// The same at capacity 4: overflow to the sink and steals of half (2 or 1)
+// in nearly every script, the ring index wrapping every 4 puts.
+GORO_PROP(RunqConcurrent, OwnerAndThievesLinearizableAtCapacity4, 60, ()) {
+  owner_and_thieves_linearizable<small_shell<small_cap>>();
 }
 
 // The checker itself must reject what the queue must never do, or (b) above

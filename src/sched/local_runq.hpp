@@ -50,6 +50,7 @@
 //          after they have been claimed (the runtime's takes sched.lock and
 //          appends them to the global queue).
 //  Pause   grab's courtesy pause before stealing runnext.
+//  O       the orders c11/ weakens (runq_orders below).
 // Atomics go through base/atomic.hpp: std::atomic here, rl::atomic there.
 #pragma once
 #include <cstdint>
@@ -66,7 +67,18 @@ struct runq_take {
   bool inherit_time = false;  // came from runnext: keeps the current slice
 };
 
-template <class G, std::uint32_t N>
+// The orders c11/ weakens one step to show the check catches each (issue 13's
+// weakening table); production uses exactly these. A c11 scenario derives a
+// struct that overrides one of them and instantiates local_runq with it, so
+// the weakened queue is this same source, compiled in the same check binary.
+struct runq_orders {
+  // put's store of tail: publishes the slot and the G's contents (I2).
+  static constexpr std::memory_order put_tail = std::memory_order_release;
+  // put-next's CAS of runnext: publishes the new G to a thief that takes it.
+  static constexpr std::memory_order put_next = std::memory_order_acq_rel;
+};
+
+template <class G, std::uint32_t N, class O = runq_orders>
 class local_runq {
   static_assert(N >= 2 && (N & (N - 1)) == 0, "runq capacity must be a power of two");
   static constexpr std::uint32_t mask = N - 1;
@@ -94,7 +106,7 @@ class local_runq {
       // the new G's state is published to a thief that CASes it out, and we
       // see the state of the G we displace.
       G* old = runnext_.load(std::memory_order_relaxed);
-      while (!runnext_.compare_exchange_weak(old, gp, std::memory_order_acq_rel,
+      while (!runnext_.compare_exchange_weak(old, gp, O::put_next /* acq_rel */,
                                              std::memory_order_relaxed)) {
       }
       GORO_CHAOS_POINT();
@@ -117,9 +129,7 @@ class local_runq {
         slots_[t & mask].store(gp, std::memory_order_relaxed);
         GORO_CHAOS_POINT();
         // release: the slot (and gp's contents) before the new tail (I2).
-        // (c11/: GORO_C11_WEAKEN_PUT_TAIL makes it relaxed, to show the
-        // check catches the missing order.)
-        tail_.store(t + 1, weaken_put_tail);
+        tail_.store(t + 1, O::put_tail /* release */);
 #endif
         GORO_CHAOS_POINT();
         return;
@@ -315,7 +325,8 @@ class local_runq {
     std::uint32_t h = head_.load(std::memory_order_acquire);
     std::uint32_t t = tail_.load(std::memory_order_acquire);
     if (t - h <= N)
-      for (std::uint32_t i = h; i != t; i++) f(slots_[i & mask].load(std::memory_order_relaxed), false);
+      for (std::uint32_t i = h; i != t; i++)
+        f(slots_[i & mask].load(std::memory_order_relaxed), false);
     if (G* nx = runnext_.load(std::memory_order_acquire)) f(nx, true);
     return t - h;
   }
@@ -344,12 +355,6 @@ class local_runq {
   }
 
  private:
-#ifdef GORO_C11_WEAKEN_PUT_TAIL
-  static constexpr std::memory_order weaken_put_tail = std::memory_order_relaxed;
-#else
-  static constexpr std::memory_order weaken_put_tail = std::memory_order_release;
-#endif
-
   atomic<std::uint32_t> head_{0};
   atomic<std::uint32_t> tail_{0};
   atomic<G*> runnext_{nullptr};
