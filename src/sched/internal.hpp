@@ -47,6 +47,7 @@
 
 #include "base/fastrand.hpp"
 #include "base/owner_add.hpp"
+#include "sched/chaos.hpp"
 #include "sched/gstatus.hpp"
 #include "sched/proc.hpp"
 
@@ -77,12 +78,29 @@ void switch_context(m* mp, g* from, g* to, post_switch_fn post, void* arg);
 // True when the G-side fast path must not pick the next G itself: the world
 // is stopping, shutting down, or it is the 61st tick and the global queue
 // deserves a turn, or a timer of pp is due (findrunnable does those on g0).
+// Inline, as new_slice: both are on every yield's path (yield_switch).
 // Called from: G with P. Locks: none. May switch: no.
-bool wants_g0(runtime& rt, p* pp);
+inline bool wants_g0(runtime& rt, p* pp) {
+  if (rt.stopping.load(std::memory_order_relaxed) ||
+      rt.sched.gcwaiting.load(std::memory_order_relaxed) ||
+      (pp->schedtick.load(std::memory_order_relaxed) % 61 == 0 &&
+       rt.sched.runqsize.load(std::memory_order_relaxed) > 0))
+    return true;
+  // A due timer on this P: findrunnable runs it. The clock is read only when
+  // the P has a timer at all, so a yield without timers pays one load.
+  std::int64_t when = pp->timers.when0.load(std::memory_order_relaxed);
+  return when != 0 && when <= nanotime();
+}
 
-// A new time slice starts on pp (Go: execute's schedtick++).
+// A new time slice starts on pp (Go: execute's schedtick++). Only the
+// holder writes schedtick; sysmon reads it. The preempt flag is peeked here
+// so that the common case (no request) makes no call.
 // Called from: the holder of pp (G or g0). Locks: none. May switch: no.
-void new_slice(p* pp);
+inline void new_slice(p* pp) {
+  owner_add(pp->schedtick, 1);
+  if (pp->preempt.load(std::memory_order_relaxed)) [[unlikely]]
+    clear_preempt(pp);
+}
 
 // Switches away from the running G `gp`: straight to the next G of this P if
 // there is one (the fast path), else to g0. post/arg as in switch_context.
@@ -119,6 +137,31 @@ void run_task(g* gp);
 void destroy_task(g* gp);
 
 // --- spinning.cpp -----------------------------------------------------------
+
+// The submission side of the spinning protocol: call after making a G
+// runnable on a local queue; after a seq_cst fence, wakes a spinner if none
+// spins (the other side is findrunnable's re-check). Go does this inside
+// wakep; goro keeps the fence in one place for every submitter.
+// Called from: G with P (goready, newg_commit, a yield's post-switch step),
+// g0 (resetspinning), the stopper (start_the_world). Locks: none held.
+// May switch: no.
+// Inline: it is on every goready and go() (its fast exit with one P, and
+// the fence, cost less than the call).
+inline void ready_wake(runtime& rt) {
+  // With one P, held by the caller, there is no other P to start, and the G
+  // just queued runs on this one: nothing can be lost.
+  if (rt.gomaxprocs.load(std::memory_order_relaxed) == 1) return;
+  // StoreLoad between publishing the G (runqtail store) and reading the
+  // spinning state; the spinner has the matching fence in findrunnable.
+  GORO_CHAOS_POINT();
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // No idle-P test here (Go 1.21): wakep makes it under sched.lock, and if
+  // it finds none it sets needspinning for an M about to drop its P. A racy
+  // npidle == 0 read here could miss exactly that M (tla/PHandoff.tla,
+  // mutant PHandoff_no_needspinning).
+  if (rt.sched.nmspinning.load(std::memory_order_relaxed) == 0) wakep(rt);
+}
+
 
 // pidleget, and if no P is idle, asks an M about to drop its P to spin
 // instead (sched.needspinning), so the work the caller found is not lost.

@@ -37,15 +37,6 @@ m* mget(sched_locked& l);
 // Called from: ready_wake. Locks: none held; takes sched.lock. May switch: no.
 void wakep(runtime& rt);
 
-// The submission side of the spinning protocol: call after making a G
-// runnable on a local queue; after a seq_cst fence, wakes a spinner if none
-// spins (the other side is findrunnable's re-check). Go does this inside
-// wakep; goro keeps the fence in one place for every submitter.
-// Called from: G with P (goready, newg_commit, a yield's post-switch step),
-// g0 (resetspinning), the stopper (start_the_world). Locks: none held.
-// May switch: no.
-void ready_wake(runtime& rt);
-
 // Starts an M (an idle one, or a new thread) to run pp, or an idle P if pp
 // is null; does nothing if pp is null and no P is idle.
 // Precondition: if `spinning`, the caller has already counted the M in

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "base/fatal.hpp"
+#include "base/owner_add.hpp"
 #include "context/context.hpp"
 #include "context/stack.hpp"
 #include "goro/detail/task.hpp"
@@ -401,7 +402,14 @@ void setm(m* mp);
 struct nopreempt {
   g* gp;
   nopreempt() noexcept;
-  ~nopreempt();
+  // Inline: every runtime entry point ends one (the constructor, with its
+  // rare exitsyscall_implicit path, is out of line in switch.cpp).
+  ~nopreempt() {
+    if (gp) {
+      std::atomic_signal_fence(std::memory_order_seq_cst);
+      owner_add(gp->preemptoff, -1);
+    }
+  }
   nopreempt(const nopreempt&) = delete;
   nopreempt& operator=(const nopreempt&) = delete;
 };

@@ -203,21 +203,6 @@ void wakep(runtime& rt) {
   startm(rt, pp, true);
 }
 
-void ready_wake(runtime& rt) {
-  // With one P, held by the caller, there is no other P to start, and the G
-  // just queued runs on this one: nothing can be lost.
-  if (rt.gomaxprocs.load(std::memory_order_relaxed) == 1) return;
-  // StoreLoad between publishing the G (runqtail store) and reading the
-  // spinning state; the spinner has the matching fence in findrunnable.
-  GORO_CHAOS_POINT();
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  // No idle-P test here (Go 1.21): wakep makes it under sched.lock, and if
-  // it finds none it sets needspinning for an M about to drop its P. A racy
-  // npidle == 0 read here could miss exactly that M (tla/PHandoff.tla,
-  // mutant PHandoff_no_needspinning).
-  if (rt.sched.nmspinning.load(std::memory_order_relaxed) == 0) wakep(rt);
-}
-
 void injectg(runtime& rt, g* gp) {
   // Not sloppy, as Go's injectglist: the put and the idle-P check happen under
   // sched.lock, and an M releases its P only after checking the global queue

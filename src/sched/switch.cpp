@@ -82,12 +82,6 @@ nopreempt::nopreempt() noexcept : gp(getg()) {
   }
 }
 
-nopreempt::~nopreempt() {
-  if (gp) {
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-    owner_add(gp->preemptoff, -1);
-  }
-}
 
 
 eh_state* thread_eh_state() noexcept {
@@ -234,28 +228,6 @@ void switch_context(m* mp, g* from, g* to, post_switch_fn post, void* arg) {
   tls_g = to;
   transfer_t t = jump_fcontext(to ? to->ctx : mp->g0ctx, mp);
   after_switch(t, fs);
-}
-
-// True when the G-side fast path must not pick the next G itself: the world
-// is stopping, shutting down, or it is the 61st tick and the global queue
-// deserves a turn (findrunnable does that on g0).
-bool wants_g0(runtime& rt, p* pp) {
-  if (rt.stopping.load(std::memory_order_relaxed) ||
-      rt.sched.gcwaiting.load(std::memory_order_relaxed) ||
-      (pp->schedtick.load(std::memory_order_relaxed) % 61 == 0 &&
-       rt.sched.runqsize.load(std::memory_order_relaxed) > 0))
-    return true;
-  // A due timer on this P: findrunnable runs it. The clock is read only when
-  // the P has a timer at all, so a yield without timers pays one load.
-  std::int64_t when = pp->timers.when0.load(std::memory_order_relaxed);
-  return when != 0 && when <= nanotime();
-}
-
-// A new time slice starts on pp (Go: execute's schedtick++). Only the
-// holder writes schedtick; sysmon reads it.
-void new_slice(p* pp) {
-  owner_add(pp->schedtick, 1);
-  clear_preempt(pp);
 }
 
 // Switches away from the running G `gp`: straight to the next G of this P if
