@@ -102,11 +102,6 @@ inline void new_slice(p* pp) {
     clear_preempt(pp);
 }
 
-// Switches away from the running G `gp`: straight to the next G of this P if
-// there is one (the fast path), else to g0. post/arg as in switch_context.
-// Called from: G with P (inside nopreempt). Locks: none held. May switch: yes.
-void switch_from_g(m* mp, g* gp, post_switch_fn post, void* arg);
-
 // Runs gp (runnable, just taken from a queue) on mp's P.
 // Called from: g0 with a P. Locks: none held. May switch: yes (returns when
 // the G switches back to g0).
@@ -126,6 +121,21 @@ __attribute__((always_inline)) inline void switch_to_local(m* mp, g* gp, runq_re
   switch_context(mp, gp, r.gp, post, arg);
 }
 
+// Switches away from the running G `gp`: straight to the next G of this P if
+// there is one (fast path), else to g0. post/arg as in switch_context.
+// Inline: every park, exit and preemption goes through it.
+// Called from: G with P (inside nopreempt). Locks: none held. May switch: yes.
+inline void switch_from_g(m* mp, g* gp, post_switch_fn post, void* arg) {
+  if (!wants_g0(*mp->rt, mp->p_)) {
+    if (runq_result r = runqget(mp->p_); r.gp) {
+      switch_to_local(mp, gp, r, post, arg);
+      return;
+    }
+  }
+  mp->curg = nullptr;
+  switch_context(mp, gp, nullptr, post, arg);
+}
+
 // --- goroutine.cpp ----------------------------------------------------------
 
 // Runs the G's task; an exception escaping a goroutine other than main ends
@@ -137,6 +147,21 @@ void run_task(g* gp);
 void destroy_task(g* gp);
 
 // --- spinning.cpp -----------------------------------------------------------
+
+// mp leaves the scheduler: its loop ended, or its G entered a blocking
+// call. The M that empties the count while the runtime is stopping wakes
+// run_main, which waits for that. seq_cst, both: a Dekker pair with
+// begin_shutdown's store of `stopping` before run_main's load of nmsched:
+// either we see `stopping` and wake run_main, or run_main sees our
+// decrement. Inline: it is on every blocking call.
+// Called from: the M itself (g0, or its G in entersyscall). Locks: none.
+// May switch: no.
+inline void msched_leave(runtime& rt) {
+  if (rt.nmsched.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
+      rt.stopping.load(std::memory_order_seq_cst))
+    rt.shutdown_note.wakeup();
+}
+
 
 // The submission side of the spinning protocol: call after making a G
 // runnable on a local queue; after a seq_cst fence, wakes a spinner if none
@@ -167,12 +192,6 @@ inline void ready_wake(runtime& rt) {
 // instead (sched.needspinning), so the work the caller found is not lost.
 // Called from: any M. Locks: holds sched.lock. May switch: no.
 p* pidleget_spinning(runtime& rt, sched_locked& l);
-
-// mp leaves the scheduler: its loop ended, or its G entered a blocking call;
-// the M that empties nmsched while stopping wakes run_main.
-// Called from: the M itself (g0, or its G in entersyscall). Locks: none.
-// May switch: no.
-void msched_leave(runtime& rt);
 
 // Creates an M (an OS thread) that will run pp, spinning if `spinning` (the
 // caller has already counted it in nmspinning). Fatal past max_threads.

@@ -87,18 +87,6 @@ m* mget(sched_locked& l) {
   return mp;
 }
 
-// mp leaves the scheduler: its loop ended, or its G entered a blocking
-// call. The M that empties the count while the runtime is stopping wakes
-// run_main, which waits for that. seq_cst, both: a Dekker pair with
-// begin_shutdown's store of `stopping` before run_main's load of nmsched:
-// either we see `stopping` and wake run_main, or run_main sees our
-// decrement.
-void msched_leave(runtime& rt) {
-  if (rt.nmsched.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
-      rt.stopping.load(std::memory_order_seq_cst))
-    rt.shutdown_note.wakeup();
-}
-
 void mstart(m* mp) {
   signal_stack altstack;  // for the SIGSEGV overflow report while this M runs Gs
   setm(mp);

@@ -230,19 +230,6 @@ void switch_context(m* mp, g* from, g* to, post_switch_fn post, void* arg) {
   after_switch(t, fs);
 }
 
-// Switches away from the running G `gp`: straight to the next G of this P if
-// there is one (fast path), else to g0. post/arg as in switch_context.
-void switch_from_g(m* mp, g* gp, post_switch_fn post, void* arg) {
-  if (!wants_g0(*mp->rt, mp->p_)) {
-    if (runq_result r = runqget(mp->p_); r.gp) {
-      switch_to_local(mp, gp, r, post, arg);
-      return;
-    }
-  }
-  mp->curg = nullptr;
-  switch_context(mp, gp, nullptr, post, arg);
-}
-
 void execute(m* mp, g* gp, bool inherit_time) {
   runtime& rt = *mp->rt;
   if (!inherit_time) new_slice(mp->p_);
