@@ -106,8 +106,8 @@ void unlock_chan(void* c) noexcept GORO_NO_THREAD_SAFETY_ANALYSIS {
 // Reports the outcome to the waiter of sg, releases the lock(s), then wakes it.
 // unlockf releases lk (a select: every case's lock) through a function
 // pointer, which the analysis cannot follow: hence the suppression here.
-void complete([[maybe_unused]] futex_lock& lk, sudog* sg, bool success, unlock_fn unlockf, void* arg) noexcept
-    GORO_RELEASE(lk) GORO_NO_THREAD_SAFETY_ANALYSIS {
+void complete([[maybe_unused]] futex_lock& lk, sudog* sg, bool success, unlock_fn unlockf,
+              void* arg) noexcept GORO_RELEASE(lk) GORO_NO_THREAD_SAFETY_ANALYSIS {
   chan_parker* pk = sg->pk;
   sg->success = success;
   pk->param = sg;

@@ -43,9 +43,9 @@ inline void tsan_mutex_pre_try_lock(void* addr) noexcept {
   __tsan_mutex_pre_lock(addr, __tsan_mutex_try_lock);
 }
 inline void tsan_mutex_post_try_lock(void* addr, bool ok) noexcept {
-  __tsan_mutex_post_lock(addr,
-                         ok ? __tsan_mutex_try_lock : __tsan_mutex_try_lock | __tsan_mutex_try_lock_failed,
-                         0);
+  unsigned flags = __tsan_mutex_try_lock;
+  if (!ok) flags |= __tsan_mutex_try_lock_failed;
+  __tsan_mutex_post_lock(addr, flags, 0);
 }
 inline void tsan_mutex_pre_unlock(void* addr) noexcept { __tsan_mutex_pre_unlock(addr, 0); }
 inline void tsan_mutex_post_unlock(void* addr) noexcept { __tsan_mutex_post_unlock(addr, 0); }
