@@ -298,7 +298,10 @@ class schedt {
   // sched.lock. The analysis knows it as `s.mu_` in sched_guard and as
   // `rt.sched.mu_`-style paths nowhere else: the guarded state is reached
   // through the guard, so only the guard names the lock.
-  futex_lock mu_;
+  // Lock order (spec/memory-model.md, "Lock order"): before any P's timer
+  // heap lock, which clang checks (-Wthread-safety-beta) wherever both are
+  // held through a guard in one function.
+  futex_lock mu_ GORO_ACQUIRED_BEFORE(timer_heap::lock);
   sched_locked locked_ GORO_GUARDED_BY(mu_);
 };
 

@@ -51,9 +51,10 @@ struct timer {
 // One P's timers. `lock` guards `heap`; `when0` mirrors the earliest `when`
 // (0: no timer) so others can peek without the lock.
 struct timer_heap {
-  // Lock order (spec/memory-model.md): after sched.lock and a poll
-  // descriptor's lock; two heaps' locks only in destroy_p_locked, with the
-  // world stopped (nobody else can hold two).
+  // Lock order (spec/memory-model.md, "Lock order"): after sched.lock and a
+  // poll descriptor's lock (their declarations say so, for clang); two
+  // heaps' locks only in destroy_p_locked, with the world stopped (nobody
+  // else can hold two).
   futex_lock lock;
   std::vector<timer*> heap GORO_GUARDED_BY(lock);  // 4-ary min-heap on when
   // Written under lock; read racily (relaxed) as a hint by the owner's fast
