@@ -36,7 +36,6 @@ namespace goro::detail {
 inline void tsan_mutex_create(void* addr) noexcept {
   __tsan_mutex_create(addr, __tsan_mutex_not_static);
 }
-inline void tsan_mutex_destroy(void* addr) noexcept { __tsan_mutex_destroy(addr, 0); }
 inline void tsan_mutex_pre_lock(void* addr) noexcept { __tsan_mutex_pre_lock(addr, 0); }
 inline void tsan_mutex_post_lock(void* addr) noexcept { __tsan_mutex_post_lock(addr, 0, 0); }
 inline void tsan_mutex_pre_try_lock(void* addr) noexcept {
@@ -51,7 +50,6 @@ inline void tsan_mutex_pre_unlock(void* addr) noexcept { __tsan_mutex_pre_unlock
 inline void tsan_mutex_post_unlock(void* addr) noexcept { __tsan_mutex_post_unlock(addr, 0); }
 #else
 inline void tsan_mutex_create(void*) noexcept {}
-inline void tsan_mutex_destroy(void*) noexcept {}
 inline void tsan_mutex_pre_lock(void*) noexcept {}
 inline void tsan_mutex_post_lock(void*) noexcept {}
 inline void tsan_mutex_pre_try_lock(void*) noexcept {}

@@ -43,11 +43,12 @@ class GORO_CAPABILITY("mutex") futex_lock {
   constexpr futex_lock() noexcept {
     if (!std::is_constant_evaluated()) tsan_mutex_create(this);
   }
-#ifdef GORO_TSAN
-  // Goroutine stacks are reused without being freed: forget the lock, so a
-  // lock later placed at the same address does not inherit its history.
-  ~futex_lock() { tsan_mutex_destroy(this); }
-#endif
+  // Trivially destructible, TSan or not: a static lock may still be taken by
+  // an abandoned M after static destruction begins (a destructor calling
+  // __tsan_mutex_destroy raced with it). TSan forgets a lock whose heap
+  // memory is freed; the locks on goroutine stacks, which are reused without
+  // being freed, are leaves (a wait_group's), so a lock later placed at the
+  // same address inherits no lock-order edge from them.
   futex_lock(const futex_lock&) = delete;
   futex_lock& operator=(const futex_lock&) = delete;
 
