@@ -35,7 +35,7 @@ void lock_depth_add(int delta) noexcept;
 // fiber) can follow that, so such a lock is released in two halves:
 // release_before_switch on the goroutine's stack, which tells both that
 // this context no longer holds it, and unlock_after_switch on g0, which
-// frees it (park.cpp, timer.cpp's sleep, select's selunlock).
+// frees it (park.cpp, timer.cpp's sleep, select's selunlock_step).
 class GORO_CAPABILITY("mutex") futex_lock {
  public:
   // Constant-initialized when static (no TSan creation event then: TSan
