@@ -217,7 +217,7 @@ std::string state_mismatch(const model& m, sut& s) {
   }
   std::vector<gid> global;
   g* last = nullptr;
-  sched_guard l = s.rt->sched.lock();
+  sched_guard l(s.rt->sched);
   for (g* x = l->runqhead; x && global.size() <= m.global.size(); x = x->schedlink) {
     global.push_back(x->goid);
     last = x;

@@ -33,7 +33,7 @@ class GORO_API wait_group {
  private:
   std::atomic<std::int64_t> counter_{0};
   detail::futex_lock lock_;
-  detail::wait_list waiters_;
+  detail::wait_list waiters_ GORO_GUARDED_BY(lock_);
 };
 
 }  // namespace goro

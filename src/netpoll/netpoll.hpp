@@ -91,22 +91,30 @@ struct polldesc {
   // syscalls: this pair states the edge, so the descriptor's initialisation
   // happens-before the poller's use of it.
   std::atomic<std::uint32_t> fdseq{0};
-  futex_lock lock;
+  // Lock order (spec/memory-model.md, "Lock order"): before a timer_heap
+  // lock (timer_mod and timer_del under it; checked by clang, as in schedt);
+  // a fire takes it with no timer lock held.
+  futex_lock lock GORO_ACQUIRED_BEFORE(timer_heap::lock);
+  // Written by poll_open (under lock) before the descriptor is handed out,
+  // then fixed until poll_free: its owner reads it without the lock.
   int fd = -1;
   // The runtime whose epoll instance holds fd (its generation number; 0:
   // none, the fd is waited for with poll(2) by the calling thread).
-  std::uint64_t rtgen = 0;
-  bool closing = false;
-  bool rready = false, wready = false;
-  waiter* rw = nullptr;  // the goroutine parked for reading (at most one)
-  waiter* ww = nullptr;  // ... for writing
+  std::uint64_t rtgen GORO_GUARDED_BY(lock) = 0;
+  bool closing GORO_GUARDED_BY(lock) = false;
+  bool rready GORO_GUARDED_BY(lock) = false;
+  bool wready GORO_GUARDED_BY(lock) = false;
+  waiter* rw GORO_GUARDED_BY(lock) = nullptr;  // the goroutine parked for reading (at most one)
+  waiter* ww GORO_GUARDED_BY(lock) = nullptr;  // ... for writing
   // The goroutine parked for reading (writing) was abandoned by its runtime
   // and taken off rw (ww) at teardown. It holds the socket's read (write)
   // lock for ever, so close must not wait for that call (net.cpp).
-  bool rabandoned = false, wabandoned = false;
+  bool rabandoned GORO_GUARDED_BY(lock) = false;
+  bool wabandoned GORO_GUARDED_BY(lock) = false;
   // Deadlines: 0 none, -1 passed, else a nanotime() value (never
   // INT64_MAX: a deadline that far means none).
-  std::int64_t rd = 0, wd = 0;
+  std::int64_t rd GORO_GUARDED_BY(lock) = 0;
+  std::int64_t wd GORO_GUARDED_BY(lock) = 0;
   // One timer per direction (Go's pollDesc.rt / wt), pending exactly while
   // that deadline is in the future, an open descriptor's and its runtime's
   // (rtgen) is running: set_deadline modifies it in place (timer_mod), a

@@ -102,7 +102,7 @@ struct audit_place {
 // transient; returns the Gs that are out of place in a transient way,
 // with what is wrong with each.
 inline std::vector<std::pair<const g*, const char*>> audit_snapshot(runtime& rt) {
-  sched_guard l = rt.sched.lock();
+  sched_guard l(rt.sched);
   std::unordered_map<const g*, audit_place> place;
   auto gid = [](const g* gp) { return (unsigned long long)gp->goid; };
   auto queued = [&](const g* gp, const char* where) {

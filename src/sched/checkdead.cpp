@@ -203,7 +203,7 @@ void checkdead_recheck(runtime& rt) {
   if (!rt.deadlock_unproven.load(std::memory_order_relaxed)) return;
   std::exception_ptr dead;
   {
-    sched_guard l = rt.sched.lock();
+    sched_guard l(rt.sched);
     // Cleared first: checkdead sets it again if the runtime is still asleep
     // and still not provably deadlocked; otherwise an M has woken (the next
     // stopm asks again) or the deadlock is declared now.

@@ -102,7 +102,7 @@ bool block_in_netpoll(m* mp) {
   // timers; the readied goroutines go to the global queue.
   p* pp;
   {
-    sched_guard l = s.lock();
+    sched_guard l(s);
     pp = pidleget(rt, *l);
   }
   if (!pp) {
@@ -180,7 +180,7 @@ top:
         s.runqsize.load(std::memory_order_relaxed) > 0) {
       g* gp;
       {
-        sched_guard l = s.lock();
+        sched_guard l(s);
         gp = globrunqget(rt, *l, pp, 1);
       }
       if (gp) return {gp, false};
@@ -189,7 +189,7 @@ top:
     if (s.runqsize.load(std::memory_order_relaxed) != 0) {
       g* gp;
       {
-        sched_guard l = s.lock();
+        sched_guard l(s);
         gp = globrunqget(rt, *l, pp, 0);
       }
       if (gp) return {gp, false};
@@ -216,7 +216,7 @@ top:
     // the lock that injectg also takes (no lost global submissions).
     GORO_CHAOS_AT(mp->spinning ? chaos_site::drop_p_spinning : chaos_site::drop_p);
     // (A goto top leaves the guard's scope and so releases the lock.)
-    sched_guard l = s.lock();
+    sched_guard l(s);
     if (s.gcwaiting.load(std::memory_order_relaxed) || rt.stopping.load(std::memory_order_relaxed))
       goto top;
     if (s.runqsize.load(std::memory_order_relaxed) != 0) return {globrunqget(rt, *l, pp, 0), false};
@@ -272,7 +272,7 @@ top:
       if (!runqempty(p2)) {
         p* pp;
         {
-          sched_guard l = s.lock();
+          sched_guard l(s);
           pp = pidleget_spinning(rt, *l);
         }
         if (pp) {

@@ -48,7 +48,7 @@ void post_globrunqput(m* mp, g* prev, void*) {
   casgstatus(prev, gstatus::running, gstatus::runnable, "gosched");
   runtime& rt = *mp->rt;
   {
-    sched_guard l = rt.sched.lock();
+    sched_guard l(rt.sched);
     globrunqput(rt, *l, prev);
   }
   ready_wake(rt);

@@ -81,7 +81,7 @@ void begin_shutdown(runtime& rt) {
   // Step 2. seq_cst: the store half of the Dekker pair with nmsched
   // (msched_leave, exitsyscall); it also releases main_exc to run_main.
   {
-    sched_guard l = rt.sched.lock();
+    sched_guard l(rt.sched);
     rt.stopping.store(true, std::memory_order_seq_cst);
     for (m* mp = l->midle; mp; mp = mp->schedlink) mp->park.wakeup();
     l->midle = nullptr;
@@ -265,7 +265,7 @@ runtime::~runtime() {
   {
     // Nothing else runs now; the lock is taken only because it is the way
     // to the list.
-    sched_guard l = sched.lock();
+    sched_guard l(sched);
     for (m* mp : l->allm) delete mp;
     l->allm.clear();
   }
@@ -310,7 +310,7 @@ void run_main(main_ref main, const options& opts_in) {
   p* p0 = rt->allp[0].load(std::memory_order_relaxed);
   p0->status.store(pstatus::idle, std::memory_order_relaxed);
   {
-    sched_guard l = rt->sched.lock();
+    sched_guard l(rt->sched);
     for (unsigned i = nprocs; i-- > 1;)
       pidleput(*rt, *l, rt->allp[i].load(std::memory_order_relaxed));
   }
@@ -333,7 +333,7 @@ void run_main(main_ref main, const options& opts_in) {
   sysmon_start(*rt);
   newm(*rt, p0, false);  // M0; its thread's start publishes all of the above
   {
-    sched_guard l = rt->sched.lock();
+    sched_guard l(rt->sched);
     rt->m0 = l->allm.front();
   }
 

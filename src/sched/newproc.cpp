@@ -35,7 +35,7 @@ void gfput(runtime& rt, p* pp, g* gp) {
   // Move half to the global list. Past a global cap, dead Gs give their
   // stacks back, so a burst of a million goroutines does not pin a million
   // stacks forever.
-  sched_guard l = rt.sched.lock();
+  sched_guard l(rt.sched);
   while (pp->gfreecnt > gfree_local_max / 2) {
     g* g1 = pp->gfree;
     pp->gfree = g1->schedlink;
@@ -62,7 +62,7 @@ g* gfget_global_locked(runtime& rt, sched_locked& l) {
 g* gfget(runtime& rt, p* pp) {
   // Peek without the lock; a stale count only costs a lock round trip.
   if (!pp->gfree && rt.sched.ngfree.load(std::memory_order_relaxed) > 0) {
-    sched_guard l = rt.sched.lock();
+    sched_guard l(rt.sched);
     while (pp->gfreecnt < gfree_local_max / 2) {
       g* g1 = gfget_global_locked(rt, *l);
       if (!g1) break;
@@ -157,7 +157,7 @@ newg_handle newg_begin(std::size_t size, std::size_t align) {
     check_guarded_budget(*rt, pp);
     if (pp) gp = gfget(*rt, pp);
     if (!gp) {
-      sched_guard l = rt->sched.lock();
+      sched_guard l(rt->sched);
       gp = gfget_global_locked(*rt, *l);
     }
     if (!gp) gp = malg(*rt);
@@ -173,7 +173,7 @@ newg_handle newg_begin(std::size_t size, std::size_t align) {
     return {gp, ::operator new(size, std::align_val_t(align)), align};
   } catch (...) {
     if (gp) {
-      sched_guard l = rt->sched.lock();
+      sched_guard l(rt->sched);
       gfput_global_locked(*rt, *l, gp);
     }
     if (!pp) rt->release();
@@ -192,7 +192,7 @@ void newg_abort(newg_handle h) noexcept {
     else ::operator delete(h.storage, std::align_val_t(h.align));
   }
   {
-    sched_guard l = rt.sched.lock();
+    sched_guard l(rt.sched);
     gfput_global_locked(rt, *l, gp);
   }
   nopreempt np;
@@ -221,7 +221,7 @@ void newg_commit(newg_handle h, task* t) {
 #ifdef GORO_CHECK_INVARIANTS
     // The census (audit_stopped_world) holds sched.lock: it must see the new
     // G's status and its count change together.
-    sched_guard l = rt.sched.lock();
+    sched_guard l(rt.sched);
 #endif
     casgstatus(gp, gstatus::dead, gstatus::runnable, "newproc (foreign thread)");
     rt.nretired_created.fetch_add(1, std::memory_order_relaxed);

@@ -15,7 +15,7 @@ bool gcstopm(m* mp) {
   }
   p* pp = releasep(mp);
   {
-    sched_guard l = rt.sched.lock();
+    sched_guard l(rt.sched);
     pp->status.store(pstatus::stopped, std::memory_order_relaxed);
     if (--l->stopwait == 0) rt.sched.stopnote.wakeup();
   }
@@ -91,7 +91,7 @@ void stop_the_world(m* mp) {
   schedt& s = rt.sched;
   std::uint32_t nprocs = rt.gomaxprocs.load(std::memory_order_relaxed);
   {
-    sched_guard l = s.lock();
+    sched_guard l(s);
     l->stopwait = static_cast<std::int32_t>(nprocs);
     // seq_cst: StoreLoad against entersyscall, which stores P status syscall
     // and then loads gcwaiting. Either it sees gcwaiting and stops its P
@@ -111,7 +111,7 @@ void stop_the_world(m* mp) {
   // as Go does, in case a P entered a blocking call or a request was missed.
   for (;;) {
     {
-      sched_guard l = s.lock();
+      sched_guard l(s);
       for (std::uint32_t i = 0; i < nprocs; i++) {
         p* pp = rt.allp[i].load(std::memory_order_relaxed);
         pstatus st = pstatus::syscall;
@@ -135,7 +135,7 @@ void start_the_world(m* mp, unsigned nprocs) {
   runtime& rt = *mp->rt;
   schedt& s = rt.sched;
   std::vector<p*> runnable;
-  sched_guard l = s.lock();
+  sched_guard l(s);
   std::uint32_t old = rt.gomaxprocs.load(std::memory_order_relaxed);
   for (std::uint32_t i = old; i < nprocs; i++) {
     if (!rt.allp[i].load(std::memory_order_relaxed)) {

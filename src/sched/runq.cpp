@@ -18,7 +18,7 @@ struct globrunq_sink {
   void operator()(g** batch, std::uint32_t n) const {
     for (std::uint32_t i = 0; i + 1 < n; i++) batch[i]->schedlink = batch[i + 1];
     batch[n - 1]->schedlink = nullptr;
-    sched_guard l = rt.sched.lock();
+    sched_guard l(rt.sched);
     globrunqputbatch(rt, *l, batch[0], batch[n - 1], static_cast<std::int32_t>(n));
   }
 };

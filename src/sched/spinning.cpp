@@ -122,7 +122,7 @@ void newm(runtime& rt, p* pp, bool spinning) {
   mp->spinning = spinning;
   std::int32_t mcount;
   {
-    sched_guard l = rt.sched.lock();
+    sched_guard l(rt.sched);
     if (static_cast<unsigned>(l->mcount) >= rt.opts.max_threads) {
       // Go's "program exceeds N-thread limit": most often goroutines piling
       // up in blocking calls. Nothing sensible can continue without the M.
@@ -148,7 +148,7 @@ void newm(runtime& rt, p* pp, bool spinning) {
 }
 
 void startm(runtime& rt, p* pp, bool spinning) {
-  sched_guard l = rt.sched.lock();
+  sched_guard l(rt.sched);
   if (!pp) {
     pp = pidleget(rt, *l);
     if (!pp) {
@@ -181,7 +181,7 @@ void wakep(runtime& rt) {
   if (!claim_spinning(rt)) return;
   p* pp;
   {
-    sched_guard l = rt.sched.lock();
+    sched_guard l(rt.sched);
     pp = pidleget_spinning(rt, *l);
     if (!pp) {
       drop_spinning(rt, "wakep");
@@ -197,7 +197,7 @@ void injectg(runtime& rt, g* gp) {
   // under the same lock, so either we see its idle P or it sees our G.
   p* pp;
   {
-    sched_guard l = rt.sched.lock();
+    sched_guard l(rt.sched);
     globrunqput(rt, *l, gp);
     pp = pidleget(rt, *l);
   }
@@ -258,7 +258,7 @@ bool stopm(m* mp) {
                  mp->p_->id);
   std::exception_ptr dead;
   {
-    sched_guard l = rt.sched.lock();
+    sched_guard l(rt.sched);
     if (rt.stopping.load(std::memory_order_relaxed)) return false;
     mput(*l, mp);
     dead = checkdead(rt, *l);

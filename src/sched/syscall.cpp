@@ -47,7 +47,7 @@ bool entersyscall(bool handoff) noexcept {
   if (rt.sched.gcwaiting.load(std::memory_order_seq_cst)) {
     // A stop-the-world is waiting for our P: give it up now rather than
     // after the call (Go: entersyscall_gcwait).
-    sched_guard l = rt.sched.lock();
+    sched_guard l(rt.sched);
     pstatus st = pstatus::syscall;
     if (pp->status.compare_exchange_strong(st, pstatus::stopped, std::memory_order_acq_rel)) {
       mp->oldp = nullptr;
@@ -66,7 +66,7 @@ namespace {
 // exitsyscall paths share it so that there is one place to remove.
 void drop_curg_in_call(runtime& rt, m* mp) {
 #ifdef GORO_CHECK_INVARIANTS
-  sched_guard l = rt.sched.lock();
+  sched_guard l(rt.sched);
 #else
   (void)rt;
 #endif
@@ -82,7 +82,7 @@ void post_exitsyscall0(m* mp, g* prev, void*) {
   casgstatus(prev, gstatus::syscall, gstatus::runnable, "exitsyscall0");
   p* pp;
   {
-    sched_guard l = rt.sched.lock();
+    sched_guard l(rt.sched);
     pp = pidleget(rt, *l);
     if (!pp) globrunqput(rt, *l, prev);
   }
@@ -147,7 +147,7 @@ void exitsyscall() noexcept {
   if (rt.sched.npidle.load(std::memory_order_relaxed) > 0) {
     p* pp;
     {
-      sched_guard l = rt.sched.lock();
+      sched_guard l(rt.sched);
       pp = pidleget(rt, *l);
     }
     if (pp) {
@@ -215,7 +215,7 @@ void handoffp(runtime& rt, p* pp) {
   }
   bool work;
   {
-    sched_guard l = s.lock();
+    sched_guard l(s);
     if (s.gcwaiting.load(std::memory_order_relaxed)) {
       pp->status.store(pstatus::stopped, std::memory_order_relaxed);
       if (--l->stopwait == 0) s.stopnote.wakeup();

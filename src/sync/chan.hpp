@@ -81,14 +81,17 @@ struct sudog_queue {
 struct hchan : chan_header {
   hchan(const elem_ops* o, std::size_t cap, unsigned char* b) : chan_header(cap), ops(o), buf(b) {}
 
+  // Lock order (spec/memory-model.md): two channels' locks are taken only by
+  // select, in address order; any other lock (sched.lock, through ready) is
+  // taken after the channel's is released.
   futex_lock lock;
-  bool closed = false;
-  std::size_t sendx = 0;  // next slot to fill
-  std::size_t recvx = 0;  // next slot to take
-  const elem_ops* ops;
-  unsigned char* buf;
-  sudog_queue recvq;  // parked receivers
-  sudog_queue sendq;  // parked senders
+  bool closed GORO_GUARDED_BY(lock) = false;
+  std::size_t sendx GORO_GUARDED_BY(lock) = 0;  // next slot to fill
+  std::size_t recvx GORO_GUARDED_BY(lock) = 0;  // next slot to take
+  const elem_ops* ops;  // fixed at creation
+  unsigned char* buf;   // fixed at creation; the slots are guarded by lock
+  sudog_queue recvq GORO_GUARDED_BY(lock);  // parked receivers
+  sudog_queue sendq GORO_GUARDED_BY(lock);  // parked senders
 
   void* slot(std::size_t i) const noexcept { return buf + i * ops->size; }
 };
@@ -105,20 +108,22 @@ using unlock_fn = void (*)(void* arg) noexcept;
 // Locks: holds c->lock (a select: every case's lock); releases them all
 //   through unlockf, then readies sg's waiter (ready(): may take sched.lock)
 // May switch: no
-void chan_send_direct(hchan* c, sudog* sg, void* elem, unlock_fn unlockf, void* arg) noexcept;
+void chan_send_direct(hchan* c, sudog* sg, void* elem, unlock_fn unlockf, void* arg) noexcept
+    GORO_RELEASE(c->lock);
 // A receiver meets the parked sender sg: takes the value (from the buffer
 // head if buffered, the sender's value then going to the buffer tail).
 // Called from: G with P | G in a call | foreign thread
 // Locks: as chan_send_direct
 // May switch: no
-void chan_recv_direct(hchan* c, sudog* sg, void* slot, unlock_fn unlockf, void* arg) noexcept;
+void chan_recv_direct(hchan* c, sudog* sg, void* slot, unlock_fn unlockf, void* arg) noexcept
+    GORO_RELEASE(c->lock);
 // Buffer operations (no waiter involved); the caller unlocks.
 // Called from: G with P | G in a call | foreign thread, and g0 for put
 //   (after()'s try_send)
 // Locks: holds c->lock, and keeps it
 // May switch: no
-void chan_buf_put(hchan* c, void* elem) noexcept;
-void chan_buf_take(hchan* c, void* slot) noexcept;
+void chan_buf_put(hchan* c, void* elem) noexcept GORO_REQUIRES(c->lock);
+void chan_buf_take(hchan* c, void* slot) noexcept GORO_REQUIRES(c->lock);
 
 // Throws closed_channel for a send on a closed channel (Go's panic).
 // Called from: G with P | G in a call | g0 (after()'s try_send, which

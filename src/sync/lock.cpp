@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "base/cpu_relax.hpp"
+#include "base/fatal.hpp"
 #include "goro/detail/export.hpp"
 #include "goro/detail/waitq.hpp"
 #include "sched/note.hpp"
@@ -41,6 +42,8 @@ void futex_lock::lock_slow() noexcept {
 }
 
 void futex_lock::wake_one() noexcept { futex_wake(&state_, 1); }
+
+void futex_lock::not_held() noexcept { fatal("futex_lock: assert_held on a lock nobody holds"); }
 
 namespace {
 // initial-exec: the SIGURG handler reads it (a static TLS model needs no

@@ -46,11 +46,13 @@ void waiter_on_abandon(waiter& w, abandon_fn fn, void* arg) noexcept {
 }
 
 namespace {
-void post_unlock(m*, g*, void* lk) { static_cast<futex_lock*>(lk)->unlock(); }
+// The second half of the hand-off park_unlock began (futex_lock).
+void post_unlock(m*, g*, void* lk) { static_cast<futex_lock*>(lk)->unlock_after_switch(); }
 }  // namespace
 
 void park_unlock(waiter& w, futex_lock& lk, wait_reason reason) {
   if (w.gp) {
+    lk.release_before_switch();  // handed to post_unlock, on g0
     gopark(post_unlock, &lk, reason);
     return;
   }
@@ -62,7 +64,7 @@ void park_unlock(waiter& w, futex_lock& lk, wait_reason reason) {
 
 namespace {
 struct commit_call {
-  void (*fn)(void*) noexcept;
+  void (*fn)(void*, unlock_step) noexcept;
   void* arg;
 };
 // Runs on the next context after the switch. The commit_call lives on the
@@ -70,17 +72,19 @@ struct commit_call {
 // last lock the G may be readied and its frame reused.
 void post_commit(m*, g*, void* p) {
   commit_call c = *static_cast<commit_call*>(p);
-  c.fn(c.arg);
+  c.fn(c.arg, unlock_step::after_switch);
 }
 }  // namespace
 
-void park_commit(waiter& w, void (*unlockf)(void*) noexcept, void* arg, wait_reason reason) {
+void park_commit(waiter& w, void (*unlockf)(void*, unlock_step) noexcept, void* arg,
+                 wait_reason reason) {
   if (w.gp) {
+    unlockf(arg, unlock_step::before_switch);
     commit_call c{unlockf, arg};
     gopark(post_commit, &c, reason);
     return;
   }
-  unlockf(arg);
+  unlockf(arg, unlock_step::now);
   // acquire: as in park_unlock.
   while (w.woken.load(std::memory_order_acquire) == 0) futex_wait(&w.woken, 0);
 }

@@ -119,17 +119,24 @@ void waiter_on_abandon(waiter& w, abandon_fn fn, void* arg) noexcept;
 //   thread blocks on w.woken)
 // Locks: holds lk, which it releases (after the park committed)
 // May switch: yes (a G with a P; a thread blocks in the kernel instead)
-void park_unlock(waiter& w, futex_lock& lk, wait_reason reason);
+void park_unlock(waiter& w, futex_lock& lk, wait_reason reason) GORO_RELEASE(lk);
 
 // The general form of park_unlock, for a waiter on several wait lists at once
 // (select): unlockf(arg) releases every lock guarding them and runs only
 // after the park has committed. unlockf must not touch anything on the
 // waiter's stack after releasing the last lock: from then on the waiter may
 // be readied, run and return.
+// For a goroutine the locks are handed across the switch (futex_lock):
+// unlockf(arg, before_switch) runs on the goroutine's stack and calls
+// release_before_switch on each, then unlockf(arg, after_switch) runs on g0
+// and calls unlock_after_switch on each. A thread waiter gets one
+// unlockf(arg, now), a plain unlock of each, before it blocks.
 // Called from: G with P | G in a call | foreign thread, as park_unlock
 // Locks: holds what unlockf releases (every lock guarding w's lists)
 // May switch: yes (a G with a P)
-void park_commit(waiter& w, void (*unlockf)(void*) noexcept, void* arg, wait_reason reason);
+enum class unlock_step { now, before_switch, after_switch };
+void park_commit(waiter& w, void (*unlockf)(void*, unlock_step) noexcept, void* arg,
+                 wait_reason reason);
 
 // Wakes w, which has been removed from its wait list. The caller must not
 // touch w afterwards: the waiter may already have returned and its frame gone.

@@ -51,7 +51,11 @@ struct lockset {
   std::size_t n;
 };
 
-void sellock(const lockset& ls) noexcept {
+// The lock set is an array known only at run time, which the analysis (it
+// names each lock statically) cannot follow: sellock, selunlock and
+// selectgo, which touches the channels under them, are not analysed.
+// TSan checks them instead (lock order included).
+void sellock(const lockset& ls) noexcept GORO_NO_THREAD_SAFETY_ANALYSIS {
   for (std::size_t i = 0; i < ls.n; i++) ls.locks[i]->lock.lock();
 }
 
@@ -60,11 +64,26 @@ void sellock(const lockset& ls) noexcept {
 // ready the G as soon as any lock is released, but the G's first act (pass
 // 3) is to lock locks[0], which we release last; so everything here is read
 // before that final unlock, and nothing after it.
-void selunlock(void* arg) noexcept {
+void selunlock(void* arg) noexcept GORO_NO_THREAD_SAFETY_ANALYSIS {
   auto* ls = static_cast<lockset*>(arg);
   hchan** locks = ls->locks;
   for (std::size_t i = ls->n; i-- > 1;) locks[i]->lock.unlock();
   locks[0]->lock.unlock();
+}
+
+// park_commit's form of selunlock: the locks handed across the switch
+// (futex_lock's release_before_switch / unlock_after_switch), in the same
+// order.
+void selunlock_step(void* arg, unlock_step step) noexcept GORO_NO_THREAD_SAFETY_ANALYSIS {
+  if (step == unlock_step::now) return selunlock(arg);
+  auto* ls = static_cast<lockset*>(arg);
+  hchan** locks = ls->locks;
+  for (std::size_t i = ls->n; i-- > 0;) {
+    if (step == unlock_step::before_switch)
+      locks[i]->lock.release_before_switch();
+    else
+      locks[i]->lock.unlock_after_switch();
+  }
 }
 
 // Scratch space for a select: on the stack for up to 8 cases.
@@ -72,7 +91,7 @@ constexpr std::size_t inline_cases = 8;
 
 }  // namespace
 
-std::ptrdiff_t selectgo(scase* cas, std::size_t n, bool block) {
+std::ptrdiff_t selectgo(scase* cas, std::size_t n, bool block) GORO_NO_THREAD_SAFETY_ANALYSIS {
   honour_preempt();  // before any lock (park.hpp)
   // Channels are locked throughout, and cheaprandn uses the M: as in
   // chan.cpp ("Preemption").
@@ -110,7 +129,7 @@ std::ptrdiff_t selectgo(scase* cas, std::size_t n, bool block) {
     // Only nil channels and no default: Go blocks forever.
     waiter w;
     waiter_init(w);
-    park_commit(w, [](void*) noexcept {}, nullptr, wait_reason::select_no_cases);
+    park_commit(w, [](void*, unlock_step) noexcept {}, nullptr, wait_reason::select_no_cases);
     fatal("a select on nil channels only was resumed");
   }
   // Lock order: by channel address; duplicates are locked once.
@@ -226,7 +245,7 @@ std::ptrdiff_t selectgo(scase* cas, std::size_t n, bool block) {
         return last;
       },
       &ln);
-  park_commit(pk.w, selunlock, &ls, wait_reason::select);
+  park_commit(pk.w, selunlock_step, &ls, wait_reason::select);
 
   // 3. Claimed through one case (pk.param, written before our ready). Take
   //    the other sudogs out of their queues.

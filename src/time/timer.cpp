@@ -61,7 +61,7 @@ void sift_down(std::vector<timer*>& h, std::size_t i) {
 }
 
 // Caller holds h.lock; t is h.heap[i]. Takes it out and restores the heap.
-void remove_at(timer_heap& h, std::size_t i) {
+void remove_at(timer_heap& h, std::size_t i) GORO_REQUIRES(h.lock) {
   timer* t = h.heap[i];
   timer* last = h.heap.back();
   h.heap.pop_back();
@@ -74,8 +74,10 @@ void remove_at(timer_heap& h, std::size_t i) {
   t->heap.store(nullptr, std::memory_order_release);
 }
 
-// The heap holding t, locked; null if none does. See timer::heap.
-timer_heap* lock_heap_of(timer* t) {
+// The heap holding t, locked; null if none does. See timer::heap. Not
+// analysed: it returns holding a lock the analysis cannot name before the
+// call (whichever heap t is in); callers assert_held on the result.
+timer_heap* lock_heap_of(timer* t) GORO_NO_THREAD_SAFETY_ANALYSIS {
   for (;;) {
     timer_heap* h = t->heap.load(std::memory_order_acquire);
     if (!h) return nullptr;
@@ -87,7 +89,7 @@ timer_heap* lock_heap_of(timer* t) {
 
 // Caller holds h.lock. when0 mirrors the top for lock-free peeks (relaxed:
 // every reader takes the lock before acting, see timer_heap).
-void publish_when0(timer_heap& h) {
+void publish_when0(timer_heap& h) GORO_REQUIRES(h.lock) {
   h.when0.store(h.heap.empty() ? 0 : h.heap.front()->when, std::memory_order_relaxed);
   h.count.store(static_cast<std::int32_t>(h.heap.size()), std::memory_order_relaxed);
 }
@@ -104,6 +106,7 @@ void timer_push_locked(timer_heap& h, timer* t) {
 bool timer_del(timer* t) {
   timer_heap* h = lock_heap_of(t);
   if (!h) return false;
+  h->lock.assert_held();
   remove_at(*h, t->idx);
   publish_when0(*h);
   h->lock.unlock();
@@ -112,6 +115,7 @@ bool timer_del(timer* t) {
 
 void timer_mod(timer* t, std::int64_t when, timer_heap& dest) {
   if (timer_heap* h = lock_heap_of(t)) {
+    h->lock.assert_held();
     t->when = when;
     sift_up(h->heap, t->idx);
     sift_down(h->heap, t->idx);
@@ -184,7 +188,7 @@ struct sleep_commit {
 // only now may a timer runner find the timer and ready the G.
 void post_sleep(m*, g*, void* arg) {
   sleep_commit c = *static_cast<sleep_commit*>(arg);  // the G's frame may go at unlock
-  c.lock->unlock();
+  c.lock->unlock_after_switch();  // handed over by park_until
   wake_timer_sleeper(*c.rt, c.when);
 }
 
@@ -214,6 +218,7 @@ bool park_until(std::int64_t when) {
   pp->timers.lock.lock();
   timer_push_locked(pp->timers, &tm);
   sleep_commit c{&pp->timers.lock, mp->rt, when};
+  pp->timers.lock.release_before_switch();  // post_sleep frees it, on g0
   gopark(post_sleep, &c, wait_reason::sleep);
   return true;
 }

@@ -51,8 +51,12 @@ struct timer {
 // One P's timers. `lock` guards `heap`; `when0` mirrors the earliest `when`
 // (0: no timer) so others can peek without the lock.
 struct timer_heap {
+  // Lock order (spec/memory-model.md, "Lock order"): after sched.lock and a
+  // poll descriptor's lock (their declarations say so, for clang); two
+  // heaps' locks only in destroy_p_locked, with the world stopped (nobody
+  // else can hold two).
   futex_lock lock;
-  std::vector<timer*> heap;  // 4-ary min-heap on when
+  std::vector<timer*> heap GORO_GUARDED_BY(lock);  // 4-ary min-heap on when
   // Written under lock; read racily (relaxed) as a hint by the owner's fast
   // path, stealers, the parking M and sysmon, each of which takes the lock
   // before acting on it.
@@ -69,7 +73,7 @@ struct timer_heap {
 //   timers, destroy_p_locked)
 // Locks: holds h.lock (destroy_p_locked: also sched.lock and the old heap's)
 // May switch: no
-void timer_push_locked(timer_heap& h, timer* t);
+void timer_push_locked(timer_heap& h, timer* t) GORO_REQUIRES(h.lock);
 // Removes t from whichever heap holds it (Go's deltimer). False if it was
 // in none: never added, already popped to fire, or deleted. The caller
 // holds a reference on the runtime whose heap may hold t (its heaps are
