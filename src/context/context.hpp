@@ -5,20 +5,7 @@
 #include <boost/context/detail/fcontext.hpp>
 #include <cstddef>
 
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define GORO_TSAN 1
-#endif
-#if __has_feature(address_sanitizer)
-#define GORO_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define GORO_TSAN 1
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define GORO_ASAN 1
-#endif
+#include "base/build_config.hpp"  // GORO_TSAN, GORO_ASAN
 
 #ifdef GORO_TSAN
 #include <sanitizer/tsan_interface.h>

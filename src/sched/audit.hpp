@@ -1,4 +1,5 @@
-// The invariant auditor (build option GORO_CHECK_INVARIANTS): checks the
+// The invariant auditor (build option GORO_CHECK_INVARIANTS, detail::checked;
+// compiled in every build, run only in checked ones): checks the
 // scheduler's invariants as it runs and ends the process with a precise
 // message ("goro: fatal error: invariant violated: <Name>: ...") when one
 // breaks. Names match spec/scheduler.md and tla/.
@@ -38,7 +39,6 @@
 
 namespace goro::detail {
 
-#ifdef GORO_CHECK_INVARIANTS
 // ---------------------------------------------------------------------------
 // OneGPlace and Census with the world stopped.
 //
@@ -259,8 +259,5 @@ inline void audit_stopped_world(runtime& rt) {
         if (f.first == e.first) e.second = f.second;
   }
 }
-#else
-inline void audit_stopped_world(runtime&) {}
-#endif
 
 }  // namespace goro::detail

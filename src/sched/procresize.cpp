@@ -128,7 +128,7 @@ void stop_the_world(m* mp) {
     s.stopnote.sleep_until(nanotime() + 100'000);
   }
   s.stopnote.clear();
-  audit_stopped_world(rt);  // OneGPlace and Census (sched/audit.hpp)
+  if constexpr (checked) audit_stopped_world(rt);  // OneGPlace and Census (sched/audit.hpp)
 }
 
 void start_the_world(m* mp, unsigned nprocs) {

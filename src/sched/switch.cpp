@@ -32,15 +32,14 @@ __attribute__((noinline)) g* getg() {
 
 __attribute__((noinline)) m* getm() {
   asm volatile("" ::: "memory");
-#ifdef GORO_CHECK_INVARIANTS
   // A goroutine may use its M only where it cannot be moved to another one
   // behind its back (see nopreempt). Checked even with async_preempt off, so
   // a missing guard shows up in every test run, not only in a rare race.
-  if (g* gp = tls_g; gp && gp->preemptoff.load(std::memory_order_relaxed) == 0)
-    fatal("invariant violated: NoPreemptGetM: goroutine %llu called getm() outside a "
-          "nopreempt region",
-          (unsigned long long)gp->goid);
-#endif
+  if constexpr (checked)
+    if (g* gp = tls_g; gp && gp->preemptoff.load(std::memory_order_relaxed) == 0)
+      fatal("invariant violated: NoPreemptGetM: goroutine %llu called getm() outside a "
+            "nopreempt region",
+            (unsigned long long)gp->goid);
   return tls_m;
 }
 
