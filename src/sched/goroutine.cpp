@@ -133,9 +133,10 @@ void goready(g* gp) {
   runtime* act = acquire_active();
   if (act && act == gp->rt) {
     casgstatus(gp, gstatus::waiting, gstatus::runnable, "goready");
-#ifndef GORO_MUTANT_UNCOUNTED_FOREIGN_READY
-    act->nop_stat.readies.fetch_add(1, std::memory_order_relaxed);
-#endif  // MUTANT: a ready from a thread without a P is not counted
+    // (MUTANT uncounted_foreign_ready: a ready from a thread without a P
+    // is not counted.)
+    if constexpr (mutant != mutant_id::uncounted_foreign_ready)
+      act->nop_stat.readies.fetch_add(1, std::memory_order_relaxed);
     injectg(*act, gp);
   } else {
     // gp's runtime has begun to shut down: gp is abandoned and never runs.

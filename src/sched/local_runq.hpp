@@ -55,6 +55,7 @@
 #include <cstdint>
 
 #include "base/atomic.hpp"
+#include "base/build_config.hpp"
 #include "base/fatal.hpp"
 #include "sched/chaos.hpp"
 
@@ -107,20 +108,20 @@ class local_runq {
       std::uint32_t h = head_.load(std::memory_order_acquire);
       std::uint32_t t = tail_.load(std::memory_order_relaxed);  // ours alone
       if (t - h < N) {
-#ifdef GORO_MUTANT_PUBLISH_TAIL_FIRST
-        // MUTANT: publish the tail before the slot holds gp; a thief can take
-        // a stale slot.
-        tail_.store(t + 1, std::memory_order_release);
-        GORO_CHAOS_POINT();
-        slots_[t & mask].store(gp, std::memory_order_relaxed);
-#else
-        slots_[t & mask].store(gp, std::memory_order_relaxed);
-        GORO_CHAOS_POINT();
-        // release: the slot (and gp's contents) before the new tail (I2).
-        // (c11/: GORO_C11_WEAKEN_PUT_TAIL makes it relaxed, to show the
-        // check catches the missing order.)
-        tail_.store(t + 1, weaken_put_tail);
-#endif
+        if constexpr (mutant == mutant_id::publish_tail_first) {
+          // MUTANT: publish the tail before the slot holds gp; a thief can
+          // take a stale slot.
+          tail_.store(t + 1, std::memory_order_release);
+          GORO_CHAOS_POINT();
+          slots_[t & mask].store(gp, std::memory_order_relaxed);
+        } else {
+          slots_[t & mask].store(gp, std::memory_order_relaxed);
+          GORO_CHAOS_POINT();
+          // release: the slot (and gp's contents) before the new tail (I2).
+          // (c11/: GORO_C11_WEAKEN_PUT_TAIL makes it relaxed, to show the
+          // check catches the missing order.)
+          tail_.store(t + 1, weaken_put_tail);
+        }
         GORO_CHAOS_POINT();
         return;
       }
@@ -170,17 +171,17 @@ class local_runq {
       if (t == h) return {};
       G* gp = slots_[h & mask].load(std::memory_order_relaxed);
       GORO_CHAOS_POINT();
-#ifdef GORO_MUTANT_GET_PLAIN_STORE
-      // MUTANT: the owner claims with a plain store, as if it were the only
-      // taker; a thief that claimed the same slot meanwhile also keeps it.
-      head_.store(h + 1, std::memory_order_release);
-      return {gp, false};
-#else
+      if constexpr (mutant == mutant_id::get_plain_store) {
+        // MUTANT: the owner claims with a plain store, as if it were the
+        // only taker; a thief that claimed the same slot meanwhile also
+        // keeps it.
+        head_.store(h + 1, std::memory_order_release);
+        return {gp, false};
+      }
       // release: our read of the slot precedes the claim (I3).
       if (head_.compare_exchange_strong(h, h + 1, std::memory_order_release,
                                         std::memory_order_relaxed))
         return {gp, false};
-#endif
     }
   }
 
@@ -267,17 +268,17 @@ class local_runq {
         into.slots_[(into_tail + i) & mask].store(gp, std::memory_order_relaxed);
       }
       GORO_CHAOS_POINT();
-#ifdef GORO_MUTANT_STEAL_PLAIN_STORE
-      // MUTANT: claim with a plain store; two takers can both "win" the same Gs.
-      head_.store(h + n, std::memory_order_release);
-      return n;
-#else
+      if constexpr (mutant == mutant_id::steal_plain_store) {
+        // MUTANT: claim with a plain store; two takers can both "win" the
+        // same Gs.
+        head_.store(h + n, std::memory_order_release);
+        return n;
+      }
       // release: the slot reads precede the claim (I3); a failed CAS means the
       // owner or another thief moved head, and our copies are discarded.
       if (head_.compare_exchange_strong(h, h + n, std::memory_order_release,
                                         std::memory_order_relaxed))
         return n;
-#endif
     }
   }
 

@@ -42,10 +42,8 @@ namespace {
 // (invariant NoGLost) and they run before later arrivals.
 void destroy_p_locked(runtime& rt, sched_locked& l, p* pp) {
   pp->runq.drain_stopped([&](g* gp, bool runnext) {
-#ifdef GORO_MUTANT_RESIZE_DROPS_RUNNEXT
-    if (runnext) return;  // MUTANT: the removed P's runnext G is forgotten (runnable, in no queue)
-#endif
-    (void)runnext;
+    if constexpr (mutant == mutant_id::resize_drops_runnext)
+      if (runnext) return;  // MUTANT: the removed P's runnext G is forgotten (runnable, in no queue)
     globrunqputhead(rt, l, gp);
   });
   while (g* gp = pp->gfree) {

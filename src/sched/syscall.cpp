@@ -128,16 +128,20 @@ void exitsyscall() noexcept {
   // Fast path: our P, if nobody retook it. acq_rel: we see what the last
   // holder (us) and anyone who looked at it wrote.
   if (oldp) {
-    pstatus st = pstatus::syscall;
-#ifdef GORO_MUTANT_EXITSYSCALL_NO_CAS
-    // MUTANT: take the old P back with a check and a store instead of a CAS;
-    // sysmon may have retaken it between the two, so two Ms run one P.
-    if (oldp->status.load(std::memory_order_acquire) == pstatus::syscall) {
-      GORO_CHAOS_POINT();
-      oldp->status.store(pstatus::idle, std::memory_order_release);
-#else
-    if (oldp->status.compare_exchange_strong(st, pstatus::idle, std::memory_order_acq_rel)) {
-#endif
+    bool won;
+    if constexpr (mutant == mutant_id::exitsyscall_no_cas) {
+      // MUTANT: take the old P back with a check and a store instead of a
+      // CAS; sysmon may have retaken it between the two, so two Ms run one P.
+      won = oldp->status.load(std::memory_order_acquire) == pstatus::syscall;
+      if (won) {
+        GORO_CHAOS_POINT();
+        oldp->status.store(pstatus::idle, std::memory_order_release);
+      }
+    } else {
+      pstatus st = pstatus::syscall;
+      won = oldp->status.compare_exchange_strong(st, pstatus::idle, std::memory_order_acq_rel);
+    }
+    if (won) {
       acquirep(mp, oldp);
       exitsyscall_done(gp, oldp);
       return;
