@@ -361,7 +361,8 @@ int poll_wait(polldesc* pd, poll_mode mode) {
   {
     nopreempt np;
     m* mp = getm();
-    if (mp && mp->p_ && mp->curg) rt = mp->rt;  // a goroutine: ours for as long as it runs
+    // A goroutine: ours for as long as it runs.
+    if (mp && mp->p_ && mp->curg.load(std::memory_order_relaxed)) rt = mp->rt;
   }
   if (!rt) return poll_wait_thread(pd, mode);
   netpoller& np = rt->netpoll;

@@ -104,7 +104,7 @@ __attribute__((always_inline)) inline void switch_to_local(m* mp, g* gp, runq_re
   owner_add(pp->stat.schedules, 1);
   prepare_start(*mp->rt, r.gp);
   casgstatus(r.gp, gstatus::runnable, gstatus::running, "execute (G-side)");
-  mp->curg = r.gp;
+  mp->curg.store(r.gp, std::memory_order_relaxed);
   switch_context(mp, gp, r.gp, post, arg);
 }
 

@@ -174,7 +174,7 @@ void after_switch(transfer_t t, fiber_san& self) {
 // exit. Never returns (goexit1 switches away for good).
 void g_entry(transfer_t t) {
   m* mp = static_cast<m*>(t.data);
-  g* self = mp->curg;
+  g* self = mp->curg.load(std::memory_order_relaxed);
   // A fresh G's fake-stack slot is null (prepare_start), which is exactly
   // ASan's first-entry form of finishing a switch.
   after_switch(t, self->san);
@@ -266,7 +266,7 @@ void switch_from_g(m* mp, g* gp, post_switch_fn post, void* arg) {
       return;
     }
   }
-  mp->curg = nullptr;
+  mp->curg.store(nullptr, std::memory_order_relaxed);
   switch_context(mp, gp, nullptr, post, arg);
 }
 
@@ -280,7 +280,7 @@ void execute(m* mp, g* gp, bool inherit_time) {
                  (unsigned long long)gp->goid,
                  gstatus_name(gp->status.load(std::memory_order_relaxed)));
   casgstatus(gp, gstatus::runnable, gstatus::running, "execute");
-  mp->curg = gp;
+  mp->curg.store(gp, std::memory_order_relaxed);
   switch_context(mp, nullptr, gp, nullptr, nullptr);
 }
 

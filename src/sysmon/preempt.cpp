@@ -367,7 +367,7 @@ std::uintptr_t stack_room() {
 __attribute__((no_sanitize("address", "undefined"))) bool is_async_safe(m* mp, g* gp,
                                                                          std::uintptr_t pc,
                                                                          std::uintptr_t sp) {
-  if (!mp || !gp || mp->curg != gp) return false;
+  if (!mp || !gp || mp->curg.load(std::memory_order_relaxed) != gp) return false;
   if (gp->preemptoff.load(std::memory_order_relaxed) != 0) return false;
   if (lock_depth_racy() != 0) return false;
   p* pp = mp->p_;
@@ -389,7 +389,7 @@ __attribute__((no_sanitize("address", "undefined"))) bool is_async_safe(m* mp, g
 // (libc, libstdc++, a signal handler): nothing moves.
 __attribute__((no_sanitize("address", "undefined"))) bool is_detachable(m* mp, g* gp,
                                                                          std::uintptr_t sp) {
-  if (!mp || !gp || mp->curg != gp || mp->oldp) return false;
+  if (!mp || !gp || mp->curg.load(std::memory_order_relaxed) != gp || mp->oldp) return false;
   if (gp->preemptoff.load(std::memory_order_relaxed) != 0) return false;
   if (lock_depth_racy() != 0) return false;
   p* pp = mp->p_;

@@ -204,11 +204,11 @@ namespace {
 bool park_until(std::int64_t when) {
   nopreempt np;
   m* mp = getm();
-  if (!(mp && mp->curg && mp->p_)) return false;
+  if (!(mp && mp->curg.load(std::memory_order_relaxed) && mp->p_)) return false;
   timer tm;
   tm.when = when;
   tm.fire = fire_goready;
-  tm.arg = mp->curg;
+  tm.arg = mp->curg.load(std::memory_order_relaxed);
   p* pp = mp->p_;
   pp->timers.lock.lock();
   timer_push_locked(pp->timers, &tm);
