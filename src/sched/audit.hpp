@@ -46,8 +46,9 @@ namespace goro::detail {
 // caller (the stopper, running its own G), no local queue changes, and no G
 // runs on a P but the stopper. No M can acquire a P until start_the_world
 // (pidleget finds the idle list empty), so nothing leaves a run queue.
-// sched.lock (held while we look) also excludes injectg, a foreign thread's
-// newg_commit, the global free list and rt.allm.
+// sched.lock (held while we look) also excludes injectg (and with it a
+// foreign thread's go(), whose status change and census count injectg_newproc
+// makes in the same round), the global free list and rt.allm.
 //
 // What is still moving: threads that need no P. Each can leave a G for a
 // moment in a state that is not yet its final place; all of them finish
@@ -56,9 +57,9 @@ namespace goro::detail {
 //      inside blocking(), the netpoller, sysmon): casgstatus(waiting ->
 //      runnable) first, then injectg takes sched.lock and queues the G.
 //      Between the two: runnable, in no queue.
-//  (b) go() from a foreign thread: newg_commit makes the G runnable (under
-//      sched.lock in checked builds, with its census count), unlocks, then
-//      injectg queues it. Between: runnable, in no queue.
+//  (b) go() from a foreign thread: none. injectg_newproc makes the G
+//      runnable, counts it and queues it in one sched.lock round; before
+//      that it is dead, uncounted and on no free list (allowed).
 //  (c) exitsyscall's slow path: with every P stopped the call cannot take
 //      one back, so its M clears curg (a relaxed store, no lock: we may be
 //      looking), switches to g0, and post_exitsyscall0 sets the G runnable

@@ -152,8 +152,9 @@ std::exception_ptr checkdead(runtime& rt, sched_locked& l) {
       asleep++;
     }
   }
-  // A thread outside the runtime readies a G (goready, go()) by making it
-  // runnable first and queueing it under sched.lock after (injectg): while
+  // A thread outside the runtime readies a G (goready) by making it
+  // runnable first and queueing it under sched.lock after (injectg; a
+  // foreign go() does both in that one round, injectg_newproc): while
   // such a thread may exist, a runnable G outside every queue may be one in
   // transit, and the thread will queue it and start an M. Only when none can
   // exist was it lost. Asked in every mode: a lost G is never a deadlock.

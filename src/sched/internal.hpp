@@ -120,6 +120,15 @@ void destroy_task(g* gp);
 
 // --- spinning.cpp -----------------------------------------------------------
 
+// injectg for a G that go() created on a thread without a P (dead, not yet
+// counted): its first status change (dead -> runnable) and its census count
+// (nretired_created) happen in the same sched.lock round that queues it, so
+// the stopped-world auditor, which holds sched.lock, sees the new G either
+// dead and uncounted or runnable, counted and queued, and never in between.
+// Called from: newg_commit, on a thread without a P. Locks: none held;
+// takes sched.lock. May switch: no.
+void injectg_newproc(runtime& rt, g* gp);
+
 // pidleget, and if no P is idle, asks an M about to drop its P to spin
 // instead (sched.needspinning), so the work the caller found is not lost.
 // Called from: any M. Locks: holds sched.lock. May switch: no.

@@ -218,18 +218,30 @@ void ready_wake(runtime& rt) {
   if (rt.sched.nmspinning.load(std::memory_order_relaxed) == 0) wakep(rt);
 }
 
-void injectg(runtime& rt, g* gp) {
+namespace {
+
+void inject(runtime& rt, g* gp, bool newproc) {
   // Not sloppy, as Go's injectglist: the put and the idle-P check happen under
   // sched.lock, and an M releases its P only after checking the global queue
   // under the same lock, so either we see its idle P or it sees our G.
   p* pp;
   {
     sched_guard l = rt.sched.lock();
+    if (newproc) {
+      casgstatus(gp, gstatus::dead, gstatus::runnable, "newproc (foreign thread)");
+      rt.nretired_created.fetch_add(1, std::memory_order_relaxed);
+    }
     globrunqput(rt, *l, gp);
     pp = pidleget(rt, *l);
   }
   if (pp) startm(rt, pp, false);
 }
+
+}  // namespace
+
+void injectg(runtime& rt, g* gp) { inject(rt, gp, false); }
+
+void injectg_newproc(runtime& rt, g* gp) { inject(rt, gp, true); }
 
 // ---------------------------------------------------------------------------
 // The spinning count (sched.nmspinning): every change goes through these
