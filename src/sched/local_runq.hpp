@@ -283,16 +283,18 @@ class local_runq {
   }
 
   // Go's runqempty: true if nothing is queued (a consistent snapshot).
-  bool empty() const {
+  // mo: acquire for the scheduler's questions; an invariant check passes
+  // relaxed, so that checking adds no synchronization (pidleput).
+  bool empty(std::memory_order mo = std::memory_order_acquire) const {
     // Reading head, tail and runnext is not atomic as a whole. A G can move
     // from runnext into the ring (put kicking it out) between the reads, so
     // retry until tail is unchanged across them: then head==tail &&
     // runnext==nullptr was true at the moment of the second tail read.
     for (;;) {
-      std::uint32_t h = head_.load(std::memory_order_acquire);
-      std::uint32_t t = tail_.load(std::memory_order_acquire);
-      G* next = runnext_.load(std::memory_order_acquire);
-      if (t == tail_.load(std::memory_order_acquire)) return h == t && next == nullptr;
+      std::uint32_t h = head_.load(mo);
+      std::uint32_t t = tail_.load(mo);
+      G* next = runnext_.load(mo);
+      if (t == tail_.load(mo)) return h == t && next == nullptr;
     }
   }
 
@@ -310,14 +312,16 @@ class local_runq {
   // Calls f(gp, is_runnext) for every queued G, ring head first, then
   // runnext. Returns tail - head; if that breaks I1 (LenBounds), visits no
   // ring slot, so the caller can report the length instead of walking 2^32
-  // slots. acquire: the auditor runs on another thread than the owner did.
+  // slots. Relaxed, as drain_stopped: the stop of the world orders it after
+  // the owner's last access, and its caller (the auditor) must add no
+  // synchronization the shipped program lacks.
   template <class F>
   std::uint32_t for_each_stopped(F&& f) const {
-    std::uint32_t h = head_.load(std::memory_order_acquire);
-    std::uint32_t t = tail_.load(std::memory_order_acquire);
+    std::uint32_t h = head_.load(std::memory_order_relaxed);
+    std::uint32_t t = tail_.load(std::memory_order_relaxed);
     if (t - h <= N)
       for (std::uint32_t i = h; i != t; i++) f(slots_[i & mask].load(std::memory_order_relaxed), false);
-    if (G* nx = runnext_.load(std::memory_order_acquire)) f(nx, true);
+    if (G* nx = runnext_.load(std::memory_order_relaxed)) f(nx, true);
     return t - h;
   }
 

@@ -43,7 +43,11 @@ p* releasep(m* mp) {
 }
 
 void pidleput(runtime& rt, sched_locked& l, p* pp) {
-  GORO_INVARIANT(runqempty(pp), "pidleput: P%d has queued work", pp->id);
+  // Relaxed: the check must not order anything (our callers' own
+  // runqempty or runqget already read the queue empty, and coherence keeps
+  // it so for us).
+  GORO_INVARIANT(pp->runq.empty(std::memory_order_relaxed), "pidleput: P%d has queued work",
+                 pp->id);
   pp->status.store(pstatus::idle, std::memory_order_relaxed);
   pp->link = l.pidle;
   l.pidle = pp;
