@@ -57,11 +57,7 @@ namespace {
 // Helper threads a sanitizer runtime starts on its own: ThreadSanitizer's
 // background thread, started at the first pthread_create (sysmon's, at the
 // latest). They never touch goro objects.
-#ifdef GORO_TSAN
-constexpr long sanitizer_threads = 1;
-#else
-constexpr long sanitizer_threads = 0;
-#endif
+constexpr long sanitizer_threads = tsan ? 1 : 0;
 
 // The number of threads of this process (num_threads, the 20th field of
 // /proc/self/stat), or -1 if it cannot be read.

@@ -354,11 +354,7 @@ struct sigaction previous_sigurg;
 // options accept (validate's min_stack, 24 KiB), or such stacks are never
 // preempted: the old 16 KiB reserve plus the XSAVE area exceeded stacks up
 // to 27 KiB, while the options accepted 16 KiB.
-#ifdef GORO_ASAN
-constexpr std::uintptr_t sched_frames_reserve = 8 * 1024;
-#else
-constexpr std::uintptr_t sched_frames_reserve = 4 * 1024;
-#endif
+constexpr std::uintptr_t sched_frames_reserve = asan ? 8 * 1024 : 4 * 1024;
 std::uintptr_t stack_room() {
   return 128 + 8 + 16 * 8 + goro_xsave_size + 64 + sched_frames_reserve;
 }
@@ -452,7 +448,6 @@ __attribute__((no_sanitize("address", "undefined"))) void sigurg_handler(int sig
 }
 
 bool init_once() {
-#ifdef GORO_ASAN
   // Off under AddressSanitizer (spec/preemption.md, "the ASan allocator
   // hang"): a goroutine can still be parked holding a size-class region
   // lock of ASan's allocator, at a point of its reach the PC rules do not
@@ -460,9 +455,9 @@ bool init_once() {
   // found, ASan builds use cooperative preemption only, as TSan builds do.
   // GORO_ASAN_ASYNC_PREEMPT=1 turns it back on, to hunt the hang
   // (SysmonTest.AsyncPreemptionNeverLandsInsideMalloc).
-  if (const char* on = std::getenv("GORO_ASAN_ASYNC_PREEMPT"); !on || std::strcmp(on, "1") != 0)
-    return false;
-#endif
+  if constexpr (asan)
+    if (const char* on = std::getenv("GORO_ASAN_ASYNC_PREEMPT"); !on || std::strcmp(on, "1") != 0)
+      return false;
   unsigned a, b, c, d;
   // XSAVE and OS support for it (OSXSAVE), then the area size.
   if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_XSAVE) || !(c & bit_OSXSAVE)) return false;
