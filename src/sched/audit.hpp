@@ -204,8 +204,9 @@ inline std::vector<std::pair<const g*, const char*>> audit_snapshot(runtime& rt)
       switch (s) {
         case gstatus::runnable:
           // (c) above: still the curg of an M that holds no P. Queued as
-          // well would not be transient: post_exitsyscall0 clears curg
-          // before it queues the G.
+          // well would not be transient: exitsyscall clears curg before
+          // post_exitsyscall0 queues the G under sched.lock, which we hold,
+          // so for a queued G we must read the cleared curg.
           if (pl.on_m && (pl.on_m->p_ || pl.queue))
             fatal("invariant violated: OneGPlace: goroutine %llu is runnable but the curg of "
                   "M%lld",
