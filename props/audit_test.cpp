@@ -11,7 +11,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
+#include <thread>
 
 #include "goro/goro.hpp"
 #include "sched/runtime.hpp"
@@ -115,6 +117,35 @@ TEST_F(Audit, CurgThatIsParkedIsReported) {
               }),
               testing::ExitedWithCode(2),
               "invariant violated: OneGPlace: goroutine [0-9]+ is waiting but is the curg of M");
+}
+
+// A G that is runnable yet still the curg of an M that holds no P. The
+// auditor lets that pass for a moment (exitsyscall clears curg with no lock,
+// so the stopper may see it late: audit.hpp, case (c)), and reports it once
+// it lasts. Faked here by a G inside a blocking call claiming to be runnable.
+TEST_F(Audit, RunnableCurgOfAnMWithoutAPIsReported) {
+  EXPECT_EXIT(goro::run(
+                  [] {
+                    std::atomic<g*> caller{nullptr};
+                    std::atomic<bool> release{false};
+                    goro::go([&] {
+                      g* self = goro::detail::getg();
+                      goro::blocking([&] {
+                        caller.store(self);
+                        while (!release.load())
+                          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                      });
+                    });
+                    while (!caller.load() || caller.load()->status.load() != gstatus::syscall)
+                      goro::yield();
+                    caller.load()->status.store(gstatus::runnable);
+                    goro::gomaxprocs(3);  // stop the world: audit_stopped_world
+                    release.store(true);
+                  },
+                  {.procs = 2}),
+              testing::ExitedWithCode(2),
+              "invariant violated: OneGPlace: goroutine [0-9]+ is runnable but still the curg of "
+              "an M that holds no P, with the world stopped");
 }
 
 }  // namespace

@@ -1,25 +1,17 @@
 // Options and build facts shared by the unit tests, the properties (props/)
 // and the stress suite (stress/).
 #pragma once
-#include "context/context.hpp"  // GORO_TSAN, GORO_ASAN: the runtime's own sanitizer detection
+#include "base/build_config.hpp"  // the runtime's own build modes
 #include "goro/options.hpp"
 #include "sysmon/sysmon.hpp"
 
 namespace goro_test {
 
 // Which sanitizer this build runs under, as the runtime itself decides it
-// (src/context/context.hpp), so a test skips or scales exactly where the
+// (src/base/build_config.hpp), so a test skips or scales exactly where the
 // runtime changes its behaviour.
-#ifdef GORO_TSAN
-inline constexpr bool under_tsan = true;
-#else
-inline constexpr bool under_tsan = false;
-#endif
-#ifdef GORO_ASAN
-inline constexpr bool under_asan = true;
-#else
-inline constexpr bool under_asan = false;
-#endif
+inline constexpr bool under_tsan = goro::detail::tsan;
+inline constexpr bool under_asan = goro::detail::asan;
 inline constexpr bool under_sanitizer = under_tsan || under_asan;
 
 // Default options with `n` Ps (0: goro::options' default) and, unless

@@ -2,6 +2,7 @@
 // sched/runtime.hpp so code compiled outside the runtime (the c11/ checks of
 // sched/local_runq.hpp) can report through the same function.
 #pragma once
+#include "base/build_config.hpp"
 
 namespace goro::detail {
 
@@ -9,15 +10,16 @@ namespace goro::detail {
 // (The c11/ check build defines it as a failed Relacy assertion instead.)
 [[noreturn]] void fatal(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 
-#ifdef GORO_CHECK_INVARIANTS
-#define GORO_INVARIANT(cond, ...) \
-  do {                            \
-    if (!(cond)) ::goro::detail::fatal("invariant violated: " __VA_ARGS__); \
+// Checked only in checked builds (base/build_config.hpp), but compiled in
+// every build, so a check cannot rot where it does not run. The condition
+// must be free of side effects and of synchronization: it may read shared
+// state only relaxed (a check never orders anything the shipped program
+// does not).
+#define GORO_INVARIANT(cond, ...)                                            \
+  do {                                                                       \
+    if constexpr (::goro::detail::checked) {                                 \
+      if (!(cond)) ::goro::detail::fatal("invariant violated: " __VA_ARGS__); \
+    }                                                                        \
   } while (0)
-#else
-#define GORO_INVARIANT(cond, ...) \
-  do {                            \
-  } while (0)
-#endif
 
 }  // namespace goro::detail

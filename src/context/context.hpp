@@ -7,6 +7,7 @@
 
 // Sanitizer detection (GORO_TSAN, GORO_ASAN) and <sanitizer/tsan_interface.h>.
 #include "goro/detail/sanitizer.hpp"
+#include "base/build_config.hpp"  // the tsan and asan constants
 
 #ifdef GORO_ASAN
 #include <sanitizer/asan_interface.h>

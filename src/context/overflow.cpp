@@ -126,10 +126,7 @@ std::size_t altstack_bytes() {
   // _SC_MINSIGSTKSZ accounts for it) and for a handler we pass a fault on
   // to, which may print a report from here (ASan's does, with a stack trace).
   long min = sysconf(_SC_MINSIGSTKSZ);
-  std::size_t want = 64 * 1024;
-#ifdef GORO_ASAN
-  want = 256 * 1024;
-#endif
+  std::size_t want = asan ? 256 * 1024 : 64 * 1024;
   if (min > 0) want = std::max(want, 4 * static_cast<std::size_t>(min));
   std::size_t ps = stack_allocator::page_size();
   return (want + ps - 1) / ps * ps;

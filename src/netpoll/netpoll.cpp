@@ -12,6 +12,7 @@
 #include <mutex>
 #include <system_error>
 
+#include "base/build_config.hpp"
 #include "sched/chaos.hpp"
 #include "sched/proc.hpp"
 #include "sync/park.hpp"
@@ -128,11 +129,11 @@ void netpoll(runtime& rt, std::int64_t delay_ns, netpoll_ready_list& out) {
     bool r = ev.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
     bool w = ev.events & (EPOLLOUT | EPOLLHUP | EPOLLERR);
     pd->lock.lock();
-#ifdef GORO_MUTANT_NETPOLL_NO_LATCH
-    // Mutant: an edge with nobody waiting is dropped, not latched.
-    if (r && !pd->rw) r = false;
-    if (w && !pd->ww) w = false;
-#endif
+    if constexpr (mutant == mutant_id::netpoll_no_latch) {
+      // MUTANT: an edge with nobody waiting is dropped, not latched.
+      if (r && !pd->rw) r = false;
+      if (w && !pd->ww) w = false;
+    }
     if (r) {
       pd->rready = true;
       if (pd->rw) out.w[out.n++] = std::exchange(pd->rw, nullptr);
@@ -369,7 +370,8 @@ int poll_wait(polldesc* pd, poll_mode mode) {
   {
     nopreempt np;
     m* mp = getm();
-    if (mp && mp->p_ && mp->curg) rt = mp->rt;  // a goroutine: ours for as long as it runs
+    // A goroutine: ours for as long as it runs.
+    if (mp && mp->p_ && mp->curg.load(std::memory_order_relaxed)) rt = mp->rt;
   }
   if (!rt) return poll_wait_thread(pd, mode);
   netpoller& np = rt->netpoll;

@@ -80,7 +80,7 @@ unsigned gomaxprocs(unsigned n) {
   if (n > max_procs)
     throw std::invalid_argument("goro::gomaxprocs(" + std::to_string(n) + "): must be in 1.." +
                                 std::to_string(max_procs) + " (0 only reads the value)");
-  if (!mp || !mp->curg)
+  if (!mp || !mp->curg.load(std::memory_order_relaxed))
     throw std::logic_error("goro::gomaxprocs: setting it requires a goroutine");
   if (!mp->p_)
     throw std::logic_error("goro::gomaxprocs: cannot be set inside goro::blocking()");

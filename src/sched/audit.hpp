@@ -1,4 +1,5 @@
-// The invariant auditor (build option GORO_CHECK_INVARIANTS): checks the
+// The invariant auditor (build option GORO_CHECK_INVARIANTS, detail::checked;
+// compiled in every build, run only in checked ones): checks the
 // scheduler's invariants as it runs and ends the process with a precise
 // message ("goro: fatal error: invariant violated: <Name>: ...") when one
 // breaks. Names match spec/scheduler.md and tla/.
@@ -38,7 +39,6 @@
 
 namespace goro::detail {
 
-#ifdef GORO_CHECK_INVARIANTS
 // ---------------------------------------------------------------------------
 // OneGPlace and Census with the world stopped.
 //
@@ -46,8 +46,9 @@ namespace goro::detail {
 // caller (the stopper, running its own G), no local queue changes, and no G
 // runs on a P but the stopper. No M can acquire a P until start_the_world
 // (pidleget finds the idle list empty), so nothing leaves a run queue.
-// sched.lock (held while we look) also excludes injectg, a foreign thread's
-// newg_commit, the global free list and rt.allm.
+// sched.lock (held while we look) also excludes injectg (and with it a
+// foreign thread's go(), whose status change and census count injectg_newproc
+// makes in the same round), the global free list and rt.allm.
 //
 // What is still moving: threads that need no P. Each can leave a G for a
 // moment in a state that is not yet its final place; all of them finish
@@ -56,14 +57,17 @@ namespace goro::detail {
 //      inside blocking(), the netpoller, sysmon): casgstatus(waiting ->
 //      runnable) first, then injectg takes sched.lock and queues the G.
 //      Between the two: runnable, in no queue.
-//  (b) go() from a foreign thread: newg_commit makes the G runnable (under
-//      sched.lock in checked builds, with its census count), unlocks, then
-//      injectg queues it. Between: runnable, in no queue.
+//  (b) go() from a foreign thread: none. injectg_newproc makes the G
+//      runnable, counts it and queues it in one sched.lock round; before
+//      that it is dead, uncounted and on no free list (allowed).
 //  (c) exitsyscall's slow path: with every P stopped the call cannot take
-//      one back, so its M clears curg (under sched.lock in checked builds,
-//      so that we may read curg), switches to g0, and post_exitsyscall0 sets
-//      the G runnable and queues it under sched.lock. Between: syscall (or
-//      runnable) and no M's curg, in no queue.
+//      one back, so its M clears curg (a relaxed store, no lock: we may be
+//      looking), switches to g0, and post_exitsyscall0 sets the G runnable
+//      (a relaxed store) and queues it under sched.lock. Nothing orders our
+//      reads of curg and of the status against those two stores, so we may
+//      see either without the other. Between: syscall on no M; runnable in
+//      no queue, on no M; or runnable and still the curg of that M, which
+//      holds no P. All three are in no queue.
 // After shutdown has begun (runtime::stopping), abandoned goroutines stay for
 // good "runnable in no queue" (readied by a foreign thread: goready only
 // marks them) or "syscall on no M" (exitsyscall abandoned them); no audit
@@ -84,14 +88,21 @@ namespace goro::detail {
 //    for (stopwait counts it until it is released or stopped).
 //  - A G taken off a queue but not yet running: needs a P.
 //
-// Races: we read m::curg and m::p_ of other Ms, which are plain fields.
-// Idle Ms and Ms in netpoll wrote them before their last sched.lock release
-// (gcstopm, stopm, findrunnable's give-up); an M in a blocking call wrote
-// them before its seq_cst P status store that the stopper's CAS read (or
-// before entersyscall's own locked gcwaiting path); and the only write an
-// M can make while the world stays stopped is exitsyscall's curg = nullptr,
-// which checked builds make under sched.lock. g::waitreason is written by
-// the G itself in gopark, before its M's next sched.lock release.
+// Races, and why this adds no synchronization (the checked program is the
+// shipped program: spec/memory-model.md). We read m::curg and m::p_ of other
+// Ms. Idle Ms and Ms in netpoll wrote both before their last sched.lock
+// release (gcstopm, stopm, findrunnable's give-up); an M in a blocking call
+// wrote them before its seq_cst P status store that the stopper's CAS read
+// (or before entersyscall's own locked gcwaiting path). So we read at least
+// those values. The only write an M can make while the world stays stopped
+// is exitsyscall's curg = nullptr, with no lock: m::curg is an atomic, read
+// here relaxed, and (c) lists what we may see. p_ stays a plain field: no M
+// but the stopper writes one while the world is stopped. Statuses are
+// atomics read relaxed; g::waitreason is written by the G itself in gopark,
+// before its M's next sched.lock release. Our own lock rounds (sched.lock,
+// allg_mu) order nothing the release build does not: start_the_world takes
+// sched.lock right after us in every caller, and allg_mu guards only
+// rt.allgs. The run queues are read with relaxed loads (for_each_stopped).
 struct audit_place {
   const char* queue = nullptr;  // a run queue holding it, or null
   const m* on_m = nullptr;      // the M whose curg it is, or null
@@ -155,7 +166,7 @@ inline std::vector<std::pair<const g*, const char*>> audit_snapshot(runtime& rt)
   // in a blocking call. Running: its M holds a P (the stopper's M is the
   // only one that does). Blocking call: its M holds none.
   for (const m* mp : l->allm) {
-    const g* gp = mp->curg;
+    const g* gp = mp->curg.load(std::memory_order_relaxed);
     if (!gp) continue;
     audit_place& pl = place[gp];
     if (pl.on_m)
@@ -171,6 +182,9 @@ inline std::vector<std::pair<const g*, const char*>> audit_snapshot(runtime& rt)
       fatal("invariant violated: OneGPlace: goroutine %llu is in a blocking call on M%lld, "
             "which still holds P%d, with the world stopped",
             gid(gp), (long long)mp->id, mp->p_->id);
+    // (c): runnable, and the M that ran its call has not been seen to let
+    // go of it yet. Only an M without a P: the stopper's G is running.
+    if (s == gstatus::runnable && !mp->p_) continue;
     if (s != gstatus::running && s != gstatus::syscall)
       fatal("invariant violated: OneGPlace: goroutine %llu is %s but is the curg of M%lld",
             gid(gp), gstatus_name(s), (long long)mp->id);
@@ -189,12 +203,18 @@ inline std::vector<std::pair<const g*, const char*>> audit_snapshot(runtime& rt)
       // were checked above; here each status gets its one place.
       switch (s) {
         case gstatus::runnable:
-          if (pl.on_m)
+          // (c) above: still the curg of an M that holds no P. Queued as
+          // well would not be transient: exitsyscall clears curg before
+          // post_exitsyscall0 queues the G under sched.lock, which we hold,
+          // so for a queued G we must read the cleared curg.
+          if (pl.on_m && (pl.on_m->p_ || pl.queue))
             fatal("invariant violated: OneGPlace: goroutine %llu is runnable but the curg of "
                   "M%lld",
                   gid(gp), (long long)pl.on_m->id);
-          // (a), (b), (c) above.
-          if (!pl.queue) transient.emplace_back(gp, "runnable but in no run queue");
+          if (pl.on_m)
+            transient.emplace_back(gp, "runnable but still the curg of an M that holds no P");
+          // (a), (c) above.
+          else if (!pl.queue) transient.emplace_back(gp, "runnable but in no run queue");
           break;
         case gstatus::running:
           if (!pl.on_m)
@@ -259,8 +279,5 @@ inline void audit_stopped_world(runtime& rt) {
         if (f.first == e.first) e.second = f.second;
   }
 }
-#else
-inline void audit_stopped_world(runtime&) {}
-#endif
 
 }  // namespace goro::detail

@@ -31,6 +31,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "base/build_config.hpp"
+
 namespace goro::detail {
 
 // Points with a name, so that a fault-injection hook (tests) can act at
@@ -69,11 +71,17 @@ struct chaos_trace_entry {
   chaos_decision d;
 };
 
-#ifdef GORO_CHAOS
+// A chaos point: compiled in every build (its site expression too), taken
+// only in chaos builds. chaos_point and the functions below are defined only
+// there (chaos.cpp); a call in a discarded `if constexpr` branch needs no
+// definition.
 void chaos_point(const char* file, int line, chaos_site site) noexcept;
-#define GORO_CHAOS_POINT() \
-  ::goro::detail::chaos_point(__FILE__, __LINE__, ::goro::detail::chaos_site::generic)
-#define GORO_CHAOS_AT(site) ::goro::detail::chaos_point(__FILE__, __LINE__, site)
+#define GORO_CHAOS_POINT() GORO_CHAOS_AT(::goro::detail::chaos_site::generic)
+#define GORO_CHAOS_AT(site)                                                      \
+  do {                                                                           \
+    if constexpr (::goro::detail::chaos)                                         \
+      ::goro::detail::chaos_point(__FILE__, __LINE__, site);                     \
+  } while (0)
 
 // The process's seed (GORO_CHAOS_SEED or fresh; printed on first use).
 std::uint64_t chaos_seed() noexcept;
@@ -89,12 +97,4 @@ void chaos_set_hook(chaos_hook_fn fn, void* arg) noexcept;
 // returns what was recorded so far, per stream in visit order.
 void chaos_trace_enable(bool on) noexcept;
 std::vector<chaos_trace_entry> chaos_trace();
-#else
-#define GORO_CHAOS_POINT() \
-  do {                     \
-  } while (0)
-#define GORO_CHAOS_AT(site) \
-  do {                      \
-  } while (0)
-#endif
 }  // namespace goro::detail

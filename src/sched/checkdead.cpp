@@ -57,11 +57,7 @@ namespace {
 // Helper threads a sanitizer runtime starts on its own: ThreadSanitizer's
 // background thread, started at the first pthread_create (sysmon's, at the
 // latest). They never touch goro objects.
-#ifdef GORO_TSAN
-constexpr long sanitizer_threads = 1;
-#else
-constexpr long sanitizer_threads = 0;
-#endif
+constexpr long sanitizer_threads = tsan ? 1 : 0;
 
 // The number of threads of this process (num_threads, the 20th field of
 // /proc/self/stat), or -1 if it cannot be read.
@@ -125,9 +121,8 @@ std::exception_ptr checkdead(runtime& rt, sched_locked& l) {
   schedt& s = rt.sched;
   if (!rt.opts.detect_deadlock || l.deadlocked || rt.stopping.load(std::memory_order_relaxed))
     return nullptr;
-#ifdef GORO_MUTANT_NO_CHECKDEAD
-  return nullptr;  // Mutant: never declare a deadlock (the program hangs instead).
-#endif
+  // MUTANT no_checkdead: never declare a deadlock (the program hangs instead).
+  if constexpr (mutant == mutant_id::no_checkdead) return nullptr;
   if (l.mcount - l.nmidle > 0) return nullptr;
   std::int32_t procs = static_cast<std::int32_t>(rt.gomaxprocs.load(std::memory_order_relaxed));
   if (s.npidle.load(std::memory_order_relaxed) != procs) return nullptr;
@@ -153,21 +148,20 @@ std::exception_ptr checkdead(runtime& rt, sched_locked& l) {
       asleep++;
     }
   }
-  // A thread outside the runtime readies a G (goready, go()) by making it
-  // runnable first and queueing it under sched.lock after (injectg): while
+  // A thread outside the runtime readies a G (goready) by making it
+  // runnable first and queueing it under sched.lock after (injectg; a
+  // foreign go() does both in that one round, injectg_newproc): while
   // such a thread may exist, a runnable G outside every queue may be one in
   // transit, and the thread will queue it and start an M. Only when none can
   // exist was it lost. Asked in every mode: a lost G is never a deadlock.
   // With automatic detection the same question decides whether sleeping
   // goroutines are deadlocked; with always, it is asked only for `awake`.
-#ifndef GORO_MUTANT_CHECKDEAD_IGNORES_THREADS
-  if ((awake || rt.opts.detect_deadlock.get() == deadlock_detection::automatic) &&
+  // MUTANT checkdead_ignores_threads: the rule before issue 10: threads
+  // outside the runtime are not considered, so a goroutine a std::thread is
+  // about to feed is reported.
+  if (mutant != mutant_id::checkdead_ignores_threads &&
+      (awake || rt.opts.detect_deadlock.get() == deadlock_detection::automatic) &&
       !no_outside_threads(l)) {
-#else
-  // MUTANT: the rule before issue 10: threads outside the runtime are not
-  // considered, so a goroutine a std::thread is about to feed is reported.
-  if (false) {
-#endif
     // Not provable now: sysmon asks again (checkdead_recheck).
     rt.deadlock_unproven.store(true, std::memory_order_relaxed);
     return nullptr;

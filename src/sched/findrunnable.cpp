@@ -220,15 +220,15 @@ top:
     if (s.gcwaiting.load(std::memory_order_relaxed) || rt.stopping.load(std::memory_order_relaxed))
       goto top;
     if (s.runqsize.load(std::memory_order_relaxed) != 0) return {globrunqget(rt, *l, pp, 0), false};
-#ifndef GORO_MUTANT_NO_NEEDSPINNING
     // Someone found work but no idle P for it (pidleget_spinning). We are
     // about to make a P idle without the spinner's re-check: spin instead,
-    // so that work is found (Go's "delicate dance").
-    if (!mp->spinning && s.needspinning.load(std::memory_order_relaxed)) {
+    // so that work is found (Go's "delicate dance"). (MUTANT no_needspinning
+    // skips it: goro's first spinning protocol.)
+    if (mutant != mutant_id::no_needspinning && !mp->spinning &&
+        s.needspinning.load(std::memory_order_relaxed)) {
       become_spinning(mp);
       goto top;
     }
-#endif
     pidleput(rt, *l, releasep(mp));
   }
 
@@ -264,26 +264,27 @@ top:
     GORO_CHAOS_POINT();  // the lost-wakeup window: P released, still counted spinning
     drop_spinning(rt, "findrunnable");
     GORO_CHAOS_POINT();
-#ifndef GORO_MUTANT_NO_SPIN_RECHECK
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    std::uint32_t n = rt.gomaxprocs.load(std::memory_order_relaxed);
-    for (std::uint32_t i = 0; i < n; i++) {
-      p* p2 = rt.allp[i].load(std::memory_order_relaxed);
-      if (!runqempty(p2)) {
-        p* pp;
-        {
-          sched_guard l(s);
-          pp = pidleget_spinning(rt, *l);
+    // (MUTANT no_spin_recheck: gives up without the re-check.)
+    if constexpr (mutant != mutant_id::no_spin_recheck) {
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      std::uint32_t n = rt.gomaxprocs.load(std::memory_order_relaxed);
+      for (std::uint32_t i = 0; i < n; i++) {
+        p* p2 = rt.allp[i].load(std::memory_order_relaxed);
+        if (!runqempty(p2)) {
+          p* pp;
+          {
+            sched_guard l(s);
+            pp = pidleget_spinning(rt, *l);
+          }
+          if (pp) {
+            acquirep(mp, pp);
+            become_spinning(mp);
+            goto top;
+          }
+          break;
         }
-        if (pp) {
-          acquirep(mp, pp);
-          become_spinning(mp);
-          goto top;
-        }
-        break;
       }
     }
-#endif
   }
   if (block_in_netpoll(mp)) goto top;
   if (!stopm(mp)) return {};

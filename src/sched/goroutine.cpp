@@ -59,7 +59,7 @@ void post_globrunqput(m* mp, g* prev, void*) {
 void gosched() {
   nopreempt np;
   m* mp = getm();
-  g* gp = mp->curg;
+  g* gp = mp->curg.load(std::memory_order_relaxed);
   runtime& rt = *mp->rt;
   // Inside blocking() the G holds no P: it is a thread in a system call.
   if (!mp->p_) {
@@ -79,14 +79,14 @@ void gosched() {
     // wants_g0): Go would requeue us and pick us again at once.
     if (rt.sched.runqsize.load(std::memory_order_relaxed) == 0) return;
   }
-  mp->curg = nullptr;
+  mp->curg.store(nullptr, std::memory_order_relaxed);
   switch_context(mp, gp, nullptr, post_globrunqput, nullptr);
 }
 
 void gopark(post_switch_fn unlockf, void* arg, wait_reason reason) {
   nopreempt np;
   m* mp = getm();
-  g* gp = mp->curg;
+  g* gp = mp->curg.load(std::memory_order_relaxed);
   gp->waitreason = reason;
   owner_add(mp->p_->stat.parks, 1);
   // Written before the switch; a waker can only find gp after unlockf runs,
@@ -133,9 +133,10 @@ void goready(g* gp) {
   runtime* act = acquire_active();
   if (act && act == gp->rt) {
     casgstatus(gp, gstatus::waiting, gstatus::runnable, "goready");
-#ifndef GORO_MUTANT_UNCOUNTED_FOREIGN_READY
-    act->nop_stat.readies.fetch_add(1, std::memory_order_relaxed);
-#endif  // MUTANT: a ready from a thread without a P is not counted
+    // (MUTANT uncounted_foreign_ready: a ready from a thread without a P
+    // is not counted.)
+    if constexpr (mutant != mutant_id::uncounted_foreign_ready)
+      act->nop_stat.readies.fetch_add(1, std::memory_order_relaxed);
     injectg(*act, gp);
   } else {
     // gp's runtime has begun to shut down: gp is abandoned and never runs.
@@ -201,7 +202,7 @@ void run_task(g* gp) {
 void goexit1() {
   nopreempt np;  // never released: the G dies; prepare_start resets it
   m* mp = getm();
-  g* gp = mp->curg;
+  g* gp = mp->curg.load(std::memory_order_relaxed);
   runtime& rt = *mp->rt;
   destroy_task(gp);
   casgstatus(gp, gstatus::running, gstatus::dead, "goexit");

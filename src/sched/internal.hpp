@@ -117,7 +117,7 @@ __attribute__((always_inline)) inline void switch_to_local(m* mp, g* gp, runq_re
   owner_add(pp->stat.schedules, 1);
   prepare_start(*mp->rt, r.gp);
   casgstatus(r.gp, gstatus::runnable, gstatus::running, "execute (G-side)");
-  mp->curg = r.gp;
+  mp->curg.store(r.gp, std::memory_order_relaxed);
   switch_context(mp, gp, r.gp, post, arg);
 }
 
@@ -132,7 +132,7 @@ inline void switch_from_g(m* mp, g* gp, post_switch_fn post, void* arg) {
       return;
     }
   }
-  mp->curg = nullptr;
+  mp->curg.store(nullptr, std::memory_order_relaxed);
   switch_context(mp, gp, nullptr, post, arg);
 }
 
@@ -187,6 +187,15 @@ inline void ready_wake(runtime& rt) {
   if (rt.sched.nmspinning.load(std::memory_order_relaxed) == 0) wakep(rt);
 }
 
+
+// injectg for a G that go() created on a thread without a P (dead, not yet
+// counted): its first status change (dead -> runnable) and its census count
+// (nretired_created) happen in the same sched.lock round that queues it, so
+// the stopped-world auditor, which holds sched.lock, sees the new G either
+// dead and uncounted or runnable, counted and queued, and never in between.
+// Called from: newg_commit, on a thread without a P. Locks: none held;
+// takes sched.lock. May switch: no.
+void injectg_newproc(runtime& rt, g* gp);
 
 // pidleget, and if no P is idle, asks an M about to drop its P to spin
 // instead (sched.needspinning), so the work the caller found is not lost.

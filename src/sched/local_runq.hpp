@@ -56,6 +56,7 @@
 #include <cstdint>
 
 #include "base/atomic.hpp"
+#include "base/build_config.hpp"
 #include "base/fatal.hpp"
 #include "sched/chaos.hpp"
 
@@ -119,18 +120,18 @@ class local_runq {
       std::uint32_t h = head_.load(std::memory_order_acquire);
       std::uint32_t t = tail_.load(std::memory_order_relaxed);  // ours alone
       if (t - h < N) {
-#ifdef GORO_MUTANT_PUBLISH_TAIL_FIRST
-        // MUTANT: publish the tail before the slot holds gp; a thief can take
-        // a stale slot.
-        tail_.store(t + 1, std::memory_order_release);
-        GORO_CHAOS_POINT();
-        slots_[t & mask].store(gp, std::memory_order_relaxed);
-#else
-        slots_[t & mask].store(gp, std::memory_order_relaxed);
-        GORO_CHAOS_POINT();
-        // release: the slot (and gp's contents) before the new tail (I2).
-        tail_.store(t + 1, O::put_tail /* release */);
-#endif
+        if constexpr (mutant == mutant_id::publish_tail_first) {
+          // MUTANT: publish the tail before the slot holds gp; a thief can
+          // take a stale slot.
+          tail_.store(t + 1, std::memory_order_release);
+          GORO_CHAOS_POINT();
+          slots_[t & mask].store(gp, std::memory_order_relaxed);
+        } else {
+          slots_[t & mask].store(gp, std::memory_order_relaxed);
+          GORO_CHAOS_POINT();
+          // release: the slot (and gp's contents) before the new tail (I2).
+          tail_.store(t + 1, O::put_tail /* release */);
+        }
         GORO_CHAOS_POINT();
         return;
       }
@@ -180,17 +181,17 @@ class local_runq {
       if (t == h) return {};
       G* gp = slots_[h & mask].load(std::memory_order_relaxed);
       GORO_CHAOS_POINT();
-#ifdef GORO_MUTANT_GET_PLAIN_STORE
-      // MUTANT: the owner claims with a plain store, as if it were the only
-      // taker; a thief that claimed the same slot meanwhile also keeps it.
-      head_.store(h + 1, std::memory_order_release);
-      return {gp, false};
-#else
+      if constexpr (mutant == mutant_id::get_plain_store) {
+        // MUTANT: the owner claims with a plain store, as if it were the
+        // only taker; a thief that claimed the same slot meanwhile also
+        // keeps it.
+        head_.store(h + 1, std::memory_order_release);
+        return {gp, false};
+      }
       // release: our read of the slot precedes the claim (I3).
       if (head_.compare_exchange_strong(h, h + 1, std::memory_order_release,
                                         std::memory_order_relaxed))
         return {gp, false};
-#endif
     }
   }
 
@@ -277,31 +278,33 @@ class local_runq {
         into.slots_[(into_tail + i) & mask].store(gp, std::memory_order_relaxed);
       }
       GORO_CHAOS_POINT();
-#ifdef GORO_MUTANT_STEAL_PLAIN_STORE
-      // MUTANT: claim with a plain store; two takers can both "win" the same Gs.
-      head_.store(h + n, std::memory_order_release);
-      return n;
-#else
+      if constexpr (mutant == mutant_id::steal_plain_store) {
+        // MUTANT: claim with a plain store; two takers can both "win" the
+        // same Gs.
+        head_.store(h + n, std::memory_order_release);
+        return n;
+      }
       // release: the slot reads precede the claim (I3); a failed CAS means the
       // owner or another thief moved head, and our copies are discarded.
       if (head_.compare_exchange_strong(h, h + n, std::memory_order_release,
                                         std::memory_order_relaxed))
         return n;
-#endif
     }
   }
 
   // Go's runqempty: true if nothing is queued (a consistent snapshot).
-  bool empty() const {
+  // mo: acquire for the scheduler's questions; an invariant check passes
+  // relaxed, so that checking adds no synchronization (pidleput).
+  bool empty(std::memory_order mo = std::memory_order_acquire) const {
     // Reading head, tail and runnext is not atomic as a whole. A G can move
     // from runnext into the ring (put kicking it out) between the reads, so
     // retry until tail is unchanged across them: then head==tail &&
     // runnext==nullptr was true at the moment of the second tail read.
     for (;;) {
-      std::uint32_t h = head_.load(std::memory_order_acquire);
-      std::uint32_t t = tail_.load(std::memory_order_acquire);
-      G* next = runnext_.load(std::memory_order_acquire);
-      if (t == tail_.load(std::memory_order_acquire)) return h == t && next == nullptr;
+      std::uint32_t h = head_.load(mo);
+      std::uint32_t t = tail_.load(mo);
+      G* next = runnext_.load(mo);
+      if (t == tail_.load(mo)) return h == t && next == nullptr;
     }
   }
 
@@ -319,15 +322,17 @@ class local_runq {
   // Calls f(gp, is_runnext) for every queued G, ring head first, then
   // runnext. Returns tail - head; if that breaks I1 (LenBounds), visits no
   // ring slot, so the caller can report the length instead of walking 2^32
-  // slots. acquire: the auditor runs on another thread than the owner did.
+  // slots. Relaxed, as drain_stopped: the stop of the world orders it after
+  // the owner's last access, and its caller (the auditor) must add no
+  // synchronization the shipped program lacks.
   template <class F>
   std::uint32_t for_each_stopped(F&& f) const {
-    std::uint32_t h = head_.load(std::memory_order_acquire);
-    std::uint32_t t = tail_.load(std::memory_order_acquire);
+    std::uint32_t h = head_.load(std::memory_order_relaxed);
+    std::uint32_t t = tail_.load(std::memory_order_relaxed);
     if (t - h <= N)
       for (std::uint32_t i = h; i != t; i++)
         f(slots_[i & mask].load(std::memory_order_relaxed), false);
-    if (G* nx = runnext_.load(std::memory_order_acquire)) f(nx, true);
+    if (G* nx = runnext_.load(std::memory_order_relaxed)) f(nx, true);
     return t - h;
   }
 

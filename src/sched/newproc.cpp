@@ -217,16 +217,8 @@ void newg_commit(newg_handle h, task* t) {
     return;
   }
   gp->goid = newgoid(rt, nullptr);
-  {
-#ifdef GORO_CHECK_INVARIANTS
-    // The census (audit_stopped_world) holds sched.lock: it must see the new
-    // G's status and its count change together.
-    sched_guard l(rt.sched);
-#endif
-    casgstatus(gp, gstatus::dead, gstatus::runnable, "newproc (foreign thread)");
-    rt.nretired_created.fetch_add(1, std::memory_order_relaxed);
-  }
-  injectg(rt, gp);
+  // No P: status, census count and global queue in one sched.lock round.
+  injectg_newproc(rt, gp);
   rt.release();
 }
 

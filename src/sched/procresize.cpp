@@ -42,10 +42,10 @@ namespace {
 // (invariant NoGLost) and they run before later arrivals.
 void destroy_p_locked(runtime& rt, sched_locked& l, p* pp) {
   pp->runq.drain_stopped([&](g* gp, bool runnext) {
-#ifdef GORO_MUTANT_RESIZE_DROPS_RUNNEXT
-    if (runnext) return;  // MUTANT: the removed P's runnext G is forgotten (runnable, in no queue)
-#endif
-    (void)runnext;
+    // MUTANT resize_drops_runnext: the removed P's runnext G is forgotten
+    // (runnable, in no queue).
+    if constexpr (mutant == mutant_id::resize_drops_runnext)
+      if (runnext) return;
     globrunqputhead(rt, l, gp);
   });
   while (g* gp = pp->gfree) {
@@ -128,7 +128,7 @@ void stop_the_world(m* mp) {
     s.stopnote.sleep_until(nanotime() + 100'000);
   }
   s.stopnote.clear();
-  audit_stopped_world(rt);  // OneGPlace and Census (sched/audit.hpp)
+  if constexpr (checked) audit_stopped_world(rt);  // OneGPlace and Census (sched/audit.hpp)
 }
 
 void start_the_world(m* mp, unsigned nprocs) {

@@ -103,7 +103,15 @@ struct m {
   fiber_san g0san;
   eh_state g0eh;               // g0's exception state while a G runs
   eh_state* thread_eh = nullptr;  // this M's thread's live state (thread_eh_state())
-  g* curg = nullptr;
+  // The G this M runs, or runs a blocking call for (null on g0 between Gs).
+  // Written only by the M's own thread; read by that thread, its signal
+  // handler and the stopped-world auditor (sched/audit.hpp), which reads it
+  // from another thread without a lock while an M on its way out of a call
+  // may clear it. Atomic for that one racy reader, always relaxed: the
+  // value orders nothing (the reads that need the G's state get it through
+  // the status and the P handshakes), and a relaxed access is a plain mov
+  // on x86.
+  std::atomic<g*> curg{nullptr};
   p* p_ = nullptr;             // attached P (Go: m.p)
   p* nextp = nullptr;          // P handed over by startm
   p* oldp = nullptr;           // P left in state syscall by entersyscall (Go: m.oldp)

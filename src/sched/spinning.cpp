@@ -43,7 +43,11 @@ p* releasep(m* mp) {
 }
 
 void pidleput(runtime& rt, sched_locked& l, p* pp) {
-  GORO_INVARIANT(runqempty(pp), "pidleput: P%d has queued work", pp->id);
+  // Relaxed: the check must not order anything (our callers' own
+  // runqempty or runqget already read the queue empty, and coherence keeps
+  // it so for us).
+  GORO_INVARIANT(pp->runq.empty(std::memory_order_relaxed), "pidleput: P%d has queued work",
+                 pp->id);
   pp->status.store(pstatus::idle, std::memory_order_relaxed);
   pp->link = l.pidle;
   l.pidle = pp;
@@ -191,18 +195,30 @@ void wakep(runtime& rt) {
   startm(rt, pp, true);
 }
 
-void injectg(runtime& rt, g* gp) {
+namespace {
+
+void inject(runtime& rt, g* gp, bool newproc) {
   // Not sloppy, as Go's injectglist: the put and the idle-P check happen under
   // sched.lock, and an M releases its P only after checking the global queue
   // under the same lock, so either we see its idle P or it sees our G.
   p* pp;
   {
     sched_guard l(rt.sched);
+    if (newproc) {
+      casgstatus(gp, gstatus::dead, gstatus::runnable, "newproc (foreign thread)");
+      rt.nretired_created.fetch_add(1, std::memory_order_relaxed);
+    }
     globrunqput(rt, *l, gp);
     pp = pidleget(rt, *l);
   }
   if (pp) startm(rt, pp, false);
 }
+
+}  // namespace
+
+void injectg(runtime& rt, g* gp) { inject(rt, gp, false); }
+
+void injectg_newproc(runtime& rt, g* gp) { inject(rt, gp, true); }
 
 // ---------------------------------------------------------------------------
 // The spinning count (sched.nmspinning): every change goes through these

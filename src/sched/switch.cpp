@@ -32,15 +32,14 @@ __attribute__((noinline)) g* getg() {
 
 __attribute__((noinline)) m* getm() {
   asm volatile("" ::: "memory");
-#ifdef GORO_CHECK_INVARIANTS
   // A goroutine may use its M only where it cannot be moved to another one
   // behind its back (see nopreempt). Checked even with async_preempt off, so
   // a missing guard shows up in every test run, not only in a rare race.
-  if (g* gp = tls_g; gp && gp->preemptoff.load(std::memory_order_relaxed) == 0)
-    fatal("invariant violated: NoPreemptGetM: goroutine %llu called getm() outside a "
-          "nopreempt region",
-          (unsigned long long)gp->goid);
-#endif
+  if constexpr (checked)
+    if (g* gp = tls_g; gp && gp->preemptoff.load(std::memory_order_relaxed) == 0)
+      fatal("invariant violated: NoPreemptGetM: goroutine %llu called getm() outside a "
+            "nopreempt region",
+            (unsigned long long)gp->goid);
   return tls_m;
 }
 
@@ -169,7 +168,7 @@ void after_switch(transfer_t t, fiber_san& self) {
 // exit. Never returns (goexit1 switches away for good).
 void g_entry(transfer_t t) {
   m* mp = static_cast<m*>(t.data);
-  g* self = mp->curg;
+  g* self = mp->curg.load(std::memory_order_relaxed);
   // A fresh G's fake-stack slot is null (prepare_start), which is exactly
   // ASan's first-entry form of finishing a switch.
   after_switch(t, self->san);
@@ -240,7 +239,7 @@ void execute(m* mp, g* gp, bool inherit_time) {
                  (unsigned long long)gp->goid,
                  gstatus_name(gp->status.load(std::memory_order_relaxed)));
   casgstatus(gp, gstatus::runnable, gstatus::running, "execute");
-  mp->curg = gp;
+  mp->curg.store(gp, std::memory_order_relaxed);
   switch_context(mp, nullptr, gp, nullptr, nullptr);
 }
 

@@ -57,24 +57,6 @@ bool entersyscall(bool handoff) noexcept {
   return true;
 }
 
-namespace {
-
-// An M in a call lets go of its G before switching away from it. The
-// auditor reads the curg of Ms in a call under sched.lock, so checked
-// builds take it here. This is the checked-only lock round that issue 13
-// removes (by making curg an atomic the auditor reads racily); both
-// exitsyscall paths share it so that there is one place to remove.
-void drop_curg_in_call(runtime& rt, m* mp) {
-#ifdef GORO_CHECK_INVARIANTS
-  sched_guard l(rt.sched);
-#else
-  (void)rt;
-#endif
-  mp->curg = nullptr;
-}
-
-}  // namespace
-
 // exitsyscall's slow path, on g0 after the G left its stack: the G waits in
 // the global queue unless an idle P appeared meanwhile; the M parks.
 void post_exitsyscall0(m* mp, g* prev, void*) {
@@ -119,7 +101,7 @@ void exitsyscall() noexcept {
     // code again. It stays in status syscall, holding no P and on no queue;
     // teardown frees its stack. Our g0 waits in execute(); from there the
     // loop sees `stopping` and the M exits (msched_leave, release).
-    drop_curg_in_call(rt, mp);
+    mp->curg.store(nullptr, std::memory_order_relaxed);
     switch_context(mp, gp, nullptr, nullptr, nullptr);
     fatal("exitsyscall: goroutine %llu, abandoned at shutdown, was resumed",
           (unsigned long long)gp->goid);
@@ -128,16 +110,20 @@ void exitsyscall() noexcept {
   // Fast path: our P, if nobody retook it. acq_rel: we see what the last
   // holder (us) and anyone who looked at it wrote.
   if (oldp) {
-    pstatus st = pstatus::syscall;
-#ifdef GORO_MUTANT_EXITSYSCALL_NO_CAS
-    // MUTANT: take the old P back with a check and a store instead of a CAS;
-    // sysmon may have retaken it between the two, so two Ms run one P.
-    if (oldp->status.load(std::memory_order_acquire) == pstatus::syscall) {
-      GORO_CHAOS_POINT();
-      oldp->status.store(pstatus::idle, std::memory_order_release);
-#else
-    if (oldp->status.compare_exchange_strong(st, pstatus::idle, std::memory_order_acq_rel)) {
-#endif
+    bool won;
+    if constexpr (mutant == mutant_id::exitsyscall_no_cas) {
+      // MUTANT: take the old P back with a check and a store instead of a
+      // CAS; sysmon may have retaken it between the two, so two Ms run one P.
+      won = oldp->status.load(std::memory_order_acquire) == pstatus::syscall;
+      if (won) {
+        GORO_CHAOS_POINT();
+        oldp->status.store(pstatus::idle, std::memory_order_release);
+      }
+    } else {
+      pstatus st = pstatus::syscall;
+      won = oldp->status.compare_exchange_strong(st, pstatus::idle, std::memory_order_acq_rel);
+    }
+    if (won) {
       acquirep(mp, oldp);
       exitsyscall_done(gp, oldp);
       return;
@@ -157,7 +143,10 @@ void exitsyscall() noexcept {
     }
   }
   // Slow path: wait for a P in the global queue; another M will run us.
-  drop_curg_in_call(rt, mp);
+  // We let go of the G with no lock held, even with the world stopped: the
+  // auditor reads curg racily and counts "a G in a call on no M" and "a
+  // runnable G that is still some M's curg" as in transit (audit.hpp, (c)).
+  mp->curg.store(nullptr, std::memory_order_relaxed);
   switch_context(mp, gp, nullptr, post_exitsyscall0, nullptr);
   // Resumed by execute(), on some M with a P: status running, slice new.
 }

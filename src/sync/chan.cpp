@@ -126,7 +126,8 @@ void complete([[maybe_unused]] futex_lock& lk, sudog* sg, bool success, unlock_f
   fatal("a goroutine blocked on a nil channel was resumed");
 }
 
-hchan* checked(chan_header* h, wait_reason nil_reason) {
+// The channel behind h; a nil channel blocks the caller forever (Go).
+hchan* non_nil_or_park(chan_header* h, wait_reason nil_reason) {
   if (!h) park_forever(nil_reason);
   return as_hchan(h);
 }
@@ -292,7 +293,7 @@ bool park_locked(hchan* c, sudog_queue& q, void* elem, wait_reason reason) GORO_
 void chan_send(chan_header* h, void* elem) {
   honour_preempt();  // before any lock (park.hpp)
   nopreempt np;  // see "Preemption" at the top
-  hchan* c = checked(h, wait_reason::chan_send_nil);
+  hchan* c = non_nil_or_park(h, wait_reason::chan_send_nil);
   c->lock.lock();
   if (send_now_locked(c, elem)) return;
   c->lock.assert_held();  // false: still held (send_now_locked)
@@ -303,7 +304,7 @@ void chan_send(chan_header* h, void* elem) {
 bool chan_recv(chan_header* h, void* slot) {
   honour_preempt();  // before any lock (park.hpp)
   nopreempt np;  // see "Preemption" at the top
-  hchan* c = checked(h, wait_reason::chan_receive_nil);
+  hchan* c = non_nil_or_park(h, wait_reason::chan_receive_nil);
   c->lock.lock();
   if (c->closed && c->qcount.load(std::memory_order_relaxed) == 0) {
     c->lock.unlock();

@@ -57,7 +57,7 @@ bool can_spin(int iter) {
   static const unsigned ncpu = std::thread::hardware_concurrency();
   if (iter >= active_spin || ncpu <= 1) return false;
   m* mp = getm();
-  if (!mp || !mp->curg || !mp->p_) return false;
+  if (!mp || !mp->curg.load(std::memory_order_relaxed) || !mp->p_) return false;
   runtime& rt = *mp->rt;
   // relaxed: heuristics (memory-model.md §2); a stale value costs one spin
   // round or one early sleep.
@@ -73,7 +73,7 @@ bool can_spin(int iter) {
 bool on_p() {
   detail::nopreempt np;
   detail::m* mp = detail::getm();
-  return mp && mp->p_ && mp->curg;
+  return mp && mp->p_ && mp->curg.load(std::memory_order_relaxed);
 }
 
 // The semaphore table (Go's semtable): sleepers of every mutex, in buckets

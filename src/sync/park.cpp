@@ -10,7 +10,7 @@ void waiter_init(waiter& w) {
   nopreempt np;
   m* mp = getm();
   // A goroutine inside blocking() holds no P: it waits as a thread does.
-  w.gp = mp && mp->p_ ? mp->curg : nullptr;
+  w.gp = mp && mp->p_ ? mp->curg.load(std::memory_order_relaxed) : nullptr;
   w.woken.store(0, std::memory_order_relaxed);
   w.next = nullptr;
 }

@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "base/build_config.hpp"
 #include "sched/chaos.hpp"
 #include "sync/park.hpp"
 
@@ -35,32 +36,30 @@ void wait_group::add(std::int64_t n) {
   if (v < 0)
     throw std::logic_error("goro::wait_group: negative counter (" + std::to_string(v) +
                            "): done() called more often than add() allowed");
-#ifdef GORO_MUTANT_WG_STALE_WAKE
-  // MUTANT: the old protocol: lock and wake whatever is listed, even with no
-  // waiter registered at zero time (a later waiter's list entry is woken too).
-  if (v > 0 || n > 0) return;
-#else
+  // MUTANT wg_stale_wake: the old protocol: lock and wake whatever is
+  // listed, even with no waiter registered at zero time (a later waiter's
+  // list entry is woken too).
+  constexpr bool stale_wake = detail::mutant == detail::mutant_id::wg_stale_wake;
   // Nobody registered when the counter reached zero: done, and *this is not
   // touched again. Registered waiters cannot return before we wake them, so
   // with one or more *this stays alive until the ready() calls below.
-  if (v > 0 || n > 0 || waiters_of(s) == 0) return;
-#endif
+  if (v > 0 || n > 0 || (!stale_wake && waiters_of(s) == 0)) return;
   detail::wait_list woken;
   GORO_CHAOS_POINT();  // between reaching zero and taking the lock
   lock_.lock();
-#ifndef GORO_MUTANT_WG_STALE_WAKE
-  // Re-armed since it reached zero: only possible when add() races with
-  // wait(), which Go calls misuse; the listed waiters then wait for the
-  // next zero instead of returning early.
-  std::int64_t now = counter_.load(std::memory_order_acquire);
-  if (count_of(now) != 0) {
-    lock_.unlock();
-    return;
+  if constexpr (!stale_wake) {
+    // Re-armed since it reached zero: only possible when add() races with
+    // wait(), which Go calls misuse; the listed waiters then wait for the
+    // next zero instead of returning early.
+    std::int64_t now = counter_.load(std::memory_order_acquire);
+    if (count_of(now) != 0) {
+      lock_.unlock();
+      return;
+    }
+    // Registration happens under lock_, so the list holds exactly the
+    // registered waiters: take them all and clear their count.
+    counter_.fetch_sub(static_cast<std::int64_t>(waiters_of(now)), std::memory_order_relaxed);
   }
-  // Registration happens under lock_, so the list holds exactly the
-  // registered waiters: take them all and clear their count.
-  counter_.fetch_sub(static_cast<std::int64_t>(waiters_of(now)), std::memory_order_relaxed);
-#endif
   woken = waiters_;
   waiters_ = {};
   lock_.unlock();

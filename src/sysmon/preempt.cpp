@@ -42,6 +42,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/build_config.hpp"
 #include "context/context.hpp"
 #include "sched/proc.hpp"
 #include "sysmon/sysmon.hpp"
@@ -84,13 +85,22 @@ __attribute__((visibility("hidden"))) std::uint64_t goro_xsave_size = 0;
 
 // The trampoline. On entry: [rsp] = interrupted PC, and the interrupted RSP
 // is rsp + 8 + 128. Everything is restored before `ret $128`.
+//
+// Assembled twice from one macro, so that the mutant's copy is built (and
+// stays correct but for its one line) in every build: goro_async_preempt, and
+// goro_async_preempt_no_xrstor for MUTANT preempt_no_xrstor, whose
+// interrupted code resumes with whatever x87/SSE/AVX state the scheduler and
+// other goroutines left behind. The handler points the PC at `trampoline`,
+// chosen once from detail::mutant. Both lie in [goro_async_preempt,
+// goro_async_preempt_end), the range the PC rule refuses to preempt in.
 asm(R"(
   .text
-  .globl goro_async_preempt
-  .hidden goro_async_preempt
-  .type goro_async_preempt, @function
+  .macro goro_preempt_trampoline name, restore
+  .globl \name
+  .hidden \name
+  .type \name, @function
   .p2align 4
-goro_async_preempt:
+\name:
   pushfq
   pushq %rax
   pushq %rbx
@@ -126,14 +136,10 @@ goro_async_preempt:
   call goro_async_preempt_park@PLT
   movl $-1, %eax
   movl $-1, %edx
-)"
-#ifndef GORO_MUTANT_PREEMPT_NO_XRSTOR
-R"(  xrstor64 (%rsp)
-)"
-#endif
-// MUTANT preempt_no_xrstor: the interrupted code resumes with whatever
-// x87/SSE/AVX state the scheduler and other goroutines left behind.
-R"(  movq %rbp, %rsp
+  .if \restore
+  xrstor64 (%rsp)
+  .endif
+  movq %rbp, %rsp
   popq %r15
   popq %r14
   popq %r13
@@ -151,18 +157,29 @@ R"(  movq %rbp, %rsp
   popq %rax
   popfq
   retq $128
+  .size \name, . - \name
+  .endm
+  goro_preempt_trampoline goro_async_preempt, 1
+  goro_preempt_trampoline goro_async_preempt_no_xrstor, 0
+  .purgem goro_preempt_trampoline
   .globl goro_async_preempt_end
   .hidden goro_async_preempt_end
 goro_async_preempt_end:
-  .size goro_async_preempt, . - goro_async_preempt
 )");
 
 extern "C" void goro_async_preempt();
+extern "C" void goro_async_preempt_no_xrstor();
 extern "C" char goro_async_preempt_end[];
 
 namespace goro::detail {
 
 namespace {
+
+// The trampoline the handler injects, chosen from the build's mutant (a
+// constant: both copies are assembled and linked in every build).
+void (*const trampoline)() = mutant == mutant_id::preempt_no_xrstor
+                                 ? goro_async_preempt_no_xrstor
+                                 : goro_async_preempt;
 
 // Executable ranges of the shared objects whose code must never be
 // interrupted by a preemption (they hold locks, or keep thread state, that a
@@ -312,11 +329,9 @@ bool in_program_runtime(std::uintptr_t pc) {
 }
 
 bool pc_in_user_code(std::uintptr_t pc) {
-#ifdef GORO_MUTANT_PREEMPT_ANYWHERE
-  // MUTANT: no PC rule; a preemption may land inside malloc or the
-  // sanitizer runtime, holding its locks or per-thread caches.
-  return true;
-#endif
+  // MUTANT preempt_anywhere: no PC rule; a preemption may land inside malloc
+  // or the sanitizer runtime, holding its locks or per-thread caches.
+  if constexpr (mutant == mutant_id::preempt_anywhere) return true;
   if (pc >= reinterpret_cast<std::uintptr_t>(&goro_async_preempt) &&
       pc < reinterpret_cast<std::uintptr_t>(goro_async_preempt_end))
     return false;
@@ -339,11 +354,7 @@ struct sigaction previous_sigurg;
 // options accept (validate's min_stack, 24 KiB), or such stacks are never
 // preempted: the old 16 KiB reserve plus the XSAVE area exceeded stacks up
 // to 27 KiB, while the options accepted 16 KiB.
-#ifdef GORO_ASAN
-constexpr std::uintptr_t sched_frames_reserve = 8 * 1024;
-#else
-constexpr std::uintptr_t sched_frames_reserve = 4 * 1024;
-#endif
+constexpr std::uintptr_t sched_frames_reserve = asan ? 8 * 1024 : 4 * 1024;
 std::uintptr_t stack_room() {
   return 128 + 8 + 16 * 8 + goro_xsave_size + 64 + sched_frames_reserve;
 }
@@ -352,7 +363,7 @@ std::uintptr_t stack_room() {
 __attribute__((no_sanitize("address", "undefined"))) bool is_async_safe(m* mp, g* gp,
                                                                          std::uintptr_t pc,
                                                                          std::uintptr_t sp) {
-  if (!mp || !gp || mp->curg != gp) return false;
+  if (!mp || !gp || mp->curg.load(std::memory_order_relaxed) != gp) return false;
   if (gp->preemptoff.load(std::memory_order_relaxed) != 0) return false;
   if (lock_depth_racy() != 0) return false;
   p* pp = mp->p_;
@@ -374,7 +385,7 @@ __attribute__((no_sanitize("address", "undefined"))) bool is_async_safe(m* mp, g
 // (libc, libstdc++, a signal handler): nothing moves.
 __attribute__((no_sanitize("address", "undefined"))) bool is_detachable(m* mp, g* gp,
                                                                          std::uintptr_t sp) {
-  if (!mp || !gp || mp->curg != gp || mp->oldp) return false;
+  if (!mp || !gp || mp->curg.load(std::memory_order_relaxed) != gp || mp->oldp) return false;
   if (gp->preemptoff.load(std::memory_order_relaxed) != 0) return false;
   if (lock_depth_racy() != 0) return false;
   p* pp = mp->p_;
@@ -419,7 +430,7 @@ __attribute__((no_sanitize("address", "undefined"))) void sigurg_handler(int sig
     sp -= 8;
     *reinterpret_cast<std::uintptr_t*>(sp) = pc;  // "return address" of the injected call
     uc->uc_mcontext.gregs[REG_RSP] = static_cast<greg_t>(sp);
-    uc->uc_mcontext.gregs[REG_RIP] = reinterpret_cast<greg_t>(&goro_async_preempt);
+    uc->uc_mcontext.gregs[REG_RIP] = reinterpret_cast<greg_t>(trampoline);
   } else if (is_detachable(mp, gp, sp)) {
     // Not preemptible here, and sysmon found the thread asleep in the
     // kernel with its G over its slice: most likely waiting for a lock that
@@ -437,7 +448,6 @@ __attribute__((no_sanitize("address", "undefined"))) void sigurg_handler(int sig
 }
 
 bool init_once() {
-#ifdef GORO_ASAN
   // Off under AddressSanitizer (spec/preemption.md, "the ASan allocator
   // hang"): a goroutine can still be parked holding a size-class region
   // lock of ASan's allocator, at a point of its reach the PC rules do not
@@ -445,9 +455,9 @@ bool init_once() {
   // found, ASan builds use cooperative preemption only, as TSan builds do.
   // GORO_ASAN_ASYNC_PREEMPT=1 turns it back on, to hunt the hang
   // (SysmonTest.AsyncPreemptionNeverLandsInsideMalloc).
-  if (const char* on = std::getenv("GORO_ASAN_ASYNC_PREEMPT"); !on || std::strcmp(on, "1") != 0)
-    return false;
-#endif
+  if constexpr (asan)
+    if (const char* on = std::getenv("GORO_ASAN_ASYNC_PREEMPT"); !on || std::strcmp(on, "1") != 0)
+      return false;
   unsigned a, b, c, d;
   // XSAVE and OS support for it (OSXSAVE), then the area size.
   if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_XSAVE) || !(c & bit_OSXSAVE)) return false;

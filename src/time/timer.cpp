@@ -10,6 +10,7 @@
 #include <thread>
 #include <type_traits>
 
+#include "base/build_config.hpp"
 #include "goro/detail/saturate.hpp"
 #include "goro/time.hpp"
 #include "sched/proc.hpp"
@@ -133,12 +134,10 @@ int run_timers(timer_heap& h, std::int64_t now) {
   int fired = 0;
   for (;;) {
     h.lock.lock();
-#ifndef GORO_MUTANT_TIMER_EARLY
-    if (h.heap.empty() || h.heap.front()->when > now) {
-#else
-    // MUTANT: a "slack" that fires timers up to 200 us before they are due.
-    if (h.heap.empty() || h.heap.front()->when > now + 200'000) {
-#endif
+    // MUTANT timer_early: a "slack" that fires timers up to 200 us before
+    // they are due.
+    constexpr std::int64_t slack = mutant == mutant_id::timer_early ? 200'000 : 0;
+    if (h.heap.empty() || h.heap.front()->when > now + slack) {
       h.lock.unlock();
       return fired;
     }
@@ -209,11 +208,11 @@ namespace {
 bool park_until(std::int64_t when) {
   nopreempt np;
   m* mp = getm();
-  if (!(mp && mp->curg && mp->p_)) return false;
+  if (!(mp && mp->curg.load(std::memory_order_relaxed) && mp->p_)) return false;
   timer tm;
   tm.when = when;
   tm.fire = fire_goready;
-  tm.arg = mp->curg;
+  tm.arg = mp->curg.load(std::memory_order_relaxed);
   p* pp = mp->p_;
   pp->timers.lock.lock();
   timer_push_locked(pp->timers, &tm);
