@@ -383,30 +383,45 @@ BENCHMARK(raw_switch_fiber)->Name("raw_switch/fiber");
 int main(int argc, char** argv) {
   // Registered by hand so the names are exactly the Go peer's.
   benchmark::RegisterBenchmark("yield_switch/procs:1", yield_switch, 1u)
-      ->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+      ->Iterations(1)
+      ->UseManualTime()
+      ->Unit(benchmark::kMillisecond);
   for (unsigned procs : {1u, 2u})
     for (bool guard : {false, true})
       benchmark::RegisterBenchmark(
           ((guard ? "spawn_join_1M_guarded/procs:" : "spawn_join_1M/procs:") +
-           std::to_string(procs)).c_str(),
+           std::to_string(procs))
+              .c_str(),
           spawn_join_1M, procs, guard)
-          ->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+          ->Iterations(1)
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond);
   for (unsigned procs : {1u, 2u})
     benchmark::RegisterBenchmark(("chan_pingpong/procs:" + std::to_string(procs)).c_str(),
                                  chan_pingpong, procs)
-        ->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+        ->Iterations(1)
+        ->UseManualTime()
+        ->Unit(benchmark::kMillisecond);
   // The Go side runs skynet at GOMAXPROCS = NumCPU; so do we, under its name.
   unsigned ncpu = num_cpu();
   benchmark::RegisterBenchmark(("skynet/procs:" + std::to_string(ncpu)).c_str(), skynet, ncpu)
-      ->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+      ->Iterations(1)
+      ->UseManualTime()
+      ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("mutex_contention/procs:2", mutex_contention, 2u)
-      ->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+      ->Iterations(1)
+      ->UseManualTime()
+      ->Unit(benchmark::kMillisecond);
   for (unsigned procs : {1u, 2u})
     benchmark::RegisterBenchmark(("sleep_timers/procs:" + std::to_string(procs)).c_str(),
                                  sleep_timers, procs)
-        ->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+        ->Iterations(1)
+        ->UseManualTime()
+        ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("after_select/procs:2", after_select, 2u)
-      ->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+      ->Iterations(1)
+      ->UseManualTime()
+      ->Unit(benchmark::kMillisecond);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();
@@ -445,10 +460,9 @@ long pagetable_bytes() {
 // before the baseline. Default Ps (2 here), unguarded pooled stacks (as
 // before guarded ones pooled with MADV_GUARD_INSTALL; parked_mem_guarded
 // measures those, which in the mprotect fallback would stop near 32
-// thousand goroutines at vm.max_map_count), default stack size (256 KiB). The second figure, as Go's
-// parked_mem_with_pagetables, adds the page tables (VmPTE), which RSS leaves
-// out: each 4 KiB page-table page maps 2 MiB, 8 of our stacks.
-// guard: as above (parked_mem_guarded, no Go peer).
+// thousand goroutines at vm.max_map_count), default stack size (256 KiB). The second figure, as
+// Go's parked_mem_with_pagetables, adds the page tables (VmPTE), which RSS leaves out: each 4 KiB
+// page-table page maps 2 MiB, 8 of our stacks. guard: as above (parked_mem_guarded, no Go peer).
 void parked_mem(benchmark::State& state, bool guard) {
   constexpr int n = 100'000;
   double per = 0, per_with_pt = 0;
@@ -485,6 +499,8 @@ void parked_mem(benchmark::State& state, bool guard) {
 }
 BENCHMARK_CAPTURE(parked_mem, unguarded, false)->Name("parked_mem")->Iterations(1)->UseRealTime();
 BENCHMARK_CAPTURE(parked_mem, guarded, true)
-    ->Name("parked_mem_guarded")->Iterations(1)->UseRealTime();
+    ->Name("parked_mem_guarded")
+    ->Iterations(1)
+    ->UseRealTime();
 
 }  // namespace

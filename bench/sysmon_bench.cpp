@@ -101,7 +101,8 @@ void handoff_latency(benchmark::State& state) {
             auto t0 = clock_type::now();
             goro::blocking([&] { return read(fd[0], &c, 1); });
             auto t1 = *ran.recv();
-            if (i >= warmup) lat.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count());
+            if (i >= warmup)
+              lat.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count());
           }
         },
         one_p());

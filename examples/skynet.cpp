@@ -40,13 +40,15 @@ int main() {
   opts.stack_size = 64 * 1024;
   for (int round = 0; round < 3; round++) {
     auto t0 = std::chrono::steady_clock::now();
-    long sum = goro::run([] {
-      long result = 0;
-      skynet(0, 1'000'000, &result);
-      return result;
-    }, opts);
-    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-                    .count();
+    long sum = goro::run(
+        [] {
+          long result = 0;
+          skynet(0, 1'000'000, &result);
+          return result;
+        },
+        opts);
+    double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     std::printf("skynet: sum %ld over 1,111,111 goroutines in %.0f ms\n", sum, ms);
     if (sum != 499999500000L) {
       std::fprintf(stderr, "skynet: wrong sum, want 499999500000\n");

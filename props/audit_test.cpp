@@ -112,11 +112,10 @@ TEST_F(Audit, FreeListedButAliveIsReported) {
 
 // The stopper's own G (the curg of its M) claiming to be parked.
 TEST_F(Audit, CurgThatIsParkedIsReported) {
-  EXPECT_EXIT(stop_the_world_after([](g*, g*) {
-                goro::detail::getg()->status.store(gstatus::waiting);
-              }),
-              testing::ExitedWithCode(2),
-              "invariant violated: OneGPlace: goroutine [0-9]+ is waiting but is the curg of M");
+  EXPECT_EXIT(
+      stop_the_world_after([](g*, g*) { goro::detail::getg()->status.store(gstatus::waiting); }),
+      testing::ExitedWithCode(2),
+      "invariant violated: OneGPlace: goroutine [0-9]+ is waiting but is the curg of M");
 }
 
 // A G that is runnable yet still the curg of an M that holds no P. The

@@ -45,8 +45,8 @@ void check_gtest(Testable&& testable, int default_cases) {
   metadata.description = info->name();
   const auto& config = rc::detail::configuration();
   const auto result = rc::detail::checkProperty(
-      rc::detail::toProperty(std::forward<Testable>(testable)), metadata,
-      params_for(default_cases), rc::detail::globalTestListener(), config.reproduce);
+      rc::detail::toProperty(std::forward<Testable>(testable)), metadata, params_for(default_cases),
+      rc::detail::globalTestListener(), config.reproduce);
   if (result.template is<rc::detail::SuccessResult>()) {
     const auto success = result.template get<rc::detail::SuccessResult>();
     if (!success.distribution.empty()) {
@@ -67,16 +67,14 @@ void check_gtest(Testable&& testable, int default_cases) {
 // property's failure may not reproduce when RapidCheck re-runs the case to
 // describe it; the message printed here is then the only record of what the
 // check saw (ci/mutants.sh reads it).
-#define GORO_PROP_FAIL(msg)                                               \
-  do {                                                                    \
-    const std::string goro_prop_msg_ = (msg);                             \
-    std::cerr << "property failure: " << goro_prop_msg_ << std::endl;     \
-    RC_FAIL(goro_prop_msg_);                                              \
+#define GORO_PROP_FAIL(msg)                                           \
+  do {                                                                \
+    const std::string goro_prop_msg_ = (msg);                         \
+    std::cerr << "property failure: " << goro_prop_msg_ << std::endl; \
+    RC_FAIL(goro_prop_msg_);                                          \
   } while (0)
 
-#define GORO_PROP(Suite, Name, DefaultCases, ArgList)                          \
-  void goro_prop_##Suite##_##Name ArgList;                                     \
-  TEST(Suite, Name) {                                                          \
-    ::goro::props::check_gtest(&goro_prop_##Suite##_##Name, (DefaultCases));   \
-  }                                                                            \
+#define GORO_PROP(Suite, Name, DefaultCases, ArgList)                                            \
+  void goro_prop_##Suite##_##Name ArgList;                                                       \
+  TEST(Suite, Name) { ::goro::props::check_gtest(&goro_prop_##Suite##_##Name, (DefaultCases)); } \
   void goro_prop_##Suite##_##Name ArgList

@@ -95,34 +95,32 @@ void showValue(const thief_op& o, std::ostream& os) {
 }
 
 rc::Gen<owner_op> gen_owner_op() {
-  return rc::gen::map(
-      rc::gen::pair(rc::gen::weightedElement<int>({{8, owner_op::put},
-                                                   {3, owner_op::put_next},
-                                                   {2, owner_op::put_many},
-                                                   {6, owner_op::get},
-                                                   {2, owner_op::pause}}),
-                    rc::gen::inRange(1, 300)),
-      [](std::pair<int, int> x) {
-        owner_op o;
-        o.kind = static_cast<owner_op::kind_t>(x.first);
-        o.n = x.second;
-        return o;
-      });
+  return rc::gen::map(rc::gen::pair(rc::gen::weightedElement<int>({{8, owner_op::put},
+                                                                   {3, owner_op::put_next},
+                                                                   {2, owner_op::put_many},
+                                                                   {6, owner_op::get},
+                                                                   {2, owner_op::pause}}),
+                                    rc::gen::inRange(1, 300)),
+                      [](std::pair<int, int> x) {
+                        owner_op o;
+                        o.kind = static_cast<owner_op::kind_t>(x.first);
+                        o.n = x.second;
+                        return o;
+                      });
 }
 
 rc::Gen<thief_op> gen_thief_op() {
-  return rc::gen::map(
-      rc::gen::pair(rc::gen::weightedElement<int>({{6, thief_op::steal},
-                                                   {4, thief_op::steal_next},
-                                                   {2, thief_op::empty},
-                                                   {2, thief_op::pause}}),
-                    rc::gen::inRange(1, 2000)),
-      [](std::pair<int, int> x) {
-        thief_op o;
-        o.kind = static_cast<thief_op::kind_t>(x.first);
-        o.n = x.second;
-        return o;
-      });
+  return rc::gen::map(rc::gen::pair(rc::gen::weightedElement<int>({{6, thief_op::steal},
+                                                                   {4, thief_op::steal_next},
+                                                                   {2, thief_op::empty},
+                                                                   {2, thief_op::pause}}),
+                                    rc::gen::inRange(1, 2000)),
+                      [](std::pair<int, int> x) {
+                        thief_op o;
+                        o.kind = static_cast<thief_op::kind_t>(x.first);
+                        o.n = x.second;
+                        return o;
+                      });
 }
 
 void spin(int n) {
@@ -138,15 +136,15 @@ struct event {
   // runqput(next) does them as two atomic steps with the displaced G in
   // neither place in between, and thieves can observe that.
   enum kind_t { put, put_next, get, steal, steal_next, empty, kick } kind;
-  gid arg = 0;                 // put, put_next: the G put
-  std::vector<gid> out;        // get: 0 or 1 G; steal: the batch, oldest first
-  bool flag = false;           // get: inherit_time; empty: the answer
+  gid arg = 0;           // put, put_next: the G put
+  std::vector<gid> out;  // get: 0 or 1 G; steal: the batch, oldest first
+  bool flag = false;     // get: inherit_time; empty: the answer
   std::uint64_t inv = 0, resp = 0;
 };
 
 std::string show_event(const event& e) {
-  static const char* names[] = {"put", "put_next", "get", "steal", "steal_next", "empty?",
-                                "(kick old runnext to the ring)"};
+  static const char* names[] = {
+      "put", "put_next", "get", "steal", "steal_next", "empty?", "(kick old runnext to the ring)"};
   std::ostringstream os;
   os << "[" << e.inv << "," << e.resp << "] " << names[e.kind];
   if (e.kind == event::put || e.kind == event::put_next) os << " G" << e.arg;
@@ -208,9 +206,7 @@ struct qstate {
   // result in this state.
   bool step(const event& e) {
     switch (e.kind) {
-      case event::put:
-        put(e.arg);
-        return true;
+      case event::put: put(e.arg); return true;
       case event::put_next:
         kicked = runnext;
         runnext = e.arg;
@@ -229,8 +225,7 @@ struct qstate {
         if (e.out.size() != 1 || e.out[0] != ring.front() || e.flag) return false;
         ring.pop_front();
         return true;
-      case event::empty:
-        return e.flag == (ring.empty() && !runnext);
+      case event::empty: return e.flag == (ring.empty() && !runnext);
       case event::steal:
       case event::steal_next: {
         bool may_take_next = e.kind == event::steal_next;
@@ -564,7 +559,8 @@ void owner_and_thieves_linearizable() {
           if (o.inv < e.resp && e.inv < o.resp) overlapped = true;
       }
     std::string lost = exactly_once(r);
-    if (!lost.empty()) GORO_PROP_FAIL("exactly-once violated (repeat " + std::to_string(rep) + "):\n" + lost);
+    if (!lost.empty())
+      GORO_PROP_FAIL("exactly-once violated (repeat " + std::to_string(rep) + "):\n" + lost);
     lin_checker lc(r.threads, r.final);
     bool ok = lc.check();
     if (lc.budget_exceeded()) {
@@ -574,7 +570,7 @@ void owner_and_thieves_linearizable() {
     }
     if (!ok)
       GORO_PROP_FAIL("history not linearizable against the sequential run-queue model (repeat " +
-              std::to_string(rep) + "):\n" + show_history(r, lc.deepest()));
+                     std::to_string(rep) + "):\n" + show_history(r, lc.deepest()));
   }
   RC_CLASSIFY(start != 0, "wraps around 2^32");
   RC_CLASSIFY(stole, "a thief stole");
@@ -624,9 +620,8 @@ TEST(RunqConcurrent, CheckerAcceptsOverlapAndRejectsImpossible) {
   }
   // A G taken twice (a steal and a get after it both return G0).
   {
-    std::vector<std::vector<event>> h = {
-        {ev(event::put, 0, 1, {}, 0), ev(event::get, 4, 5, {0})},
-        {ev(event::steal, 2, 3, {0})}};
+    std::vector<std::vector<event>> h = {{ev(event::put, 0, 1, {}, 0), ev(event::get, 4, 5, {0})},
+                                         {ev(event::steal, 2, 3, {0})}};
     EXPECT_FALSE(lin_checker(h, empty_end).check());
   }
   // runqempty true while a G that was put before it is still queued.

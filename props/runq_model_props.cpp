@@ -22,9 +22,9 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <sstream>
 #include <string>
-#include <ostream>
 #include <vector>
 
 #include <rapidcheck/state.h>
@@ -50,10 +50,10 @@ struct pmodel {
 };
 
 struct model {
-  unsigned procs = 2;          // gomaxprocs, used by globrunqget's fair share
-  pmodel p[2];                 // P0 and P1
+  unsigned procs = 2;  // gomaxprocs, used by globrunqget's fair share
+  pmodel p[2];         // P0 and P1
   std::deque<gid> global;
-  gid next = 0;                // id of the next new G
+  gid next = 0;  // id of the next new G
 
   // runqput(pp, g, next) as Go defines it.
   void put(int pi, gid g, bool next) {
@@ -302,7 +302,8 @@ struct runq_get : cmd {
 struct runq_steal : cmd {
   int to, from;
   bool steal_runnext;
-  runq_steal(int to_, bool steal_runnext_) : to(to_), from(1 - to_), steal_runnext(steal_runnext_) {}
+  runq_steal(int to_, bool steal_runnext_)
+      : to(to_), from(1 - to_), steal_runnext(steal_runnext_) {}
   // runqsteal's precondition: the thief's own queue is empty (findrunnable
   // steals only after runqget found nothing).
   void checkPreconditions(const model& m) const override { RC_PRE(m.p[to].empty()); }
@@ -316,8 +317,8 @@ struct runq_steal : cmd {
     check_state(m, s);
   }
   void show(std::ostream& os) const override {
-    os << "RunqSteal(" << pname(to) << " <- " << pname(from)
-       << (steal_runnext ? ", runnext" : "") << ")";
+    os << "RunqSteal(" << pname(to) << " <- " << pname(from) << (steal_runnext ? ", runnext" : "")
+       << ")";
   }
 };
 
@@ -373,7 +374,8 @@ rc::Gen<cmd_sp> gen_command(const model& m) {
       {2, make<runq_put_many>(p01, rc::gen::inRange(1, 300))},
       {6, make<runq_get>(p01)},
       {4, steal},
-      {2, make<glob_runq_get>(p01, rc::gen::weightedElement<int>({{3, 0}, {1, 1}, {1, 7}, {1, 200}}))},
+      {2,
+       make<glob_runq_get>(p01, rc::gen::weightedElement<int>({{3, 0}, {1, 1}, {1, 7}, {1, 200}}))},
       {1, rc::gen::just(cmd_sp(std::make_shared<glob_runq_put>()))},
   });
 }

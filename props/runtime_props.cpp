@@ -62,27 +62,27 @@ using node_ptr = std::shared_ptr<const node>;
 
 struct action {
   enum kind_t {
-    work,        // acc = mix(acc, arg)
-    yield,       // goro::yield()
-    spawn,       // go child; its result is folded in at the next join
-    spawn_foreign,  // a new std::thread calls go(child); joined like spawn
-    spawn_detached, // go child; its result goes to the program-wide sum
-    fan_out,     // go arg leaves; the sum of their results is folded in at join
-    join,        // wait for the children spawned so far, fold their results
-    gomaxprocs,  // goro::gomaxprocs(arg)
-    pipe,        // a child sends arg values on a channel of capacity arg2 and
-                 // closes it; we receive until closed, folding in order
-    fan_in,      // arg2 producers send arg values each on one channel of
-                 // capacity arg3; a closer closes it after them; 2 consumers
-                 // sum what they receive: sum and count folded in
-    select_merge,  // two producers send arg values each on channels of
-                   // capacity 0 and arg2 and close them; we select over both
-                   // until both are closed: sum and count folded in
-    mutex_add,   // arg2 goroutines add 1 arg times each to a plain counter
-                 // under one goro::mutex: the final count is folded in
-    sleep,       // goro::sleep_for(arg microseconds)
-    blocking,    // goro::blocking (arg2 = 1: blocking_long) around a thread
-                 // sleep of arg microseconds
+    work,            // acc = mix(acc, arg)
+    yield,           // goro::yield()
+    spawn,           // go child; its result is folded in at the next join
+    spawn_foreign,   // a new std::thread calls go(child); joined like spawn
+    spawn_detached,  // go child; its result goes to the program-wide sum
+    fan_out,         // go arg leaves; the sum of their results is folded in at join
+    join,            // wait for the children spawned so far, fold their results
+    gomaxprocs,      // goro::gomaxprocs(arg)
+    pipe,            // a child sends arg values on a channel of capacity arg2 and
+                     // closes it; we receive until closed, folding in order
+    fan_in,          // arg2 producers send arg values each on one channel of
+                     // capacity arg3; a closer closes it after them; 2 consumers
+                     // sum what they receive: sum and count folded in
+    select_merge,    // two producers send arg values each on channels of
+                     // capacity 0 and arg2 and close them; we select over both
+                     // until both are closed: sum and count folded in
+    mutex_add,       // arg2 goroutines add 1 arg times each to a plain counter
+                     // under one goro::mutex: the final count is folded in
+    sleep,           // goro::sleep_for(arg microseconds)
+    blocking,        // goro::blocking (arg2 = 1: blocking_long) around a thread
+                     // sleep of arg microseconds
   } kind = work;
   std::uint32_t arg = 0;
   node_ptr child;  // spawn, spawn_foreign, spawn_detached
@@ -97,16 +97,15 @@ struct node {
 
 struct program {
   node_ptr root;
-  int nodes = 0;         // ids are 0..nodes-1
-  int leaves = 0;        // goroutines started by fan_out, counted separately
+  int nodes = 0;   // ids are 0..nodes-1
+  int leaves = 0;  // goroutines started by fan_out, counted separately
   std::string show() const;
 };
 
 void show_node(const node& n, std::ostream& os, int indent) {
-  static const char* names[] = {"work",     "yield",        "spawn",     "spawn_foreign",
-                                "spawn_detached", "fan_out", "join",      "gomaxprocs",
-                                "pipe",     "fan_in",       "select_merge", "mutex_add",
-                                "sleep",    "blocking"};
+  static const char* names[] = {
+      "work",       "yield", "spawn",  "spawn_foreign", "spawn_detached", "fan_out", "join",
+      "gomaxprocs", "pipe",  "fan_in", "select_merge",  "mutex_add",      "sleep",   "blocking"};
   os << std::string(indent, ' ') << "g" << n.id << ":\n";
   for (const action& a : n.body) {
     os << std::string(indent + 2, ' ') << names[a.kind];
@@ -157,9 +156,7 @@ node_ptr gen_node(int depth, int& next_id, int& leaves) {
     switch (a.kind) {
       case action::work: a.arg = *rc::gen::inRange<std::uint32_t>(0, 1000); break;
       case action::fan_out: a.arg = *rc::gen::inRange<std::uint32_t>(1, 300); break;
-      case action::gomaxprocs:
-        a.arg = *rc::gen::element<std::uint32_t>(1u, 2u, 3u, 8u);
-        break;
+      case action::gomaxprocs: a.arg = *rc::gen::element<std::uint32_t>(1u, 2u, 3u, 8u); break;
       case action::spawn:
       case action::spawn_foreign:
       case action::spawn_detached: a.child = gen_node(depth + 1, next_id, leaves); break;
@@ -352,10 +349,11 @@ std::uint64_t exec_node(const node& n, exec_env& env) {
         // moved-from chan is one, goro/chan.hpp), then selected on again.
         // NOLINTBEGIN(bugprone-use-after-move)
         while (open0 || open1) {
-          goro::select(goro::on_recv(c0, [&](std::optional<std::uint64_t> v) {
-                         if (v) sum += *v, count++;
-                         else open0 = false;
-                       }),
+          goro::select(goro::on_recv(c0,
+                                     [&](std::optional<std::uint64_t> v) {
+                                       if (v) sum += *v, count++;
+                                       else open0 = false;
+                                     }),
                        goro::on_recv(c1, [&](std::optional<std::uint64_t> v) {
                          if (v) sum += *v, count++;
                          else open1 = false;
@@ -448,9 +446,7 @@ std::uint64_t exec_node(const node& n, exec_env& env) {
   return acc;
 }
 
-std::chrono::seconds hang_limit() {
-  return goro_test::under_sanitizer ? 300s : 60s;
-}
+std::chrono::seconds hang_limit() { return goro_test::under_sanitizer ? 300s : 60s; }
 
 struct run_report {
   outcome got;
@@ -467,8 +463,8 @@ run_report run_program(const program& p, unsigned procs, bool guard) {
   const std::string seed = std::to_string(rc::detail::configuration().testParams.seed);
   goro_test::watchdog wd(hang_limit(), "runtime_props: RapidCheck seed=" + seed +
                                            " (replay the same cases: RC_PARAMS=\"seed=" + seed +
-                                           "\"); the program, at procs " +
-                                           std::to_string(procs) + ":\n" + p.show());
+                                           "\"); the program, at procs " + std::to_string(procs) +
+                                           ":\n" + p.show());
   goro::run(
       [&] {
         rep.got.root = exec_node(*p.root, env);
@@ -502,11 +498,10 @@ GORO_PROP(RuntimeProps, RandomProgramsMatchSequentialInterpreter, 300, ()) {
       GORO_PROP_FAIL("goroutines that did not run exactly once" + at + ":" + ids);
     }
     RC_ASSERT(r.leaf_runs == p.leaves);
-    if (!(r.got == want))
-      GORO_PROP_FAIL("result differs from the sequential interpreter" + at);
+    if (!(r.got == want)) GORO_PROP_FAIL("result differs from the sequential interpreter" + at);
     if (r.goroutines_left != 1)
       GORO_PROP_FAIL("census" + at + ": num_goroutine() = " + std::to_string(r.goroutines_left) +
-              " after every goroutine finished, want 1 (main)");
+                     " after every goroutine finished, want 1 (main)");
   }
   RC_CLASSIFY(p.nodes > 10, "over 10 goroutine nodes");
   RC_CLASSIFY(p.show().find("select_merge") != std::string::npos, "select");
@@ -525,13 +520,20 @@ TEST(RuntimeProps, HandBuiltProgramRunsAndMatches) {
   det->body = {{action::fan_out, 50, nullptr}, {action::work, 3, nullptr}};
   auto root = std::make_shared<node>();
   root->id = 0;
-  root->body = {{action::spawn, 0, leaf},       {action::gomaxprocs, 3, nullptr},
-                {action::spawn_detached, 0, det}, {action::join, 0, nullptr},
-                {action::work, 5, nullptr},     {action::fan_out, 20, nullptr},
-                {action::pipe, 30, nullptr, 0},  {action::pipe, 30, nullptr, 4},
-                {action::fan_in, 25, nullptr, 3, 1}, {action::select_merge, 20, nullptr, 2},
-                {action::mutex_add, 100, nullptr, 4}, {action::sleep, 100, nullptr},
-                {action::blocking, 200, nullptr, 0},  {action::blocking, 200, nullptr, 1}};
+  root->body = {{action::spawn, 0, leaf},
+                {action::gomaxprocs, 3, nullptr},
+                {action::spawn_detached, 0, det},
+                {action::join, 0, nullptr},
+                {action::work, 5, nullptr},
+                {action::fan_out, 20, nullptr},
+                {action::pipe, 30, nullptr, 0},
+                {action::pipe, 30, nullptr, 4},
+                {action::fan_in, 25, nullptr, 3, 1},
+                {action::select_merge, 20, nullptr, 2},
+                {action::mutex_add, 100, nullptr, 4},
+                {action::sleep, 100, nullptr},
+                {action::blocking, 200, nullptr, 0},
+                {action::blocking, 200, nullptr, 1}};
   program p{root, 3, 70};
   outcome want;
   want.root = interpret(*p.root, want.detached_sum);

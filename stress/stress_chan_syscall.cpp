@@ -53,10 +53,11 @@ TEST(Stress, ChannelPipelineAndMutexConserve) {
             // moved-from chan is one, goro/chan.hpp), then selected on again.
             // NOLINTBEGIN(bugprone-use-after-move)
             while (oa || ob) {
-              goro::select(goro::on_recv(ca, [&](std::optional<std::uint64_t> v) {
-                             if (v) out.send(*v + 1);
-                             else oa = false;
-                           }),
+              goro::select(goro::on_recv(ca,
+                                         [&](std::optional<std::uint64_t> v) {
+                                           if (v) out.send(*v + 1);
+                                           else oa = false;
+                                         }),
                            goro::on_recv(cb, [&](std::optional<std::uint64_t> v) {
                              if (v) out.send(*v + 1);
                              else ob = false;

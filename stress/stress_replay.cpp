@@ -138,7 +138,8 @@ TEST(ChaosReplay, SameSeedReplaysTheSameDecisions) {
   using namespace replay;
   const std::uint64_t a = 0x5eed0001, b = 0x5eed0002;
   std::string base = "/tmp/goro-chaos-replay." + std::to_string(getpid());
-  trace t1 = run_child(a, base + ".1"), t2 = run_child(a, base + ".2"), t3 = run_child(b, base + ".3");
+  trace t1 = run_child(a, base + ".1"), t2 = run_child(a, base + ".2"),
+        t3 = run_child(b, base + ".3");
   ASSERT_EQ(t1.seed, a) << "GORO_CHAOS_SEED was not used";
   ASSERT_EQ(t2.seed, a);
   ASSERT_EQ(t3.seed, b);

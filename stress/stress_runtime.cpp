@@ -220,12 +220,12 @@ TEST(Stress, CountedSchedulingEventsConserve) {
       "syscalls %llu (kernel detaches %llu) handoffs %llu (retakes %llu) preempts %llu+%llu "
       "async\n",
       (unsigned long long)end.events(), (unsigned long long)rounds, secs,
-      static_cast<double>(end.events()) / secs,
-      (unsigned long long)end.goroutines_created, (unsigned long long)end.goroutines_exited,
-      (unsigned long long)end.schedules, (unsigned long long)end.steals,
-      (unsigned long long)end.parks, (unsigned long long)end.readies,
-      (unsigned long long)end.syscalls, (unsigned long long)end.kernel_detaches,
-      (unsigned long long)end.handoffs, (unsigned long long)end.retakes, (unsigned long long)end.preempts_cooperative,
+      static_cast<double>(end.events()) / secs, (unsigned long long)end.goroutines_created,
+      (unsigned long long)end.goroutines_exited, (unsigned long long)end.schedules,
+      (unsigned long long)end.steals, (unsigned long long)end.parks,
+      (unsigned long long)end.readies, (unsigned long long)end.syscalls,
+      (unsigned long long)end.kernel_detaches, (unsigned long long)end.handoffs,
+      (unsigned long long)end.retakes, (unsigned long long)end.preempts_cooperative,
       (unsigned long long)end.preempts_async);
 }
 

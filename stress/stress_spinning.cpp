@@ -206,7 +206,7 @@ TEST(Stress, NeedspinningCounterexampleNoLostWakeup) {
             // Step 1 lets us go; if the round never gets there, inject
             // anyway so that G1 is readied.
             hold_until(s, [&] { return s.inject.load(); });
-            goro::go([&] {  // G2
+            goro::go([&] {     // G2
               g1_wait.done();  // readies G1 into this P's runnext
               s.readied.store(true);
               auto give_up = clk::now() + deadline;

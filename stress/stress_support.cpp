@@ -24,10 +24,10 @@ double budget_seconds() {
 std::uint64_t stress_seed() {
   static const std::uint64_t seed = [] {
     const char* env = std::getenv("GORO_STRESS_SEED");
-    std::uint64_t v =
-        env && *env ? std::strtoull(env, nullptr, 0)
-                    : static_cast<std::uint64_t>(clk::now().time_since_epoch().count()) *
-                          0x9E3779B97F4A7C15ull;
+    std::uint64_t v = env && *env
+                          ? std::strtoull(env, nullptr, 0)
+                          : static_cast<std::uint64_t>(clk::now().time_since_epoch().count()) *
+                                0x9E3779B97F4A7C15ull;
     std::printf("GORO_STRESS_SEED=%llu\n", (unsigned long long)v);
     return v;
   }();

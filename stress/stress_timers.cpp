@@ -71,11 +71,13 @@ TEST(Stress, TimersAndAsyncPreemptionUnderResize) {
   std::uint64_t reference[nseeds];
   std::thread([&] {  // not a goroutine: nothing preempts it
     for (int i = 0; i < nseeds; i++) reference[i] = spin_burst(0x1234u + i, burst_iters);
-  }).join();
+  })
+      .join();
   const std::uint64_t seed = stress_seed();
   // A lost wake-up would hang the run: say so rather than wait for ctest.
   goro_test::watchdog wd(
-      std::chrono::ceil<std::chrono::seconds>(std::chrono::duration<double>(budget_seconds() + 120)),
+      std::chrono::ceil<std::chrono::seconds>(
+          std::chrono::duration<double>(budget_seconds() + 120)),
       "TimersAndAsyncPreemption: HANG (GORO_STRESS_SEED=" + std::to_string(seed) + ")");
   std::int64_t waits = 0, early = 0, afters = 0, fired = 0, extra = 0, bad_spins = 0, bursts = 0;
   std::int64_t resizes = 0, rounds = 0;

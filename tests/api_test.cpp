@@ -1,10 +1,10 @@
 // The public API's contract: results, ids, errors, the process model.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <stdlib.h>
 #include <algorithm>
 #include <csignal>
 #include <vector>
-#include <stdlib.h>
 
 #include <stdexcept>
 #include <string>
@@ -80,9 +80,7 @@ TEST(ApiTest, RunAgainRightAfterMainExitsOnAnotherM) {
 }
 
 TEST(ApiTest, RunInsideRunThrows) {
-  goro::run([] {
-    EXPECT_THROW(goro::run([] {}), std::logic_error);
-  });
+  goro::run([] { EXPECT_THROW(goro::run([] {}), std::logic_error); });
 }
 
 TEST(ApiTest, RunFromAnotherThreadWhileRunningThrows) {
@@ -165,9 +163,7 @@ TEST(ApiTest, OptionsAreValidatedWithClearMessages) {
   setenv("GORO_MAXPROCS", "3", 1);
   EXPECT_EQ(goro::run([] { return goro::gomaxprocs(); }), 3u);
   unsetenv("GORO_MAXPROCS");
-  goro::run([] {
-    EXPECT_THROW(goro::gomaxprocs(2000), std::invalid_argument);
-  }, procs(1));
+  goro::run([] { EXPECT_THROW(goro::gomaxprocs(2000), std::invalid_argument); }, procs(1));
 }
 
 TEST(ApiTest, GuardedStacksReportTheMapLimitInGo) {
@@ -220,16 +216,17 @@ __attribute__((noinline)) int recurse_forever(int n) {
 
 TEST(ApiDeathTest, ExceptionInGoroutineEndsProcessNamingIt) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_EXIT(goro::run(
-                  [] {
-                    goro::wait_group wg;
-                    wg.add(1);
-                    goro::go([] { throw std::runtime_error("boom in a goroutine"); });
-                    wg.wait();
-                  },
-                  procs(2)),
-              ::testing::ExitedWithCode(2),
-              "panic: boom in a goroutine \\[std::runtime_error\\][^$]*goroutine [0-9]+ \\[running\\]");
+  EXPECT_EXIT(
+      goro::run(
+          [] {
+            goro::wait_group wg;
+            wg.add(1);
+            goro::go([] { throw std::runtime_error("boom in a goroutine"); });
+            wg.wait();
+          },
+          procs(2)),
+      ::testing::ExitedWithCode(2),
+      "panic: boom in a goroutine \\[std::runtime_error\\][^$]*goroutine [0-9]+ \\[running\\]");
 }
 
 TEST(ApiDeathTest, GuardPageStopsStackOverflow) {
@@ -242,9 +239,7 @@ TEST(ApiDeathTest, GuardPageStopsStackOverflow) {
                   [] {
                     goro::wait_group wg;
                     wg.add(1);
-                    goro::go([] {
-                      recurse_forever(0);
-                    });
+                    goro::go([] { recurse_forever(0); });
                     wg.wait();
                   },
                   o),

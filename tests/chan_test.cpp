@@ -532,7 +532,7 @@ TEST(ChanTrySend, RvaluesConstLvaluesAndMoveOnlyValues) {
     const std::string hello = "hello";
     EXPECT_TRUE(s.try_send(hello));  // const lvalue: copied
     EXPECT_EQ(hello, "hello");
-    std::string big(64, 'x');  // beyond the small-string buffer: a move empties it
+    std::string big(64, 'x');                  // beyond the small-string buffer: a move empties it
     EXPECT_FALSE(s.try_send(std::move(big)));  // full: the rvalue is left intact
     // That a failed try_send did not move from big is what this checks.
     // NOLINTNEXTLINE(bugprone-use-after-move)

@@ -24,8 +24,8 @@
 #include "watchdog.hpp"
 
 using namespace std::chrono_literals;
-using ::testing::HasSubstr;
 using goro_test::watchdog;
+using ::testing::HasSubstr;
 
 namespace {
 
@@ -149,9 +149,7 @@ TEST_P(DeadlockProcs, AGoroutineWaitingForTheNetworkIsNotADeadlock) {
 TEST_P(DeadlockProcs, TheRuntimeRunsAgainAfterADeadlock) {
   watchdog wd(30s);
   goro::chan<int> c(0);
-  EXPECT_THROW(goro::run([&] { c.recv(); },
-                         procs(GetParam())),
-               goro::deadlock);
+  EXPECT_THROW(goro::run([&] { c.recv(); }, procs(GetParam())), goro::deadlock);
   EXPECT_EQ(goro::run([] { return 5; }, procs(GetParam())), 5);
 }
 

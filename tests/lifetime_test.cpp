@@ -341,7 +341,8 @@ TEST(Lifetime, ForeignTryRecvAndUnlockRacingTheEndOfRun) {
               for (;;) {
                 mu.lock();
                 mu.unlock();
-                goro::preempt_point();  // run waits for a scheduling point (no async preemption under TSan)
+                goro::preempt_point();  // run waits for a scheduling point (no async preemption
+                                        // under TSan)
               }
             });
           }
@@ -471,8 +472,7 @@ TEST(Lifetime, RunDoesNotWaitForBlockingCallsInFlight) {
             goro::blocking([&] {
               in_call++;
               auto until = clock_type::now() + 3s;
-              while (!release.load() && clock_type::now() < until)
-                std::this_thread::sleep_for(1ms);
+              while (!release.load() && clock_type::now() < until) std::this_thread::sleep_for(1ms);
               out_of_call++;
             });
           });

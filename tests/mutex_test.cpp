@@ -374,7 +374,8 @@ TEST(MutexTest, DestroyedWhileAnInterruptedUnlockResumes) {
     goro::mutex mu;
     int left = 3;  // guarded by mu: one use each by the thread and two goroutines
   };
-  struct sigaction sa {}, old {};
+  struct sigaction sa {
+  }, old{};
   sa.sa_handler = interrupted::stall;
   sigemptyset(&sa.sa_mask);
   ASSERT_EQ(sigaction(SIGUSR2, &sa, &old), 0);

@@ -26,9 +26,9 @@
 #include "watchdog.hpp"
 
 using namespace std::chrono_literals;
-using ::testing::HasSubstr;
 using goro::net::tcp_conn;
 using goro::net::tcp_listener;
+using ::testing::HasSubstr;
 using clock_type = std::chrono::steady_clock;
 using goro_test::watchdog;
 
@@ -122,8 +122,7 @@ TEST(NetTest, EchoServerWithAThousandConcurrentConnections) {
     getrlimit(RLIMIT_NOFILE, &rl);
   }
   if (rl.rlim_cur < 2 * nconns + 100)
-    GTEST_SKIP() << "RLIMIT_NOFILE hard limit " << rl.rlim_max << " is below "
-                 << 2 * nconns + 100;
+    GTEST_SKIP() << "RLIMIT_NOFILE hard limit " << rl.rlim_max << " is below " << 2 * nconns + 100;
   std::atomic<int> ok{0}, peak_threads{0};
   goro::run(
       [&] {
@@ -209,8 +208,8 @@ TEST(NetTest, AFullBacklogLosesNoAcknowledgedByte) {
         ln.close();
       },
       procs(2));
-  std::printf("full backlog: %d of %d echoed intact, %d failed with an error\n", ok.load(),
-              nconns, reset.load());
+  std::printf("full backlog: %d of %d echoed intact, %d failed with an error\n", ok.load(), nconns,
+              reset.load());
   EXPECT_EQ(corrupt.load(), 0);
   EXPECT_EQ(ok.load() + reset.load(), nconns);
   EXPECT_GT(ok.load(), 0);
@@ -337,7 +336,8 @@ TEST(NetTest, DeadlineSetByAnotherGoroutineWakesAParkedRead) {
         auto conns = connected_pair();
         tcp_conn client = conns.first, server = conns.second;
         goro::chan<int> err = reader_outcome(server);
-        goro::sleep_for(20ms);  // let the reader park (if it has not, it fails at once: same result)
+        goro::sleep_for(
+            20ms);  // let the reader park (if it has not, it fails at once: same result)
         server.set_deadline(clock_type::now() - 1s);  // already past
         EXPECT_EQ(*err.recv(), ETIMEDOUT);
       },
@@ -350,7 +350,7 @@ TEST(NetTest, WriteDeadlineWhenThePeerNeverReads) {
       [] {
         auto conns = connected_pair();
         tcp_conn client = conns.first, server = conns.second;  // never reads
-        std::string big(64 << 20, 'z');  // far more than both socket buffers
+        std::string big(64 << 20, 'z');                        // far more than both socket buffers
         client.set_write_deadline(clock_type::now() + 100ms);
         try {
           client.write(big);
@@ -701,9 +701,8 @@ TEST(NetTest, AClosedSocketsDeadlinesDoNotHideADeadlock) {
 TEST(NetTest, ASocketFromBeforeRunDoesNotHoldTheOnlyP) {
   watchdog wd(std::chrono::seconds(30));
   auto use_at_procs1 = [](tcp_conn client, tcp_conn server) {
-    return goro::run(
-        [client, server] { return yield_beside_a_parked_reader(client, server); },
-        procs(1));
+    return goro::run([client, server] { return yield_beside_a_parked_reader(client, server); },
+                     procs(1));
   };
   auto before = connected_pair();  // no runtime yet: the calls block this thread
   EXPECT_EQ(use_at_procs1(before.first, before.second), 1000);

@@ -15,8 +15,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <string>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -34,9 +34,9 @@ using clock_type = std::chrono::steady_clock;
 
 using goro_test::async_available;
 
-#define SKIP_WITHOUT_ASYNC()                                                                 \
-  if (!async_available())                                                                    \
-  GTEST_SKIP() << "asynchronous preemption is unavailable here (ThreadSanitizer defers "     \
+#define SKIP_WITHOUT_ASYNC()                                                             \
+  if (!async_available())                                                                \
+  GTEST_SKIP() << "asynchronous preemption is unavailable here (ThreadSanitizer defers " \
                   "signals; under AddressSanitizer it is off, see spec/preemption.md)"
 
 goro::options opts(unsigned procs, std::chrono::microseconds slice) {
@@ -134,7 +134,8 @@ void slow_handler(int) {
 TEST(PreemptTest, SignalHandlerIsNeverPreempted) {
   SKIP_WITHOUT_ASYNC();
   goro_test::watchdog dog(60s);
-  struct sigaction sa {}, old {};
+  struct sigaction sa {
+  }, old{};
   sa.sa_handler = slow_handler;
   sigemptyset(&sa.sa_mask);
   ASSERT_EQ(sigaction(SIGUSR1, &sa, &old), 0);
@@ -247,14 +248,18 @@ std::uint64_t magic_static() {
 TEST(PreemptTest, PreemptedMagicStaticInitializerDoesNotDeadlockOneP) {
   SKIP_WITHOUT_ASYNC();
   std::atomic<int> wrong{0};
-  stays_live(1, [&] { if (magic_static<1>() != 1001) wrong++; });
+  stays_live(1, [&] {
+    if (magic_static<1>() != 1001) wrong++;
+  });
   EXPECT_EQ(wrong.load(), 0);
 }
 
 TEST(PreemptTest, PreemptedMagicStaticInitializerDoesNotDeadlockTwoPs) {
   SKIP_WITHOUT_ASYNC();
   std::atomic<int> wrong{0};
-  stays_live(2, [&] { if (magic_static<2>() != 1002) wrong++; });
+  stays_live(2, [&] {
+    if (magic_static<2>() != 1002) wrong++;
+  });
   EXPECT_EQ(wrong.load(), 0);
 }
 

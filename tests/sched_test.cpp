@@ -126,8 +126,7 @@ TEST(SchedTest, GomaxprocsChangedUnderLoadLosesNothing) {
             }
             wg.done();
           });
-        for (unsigned n : {4u, 1u, 3u, 8u, 2u, 1u, 5u, 2u})
-          previous.push_back(goro::gomaxprocs(n));
+        for (unsigned n : {4u, 1u, 3u, 8u, 2u, 1u, 5u, 2u}) previous.push_back(goro::gomaxprocs(n));
         wg.wait();
         EXPECT_EQ(goro::gomaxprocs(), 2u);
       },

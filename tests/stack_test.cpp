@@ -377,8 +377,8 @@ void user_segv_plain(int) {
 // went through, and goro's handler was in front of it (so the fault really
 // was passed on, not just never intercepted).
 int user_handler_child(bool siginfo) {
-  user_page = static_cast<char*>(mmap(nullptr, stack_allocator::page_size(), PROT_NONE,
-                                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  user_page = static_cast<char*>(
+      mmap(nullptr, stack_allocator::page_size(), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
   if (user_page == MAP_FAILED) return 10;
   struct sigaction sa;
   std::memset(&sa, 0, sizeof sa);

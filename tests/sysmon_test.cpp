@@ -3,11 +3,12 @@
 #include <cxxabi.h>
 #include <elf.h>
 #include <fcntl.h>
-#include <link.h>
 #include <gtest/gtest.h>
+#include <link.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <dirent.h>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -15,7 +16,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <dirent.h>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -112,8 +112,9 @@ TEST(SysmonTest, PreemptPointLetsASleeperRunWithoutSignals) {
       goro::preempt_point();
     }
   });
-  std::printf("sleeper beside a spinner with preempt_point, procs 1: worst %.2f ms, median %.2f ms\n",
-              l.worst, l.median);
+  std::printf(
+      "sleeper beside a spinner with preempt_point, procs 1: worst %.2f ms, median %.2f ms\n",
+      l.worst, l.median);
   EXPECT_LT(l.worst, 100.0);
 }
 
@@ -273,8 +274,7 @@ TEST(SysmonTest, AsyncPreemptionNeverLandsInsideMalloc) {
               // the allocator calls, often, and must never land inside them.
               std::size_t n = 16 + (rounds * 37 + w) % 4000;
               auto* p = static_cast<unsigned char*>(std::malloc(n));
-              for (std::size_t i = 0; i < n; i++)
-                p[i] = static_cast<unsigned char>(i * 7 + rounds);
+              for (std::size_t i = 0; i < n; i++) p[i] = static_cast<unsigned char>(i * 7 + rounds);
               auto* q = static_cast<unsigned char*>(std::realloc(p, n * 2));
               for (std::size_t i = 0; i < n; i++)
                 if (q[i] != static_cast<unsigned char>(i * 7 + rounds)) std::abort();

@@ -44,9 +44,9 @@ TEST(TimeTest, AfterIsASelectTimeout) {
         goro::chan<int> never;  // nobody sends
         auto t0 = clock_type::now();
         int got = -1;
-        std::size_t which =
-            goro::select(goro::on_recv(never, [&](std::optional<int> v) { got = v.value_or(-2); }),
-                         goro::on_recv(goro::after(20ms)));
+        std::size_t which = goro::select(
+            goro::on_recv(never, [&](std::optional<int> v) { got = v.value_or(-2); }),
+            goro::on_recv(goro::after(20ms)));
         EXPECT_EQ(which, 1u) << "the timeout case should have run";
         EXPECT_EQ(got, -1);
         EXPECT_GE(clock_type::now() - t0, 20ms);

@@ -159,9 +159,7 @@ class chan {
   // channel is closed, as Go's non-blocking send panics.
   [[nodiscard]] bool try_send(T& v) { return detail::chan_try_send(h_, &v); }
   [[nodiscard]] bool try_send(T&& v) { return detail::chan_try_send(h_, &v); }
-  [[nodiscard]] bool try_send(const T& v)
-    requires std::is_copy_constructible_v<T>
-  {
+  [[nodiscard]] bool try_send(const T& v) requires std::is_copy_constructible_v<T> {
     T copy(v);
     return detail::chan_try_send(h_, &copy);
   }

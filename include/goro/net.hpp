@@ -135,7 +135,7 @@ class GORO_API tcp_conn {
   }
 
   int native_handle() const;
-  std::string local_address() const;   // "127.0.0.1:4000", "[::1]:4000"
+  std::string local_address() const;  // "127.0.0.1:4000", "[::1]:4000"
   std::string remote_address() const;
   explicit operator bool() const { return static_cast<bool>(s_); }
 

@@ -126,8 +126,8 @@ template <class... Cases>
 std::size_t select(Cases&&... cases) {
   constexpr std::size_t n = sizeof...(Cases);
   static_assert(n > 0, "goro::select: needs at least one case");
-  constexpr std::size_t ndefault =
-      (std::size_t{0} + ... + detail::is_default_case<std::decay_t<Cases>>::value);
+  constexpr std::size_t ndefault = (std::size_t{0} + ... +
+                                    detail::is_default_case<std::decay_t<Cases>>::value);
   static_assert(ndefault <= 1, "goro::select: at most one on_default");
   constexpr std::size_t nchan = n - ndefault;
 

@@ -84,9 +84,9 @@ inline void fence(std::memory_order mo) { std::atomic_thread_fence(mo); }
 inline constexpr bool relacy_build = true;
 
 // The caller's position, for Relacy's history (its `$`).
-#define GORO_RL_HERE_PARAMS                                                    \
+#define GORO_RL_HERE_PARAMS                                                           \
   const char *rl_func = __builtin_FUNCTION(), const char *rl_file = __builtin_FILE(), \
-  unsigned rl_line = __builtin_LINE()
+             unsigned rl_line = __builtin_LINE()
 #define GORO_RL_HERE ::rl::debug_info(rl_func, rl_file, rl_line)
 
 constexpr rl::memory_order rl_order(std::memory_order mo) {
@@ -122,14 +122,14 @@ class atomic {
   bool compare_exchange_strong(T& expected, T desired, std::memory_order success,
                                std::memory_order failure, GORO_RL_HERE_PARAMS) {
     rl::debug_info here = GORO_RL_HERE;
-    return a_.compare_exchange_strong(expected, desired, rl_order(success), here,
-                                      rl_order(failure), here);
+    return a_.compare_exchange_strong(expected, desired, rl_order(success), here, rl_order(failure),
+                                      here);
   }
   bool compare_exchange_weak(T& expected, T desired, std::memory_order success,
                              std::memory_order failure, GORO_RL_HERE_PARAMS) {
     rl::debug_info here = GORO_RL_HERE;
-    return a_.compare_exchange_weak(expected, desired, rl_order(success), here,
-                                    rl_order(failure), here);
+    return a_.compare_exchange_weak(expected, desired, rl_order(success), here, rl_order(failure),
+                                    here);
   }
   T fetch_add(T v, std::memory_order mo, GORO_RL_HERE_PARAMS) {
     return a_.fetch_add(v, rl_order(mo), GORO_RL_HERE);

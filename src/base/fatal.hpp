@@ -15,11 +15,11 @@ namespace goro::detail {
 // must be free of side effects and of synchronization: it may read shared
 // state only relaxed (a check never orders anything the shipped program
 // does not).
-#define GORO_INVARIANT(cond, ...)                                            \
-  do {                                                                       \
-    if constexpr (::goro::detail::checked) {                                 \
+#define GORO_INVARIANT(cond, ...)                                             \
+  do {                                                                        \
+    if constexpr (::goro::detail::checked) {                                  \
       if (!(cond)) ::goro::detail::fatal("invariant violated: " __VA_ARGS__); \
-    }                                                                        \
+    }                                                                         \
   } while (0)
 
 }  // namespace goro::detail

@@ -6,8 +6,8 @@
 #include <cstddef>
 
 // Sanitizer detection (GORO_TSAN, GORO_ASAN) and <sanitizer/tsan_interface.h>.
-#include "goro/detail/sanitizer.hpp"
 #include "base/build_config.hpp"  // the tsan and asan constants
+#include "goro/detail/sanitizer.hpp"
 
 #ifdef GORO_ASAN
 #include <sanitizer/asan_interface.h>
@@ -30,7 +30,7 @@ struct fiber_san {
 #ifdef GORO_ASAN
   const void* stack_lo = nullptr;  // the stack ASan should consider live
   std::size_t stack_size = 0;
-  void* fake_stack = nullptr;      // ASan's fake-stack save slot
+  void* fake_stack = nullptr;  // ASan's fake-stack save slot
 #endif
 };
 
@@ -107,7 +107,7 @@ inline void san_destroy(fiber_san& f) {
 // libstdc++'s __cxa_eh_globals (the Itanium C++ ABI's, without ARM EHABI's
 // extra field); both g++ and clang++ use libstdc++ here.
 struct eh_state {
-  void* caught = nullptr;    // __cxa_exception* caughtExceptions
+  void* caught = nullptr;     // __cxa_exception* caughtExceptions
   unsigned int uncaught = 0;  // uncaughtExceptions
 };
 

@@ -96,7 +96,7 @@ void pass_on(int sig, siginfo_t* info, void* uctx) {
 // larger than a page can step over the guard into the memory below it
 // (another pooled stack's top): that is not caught here, as in C generally.
 __attribute__((no_sanitize("address", "undefined"))) void segv_handler(int sig, siginfo_t* info,
-                                                                        void* uctx) {
+                                                                       void* uctx) {
   int saved_errno = errno;
   if (g* gp = getg(); gp && gp->stk && info) {
     auto a = reinterpret_cast<std::uintptr_t>(info->si_addr);

@@ -149,8 +149,8 @@ void stack_allocator::refill_pool_locked() {
 stack stack_allocator::allocate() {
   if (mode_ == guard_mode::mprotect) {
     const std::size_t ps = page_size();
-    void* p = mmap(nullptr, size_ + ps, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
+    void* p = mmap(nullptr, size_ + ps, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+                   0);
     if (p == MAP_FAILED) return {};
     // The lowest page stays PROT_NONE: a stack overflow faults there.
     if (mprotect(static_cast<char*>(p) + ps, size_, PROT_READ | PROT_WRITE) != 0) {

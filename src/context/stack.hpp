@@ -12,8 +12,8 @@
 namespace goro::detail {
 
 struct stack {
-  void* lo = nullptr;      // lowest usable byte; the stack grows down toward it
-  std::size_t size = 0;    // usable bytes
+  void* lo = nullptr;    // lowest usable byte; the stack grows down toward it
+  std::size_t size = 0;  // usable bytes
   void* hi() const { return static_cast<char*>(lo) + size; }
   explicit operator bool() const { return lo != nullptr; }
 };
@@ -155,7 +155,7 @@ class stack_allocator {
   std::size_t size_;
   guard_mode mode_;
   std::mutex mu_;
-  std::vector<stack> pool_;                      // pooled modes: free stacks
+  std::vector<stack> pool_;                            // pooled modes: free stacks
   std::vector<std::pair<void*, std::size_t>> chunks_;  // pooled modes: mappings
   std::size_t live_ = 0;
 };

@@ -93,9 +93,8 @@ std::string sock_name(int fd, bool peer) {
 // "goro::net: read 127.0.0.1:4000", naming the peer (or the local address
 // of a listener) so a log line tells which connection failed.
 std::string op_name(const socket_state& s, const char* op) {
-  std::string where = s.closed.load(std::memory_order_relaxed)
-                          ? std::string("(closed)")
-                          : sock_name(s.fd, !s.listener);
+  std::string where = s.closed.load(std::memory_order_relaxed) ? std::string("(closed)")
+                                                               : sock_name(s.fd, !s.listener);
   return std::string("goro::net: ") + op + " " + where;
 }
 
@@ -103,8 +102,7 @@ std::string op_name(const socket_state& s, const char* op) {
   if (err == ETIMEDOUT) throw timeout_error(op_name(s, op) + ": i/o timeout");
   if (err == EBADF)
     throw std::system_error(EBADF, std::generic_category(),
-                            std::string("goro::net: ") + op +
-                                ": use of closed network connection");
+                            std::string("goro::net: ") + op + ": use of closed network connection");
   throw std::system_error(err, std::generic_category(), op_name(s, op));
 }
 
@@ -192,7 +190,8 @@ tcp_conn tcp_conn::dial(std::string_view host, std::uint16_t port,
   resolved addrs;
   resolve(host, port, false, addrs);
   // Saturated: nanoseconds::max() gives INT64_MAX, which is none.
-  std::int64_t dl = timeout.count() > 0 ? gd::saturating_deadline(gd::nanotime(), timeout.count()) : 0;
+  std::int64_t dl = timeout.count() > 0 ? gd::saturating_deadline(gd::nanotime(), timeout.count())
+                                        : 0;
   if (dl == INT64_MAX) dl = 0;
   int last_err = EHOSTUNREACH;
   for (addrinfo* ai = addrs.list; ai; ai = ai->ai_next) {

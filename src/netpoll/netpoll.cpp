@@ -166,8 +166,12 @@ void deadline_fire(polldesc* pd, poll_mode mode) {
   pd->lock.unlock();
   if (w) ready(w);
 }
-void deadline_fire_read(timer* t) { deadline_fire(static_cast<polldesc*>(t->arg), poll_mode::read); }
-void deadline_fire_write(timer* t) { deadline_fire(static_cast<polldesc*>(t->arg), poll_mode::write); }
+void deadline_fire_read(timer* t) {
+  deadline_fire(static_cast<polldesc*>(t->arg), poll_mode::read);
+}
+void deadline_fire_write(timer* t) {
+  deadline_fire(static_cast<polldesc*>(t->arg), poll_mode::write);
+}
 
 // Caller holds pd->lock; pd is open and belongs to no running runtime (its
 // rtgen is another's, or 0). Registers pd's fd with rt's epoll instance and

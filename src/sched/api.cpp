@@ -10,9 +10,7 @@
 
 namespace goro::detail {
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 sched_stats read_sched_stats(runtime& rt) {
   sched_stats st;
@@ -30,7 +28,7 @@ sched_stats read_sched_stats(runtime& rt) {
   // Every P ever made, removed ones too (theirs are zero once folded).
   for (std::uint32_t i = 0; i < max_procs; i++) {
     p* pp = rt.allp[i].load(std::memory_order_acquire);  // pairs with its release store
-    if (!pp) break;  // allp fills from 0 and never shrinks
+    if (!pp) break;                                      // allp fills from 0 and never shrinks
     add(pp->stat);
     created += static_cast<std::int64_t>(pp->ncreated.load(std::memory_order_relaxed));
     exited += static_cast<std::int64_t>(pp->nfinished.load(std::memory_order_relaxed));
@@ -82,13 +80,11 @@ unsigned gomaxprocs(unsigned n) {
                                 std::to_string(max_procs) + " (0 only reads the value)");
   if (!mp || !mp->curg.load(std::memory_order_relaxed))
     throw std::logic_error("goro::gomaxprocs: setting it requires a goroutine");
-  if (!mp->p_)
-    throw std::logic_error("goro::gomaxprocs: cannot be set inside goro::blocking()");
+  if (!mp->p_) throw std::logic_error("goro::gomaxprocs: cannot be set inside goro::blocking()");
   if (n > rt->opts.max_threads)
-    throw std::invalid_argument("goro::gomaxprocs(" + std::to_string(n) +
-                                "): more Ps than goro::options::max_threads = " +
-                                std::to_string(rt->opts.max_threads) +
-                                " allows (each P needs an OS thread)");
+    throw std::invalid_argument(
+        "goro::gomaxprocs(" + std::to_string(n) + "): more Ps than goro::options::max_threads = " +
+        std::to_string(rt->opts.max_threads) + " allows (each P needs an OS thread)");
   // One stop-the-world at a time: world_sema parks other callers. Parking
   // may resume us on another M, so fetch the M again afterwards.
   rt->world_sema.acquire();
@@ -120,6 +116,5 @@ std::uint64_t goid() {
 }
 
 bool in_goroutine() { return getg() != nullptr; }
-
 
 }  // namespace goro

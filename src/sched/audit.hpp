@@ -137,8 +137,8 @@ inline std::vector<std::pair<const g*, const char*>> audit_snapshot(runtime& rt)
     pl.freelisted = true;
     gstatus s = gp->status.load(std::memory_order_relaxed);
     if (s != gstatus::dead)
-      fatal("invariant violated: OneGPlace: goroutine %llu on %s is %s, want dead", gid(gp),
-            where, gstatus_name(s));
+      fatal("invariant violated: OneGPlace: goroutine %llu on %s is %s, want dead", gid(gp), where,
+            gstatus_name(s));
   };
 
   std::uint32_t procs = rt.gomaxprocs.load(std::memory_order_relaxed);
@@ -186,8 +186,8 @@ inline std::vector<std::pair<const g*, const char*>> audit_snapshot(runtime& rt)
     // go of it yet. Only an M without a P: the stopper's G is running.
     if (s == gstatus::runnable && !mp->p_) continue;
     if (s != gstatus::running && s != gstatus::syscall)
-      fatal("invariant violated: OneGPlace: goroutine %llu is %s but is the curg of M%lld",
-            gid(gp), gstatus_name(s), (long long)mp->id);
+      fatal("invariant violated: OneGPlace: goroutine %llu is %s but is the curg of M%lld", gid(gp),
+            gstatus_name(s), (long long)mp->id);
   }
 
   std::vector<std::pair<const g*, const char*>> transient;
@@ -272,7 +272,8 @@ inline void audit_stopped_world(runtime& rt) {
     std::this_thread::sleep_for(std::chrono::microseconds(50));
     std::vector<std::pair<const g*, const char*>> now = audit_snapshot(rt);
     std::erase_if(pending, [&](const auto& e) {
-      return std::none_of(now.begin(), now.end(), [&](const auto& f) { return f.first == e.first; });
+      return std::none_of(now.begin(), now.end(),
+                          [&](const auto& f) { return f.first == e.first; });
     });
     for (auto& e : pending)
       for (auto& f : now)

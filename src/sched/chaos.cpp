@@ -17,8 +17,8 @@ std::uint64_t splitmix64(std::uint64_t x) noexcept {
 
 chaos_decision chaos_decide(std::uint64_t seed, std::int64_t stream, std::uint32_t site,
                             std::uint64_t visit) noexcept {
-  std::uint64_t x = splitmix64(seed ^ splitmix64(static_cast<std::uint64_t>(stream) ^
-                                                 splitmix64(site ^ splitmix64(visit))));
+  std::uint64_t x = splitmix64(
+      seed ^ splitmix64(static_cast<std::uint64_t>(stream) ^ splitmix64(site ^ splitmix64(visit))));
   unsigned r = static_cast<unsigned>(x % 64);
   if (r == 0) return {chaos_action::yield, 0};
   if (r == 1) return {chaos_action::sleep, static_cast<std::uint32_t>((x >> 8) % 20000)};
@@ -95,7 +95,7 @@ std::atomic<std::int64_t> foreign_streams{0};
 // which holds a nopreempt and never switches, so the address does not go
 // stale (shared/design.md, "thread_local across a switch").
 struct chaos_tls {
-  const void* m;           // the M the stream belongs to (nullptr: foreign)
+  const void* m;  // the M the stream belongs to (nullptr: foreign)
   const void* rt;
   std::uint64_t gen;
   std::int64_t stream;
@@ -103,7 +103,7 @@ struct chaos_tls {
   static constexpr int nsites = 128;
   std::uint32_t site[nsites];  // open addressing on the site id; 0 = empty
   std::uint64_t visits[nsites];
-  std::uint64_t overflow;      // visits of sites past the table (never in practice)
+  std::uint64_t overflow;  // visits of sites past the table (never in practice)
   trace_buf* buf;
 };
 thread_local chaos_tls tls;

@@ -77,10 +77,9 @@ struct chaos_trace_entry {
 // definition.
 void chaos_point(const char* file, int line, chaos_site site) noexcept;
 #define GORO_CHAOS_POINT() GORO_CHAOS_AT(::goro::detail::chaos_site::generic)
-#define GORO_CHAOS_AT(site)                                                      \
-  do {                                                                           \
-    if constexpr (::goro::detail::chaos)                                         \
-      ::goro::detail::chaos_point(__FILE__, __LINE__, site);                     \
+#define GORO_CHAOS_AT(site)                                                                     \
+  do {                                                                                          \
+    if constexpr (::goro::detail::chaos) ::goro::detail::chaos_point(__FILE__, __LINE__, site); \
   } while (0)
 
 // The process's seed (GORO_CHAOS_SEED or fresh; printed on first use).

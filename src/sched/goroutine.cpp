@@ -100,8 +100,7 @@ void gopark(post_switch_fn unlockf, void* arg, wait_reason reason) {
   // request is honoured at the next park or ready.
   if (mp->p_->preempt.load(std::memory_order_relaxed)) {
     // take_next's acq_rel: as runqget's CAS of runnext, which thieves race.
-    if (g* next = mp->p_->runq.take_next())
-      runqput(*mp->rt, mp->p_, next, false);
+    if (g* next = mp->p_->runq.take_next()) runqput(*mp->rt, mp->p_, next, false);
   }
   switch_from_g(mp, gp, unlockf, arg);
   // Readied: the wait queue no longer holds us, so the record of how to

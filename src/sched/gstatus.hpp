@@ -52,9 +52,8 @@ inline void casgstatus(g* gp, gstatus from, gstatus to, const char* where) {
             where, (unsigned long long)gp->goid, gstatus_name(from), gstatus_name(to));
     gstatus cur = gp->status.load(std::memory_order_relaxed);
     if (cur != from)
-      fatal("invariant violated: GStatus: %s: goroutine %llu is %s, want %s (moving to %s)",
-            where, (unsigned long long)gp->goid, gstatus_name(cur), gstatus_name(from),
-            gstatus_name(to));
+      fatal("invariant violated: GStatus: %s: goroutine %llu is %s, want %s (moving to %s)", where,
+            (unsigned long long)gp->goid, gstatus_name(cur), gstatus_name(from), gstatus_name(to));
   } else {
     (void)where;
   }

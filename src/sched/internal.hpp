@@ -162,7 +162,6 @@ inline void msched_leave(runtime& rt) {
     rt.shutdown_note.wakeup();
 }
 
-
 // The submission side of the spinning protocol: call after making a G
 // runnable on a local queue; after a seq_cst fence, wakes a spinner if none
 // spins (the other side is findrunnable's re-check). Go does this inside
@@ -186,7 +185,6 @@ inline void ready_wake(runtime& rt) {
   // mutant PHandoff_no_needspinning).
   if (rt.sched.nmspinning.load(std::memory_order_relaxed) == 0) wakep(rt);
 }
-
 
 // injectg for a G that go() created on a thread without a P (dead, not yet
 // counted): its first status change (dead -> runnable) and its census count

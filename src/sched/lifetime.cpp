@@ -19,7 +19,6 @@ namespace {
 
 std::mutex active_mu;
 
-
 runtime* active = nullptr;
 
 }  // namespace
@@ -106,8 +105,7 @@ void wait_scheduler_drained(runtime& rt) {
     unsigned procs = rt.gomaxprocs.load(std::memory_order_relaxed);
     for (unsigned i = 0; i < procs; i++) {
       p* pp = rt.allp[i].load(std::memory_order_acquire);
-      if (pp && pp->status.load(std::memory_order_relaxed) == pstatus::running)
-        preemptone(rt, pp);
+      if (pp && pp->status.load(std::memory_order_relaxed) == pstatus::running) preemptone(rt, pp);
     }
     rt.shutdown_note.sleep_until(nanotime() + 10'000'000);
   }
@@ -181,18 +179,17 @@ options validate(options o, unsigned& nprocs) {
   constexpr nanoseconds min_slice = std::chrono::microseconds(100);
   constexpr nanoseconds max_slice = std::chrono::seconds(60);
   if (o.time_slice < min_slice || o.time_slice > max_slice)
-    throw std::invalid_argument("goro::options::time_slice = " +
-                                std::to_string(o.time_slice.count()) + " ns: must be in " +
-                                std::to_string(min_slice.count()) + ".." +
-                                std::to_string(max_slice.count()) + " ns (100 µs .. 60 s)");
+    throw std::invalid_argument(
+        "goro::options::time_slice = " + std::to_string(o.time_slice.count()) + " ns: must be in " +
+        std::to_string(min_slice.count()) + ".." + std::to_string(max_slice.count()) +
+        " ns (100 µs .. 60 s)");
   nprocs = o.procs ? o.procs : procs_from_env_or_hw();
   constexpr unsigned max_threads_limit = 1'000'000;
   if (o.max_threads < nprocs || o.max_threads > max_threads_limit)
-    throw std::invalid_argument("goro::options::max_threads = " + std::to_string(o.max_threads) +
-                                ": must be in " + std::to_string(nprocs) + ".." +
-                                std::to_string(max_threads_limit) +
-                                " (at least one thread per P; procs is " +
-                                std::to_string(nprocs) + ")");
+    throw std::invalid_argument(
+        "goro::options::max_threads = " + std::to_string(o.max_threads) + ": must be in " +
+        std::to_string(nprocs) + ".." + std::to_string(max_threads_limit) +
+        " (at least one thread per P; procs is " + std::to_string(nprocs) + ")");
   return o;
 }
 
@@ -342,9 +339,9 @@ void run_main(main_ref main, const options& opts_in) {
     rt->shutdown_note.sleep();
     rt->shutdown_note.clear();
   }
-  sysmon_stop(*rt);            // step 4
+  sysmon_stop(*rt);             // step 4
   wait_scheduler_drained(*rt);  // step 5
-  abandon_waiters(*rt);        // step 6
+  abandon_waiters(*rt);         // step 6
   std::exception_ptr exc = rt->main_exc;
   rt->main_exc = nullptr;
   rt->release();  // step 7

@@ -170,9 +170,8 @@ class local_runq {
     // thieves (which take runnext only when the ring is empty) clear it.
     G* next = runnext_.load(std::memory_order_relaxed);
     if (next != nullptr) GORO_CHAOS_POINT();
-    if (next != nullptr &&
-        runnext_.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel,
-                                         std::memory_order_relaxed))
+    if (next != nullptr && runnext_.compare_exchange_strong(
+                               next, nullptr, std::memory_order_acq_rel, std::memory_order_relaxed))
       return {next, true};
     for (;;) {
       // acquire: synchronize with other takers (see the header comment).
@@ -241,8 +240,7 @@ class local_runq {
   // steal_runnext and an empty ring, takes runnext instead, after pause().
   // Returns how many Gs it copied; into's tail is the caller's to publish.
   template <class Pause>
-  std::uint32_t grab(local_runq& into, std::uint32_t into_tail, bool steal_runnext,
-                     Pause&& pause) {
+  std::uint32_t grab(local_runq& into, std::uint32_t into_tail, bool steal_runnext, Pause&& pause) {
     for (;;) {
       std::uint32_t h = head_.load(std::memory_order_acquire);
       GORO_CHAOS_POINT();

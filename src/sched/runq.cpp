@@ -45,9 +45,7 @@ struct runnext_pause {
 
 }  // namespace
 
-void runqput(runtime& rt, p* pp, g* gp, bool next) {
-  pp->runq.put(gp, next, globrunq_sink{rt});
-}
+void runqput(runtime& rt, p* pp, g* gp, bool next) { pp->runq.put(gp, next, globrunq_sink{rt}); }
 
 bool runqputslow(runtime& rt, p* pp, g* gp, std::uint32_t h, std::uint32_t t) {
   return pp->runq.putslow(gp, h, t, globrunq_sink{rt});

@@ -57,12 +57,12 @@ struct g {
   fcontext_t ctx = nullptr;  // saved context; valid while not running
   stack stk;                 // allocated at first execute, kept while in gfree
   fiber_san san;
-  eh_state eh;               // exceptions being handled, while switched out
+  eh_state eh;  // exceptions being handled, while switched out
   std::atomic<gstatus> status{gstatus::idle};
   std::uint64_t goid = 0;
-  g* schedlink = nullptr;    // global run queue / free list link
-  task* fn = nullptr;        // entry; destroyed when it returns
-  bool fn_inline = false;    // fn lives in storage[]
+  g* schedlink = nullptr;  // global run queue / free list link
+  task* fn = nullptr;      // entry; destroyed when it returns
+  bool fn_inline = false;  // fn lives in storage[]
   bool is_main = false;
   // Written by the G itself in gopark before it publishes itself anywhere a
   // waker can find it; read only with the world stopped or every M idle.
@@ -101,7 +101,7 @@ struct m {
   runtime* rt = nullptr;
   fcontext_t g0ctx = nullptr;  // the scheduler loop's context while a G runs
   fiber_san g0san;
-  eh_state g0eh;               // g0's exception state while a G runs
+  eh_state g0eh;                  // g0's exception state while a G runs
   eh_state* thread_eh = nullptr;  // this M's thread's live state (thread_eh_state())
   // The G this M runs, or runs a blocking call for (null on g0 between Gs).
   // Written only by the M's own thread; read by that thread, its signal
@@ -112,22 +112,22 @@ struct m {
   // the status and the P handshakes), and a relaxed access is a plain mov
   // on x86.
   std::atomic<g*> curg{nullptr};
-  p* p_ = nullptr;             // attached P (Go: m.p)
-  p* nextp = nullptr;          // P handed over by startm
-  p* oldp = nullptr;           // P left in state syscall by entersyscall (Go: m.oldp)
-  int tid = 0;                 // kernel thread id, for sysmon's preemption signal
+  p* p_ = nullptr;     // attached P (Go: m.p)
+  p* nextp = nullptr;  // P handed over by startm
+  p* oldp = nullptr;   // P left in state syscall by entersyscall (Go: m.oldp)
+  int tid = 0;         // kernel thread id, for sysmon's preemption signal
   // The thread's blocked-signal mask (signals 1..64) when it became an M.
   // The SIGURG handler refuses to preempt when the interrupted mask differs:
   // the thread is then inside a signal handler or a region the program
   // masked, both per-thread states a goroutine must not carry to another M.
   // Written once by the M's own thread before it runs any goroutine.
   std::uint64_t sigmask = 0;
-  bool spinning = false;       // looking for work to steal, counted in nmspinning
-  note park;                   // sleeps here when idle (stopm)
-  m* schedlink = nullptr;      // idle M list
+  bool spinning = false;   // looking for work to steal, counted in nmspinning
+  note park;               // sleeps here when idle (stopm)
+  m* schedlink = nullptr;  // idle M list
   std::uint64_t fastrand = 0;
   // The switch in progress: who we left and what to do for them.
-  g* sw_from = nullptr;        // nullptr: we left g0
+  g* sw_from = nullptr;  // nullptr: we left g0
   post_switch_fn sw_post = nullptr;
   void* sw_arg = nullptr;
 };
@@ -178,7 +178,7 @@ struct alignas(64) p {
   // only costs a thread, since detaching is sound wherever the handler
   // allows it.
   std::atomic<bool> kernel_blocked{false};
-  p* link = nullptr;             // idle P list
+  p* link = nullptr;  // idle P list
   // On the idle list (Go's idlepMask). Written under sched.lock, read
   // racily by stealers to skip Ps with nothing to steal (a hint).
   std::atomic<bool> idle_listed{false};
@@ -351,7 +351,7 @@ struct runtime {
   // the totals of Ps removed by procresize.
   std::atomic<std::int64_t> nretired_created{0}, nretired_finished{0};
 
-  sema world_sema;       // serializes stop-the-world (gomaxprocs)
+  sema world_sema;  // serializes stop-the-world (gomaxprocs)
 
   std::mutex allg_mu;
   std::vector<g*> allgs;  // every g struct ever allocated; freed at teardown

@@ -170,8 +170,7 @@ void startm(runtime& rt, p* pp, bool spinning) {
     newm(rt, pp, spinning);
     return;
   }
-  GORO_INVARIANT(nmp->nextp == nullptr, "startm: idle M%lld already has a P",
-                 (long long)nmp->id);
+  GORO_INVARIANT(nmp->nextp == nullptr, "startm: idle M%lld already has a P", (long long)nmp->id);
   nmp->spinning = spinning;
   nmp->nextp = pp;
   nmp->park.wakeup();  // release: nextp and spinning are seen by the woken M
@@ -270,8 +269,7 @@ void drop_spinning(runtime& rt, const char* where) {
 // shutting down instead (the M then leaves its loop).
 bool stopm(m* mp) {
   runtime& rt = *mp->rt;
-  GORO_INVARIANT(mp->p_ == nullptr, "stopm: M%lld still holds P%d", (long long)mp->id,
-                 mp->p_->id);
+  GORO_INVARIANT(mp->p_ == nullptr, "stopm: M%lld still holds P%d", (long long)mp->id, mp->p_->id);
   std::exception_ptr dead;
   {
     sched_guard l(rt.sched);

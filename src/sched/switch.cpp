@@ -81,8 +81,6 @@ nopreempt::nopreempt() noexcept : gp(getg()) {
   }
 }
 
-
-
 eh_state* thread_eh_state() noexcept {
   return reinterpret_cast<eh_state*>(abi::__cxa_get_globals());
 }

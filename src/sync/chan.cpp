@@ -122,7 +122,8 @@ void complete([[maybe_unused]] futex_lock& lk, sudog* sg, bool success, unlock_f
   // reason is chan_*_nil) and reports the deadlock if nothing else can run.
   waiter w;
   waiter_init(w);
-  park_commit(w, [](void*, unlock_step) noexcept {}, nullptr, reason);
+  park_commit(
+      w, [](void*, unlock_step) noexcept {}, nullptr, reason);
   fatal("a goroutine blocked on a nil channel was resumed");
 }
 
@@ -292,7 +293,7 @@ bool park_locked(hchan* c, sudog_queue& q, void* elem, wait_reason reason) GORO_
 
 void chan_send(chan_header* h, void* elem) {
   honour_preempt();  // before any lock (park.hpp)
-  nopreempt np;  // see "Preemption" at the top
+  nopreempt np;      // see "Preemption" at the top
   hchan* c = non_nil_or_park(h, wait_reason::chan_send_nil);
   c->lock.lock();
   if (send_now_locked(c, elem)) return;
@@ -303,7 +304,7 @@ void chan_send(chan_header* h, void* elem) {
 
 bool chan_recv(chan_header* h, void* slot) {
   honour_preempt();  // before any lock (park.hpp)
-  nopreempt np;  // see "Preemption" at the top
+  nopreempt np;      // see "Preemption" at the top
   hchan* c = non_nil_or_park(h, wait_reason::chan_receive_nil);
   c->lock.lock();
   if (c->closed && c->qcount.load(std::memory_order_relaxed) == 0) {
@@ -318,7 +319,7 @@ bool chan_recv(chan_header* h, void* slot) {
 
 bool chan_try_send(chan_header* h, void* elem) {
   honour_preempt();  // before any lock (park.hpp)
-  nopreempt np;  // see "Preemption" at the top
+  nopreempt np;      // see "Preemption" at the top
   if (!h) return false;
   hchan* c = as_hchan(h);
   c->lock.lock();
@@ -330,7 +331,7 @@ bool chan_try_send(chan_header* h, void* elem) {
 
 bool chan_try_recv(chan_header* h, void* slot) {
   honour_preempt();  // before any lock (park.hpp)
-  nopreempt np;  // see "Preemption" at the top
+  nopreempt np;      // see "Preemption" at the top
   if (!h) return false;
   hchan* c = as_hchan(h);
   c->lock.lock();
@@ -342,7 +343,7 @@ bool chan_try_recv(chan_header* h, void* slot) {
 
 void chan_close(chan_header* h) {
   honour_preempt();  // before any lock (park.hpp)
-  nopreempt np;  // see "Preemption" at the top
+  nopreempt np;      // see "Preemption" at the top
   if (!h) throw std::logic_error("goro: close of nil channel");
   hchan* c = as_hchan(h);
   c->lock.lock();

@@ -88,10 +88,10 @@ struct hchan : chan_header {
   bool closed GORO_GUARDED_BY(lock) = false;
   std::size_t sendx GORO_GUARDED_BY(lock) = 0;  // next slot to fill
   std::size_t recvx GORO_GUARDED_BY(lock) = 0;  // next slot to take
-  const elem_ops* ops;  // fixed at creation
-  unsigned char* buf;   // fixed at creation; the slots are guarded by lock
-  sudog_queue recvq GORO_GUARDED_BY(lock);  // parked receivers
-  sudog_queue sendq GORO_GUARDED_BY(lock);  // parked senders
+  const elem_ops* ops;                          // fixed at creation
+  unsigned char* buf;                           // fixed at creation; the slots are guarded by lock
+  sudog_queue recvq GORO_GUARDED_BY(lock);      // parked receivers
+  sudog_queue sendq GORO_GUARDED_BY(lock);      // parked senders
 
   void* slot(std::size_t i) const noexcept { return buf + i * ops->size; }
 };

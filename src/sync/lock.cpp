@@ -32,8 +32,8 @@ void futex_wake(std::atomic<std::uint32_t>* addr, int n) noexcept {
 void futex_lock::lock_slow() noexcept {
   for (int i = 0; i < 100; i++) {
     std::uint32_t c = state_.load(std::memory_order_relaxed);
-    if (c == 0 && state_.compare_exchange_weak(c, 1, std::memory_order_acquire,
-                                               std::memory_order_relaxed))
+    if (c == 0 &&
+        state_.compare_exchange_weak(c, 1, std::memory_order_acquire, std::memory_order_relaxed))
       return;
     cpu_relax();
   }
@@ -83,8 +83,8 @@ bool note::sleep_until(std::int64_t deadline) noexcept {
   for (;;) {
     // acquire: as in sleep().
     if (key.load(std::memory_order_acquire) != 0) return true;
-    long r = syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&key),
-                     FUTEX_WAIT_BITSET_PRIVATE, 0u, &ts, nullptr, FUTEX_BITSET_MATCH_ANY);
+    long r = syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&key), FUTEX_WAIT_BITSET_PRIVATE,
+                     0u, &ts, nullptr, FUTEX_BITSET_MATCH_ANY);
     if (r != 0 && errno == ETIMEDOUT) return key.load(std::memory_order_acquire) != 0;
   }
 }

@@ -128,7 +128,6 @@ bool sema_wake(const void* addr) {
 
 }  // namespace
 
-
 // Keeps M4: never takes a lock that starvation mode has promised to the head
 // waiter, and never counts itself as a waiter (it does not sleep).
 bool mutex::try_lock() noexcept {
@@ -196,7 +195,7 @@ void mutex::lock_slow() {
       unlock_if(b);
       continue;
     }
-    if (!sleep) return;  // taken by our CAS
+    if (!sleep) return;     // taken by our CAS
     b->lock.assert_held();  // sleep: locked by lock_if above
     // Sleep. A waiter that has slept before goes back to the front of the
     // queue (LIFO), so that it keeps its turn.

@@ -15,18 +15,18 @@ struct g;
 // Why a G is waiting (Go's waitReason): set by gopark, read by deadlock
 // detection (which counts the parked goroutines by kind) and by the auditor.
 enum class wait_reason : std::uint8_t {
-  zero,              // not waiting
-  chan_receive,      // a receive on a channel
-  chan_send,         // a send on a channel
-  chan_receive_nil,  // a receive on a nil channel: forever
-  chan_send_nil,     // a send on a nil channel: forever
-  select,            // a select over several cases
-  select_no_cases,   // a select with only nil channels and no default: forever
-  sync_mutex_lock,   // goro::mutex::lock
+  zero,                  // not waiting
+  chan_receive,          // a receive on a channel
+  chan_send,             // a send on a channel
+  chan_receive_nil,      // a receive on a nil channel: forever
+  chan_send_nil,         // a send on a nil channel: forever
+  select,                // a select over several cases
+  select_no_cases,       // a select with only nil channels and no default: forever
+  sync_mutex_lock,       // goro::mutex::lock
   sync_wait_group_wait,  // goro::wait_group::wait
-  semacquire,        // the runtime's own semaphore (stop-the-world)
-  sleep,             // sleep_for / sleep_until
-  io_wait,           // the netpoller: a socket not ready yet
+  semacquire,            // the runtime's own semaphore (stop-the-world)
+  sleep,                 // sleep_for / sleep_until
+  io_wait,               // the netpoller: a socket not ready yet
   count_
 };
 // The name checkdead's report gives r (Go's waitReasonStrings).
@@ -36,10 +36,10 @@ enum class wait_reason : std::uint8_t {
 const char* wait_reason_name(wait_reason r);
 
 struct waiter {
-  g* gp = nullptr;                   // the parked goroutine, or null: a thread
+  g* gp = nullptr;                      // the parked goroutine, or null: a thread
   std::atomic<std::uint32_t> woken{0};  // thread waiters sleep on this word
   waiter* next = nullptr;
-  void* elem = nullptr;              // payload slot for primitives that pass values
+  void* elem = nullptr;  // payload slot for primitives that pass values
 };
 
 // The contracts below use Go's fixed form. "G in a call" is a goroutine

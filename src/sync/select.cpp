@@ -79,10 +79,8 @@ void selunlock_step(void* arg, unlock_step step) noexcept GORO_NO_THREAD_SAFETY_
   auto* ls = static_cast<lockset*>(arg);
   hchan** locks = ls->locks;
   for (std::size_t i = ls->n; i-- > 0;) {
-    if (step == unlock_step::before_switch)
-      locks[i]->lock.release_before_switch();
-    else
-      locks[i]->lock.unlock_after_switch();
+    if (step == unlock_step::before_switch) locks[i]->lock.release_before_switch();
+    else locks[i]->lock.unlock_after_switch();
   }
 }
 
@@ -129,7 +127,8 @@ std::ptrdiff_t selectgo(scase* cas, std::size_t n, bool block) GORO_NO_THREAD_SA
     // Only nil channels and no default: Go blocks forever.
     waiter w;
     waiter_init(w);
-    park_commit(w, [](void*, unlock_step) noexcept {}, nullptr, wait_reason::select_no_cases);
+    park_commit(
+        w, [](void*, unlock_step) noexcept {}, nullptr, wait_reason::select_no_cases);
     fatal("a select on nil channels only was resumed");
   }
   // Lock order: by channel address; duplicates are locked once.

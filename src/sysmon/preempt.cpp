@@ -49,7 +49,6 @@
 
 namespace goro::detail {
 
-
 std::uint64_t thread_sigmask() {
   sigset_t set;
   sigemptyset(&set);
@@ -177,9 +176,8 @@ namespace {
 
 // The trampoline the handler injects, chosen from the build's mutant (a
 // constant: both copies are assembled and linked in every build).
-void (*const trampoline)() = mutant == mutant_id::preempt_no_xrstor
-                                 ? goro_async_preempt_no_xrstor
-                                 : goro_async_preempt;
+void (*const trampoline)() = mutant == mutant_id::preempt_no_xrstor ? goro_async_preempt_no_xrstor
+                                                                    : goro_async_preempt;
 
 // Executable ranges of the shared objects whose code must never be
 // interrupted by a preemption (they hold locks, or keep thread state, that a
@@ -193,10 +191,9 @@ code_range no_preempt_ranges[max_ranges];
 int n_no_preempt_ranges = 0;
 
 bool is_runtime_library(const char* name) {
-  static const char* const libs[] = {"libc.so",   "ld-linux",   "libstdc++", "libgcc_s",
-                                     "libm.so",   "libpthread", "libdl.so",  "librt.so",
-                                     "libboost_context", "libasan", "libtsan", "libubsan",
-                                     "linux-vdso", "libgoro"};
+  static const char* const libs[] = {
+      "libc.so",  "ld-linux",         "libstdc++", "libgcc_s", "libm.so",  "libpthread", "libdl.so",
+      "librt.so", "libboost_context", "libasan",   "libtsan",  "libubsan", "linux-vdso", "libgoro"};
   if (!name || !*name) return false;  // the main program: user code
   for (const char* lib : libs)
     if (std::strstr(name, lib)) return true;
@@ -235,9 +232,8 @@ std::size_t n_program_ranges = 0;
 
 bool is_runtime_symbol(std::string_view name) {
   static constexpr std::string_view prefixes[] = {
-      "goro_",  "__asan", "__lsan", "__ubsan", "__sanitizer", "__interceptor",
-      "___interceptor", "_ZN6__asan", "_ZN6__lsan", "_ZN7__ubsan", "_ZN11__sanitizer",
-      "_ZN14__interception",
+      "goro_", "__asan", "__lsan", "__ubsan", "__sanitizer", "__interceptor", "___interceptor",
+      "_ZN6__asan", "_ZN6__lsan", "_ZN7__ubsan", "_ZN11__sanitizer", "_ZN14__interception",
       // The same namespaces' const member functions (_ZNK) and the functions
       // local to their functions (_ZZ): missing these let a preemption land
       // in ASan's allocator holding a size-class region lock, and every M
@@ -245,16 +241,18 @@ bool is_runtime_symbol(std::string_view name) {
       // hung under load).
       "_ZNK6__asan", "_ZNK6__lsan", "_ZNK7__ubsan", "_ZNK11__sanitizer", "_ZNK14__interception",
       "_ZZN6__asan", "_ZZN6__lsan", "_ZZN7__ubsan", "_ZZN11__sanitizer", "_ZZNK6__asan",
-      "_ZZNK6__lsan", "_ZZNK7__ubsan", "_ZZNK11__sanitizer",
-      "__cxa_", "__gxx_", "_Unwind_", "__dynamic_cast"};
+      "_ZZNK6__lsan", "_ZZNK7__ubsan", "_ZZNK11__sanitizer", "__cxa_", "__gxx_", "_Unwind_",
+      "__dynamic_cast"};
   for (std::string_view p : prefixes)
     if (name.substr(0, p.size()) == p) return true;
   // Interceptors also carry the libc names themselves (malloc, free, ...),
   // which only a sanitizer runtime defines inside a program.
   static constexpr std::string_view libc_names[] = {
-      "malloc", "free", "calloc", "realloc", "memalign", "posix_memalign", "aligned_alloc",
-      "valloc", "pvalloc", "malloc_usable_size", "memset", "memcpy", "memmove", "memcmp",
-      "strlen", "strcmp", "strncmp", "strcpy", "strncpy", "strchr", "strstr", "bcmp"};
+      "malloc",         "free",          "calloc",  "realloc", "memalign",
+      "posix_memalign", "aligned_alloc", "valloc",  "pvalloc", "malloc_usable_size",
+      "memset",         "memcpy",        "memmove", "memcmp",  "strlen",
+      "strcmp",         "strncmp",       "strcpy",  "strncpy", "strchr",
+      "strstr",         "bcmp"};
   for (std::string_view n : libc_names)
     if (name == n) return true;
   return false;
@@ -361,8 +359,8 @@ std::uintptr_t stack_room() {
 
 // Is the interrupted state an async-safe point (see the file comment)?
 __attribute__((no_sanitize("address", "undefined"))) bool is_async_safe(m* mp, g* gp,
-                                                                         std::uintptr_t pc,
-                                                                         std::uintptr_t sp) {
+                                                                        std::uintptr_t pc,
+                                                                        std::uintptr_t sp) {
   if (!mp || !gp || mp->curg.load(std::memory_order_relaxed) != gp) return false;
   if (gp->preemptoff.load(std::memory_order_relaxed) != 0) return false;
   if (lock_depth_racy() != 0) return false;
@@ -384,7 +382,7 @@ __attribute__((no_sanitize("address", "undefined"))) bool is_async_safe(m* mp, g
 // Unlike a preemption the G stays on this thread, so the PC may be anywhere
 // (libc, libstdc++, a signal handler): nothing moves.
 __attribute__((no_sanitize("address", "undefined"))) bool is_detachable(m* mp, g* gp,
-                                                                         std::uintptr_t sp) {
+                                                                        std::uintptr_t sp) {
   if (!mp || !gp || mp->curg.load(std::memory_order_relaxed) != gp || mp->oldp) return false;
   if (gp->preemptoff.load(std::memory_order_relaxed) != 0) return false;
   if (lock_depth_racy() != 0) return false;
@@ -409,7 +407,7 @@ __attribute__((no_sanitize("address", "undefined"))) std::uint64_t interrupted_s
 }
 
 __attribute__((no_sanitize("address", "undefined"))) void sigurg_handler(int sig, siginfo_t* info,
-                                                                          void* ctx) {
+                                                                         void* ctx) {
   int saved_errno = errno;
   auto* uc = static_cast<ucontext_t*>(ctx);
   auto pc = static_cast<std::uintptr_t>(uc->uc_mcontext.gregs[REG_RIP]);
@@ -426,7 +424,7 @@ __attribute__((no_sanitize("address", "undefined"))) void sigurg_handler(int sig
   // at its next tick, when the handler has returned.
   if (is_async_safe(mp, gp, pc, sp) && interrupted_sigmask(uc) == mp->sigmask) {
     gp->preemptoff.store(1, std::memory_order_relaxed);  // the trampoline's park resets it
-    sp -= 128;                                            // the interrupted code's red zone
+    sp -= 128;                                           // the interrupted code's red zone
     sp -= 8;
     *reinterpret_cast<std::uintptr_t*>(sp) = pc;  // "return address" of the injected call
     uc->uc_mcontext.gregs[REG_RSP] = static_cast<greg_t>(sp);

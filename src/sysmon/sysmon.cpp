@@ -24,8 +24,8 @@ namespace goro::detail {
 
 namespace {
 
-constexpr std::int64_t sysmon_min_delay = 20'000;        // 20 µs
-constexpr std::int64_t sysmon_max_delay = 10'000'000;    // 10 ms
+constexpr std::int64_t sysmon_min_delay = 20'000;             // 20 µs
+constexpr std::int64_t sysmon_max_delay = 10'000'000;         // 10 ms
 constexpr std::int64_t sysmon_netpoll_interval = 10'000'000;  // 10 ms, as Go
 // A P in a blocking call with nothing queued behind it, while other Ms spin
 // or sit idle (so new work would be picked up anyway), is left alone this

@@ -158,8 +158,8 @@ std::int64_t earliest_timer(runtime& rt) {
   for (std::uint32_t i = 0; i < n; i++) {
     // acquire (allp, gomaxprocs): sysmon calls this, and a P created by
     // procresize must be seen constructed (start_the_world publishes both).
-    std::int64_t w = rt.allp[i].load(std::memory_order_acquire)->timers.when0.load(
-        std::memory_order_relaxed);
+    std::int64_t w =
+        rt.allp[i].load(std::memory_order_acquire)->timers.when0.load(std::memory_order_relaxed);
     if (w != 0 && (best == 0 || w < best)) best = w;
   }
   return best;
@@ -187,7 +187,7 @@ struct sleep_commit {
 // only now may a timer runner find the timer and ready the G.
 void post_sleep(m*, g*, void* arg) {
   sleep_commit c = *static_cast<sleep_commit*>(arg);  // the G's frame may go at unlock
-  c.lock->unlock_after_switch();  // handed over by park_until
+  c.lock->unlock_after_switch();                      // handed over by park_until
   wake_timer_sleeper(*c.rt, c.when);
 }
 
@@ -229,7 +229,8 @@ void sleep_thread_until(std::int64_t when) {
   for (;;) {
     std::int64_t left = when - nanotime();
     if (left <= 0) return;
-    std::this_thread::sleep_for(std::chrono::nanoseconds(std::min<std::int64_t>(left, 86'400'000'000'000)));
+    std::this_thread::sleep_for(
+        std::chrono::nanoseconds(std::min<std::int64_t>(left, 86'400'000'000'000)));
   }
 }
 

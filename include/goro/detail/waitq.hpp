@@ -57,8 +57,7 @@ class GORO_CAPABILITY("mutex") futex_lock {
     tsan_mutex_pre_lock(this);
     std::uint32_t c = 0;
     // acquire: everything the previous holder wrote before unlock is visible.
-    if (!state_.compare_exchange_strong(c, 1, std::memory_order_acquire,
-                                        std::memory_order_relaxed))
+    if (!state_.compare_exchange_strong(c, 1, std::memory_order_acquire, std::memory_order_relaxed))
       lock_slow();
     tsan_mutex_post_lock(this);
   }
