@@ -1,5 +1,7 @@
 #include "sync/park.hpp"
 
+#include "base/build_config.hpp"
+
 #include "goro/blocking.hpp"
 #include "sched/note.hpp"
 #include "sched/proc.hpp"
@@ -79,7 +81,11 @@ void post_commit(m*, g*, void* p) {
 void park_commit(waiter& w, void (*unlockf)(void*, unlock_step) noexcept, void* arg,
                  wait_reason reason) {
   if (w.gp) {
-    unlockf(arg, unlock_step::before_switch);
+    // The before_switch step only tells TSan (and the static analysis, at
+    // compile time) that this context gives the locks up; it takes, frees
+    // or orders nothing, so without TSan the indirect call is skipped (on
+    // every select park it cost about 1% of after_select's instructions).
+    if constexpr (tsan) unlockf(arg, unlock_step::before_switch);
     commit_call c{unlockf, arg};
     gopark(post_commit, &c, reason);
     return;
