@@ -13,7 +13,9 @@
 // line. Each run prints one line:
 //   c11 <check> <scenario> <search>: passed|FAILED, N iterations, T s
 // Teeth scenarios (a weakened order or mutant that must be caught) run only
-// when named.
+// when named. GORO_WEAKEN and GORO_C11_SITES (base/atomic.hpp) weaken one
+// operation, or record the operations each scenario reaches, for
+// ci/weaken.sh.
 #pragma once
 #include <chrono>
 #include <cstdio>
@@ -51,6 +53,9 @@ bool run_test(const char* check, const char* name, search s) {
   params.search_type = s.type;
   params.context_bound = s.bound;
   params.iteration_count = 0;
+  // ci/weaken.sh's hook (base/atomic.hpp): which sites this scenario reaches,
+  // and GORO_WEAKEN parsed before Relacy tracks allocations.
+  detail::weakening::begin_scenario(name);
   auto t0 = std::chrono::steady_clock::now();
   bool ok = rl::simulate<Test>(params);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -100,9 +100,12 @@ struct no_pause {
 
 // One owner (thread 0) and two thieves (1, 2). Scenario steps are a string
 // per thread, one char per operation:
-//   owner:  'p' put, 'n' put-next (runnext), 'g' get one, 'G' get until empty
+//   owner:  'p' put, 'n' put-next (runnext), 'g' get one, 'G' get until empty,
+//           't' try_put (globrunqget's refill; a full ring puts normally),
+//           'x' take_next and re-put at the tail (gopark under preemption)
 //   thief:  's' steal (ring only), 'S' steal (may take runnext), then the
-//           thief drains its own queue with gets
+//           thief drains its own queue with gets; 'e' asks empty() and
+//           size() first (the spinning re-check's questions), then steals
 template <class Scn, class Q = queue>
 struct runq_test : rl::test_suite<runq_test<Scn, Q>, 3> {
   Q q[3];
@@ -127,11 +130,30 @@ struct runq_test : rl::test_suite<runq_test<Scn, Q>, 3> {
           q[0].put(gp, *op == 'n', sink_log{&log[0]});
           break;
         }
+        case 't': {
+          tg* gp = &gs[nput++];
+          gp->payload.store(payload_of(gp->id));
+          if (!q[0].try_put(gp)) q[0].put(gp, false, sink_log{&log[0]});
+          break;
+        }
+        case 'x':
+          if (tg* gp = q[0].take_next()) q[0].put(gp, false, sink_log{&log[0]});
+          break;
         case 'g':
           if (tg* gp = q[0].get().gp) log[0].take(gp);
           break;
         case 'G':
           while (tg* gp = q[0].get().gp) log[0].take(gp);
+          break;
+        case 'e':
+          // A non-empty answer is only a hint (the owner may take it
+          // first); asked for its orders, which ci/weaken.sh weakens.
+          if (!q[0].empty() || q[0].size() != 0) {
+            if (tg* gp = q[me].steal_into(q[0], true, no_pause{})) {
+              log[me].take(gp);
+              while (tg* g2 = q[me].get().gp) log[me].take(g2);
+            }
+          }
           break;
         case 's':
         case 'S':
@@ -186,13 +208,22 @@ struct small_scn {
 
 }  // namespace
 
+// The other entry points: try_put (the refill from the global queue),
+// take_next (runnext emptied to the tail), and empty()/size() asked by a
+// thief before it steals.
+struct extras_scn {
+  static constexpr std::uint32_t start = 0xFFFFFFFFu;
+  static constexpr const char* ops[3] = {"tnxG", "e", "S"};
+};
+
 int main(int argc, char** argv) {
   using goro::c11::run_test;
   using weak_tail_q = local_runq<tg, 4, weak_put_tail_orders>;
   using weak_next_q = local_runq<tg, 4, weak_put_next_orders>;
   // CI's searches: Relacy's full search did not end within 5 minutes even
   // for the small scenario, so bound 3, and bound 4 for the small one (9M
-  // executions, ~40 s).
+  // executions, ~40 s); extras at bound 2 (0.4M executions, 4 s: bound 3
+  // explores 10.7M, over 50 s of CPU).
   return goro::c11::main(
       "runq", argc, argv,
       {
@@ -200,10 +231,15 @@ int main(int argc, char** argv) {
           {"overflow", {rl::sched_bound, 3}, run_test<runq_test<overflow_scn>>},
           {"runnext", {rl::sched_bound, 3}, run_test<runq_test<runnext_scn>>},
           {"get_steal", {rl::sched_bound, 3}, run_test<runq_test<get_steal_scn>>},
+          {"extras", {rl::sched_bound, 2}, run_test<runq_test<extras_scn>>},
           // Teeth: one order weakened one step; Relacy must report it.
-          {"weak_put_tail", {rl::sched_bound, 2}, run_test<runq_test<overflow_scn, weak_tail_q>>,
+          {"weak_put_tail",
+           {rl::sched_bound, 2},
+           run_test<runq_test<overflow_scn, weak_tail_q>>,
            true},
-          {"weak_put_next", {rl::sched_bound, 2}, run_test<runq_test<runnext_scn, weak_next_q>>,
+          {"weak_put_next",
+           {rl::sched_bound, 2},
+           run_test<runq_test<runnext_scn, weak_next_q>>,
            true},
       });
 }

@@ -32,6 +32,10 @@
 #include <atomic>
 
 #ifdef GORO_RELACY
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
 #include <relacy/relacy.hpp>
 // relacy.hpp ends with a macro layer for code written against it: it defines
 // memory_order_relaxed etc. as "mo_relaxed, $" (which breaks
@@ -100,6 +104,201 @@ constexpr rl::memory_order rl_order(std::memory_order mo) {
   }
 }
 
+// The weakening hook (ci/weaken.sh; spec/memory-model.md, "the weakening
+// table"). Every operation passes its order through weaken(), with its call
+// site and what kind of operation it is, so one check binary can run with any
+// single operation weakened one step, chosen at run time:
+//
+//   GORO_WEAKEN=<file>:<line>:<part>:<order>   weaken the operation written at
+//       <file> (a suffix of the path, e.g. src/sched/local_runq.hpp) and
+//       <line>; <part> is 0 for its order (a CAS's success order), 1 for a
+//       CAS's failure order; <order> is relaxed, acquire, release, acq_rel,
+//       or "none" to remove a fence.
+//   GORO_C11_SITES=<path>   append, at exit, every operation the run reached
+//       (file, line, part, kind, order, function, scenario), one per line.
+//
+// A CAS whose success order is weakened keeps a failure order no stronger
+// than the new success order (C++11's rule, which Relacy enforces). This is
+// check-build only machinery: production has neither the hook nor its cost,
+// and it weakens orders rather than adding any.
+namespace weakening {
+
+enum class kind { load, store, rmw, cas_failure, fence };
+
+inline const char* kind_name(kind k) {
+  switch (k) {
+    case kind::load: return "load";
+    case kind::store: return "store";
+    case kind::rmw: return "rmw";
+    case kind::cas_failure: return "cas_failure";
+    default: return "fence";
+  }
+}
+
+inline const char* order_name(std::memory_order mo) {
+  switch (mo) {
+    case std::memory_order_relaxed: return "relaxed";
+    case std::memory_order_consume: return "consume";
+    case std::memory_order_acquire: return "acquire";
+    case std::memory_order_release: return "release";
+    case std::memory_order_acq_rel: return "acq_rel";
+    default: return "seq_cst";
+  }
+}
+
+// The fence "order" that stands for a removed fence.
+inline constexpr int removed = -1;
+
+struct target {
+  bool active = false;
+  const char* file = "";  // a suffix of __builtin_FILE()
+  unsigned line = 0;
+  int part = 0;
+  int order = 0;  // a std::memory_order, or `removed`
+};
+
+inline bool parse_order(const char* s, int& out) {
+  static const struct {
+    const char* name;
+    int mo;
+  } names[] = {{"relaxed", static_cast<int>(std::memory_order_relaxed)},
+               {"acquire", static_cast<int>(std::memory_order_acquire)},
+               {"release", static_cast<int>(std::memory_order_release)},
+               {"acq_rel", static_cast<int>(std::memory_order_acq_rel)},
+               {"seq_cst", static_cast<int>(std::memory_order_seq_cst)},
+               {"none", removed}};
+  for (const auto& n : names)
+    if (std::strcmp(s, n.name) == 0) {
+      out = n.mo;
+      return true;
+    }
+  return false;
+}
+
+// GORO_WEAKEN, parsed once (before any scenario runs: the harness calls
+// chosen() from main, outside Relacy's allocation tracking).
+inline const target& chosen() {
+  static const target t = [] {
+    target r;
+    const char* env = std::getenv("GORO_WEAKEN");
+    if (!env || !*env) return r;
+    static char buf[512];
+    std::snprintf(buf, sizeof buf, "%s", env);
+    char* f[4] = {};
+    int n = 0;
+    for (char *p = buf, *tok; n < 4 && (tok = std::strtok(n ? nullptr : p, ":")); n++) f[n] = tok;
+    if (n != 4 || !parse_order(f[3], r.order)) {
+      std::fprintf(stderr, "GORO_WEAKEN=%s: want <file>:<line>:<part>:<order>\n", env);
+      std::exit(2);
+    }
+    r.file = f[0];
+    r.line = static_cast<unsigned>(std::atoi(f[1]));
+    r.part = std::atoi(f[2]);
+    r.active = true;
+    return r;
+  }();
+  return t;
+}
+
+inline bool ends_with(const char* s, const char* suffix) {
+  std::size_t n = std::strlen(s), m = std::strlen(suffix);
+  return m <= n && std::strcmp(s + n - m, suffix) == 0;
+}
+
+// The sites reached, in a fixed table: Relacy replaces operator new inside
+// a test, so recording must not allocate.
+struct site {
+  const char* file;
+  const char* func;
+  const char* scenario;
+  unsigned line;
+  int part;
+  kind k;
+  std::memory_order mo;
+};
+
+struct site_log {
+  static constexpr int capacity = 4096;
+  site sites[capacity];
+  int n = 0;
+  bool on = false;
+  const char* scenario = "";
+  const char* path = nullptr;
+};
+
+inline site_log& sites() {
+  static site_log log;
+  return log;
+}
+
+inline void write_sites() {
+  site_log& log = sites();
+  if (FILE* out = std::fopen(log.path, "a")) {
+    for (int i = 0; i < log.n; i++) {
+      const site& s = log.sites[i];
+      std::fprintf(out, "%s\t%u\t%d\t%s\t%s\t%s\t%s\n", s.file, s.line, s.part, kind_name(s.k),
+                   order_name(s.mo), s.func, s.scenario);
+    }
+    std::fclose(out);
+  }
+}
+
+// Called by c11/harness.hpp before each scenario.
+inline void begin_scenario(const char* name) {
+  site_log& log = sites();
+  log.scenario = name;
+  static bool init = [&] {
+    const char* p = std::getenv("GORO_C11_SITES");
+    if (p && *p) {
+      log.path = p;
+      log.on = true;
+      std::atexit(write_sites);
+    }
+    return true;
+  }();
+  (void)init;
+  (void)chosen();
+}
+
+inline void record(kind k, std::memory_order mo, int part, const char* func, const char* file,
+                   unsigned line) {
+  site_log& log = sites();
+  for (int i = 0; i < log.n; i++) {
+    const site& s = log.sites[i];
+    if (s.line == line && s.part == part && s.file == file && s.scenario == log.scenario) return;
+  }
+  if (log.n < site_log::capacity)
+    log.sites[log.n++] = {file, func, log.scenario, line, part, k, mo};
+}
+
+// The order an operation runs with: its own, unless GORO_WEAKEN names it.
+inline int apply(kind k, std::memory_order mo, int part, const char* func, const char* file,
+                 unsigned line) {
+  if (sites().on) record(k, mo, part, func, file, line);
+  const target& t = chosen();
+  if (t.active && t.line == line && t.part == part && ends_with(file, t.file)) return t.order;
+  return static_cast<int>(mo);
+}
+
+// A CAS's failure order may not be stronger than its success order.
+inline std::memory_order clamp_failure(std::memory_order success, std::memory_order failure) {
+  switch (success) {
+    case std::memory_order_relaxed:
+    case std::memory_order_release: return std::memory_order_relaxed;
+    case std::memory_order_acquire:
+    case std::memory_order_acq_rel:
+      return failure == std::memory_order_seq_cst ? std::memory_order_acquire : failure;
+    default: return failure;
+  }
+}
+
+}  // namespace weakening
+
+// The order an operation at the caller's site runs with (weakening above).
+#define GORO_RL_ORDER(k, mo, part) \
+  static_cast<std::memory_order>(  \
+      weakening::apply(weakening::kind::k, mo, part, rl_func, rl_file, rl_line))
+
 // std::atomic's interface over rl::atomic. Default-constructed it is
 // uninitialised, as Relacy wants it: reading it before a store is reported.
 template <class T>
@@ -111,37 +310,39 @@ class atomic {
   atomic& operator=(const atomic&) = delete;
 
   T load(std::memory_order mo, GORO_RL_HERE_PARAMS) const {
-    return a_.load(rl_order(mo), GORO_RL_HERE);
+    return a_.load(rl_order(GORO_RL_ORDER(load, mo, 0)), GORO_RL_HERE);
   }
   void store(T v, std::memory_order mo, GORO_RL_HERE_PARAMS) {
-    a_.store(v, rl_order(mo), GORO_RL_HERE);
+    a_.store(v, rl_order(GORO_RL_ORDER(store, mo, 0)), GORO_RL_HERE);
   }
   T exchange(T v, std::memory_order mo, GORO_RL_HERE_PARAMS) {
-    return a_.exchange(v, rl_order(mo), GORO_RL_HERE);
+    return a_.exchange(v, rl_order(GORO_RL_ORDER(rmw, mo, 0)), GORO_RL_HERE);
   }
   bool compare_exchange_strong(T& expected, T desired, std::memory_order success,
                                std::memory_order failure, GORO_RL_HERE_PARAMS) {
     rl::debug_info here = GORO_RL_HERE;
-    return a_.compare_exchange_strong(expected, desired, rl_order(success), here, rl_order(failure),
-                                      here);
+    std::memory_order s = GORO_RL_ORDER(rmw, success, 0);
+    std::memory_order f = weakening::clamp_failure(s, GORO_RL_ORDER(cas_failure, failure, 1));
+    return a_.compare_exchange_strong(expected, desired, rl_order(s), here, rl_order(f), here);
   }
   bool compare_exchange_weak(T& expected, T desired, std::memory_order success,
                              std::memory_order failure, GORO_RL_HERE_PARAMS) {
     rl::debug_info here = GORO_RL_HERE;
-    return a_.compare_exchange_weak(expected, desired, rl_order(success), here, rl_order(failure),
-                                    here);
+    std::memory_order s = GORO_RL_ORDER(rmw, success, 0);
+    std::memory_order f = weakening::clamp_failure(s, GORO_RL_ORDER(cas_failure, failure, 1));
+    return a_.compare_exchange_weak(expected, desired, rl_order(s), here, rl_order(f), here);
   }
   T fetch_add(T v, std::memory_order mo, GORO_RL_HERE_PARAMS) {
-    return a_.fetch_add(v, rl_order(mo), GORO_RL_HERE);
+    return a_.fetch_add(v, rl_order(GORO_RL_ORDER(rmw, mo, 0)), GORO_RL_HERE);
   }
   T fetch_sub(T v, std::memory_order mo, GORO_RL_HERE_PARAMS) {
-    return a_.fetch_sub(v, rl_order(mo), GORO_RL_HERE);
+    return a_.fetch_sub(v, rl_order(GORO_RL_ORDER(rmw, mo, 0)), GORO_RL_HERE);
   }
   T fetch_or(T v, std::memory_order mo, GORO_RL_HERE_PARAMS) {
-    return a_.fetch_or(v, rl_order(mo), GORO_RL_HERE);
+    return a_.fetch_or(v, rl_order(GORO_RL_ORDER(rmw, mo, 0)), GORO_RL_HERE);
   }
   T fetch_and(T v, std::memory_order mo, GORO_RL_HERE_PARAMS) {
-    return a_.fetch_and(v, rl_order(mo), GORO_RL_HERE);
+    return a_.fetch_and(v, rl_order(GORO_RL_ORDER(rmw, mo, 0)), GORO_RL_HERE);
   }
 
  private:
@@ -160,10 +361,14 @@ class var {
   rl::var<T> v_;
 };
 
+// A fence weakened to "none" is removed.
 inline void fence(std::memory_order mo, GORO_RL_HERE_PARAMS) {
-  rl::atomic_thread_fence(rl_order(mo), GORO_RL_HERE);
+  int w = weakening::apply(weakening::kind::fence, mo, 0, rl_func, rl_file, rl_line);
+  if (w == weakening::removed) return;
+  rl::atomic_thread_fence(rl_order(static_cast<std::memory_order>(w)), GORO_RL_HERE);
 }
 
+#undef GORO_RL_ORDER
 #undef GORO_RL_HERE_PARAMS
 #undef GORO_RL_HERE
 
