@@ -63,10 +63,10 @@ using queue = local_runq<tg, 4>;
 struct weak_put_tail_orders : goro::detail::runq_orders {
   static constexpr std::memory_order put_tail = std::memory_order_relaxed;
 };
-// put-next's acq_rel CAS of runnext, acquire: a thief that CASes the new G
+// put-next's release CAS of runnext, relaxed: a thief that CASes the new G
 // out of runnext reads its payload without happening-after its write.
 struct weak_put_next_orders : goro::detail::runq_orders {
-  static constexpr std::memory_order put_next = std::memory_order_acquire;
+  static constexpr std::memory_order put_next = std::memory_order_relaxed;
 };
 
 constexpr int payload_of(int id) { return 1000 + id; }
@@ -105,7 +105,8 @@ struct no_pause {
 //           'x' take_next and re-put at the tail (gopark under preemption)
 //   thief:  's' steal (ring only), 'S' steal (may take runnext), then the
 //           thief drains its own queue with gets; 'e' asks empty() and
-//           size() first (the spinning re-check's questions), then steals
+//           size() first (the spinning re-check's questions), then steals;
+//           'T' steals from thief 1's queue instead (a G stolen twice over)
 template <class Scn, class Q = queue>
 struct runq_test : rl::test_suite<runq_test<Scn, Q>, 3> {
   Q q[3];
@@ -155,6 +156,12 @@ struct runq_test : rl::test_suite<runq_test<Scn, Q>, 3> {
             }
           }
           break;
+        case 'T':
+          if (tg* gp = q[me].steal_into(q[1], true, no_pause{})) {
+            log[me].take(gp);
+            while (tg* g2 = q[me].get().gp) log[me].take(g2);
+          }
+          break;
         case 's':
         case 'S':
           if (tg* gp = q[me].steal_into(q[0], *op == 'S', no_pause{})) {
@@ -168,8 +175,9 @@ struct runq_test : rl::test_suite<runq_test<Scn, Q>, 3> {
 
   void after() {
     // Every scenario ends each thread with a drain of the queue it owns (the
-    // owner's final 'G'; a thief's gets after its steal), and thieves only
-    // ever remove from queue 0, so a G put but taken by nobody was lost.
+    // owner's final 'G'; a thief's gets after its steal), and a G leaves a
+    // queue only into the taker's log or the taker's own queue (drained
+    // after), so a G put but taken by nobody was lost.
     for (int i = 0; i < nput; i++) {
       int n = log[0].count[i] + log[1].count[i] + log[2].count[i];
       RL_ASSERT(n != 0 || !"NoGLost: a G put was never taken");
@@ -216,6 +224,13 @@ struct extras_scn {
   static constexpr const char* ops[3] = {"tnxG", "e", "S"};
 };
 
+// Thief 1 steals two of three Gs (keeping one in its ring) while thief 2
+// steals from thief 1: a G published by a thief's steal_into tail store.
+struct chain_scn {
+  static constexpr std::uint32_t start = 0xFFFFFFFEu;
+  static constexpr const char* ops[3] = {"pppG", "s", "T"};
+};
+
 int main(int argc, char** argv) {
   using goro::c11::run_test;
   using weak_tail_q = local_runq<tg, 4, weak_put_tail_orders>;
@@ -232,6 +247,7 @@ int main(int argc, char** argv) {
           {"runnext", {rl::sched_bound, 3}, run_test<runq_test<runnext_scn>>},
           {"get_steal", {rl::sched_bound, 3}, run_test<runq_test<get_steal_scn>>},
           {"extras", {rl::sched_bound, 2}, run_test<runq_test<extras_scn>>},
+          {"chain", {rl::sched_bound, 3}, run_test<runq_test<chain_scn>>},
           // Teeth: one order weakened one step; Relacy must report it.
           {"weak_put_tail",
            {rl::sched_bound, 2},

@@ -76,7 +76,9 @@ struct runq_orders {
   // put's store of tail: publishes the slot and the G's contents (I2).
   static constexpr std::memory_order put_tail = std::memory_order_release;
   // put-next's CAS of runnext: publishes the new G to a thief that takes it.
-  static constexpr std::memory_order put_next = std::memory_order_acq_rel;
+  // Release only: the G it displaces was put by this queue's owner, whose
+  // writes to it happen-before ours already (spec/memory-model.md §12).
+  static constexpr std::memory_order put_next = std::memory_order_release;
 };
 
 template <class G, std::uint32_t N, class O = runq_orders>
@@ -103,11 +105,13 @@ class local_runq {
   template <class Sink>
   void put(G* gp, bool next, Sink&& sink) {
     if (next) {
-      // Swap gp into runnext; the G it displaces goes to the tail. acq_rel:
-      // the new G's state is published to a thief that CASes it out, and we
-      // see the state of the G we displace.
+      // Swap gp into runnext; the G it displaces goes to the tail. release:
+      // the new G's state is published to a thief that CASes it out. Only
+      // the owner stores a G into runnext, so the displaced G's state is
+      // ours already; a thief only ever stores nullptr, which carries
+      // nothing we need (no acquire).
       G* old = runnext_.load(std::memory_order_relaxed);
-      while (!runnext_.compare_exchange_weak(old, gp, O::put_next /* acq_rel */,
+      while (!runnext_.compare_exchange_weak(old, gp, O::put_next /* release */,
                                              std::memory_order_relaxed)) {
       }
       GORO_CHAOS_POINT();
@@ -168,10 +172,14 @@ class local_runq {
   runq_take<G> get() {
     // runnext first: it inherits the current time slice. Only the owner and
     // thieves (which take runnext only when the ring is empty) clear it.
+    // relaxed: only the owner stores a G into runnext, so the G's state
+    // happens-before this already (our own put, or the P's hand-over to us
+    // after it); the CAS only decides between us and a thief, and the
+    // nullptr we leave publishes nothing (spec/memory-model.md §12).
     G* next = runnext_.load(std::memory_order_relaxed);
     if (next != nullptr) GORO_CHAOS_POINT();
     if (next != nullptr && runnext_.compare_exchange_strong(
-                               next, nullptr, std::memory_order_acq_rel, std::memory_order_relaxed))
+                               next, nullptr, std::memory_order_relaxed, std::memory_order_relaxed))
       return {next, true};
     for (;;) {
       // acquire: synchronize with other takers (see the header comment).
@@ -195,9 +203,10 @@ class local_runq {
   }
 
   // Empties runnext (a G that must not inherit the slice goes to the tail
-  // instead: gopark under a preemption request). acq_rel: as get's CAS of
-  // runnext, which thieves race.
-  G* take_next() { return runnext_.exchange(nullptr, std::memory_order_acq_rel); }
+  // instead: gopark under a preemption request). relaxed: as get's CAS of
+  // runnext, which thieves race: atomicity decides the race, and the G's
+  // state is the owner's already.
+  G* take_next() { return runnext_.exchange(nullptr, std::memory_order_relaxed); }
 
   // Appends gp if the ring has room, without ever overflowing (globrunqget
   // refills under sched.lock, where putslow's sink could not take it again).
@@ -225,7 +234,11 @@ class local_runq {
     n--;
     G* gp = slots_[(t + n) & mask].load(std::memory_order_relaxed);
     if (n == 0) return gp;
-    std::uint32_t h = head_.load(std::memory_order_acquire);
+    // relaxed: this head read only checks for overflow. Our slot writes in
+    // grab are already ordered after every earlier taker's reads of those
+    // slots, by the acquire head load of the get or empty() that found our
+    // ring empty before we stole (spec/memory-model.md §12).
+    std::uint32_t h = head_.load(std::memory_order_relaxed);
     if (t - h + n >= N) fatal("runqsteal: runq overflow");
     GORO_CHAOS_POINT();
     // release: the copied slots before the new tail, as in put.
@@ -258,7 +271,10 @@ class local_runq {
             // a ping-pong pair is not torn apart on every exchange.
             pause();
             GORO_CHAOS_POINT();
-            if (!runnext_.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel,
+            // acquire: pairs with put-next's release, so the G's state is
+            // visible to us. No release: the nullptr we leave carries
+            // nothing the owner needs (spec/memory-model.md §12).
+            if (!runnext_.compare_exchange_strong(next, nullptr, std::memory_order_acquire,
                                                   std::memory_order_relaxed))
               continue;
             into.slots_[into_tail & mask].store(next, std::memory_order_relaxed);
@@ -291,9 +307,14 @@ class local_runq {
   }
 
   // Go's runqempty: true if nothing is queued (a consistent snapshot).
-  // mo: acquire for the scheduler's questions; an invariant check passes
-  // relaxed, so that checking adds no synchronization (pidleput).
-  bool empty(std::memory_order mo = std::memory_order_acquire) const {
+  // relaxed: the answer is only ever a question's answer, never a licence to
+  // read a G. The spinning re-check reads it after a seq_cst fence, which
+  // (not these loads) makes the submitter's tail store visible (§3); every
+  // other caller either holds a happens-before edge to the puts it must see
+  // (handoffp, through the P's hand-over) or acts on a hint (sysmon, the
+  // mutex spin). Whoever then takes a G does so through get or grab, whose
+  // own acquire loads carry its state (spec/memory-model.md §12).
+  bool empty(std::memory_order mo = std::memory_order_relaxed) const {
     // Reading head, tail and runnext is not atomic as a whole. A G can move
     // from runnext into the ring (put kicking it out) between the reads, so
     // retry until tail is unchanged across them: then head==tail &&
@@ -308,9 +329,10 @@ class local_runq {
 
   // Go's runqlen: the ring's length (runnext not counted); racy, so a torn
   // read above N reads as 0.
+  // relaxed: a length is a hint (sysmon, schedtrace), as empty()'s answer.
   std::uint32_t size() const {
-    std::uint32_t h = head_.load(std::memory_order_acquire);
-    std::uint32_t t = tail_.load(std::memory_order_acquire);
+    std::uint32_t h = head_.load(std::memory_order_relaxed);
+    std::uint32_t t = tail_.load(std::memory_order_relaxed);
     std::uint32_t n = t - h;
     return n > N ? 0 : n;
   }
