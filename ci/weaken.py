@@ -167,6 +167,8 @@ def record_sites(bdir, names):
                 for ln in fh:
                     f, line, part, kind, order, func, _ = ln.rstrip("\n").split("\t")
                     key = (rel(f), int(line), int(part))
+                    if not key[0].startswith("src/"):
+                        continue  # a scenario's own scaffolding, not shipped code
                     s = sites.setdefault(key, {"file": key[0], "line": key[1], "part": key[2],
                                                "kind": kind, "order": order,
                                                "func": short_func(func), "reached": []})
