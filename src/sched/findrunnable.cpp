@@ -4,6 +4,7 @@
 #include "sched/internal.hpp"
 
 #include "sched/chaos.hpp"
+#include "time/timer_sleep.hpp"
 
 namespace goro::detail {
 
@@ -71,18 +72,12 @@ bool block_in_netpoll(m* mp) {
   // StoreLoad against timer adders is the fences' job (here and in
   // wake_timer_sleeper).
   if (!s.timer_sleeper.compare_exchange_strong(none, mp, std::memory_order_seq_cst)) return false;
-  for (;;) {
-    s.timer_sleep_until.store(when == 0 ? INT64_MAX : when, std::memory_order_seq_cst);
-    // StoreLoad against wake_timer_sleeper: an adder publishes its timer
-    // (when0) and then reads our deadline, we publish the deadline and then
-    // re-read the timers. With a fence on both sides, either the adder sees
-    // a deadline later than its timer and breaks our poll, or we see its
-    // timer now.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    std::int64_t again = earliest_timer(rt);
-    if (again == 0 || (when != 0 && again >= when)) break;
-    when = again;
-  }
+  // StoreLoad against wake_timer_sleeper (time/timer_sleep.hpp): an adder
+  // publishes its timer (when0) and then reads our deadline, we publish the
+  // deadline and then re-read the timers. With a fence on both sides, either
+  // the adder sees a deadline later than its timer and breaks our poll, or we
+  // see its timer now.
+  when = timer_sleep_commit(s.timer_sleep_until, when, [&] { return earliest_timer(rt); });
   netpoll_ready_list list;
   if (!rt.stopping.load(std::memory_order_acquire)) {
     std::int64_t delay = -1;

@@ -14,6 +14,7 @@
 #include "goro/detail/saturate.hpp"
 #include "goro/time.hpp"
 #include "sched/proc.hpp"
+#include "time/timer_sleep.hpp"
 
 namespace goro::detail {
 
@@ -166,11 +167,9 @@ std::int64_t earliest_timer(runtime& rt) {
 }
 
 void wake_timer_sleeper(runtime& rt, std::int64_t when) {
-  // StoreLoad: the timer (when0) was published before this; see
-  // block_in_netpoll in findrunnable.cpp for the other half.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  std::int64_t until = rt.sched.timer_sleep_until.load(std::memory_order_relaxed);
-  if (until != 0 && when < until) netpoll_break(rt);
+  // The timer (when0) was published before this; time/timer_sleep.hpp has
+  // the handshake, block_in_netpoll in findrunnable.cpp the other half.
+  timer_sleep_wake(rt.sched.timer_sleep_until, when, [&] { netpoll_break(rt); });
 }
 
 namespace {
