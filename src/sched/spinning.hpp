@@ -32,7 +32,10 @@
 //
 // The environment (Env) supplies the rest of the runtime; every member is
 // inline (the runtime's are forwarding calls), so the production
-// instantiation compiles to the code it replaced:
+// instantiation compiles to the code it replaced. wakep and give_up_p are
+// always_inline: each has one caller in the runtime (spinning.cpp's wakep,
+// findrunnable), which GCC would otherwise call out of line, a template
+// instantiation not counting as a function called once:
 //   orders                 spin_orders, or one the c11/ check weakens
 //   m_type, p_type, g_type the runtime's M, P and G; M has a plain bool
 //                          `spinning`
@@ -160,7 +163,7 @@ typename Env::p_type* pidleget_spinning(Env& env, typename Env::locked& l) {
 // spinning M at a time is started here; it starts the next one when it finds
 // work (resetspinning), so wakeups ramp up with the work.
 template <class Env>
-void wakep(Env& env) {
+__attribute__((always_inline)) inline void wakep(Env& env) {
   if (env.sched().nmspinning.load(std::memory_order_relaxed) != 0) return;
   GORO_CHAOS_POINT();  // between the spinning check and the claim
   if (!claim_spinning(env)) return;
@@ -239,7 +242,8 @@ struct give_up_result {
 // (no lost global submissions); then, for a spinning M, the decrement and
 // the re-check of every run queue.
 template <class Env>
-give_up_result<typename Env::g_type> give_up_p(Env& env, typename Env::m_type* mp) {
+__attribute__((always_inline)) inline give_up_result<typename Env::g_type> give_up_p(
+    Env& env, typename Env::m_type* mp) {
   using result = give_up_result<typename Env::g_type>;
   GORO_CHAOS_AT(mp->spinning ? chaos_site::drop_p_spinning : chaos_site::drop_p);
   result r = env.with_lock([&](typename Env::locked& l) -> result {
