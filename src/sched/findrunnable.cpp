@@ -159,6 +159,7 @@ g* stealwork(m* mp) {
 runq_result findrunnable(m* mp) {
   runtime& rt = *mp->rt;
   schedt& s = rt.sched;
+  sched_env env{rt};
 top:
   if (rt.stopping.load(std::memory_order_acquire)) return {};
   if (s.gcwaiting.load(std::memory_order_acquire)) {
@@ -193,12 +194,9 @@ top:
     if (netpoll_nonblocking(rt)) {
       if (runq_result r = runqget(pp); r.gp) return r;
     }
-    // Spin (steal) only while fewer than half the busy Ps have a spinning M:
-    // enough to find work fast, not so many that idle Ms burn the CPUs.
-    std::int32_t procs = static_cast<std::int32_t>(rt.gomaxprocs.load(std::memory_order_relaxed));
-    if (mp->spinning || 2 * s.nmspinning.load(std::memory_order_relaxed) <
-                            procs - s.npidle.load(std::memory_order_relaxed)) {
-      if (!mp->spinning) become_spinning(mp);
+    // Spin (steal) only while fewer than half the busy Ps have a spinning M
+    // (the decision: sched/spinning.hpp).
+    if (spin::want_spin(env, mp)) {
       if (g* gp = stealwork(mp)) return {gp, false};
     }
     // Overdue timers anywhere (a non-spinning M skipped stealwork's timer
@@ -207,79 +205,34 @@ top:
       if (runq_result r = runqget(pp); r.gp) return r;
     }
 
-    // Nothing found: give up the P. The global queue is checked again under
-    // the lock that injectg also takes (no lost global submissions).
-    GORO_CHAOS_AT(mp->spinning ? chaos_site::drop_p_spinning : chaos_site::drop_p);
-    // (A goto top leaves the guard's scope and so releases the lock.)
-    sched_guard l(s);
-    if (s.gcwaiting.load(std::memory_order_relaxed) || rt.stopping.load(std::memory_order_relaxed))
-      goto top;
-    if (s.runqsize.load(std::memory_order_relaxed) != 0) return {globrunqget(rt, *l, pp, 0), false};
-    // Someone found work but no idle P for it (pidleget_spinning). We are
-    // about to make a P idle without the spinner's re-check: spin instead,
-    // so that work is found (Go's "delicate dance"). (MUTANT no_needspinning
-    // skips it: goro's first spinning protocol.)
-    if (mutant != mutant_id::no_needspinning && !mp->spinning &&
-        s.needspinning.load(std::memory_order_relaxed)) {
-      become_spinning(mp);
-      goto top;
-    }
-    pidleput(rt, *l, releasep(mp));
-  }
-
-  // Spinning -> not spinning. Decrement first, then (after StoreLoad) look
-  // at every run queue again: a submitter that saw our count before the
-  // decrement did not wake anyone and relies on this re-check. If we did it
-  // the other way round (re-check, then decrement), a G submitted between
-  // the two would see us still spinning, wake nobody, and wait with an idle
-  // P beside it until some unrelated event (tla/PHandoff.tla: NoLostWakeup;
-  // mutant no_spin_recheck removes the re-check).
-  //
-  // Every source of work a spinner covers, and who covers it once we stop:
-  //  - other Ps' local queues: this re-check (submitters: ready_wake);
-  //  - the global queue: checked under sched.lock just before pidleput
-  //    above. A G put there later comes either from injectg, which under
-  //    the same lock finds our idle P and starts an M for it, or from a G
-  //    yielding or preempted on a running P (post_globrunqput), whose M
-  //    reaches the global queue itself by its 61st tick or when its local
-  //    queue is empty; Go re-checks the global queue here too, which would
-  //    only start that G sooner;
-  //  - timers: need no re-check. block_in_netpoll, next, reads every P's
-  //    earliest timer after publishing its deadline (a fenced pair with
-  //    wake_timer_sleeper, which every timer adder calls), and if another M
-  //    already sleeps for timers, that M is the one woken. sysmon starts an
-  //    M for an overdue timer that nobody sleeps for;
-  //  - the network: the M blocked in netpoll (block_in_netpoll) readies
-  //    the goroutines, or sysmon's poll when none is blocked there (every
-  //    10 ms);
-  //  - stop-the-world and shutdown: gcwaiting and stopping are re-read at
-  //    `top`, and stopm re-reads stopping under sched.lock.
-  if (mp->spinning) {
-    mp->spinning = false;
-    GORO_CHAOS_POINT();  // the lost-wakeup window: P released, still counted spinning
-    drop_spinning(rt, "findrunnable");
-    GORO_CHAOS_POINT();
-    // (MUTANT no_spin_recheck: gives up without the re-check.)
-    if constexpr (mutant != mutant_id::no_spin_recheck) {
-      std::atomic_thread_fence(std::memory_order_seq_cst);
-      std::uint32_t n = rt.gomaxprocs.load(std::memory_order_relaxed);
-      for (std::uint32_t i = 0; i < n; i++) {
-        p* p2 = rt.allp[i].load(std::memory_order_relaxed);
-        if (!runqempty(p2)) {
-          p* pp;
-          {
-            sched_guard l(s);
-            pp = pidleget_spinning(rt, *l);
-          }
-          if (pp) {
-            acquirep(mp, pp);
-            become_spinning(mp);
-            goto top;
-          }
-          break;
-        }
-      }
-    }
+    // Nothing found: give up the P (sched/spinning.hpp's give_up_p: under
+    // sched.lock the global queue again and the needspinning check, then
+    // pidleput; a spinning M then decrements nmspinning and re-checks
+    // every run queue).
+    //
+    // Every source of work a spinner covers, and who covers it once we stop:
+    //  - other Ps' local queues: the re-check (submitters: ready_wake);
+    //  - the global queue: checked under sched.lock just before pidleput.
+    //    A G put there later comes either from injectg, which under the same
+    //    lock finds our idle P and starts an M for it, or from a G yielding
+    //    or preempted on a running P (post_globrunqput), whose M reaches the
+    //    global queue itself by its 61st tick or when its local queue is
+    //    empty; Go re-checks the global queue after the decrement too, which
+    //    would only start that G sooner;
+    //  - timers: need no re-check. block_in_netpoll, next, reads every P's
+    //    earliest timer after publishing its deadline (a fenced pair with
+    //    wake_timer_sleeper, which every timer adder calls), and if another
+    //    M already sleeps for timers, that M is the one woken. sysmon starts
+    //    an M for an overdue timer that nobody sleeps for;
+    //  - the network: the M blocked in netpoll (block_in_netpoll) readies
+    //    the goroutines, or sysmon's poll when none is blocked there (every
+    //    10 ms);
+    //  - stop-the-world and shutdown: gcwaiting and stopping are re-read at
+    //    `top` (restart_locked sends us there), and stopm re-reads stopping
+    //    under sched.lock.
+    spin::give_up_result<g> r = spin::give_up_p(env, mp);
+    if (r.next == spin::give_up_next::retry) goto top;
+    if (r.next == spin::give_up_next::run) return {r.gp, false};
   }
   if (block_in_netpoll(mp)) goto top;
   if (!stopm(mp)) return {};

@@ -50,6 +50,7 @@
 #include "sched/chaos.hpp"
 #include "sched/gstatus.hpp"
 #include "sched/proc.hpp"
+#include "sched/spinning.hpp"
 
 namespace goro::detail {
 
@@ -162,28 +163,74 @@ inline void msched_leave(runtime& rt) {
     rt.shutdown_note.wakeup();
 }
 
-// The submission side of the spinning protocol: call after making a G
-// runnable on a local queue; after a seq_cst fence, wakes a spinner if none
-// spins (the other side is findrunnable's re-check). Go does this inside
-// wakep; goro keeps the fence in one place for every submitter.
+// The runtime as the spinning protocol's environment (sched/spinning.hpp,
+// which the c11/ check instantiates with fakes instead). Every member is an
+// inline forward to the runtime, so the protocol's instantiation here is the
+// code it was before the extraction.
+struct sched_env {
+  using orders = spin_orders;
+  using m_type = m;
+  using p_type = p;
+  using g_type = g;
+  using locked = sched_locked;
+
+  runtime& rt;
+
+  schedt& sched() const { return rt.sched; }
+  std::uint32_t procs() const { return rt.gomaxprocs.load(std::memory_order_relaxed); }
+  template <class F>
+  decltype(auto) with_lock(F&& f) const {
+    sched_guard l(rt.sched);
+    return f(*l);
+  }
+  // The idle P list (spin::pidleput/pidleget keep npidle).
+  static void pidle_push(sched_locked& l, p* pp) {
+    // Relaxed: the check must not order anything (our callers' own
+    // runqempty or runqget already read the queue empty, and coherence
+    // keeps it so for us).
+    GORO_INVARIANT(pp->runq.empty(std::memory_order_relaxed), "pidleput: P%d has queued work",
+                   pp->id);
+    pp->status.store(pstatus::idle, std::memory_order_relaxed);
+    pp->link = l.pidle;
+    l.pidle = pp;
+    pp->idle_listed.store(true, std::memory_order_relaxed);
+  }
+  static p* pidle_pop(sched_locked& l) {
+    p* pp = l.pidle;
+    if (pp) {
+      l.pidle = pp->link;
+      pp->link = nullptr;
+      pp->idle_listed.store(false, std::memory_order_relaxed);
+    }
+    return pp;
+  }
+  p* allp(std::uint32_t i) const { return rt.allp[i].load(std::memory_order_relaxed); }
+  static bool runqempty(const p* pp) { return detail::runqempty(pp); }
+  void wakep() const { detail::wakep(rt); }
+  void startm(p* pp, bool spinning) const { detail::startm(rt, pp, spinning); }
+  static p* releasep(m* mp) { return detail::releasep(mp); }
+  static void acquirep(m* mp, p* pp) { detail::acquirep(mp, pp); }
+  bool restart_locked(sched_locked&) const {
+    if (rt.sched.gcwaiting.load(std::memory_order_relaxed)) return true;
+    return rt.stopping.load(std::memory_order_relaxed);
+  }
+  g* globrunq_take(sched_locked& l, m* mp) const {
+    if (rt.sched.runqsize.load(std::memory_order_relaxed) == 0) return nullptr;
+    return globrunqget(rt, l, mp->p_, 0);
+  }
+};
+
+// The submission side of the spinning protocol (spin::ready_wake): call
+// after making a G runnable on a local queue; after a seq_cst fence, wakes a
+// spinner if none spins (the other side is findrunnable's re-check).
 // Called from: G with P (goready, newg_commit, a yield's post-switch step),
 // g0 (resetspinning), the stopper (start_the_world). Locks: none held.
 // May switch: no.
 // Inline: it is on every goready and go() (its fast exit with one P, and
 // the fence, cost less than the call).
 inline void ready_wake(runtime& rt) {
-  // With one P, held by the caller, there is no other P to start, and the G
-  // just queued runs on this one: nothing can be lost.
-  if (rt.gomaxprocs.load(std::memory_order_relaxed) == 1) return;
-  // StoreLoad between publishing the G (runqtail store) and reading the
-  // spinning state; the spinner has the matching fence in findrunnable.
-  GORO_CHAOS_POINT();
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  // No idle-P test here (Go 1.21): wakep makes it under sched.lock, and if
-  // it finds none it sets needspinning for an M about to drop its P. A racy
-  // npidle == 0 read here could miss exactly that M (tla/PHandoff.tla,
-  // mutant PHandoff_no_needspinning).
-  if (rt.sched.nmspinning.load(std::memory_order_relaxed) == 0) wakep(rt);
+  sched_env env{rt};
+  spin::ready_wake(env);
 }
 
 // injectg for a G that go() created on a thread without a P (dead, not yet
@@ -213,12 +260,13 @@ void newm(runtime& rt, p* pp, bool spinning);
 bool stopm(m* mp);
 
 // The spinning transitions (their list and orders are at their definition
-// in spinning.cpp): every change of sched.nmspinning goes through them.
+// in sched/spinning.hpp; these are its runtime instantiation): every change
+// of sched.nmspinning goes through them.
 // Called from: claim_spinning: any M with or without a P, sysmon (handoffp);
-// become/resetspinning: g0 of mp; drop_spinning: g0, or whoever claimed.
+// resetspinning: g0 of mp; drop_spinning: g0, or whoever claimed.
+// (become_spinning is findrunnable's alone: spin::want_spin, spin::give_up_p.)
 // Locks: none required. May switch: no.
 bool claim_spinning(runtime& rt);
-void become_spinning(m* mp);
 void resetspinning(m* mp);
 void drop_spinning(runtime& rt, const char* where);
 

@@ -42,37 +42,21 @@ p* releasep(m* mp) {
   return pp;
 }
 
+// The idle list's protocol half (npidle, needspinning) is sched/spinning.hpp's;
+// the list itself is sched_env's (internal.hpp).
 void pidleput(runtime& rt, sched_locked& l, p* pp) {
-  // Relaxed: the check must not order anything (our callers' own
-  // runqempty or runqget already read the queue empty, and coherence keeps
-  // it so for us).
-  GORO_INVARIANT(pp->runq.empty(std::memory_order_relaxed), "pidleput: P%d has queued work",
-                 pp->id);
-  pp->status.store(pstatus::idle, std::memory_order_relaxed);
-  pp->link = l.pidle;
-  l.pidle = pp;
-  pp->idle_listed.store(true, std::memory_order_relaxed);
-  owner_add(rt.sched.npidle, 1);
+  sched_env env{rt};
+  spin::pidleput(env, l, pp);
 }
 
 p* pidleget(runtime& rt, sched_locked& l) {
-  p* pp = l.pidle;
-  if (pp) {
-    l.pidle = pp->link;
-    pp->link = nullptr;
-    pp->idle_listed.store(false, std::memory_order_relaxed);
-    owner_add(rt.sched.npidle, -1);
-  }
-  return pp;
+  sched_env env{rt};
+  return spin::pidleget(env, l);
 }
 
 p* pidleget_spinning(runtime& rt, sched_locked& l) {
-  p* pp = pidleget(rt, l);
-  // Work was found that no idle P can take: an M that is about to put its
-  // P on the idle list without spinning must spin instead (findrunnable
-  // checks this under the same lock), or the work could wait forever.
-  if (!pp) rt.sched.needspinning.store(true, std::memory_order_relaxed);
-  return pp;
+  sched_env env{rt};
+  return spin::pidleget_spinning(env, l);
 }
 
 void mput(sched_locked& l, m* mp) {
@@ -177,21 +161,8 @@ void startm(runtime& rt, p* pp, bool spinning) {
 }
 
 void wakep(runtime& rt) {
-  // Only one spinning M at a time is started here; it starts the next one
-  // when it finds work (resetspinning), so wakeups ramp up with the work.
-  if (rt.sched.nmspinning.load(std::memory_order_relaxed) != 0) return;
-  GORO_CHAOS_POINT();  // between the spinning check and the claim
-  if (!claim_spinning(rt)) return;
-  p* pp;
-  {
-    sched_guard l(rt.sched);
-    pp = pidleget_spinning(rt, *l);
-    if (!pp) {
-      drop_spinning(rt, "wakep");
-      return;
-    }
-  }
-  startm(rt, pp, true);
+  sched_env env{rt};
+  spin::wakep(env);
 }
 
 namespace {
@@ -219,50 +190,22 @@ void injectg(runtime& rt, g* gp) { inject(rt, gp, false); }
 
 void injectg_newproc(runtime& rt, g* gp) { inject(rt, gp, true); }
 
-// ---------------------------------------------------------------------------
-// The spinning count (sched.nmspinning): every change goes through these
-// four transitions, so the count's users can be read in one place.
-//
-//   claim_spinning   0 -> 1 for an M yet to be started (wakep, handoffp):
-//                    at most one spinner is started at a time this way; it
-//                    starts the next when it finds work (resetspinning).
-//   become_spinning  +1: an M with a P starts spinning (findrunnable).
-//   resetspinning    -1: a spinning M found work (schedule_loop).
-//   drop_spinning    -1: a spinning M gives up (findrunnable, gcstopm), or a
-//                    claim made for an M is not used (startm, wakep).
-//
-// Orders: every RMW is seq_cst, Go's order for all its atomics. The
-// protocol needs only the RMW's atomicity from them (an exact count): the
-// StoreLoad ordering it relies on comes from the seq_cst fences in
-// ready_wake and in findrunnable's re-check, not from these operations (see
-// spec/memory-model.md §3). The counter's readers load it relaxed:
-// it is a hint everywhere but in those two fenced reads.
+// The spinning transitions: the protocol (their list, their orders) is
+// sched/spinning.hpp's; these instantiate it for the runtime.
 
 bool claim_spinning(runtime& rt) {
-  std::int32_t zero = 0;
-  return rt.sched.nmspinning.compare_exchange_strong(zero, 1, std::memory_order_seq_cst);
-}
-
-// Counts mp as spinning; any pending request for a spinner is now served.
-void become_spinning(m* mp) {
-  mp->spinning = true;
-  mp->rt->sched.nmspinning.fetch_add(1, std::memory_order_seq_cst);
-  mp->rt->sched.needspinning.store(false, std::memory_order_relaxed);
+  sched_env env{rt};
+  return spin::claim_spinning(env);
 }
 
 void resetspinning(m* mp) {
-  runtime& rt = *mp->rt;
-  mp->spinning = false;
-  GORO_CHAOS_AT(chaos_site::resetspinning);
-  drop_spinning(rt, "resetspinning");
-  // We found work and stop spinning: if there may be more, start another
-  // spinner so parallelism ramps up (Go's resetspinning -> wakep).
-  ready_wake(rt);
+  sched_env env{*mp->rt};
+  spin::resetspinning(env, mp);
 }
 
 void drop_spinning(runtime& rt, const char* where) {
-  if (rt.sched.nmspinning.fetch_sub(1, std::memory_order_seq_cst) <= 0)
-    fatal("%s: negative nmspinning", where);
+  sched_env env{rt};
+  spin::drop_spinning(env, where);
 }
 
 // Parks mp until startm hands it a P. Returns false if the runtime is
