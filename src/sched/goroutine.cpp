@@ -89,20 +89,22 @@ void gopark(post_switch_fn unlockf, void* arg, wait_reason reason) {
   g* gp = mp->curg.load(std::memory_order_relaxed);
   gp->waitreason = reason;
   owner_add(mp->p_->stat.parks, 1);
-  // Written before the switch; a waker can only find gp after unlockf runs,
-  // which is after our context is saved.
-  casgstatus(gp, gstatus::running, gstatus::waiting, "gopark");
-  // Fairness without signals: sysmon asked this P to yield (its slice has
-  // expired), so the G in runnext must not inherit the slice. It goes to the
-  // tail and the head of the queue runs on a new slice; otherwise a pair
-  // handing the P back and forth through runnext would keep it for ever.
-  // Relaxed: the flag is a hint (see request_preempt); seen late, the
-  // request is honoured at the next park or ready.
-  if (mp->p_->preempt.load(std::memory_order_relaxed)) {
-    // take_next's acq_rel: as runqget's CAS of runnext, which thieves race.
-    if (g* next = mp->p_->runq.take_next()) runqput(*mp->rt, mp->p_, next, false);
-  }
-  switch_from_g(mp, gp, unlockf, arg);
+  // gopark_commit (sync/park_core.hpp): the status, written before the
+  // switch; a waker can only find gp after unlockf runs, which is after our
+  // context is saved.
+  gopark_commit(gp, [&] {
+    // Fairness without signals: sysmon asked this P to yield (its slice has
+    // expired), so the G in runnext must not inherit the slice. It goes to
+    // the tail and the head of the queue runs on a new slice; otherwise a
+    // pair handing the P back and forth through runnext would keep it for
+    // ever. Relaxed: the flag is a hint (see request_preempt); seen late,
+    // the request is honoured at the next park or ready.
+    if (mp->p_->preempt.load(std::memory_order_relaxed)) {
+      // take_next's acq_rel: as runqget's CAS of runnext, which thieves race.
+      if (g* next = mp->p_->runq.take_next()) runqput(*mp->rt, mp->p_, next, false);
+    }
+    switch_from_g(mp, gp, unlockf, arg);
+  });
   // Readied: the wait queue no longer holds us, so the record of how to
   // leave it (waiter_on_abandon) is stale. Only this G writes it.
   gp->abandon = nullptr;
@@ -115,14 +117,18 @@ void goready(g* gp) {
                  gstatus_name(gp->status.load(std::memory_order_relaxed)));
   nopreempt np;
   m* mp = getm();
+  // goready_put, goready_abandoned: sync/park_core.hpp, the handshake's
+  // core that c11/park_c11.cpp checks.
   if (mp && mp->p_ && mp->rt == gp->rt) {
-    casgstatus(gp, gstatus::waiting, gstatus::runnable, "goready");
-    owner_add(mp->p_->stat.readies, 1);
-    // Go's ready puts gp in runnext, where it inherits the current slice.
-    // If sysmon has asked this P to yield, the slice has expired: gp goes to
-    // the tail instead, behind the Gs that have waited (relaxed: as gopark).
-    runqput(*mp->rt, mp->p_, gp, !mp->p_->preempt.load(std::memory_order_relaxed));
-    ready_wake(*mp->rt);
+    goready_put(gp, [&] {
+      owner_add(mp->p_->stat.readies, 1);
+      // Go's ready puts gp in runnext, where it inherits the current slice.
+      // If sysmon has asked this P to yield, the slice has expired: gp goes
+      // to the tail instead, behind the Gs that have waited (relaxed: as
+      // gopark).
+      runqput(*mp->rt, mp->p_, gp, !mp->p_->preempt.load(std::memory_order_relaxed));
+      ready_wake(*mp->rt);
+    });
     return;
   }
   // A thread without a P (a foreign thread, or a goroutine inside
@@ -131,19 +137,19 @@ void goready(g* gp) {
   // it may be freed as soon as its last M leaves.
   runtime* act = acquire_active();
   if (act && act == gp->rt) {
-    casgstatus(gp, gstatus::waiting, gstatus::runnable, "goready");
-    // (MUTANT uncounted_foreign_ready: a ready from a thread without a P
-    // is not counted.)
-    if constexpr (mutant != mutant_id::uncounted_foreign_ready)
-      act->nop_stat.readies.fetch_add(1, std::memory_order_relaxed);
-    injectg(*act, gp);
+    goready_put(gp, [&] {
+      // (MUTANT uncounted_foreign_ready: a ready from a thread without a P
+      // is not counted.)
+      if constexpr (mutant != mutant_id::uncounted_foreign_ready)
+        act->nop_stat.readies.fetch_add(1, std::memory_order_relaxed);
+      injectg(*act, gp);
+    });
   } else {
     // gp's runtime has begun to shut down: gp is abandoned and never runs.
     // This store is our last touch of gp and of its waiter: teardown
     // (abandon_waiters), finding gp taken off its queue by us, waits for
-    // gp to leave `waiting` before it frees anything. release: pairs with
-    // that acquire load; our reads of the waiter happen before it.
-    gp->status.store(gstatus::runnable, std::memory_order_release);
+    // gp to leave `waiting` before it frees anything.
+    goready_abandoned(gp);
   }
   if (act) act->release();
 }

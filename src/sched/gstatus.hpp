@@ -16,10 +16,24 @@
 //
 // Checked (fatal on violation) in builds with GORO_CHECK_INVARIANTS; see
 // sched/audit.hpp for the invariants checked at a stopped world.
+//
+// Light on purpose (no sched/runtime.hpp): casgstatus is a template over the
+// G, so the c11/ check of the park/ready handshake (c11/park_c11.cpp, issue
+// 13) compiles this very transition over its own small G, whose status is a
+// detail::atomic (rl::atomic there).
 #pragma once
-#include "sched/runtime.hpp"
+#include <atomic>
+#include <cstdint>
+
+#include "base/build_config.hpp"
+#include "base/fatal.hpp"
 
 namespace goro::detail {
+
+// G states, as Go's _Gidle.._Gdead.
+enum class gstatus : std::uint32_t { idle, runnable, running, syscall, waiting, dead };
+
+const char* gstatus_name(gstatus s);
 
 constexpr bool gstatus_transition_ok(gstatus from, gstatus to) {
   using enum gstatus;
@@ -44,7 +58,10 @@ constexpr bool gstatus_transition_ok(gstatus from, gstatus to) {
 // stronger program (spec/memory-model.md, "The checked program is the
 // shipped program"). The price: two transitions of one G racing inside the
 // load-store window both pass; any two that are ordered at all are caught.
-inline void casgstatus(g* gp, gstatus from, gstatus to, const char* where) {
+// G: the runtime's g, or the c11/ check's (anything with an atomic status
+// and a goid).
+template <class G>
+inline void casgstatus(G* gp, gstatus from, gstatus to, const char* where) {
   if constexpr (checked) {
     if (!gstatus_transition_ok(from, to))
       fatal("invariant violated: GStatus: %s: goroutine %llu: %s -> %s is not a transition Go "

@@ -116,20 +116,11 @@ void wait_scheduler_drained(runtime& rt) {
 // decrement of nmsched we read zero from orders them before us).
 void abandon_waiters(runtime& rt) {
   std::lock_guard lk(rt.allg_mu);
-  // Pass 1: goroutines still parked leave their queues.
-  for (g* gp : rt.allgs) {
-    if (!gp->abandon || gp->status.load(std::memory_order_acquire) != gstatus::waiting) continue;
-    if (gp->abandon(gp->abandon_arg, false)) {
-      gp->abandon = nullptr;
-      continue;
-    }
-    // A waker took gp off its queue before we could, and is between its
-    // unlock and its ready(): goready's last touch is gp's status (release;
-    // acquire here), after which neither gp nor its waiter is used again.
-    // gp keeps its record: pass 2 sees it readied.
-    while (gp->status.load(std::memory_order_acquire) == gstatus::waiting)
-      std::this_thread::yield();
-  }
+  // Pass 1: goroutines still parked leave their queues; one a waker took
+  // first is waited for until that waker's goready is done with it
+  // (sync/park_core.hpp, abandon_parked: the acquire loads pairing with
+  // goready_abandoned's release store).
+  for (g* gp : rt.allgs) abandon_parked(gp, [] { std::this_thread::yield(); });
   // Pass 2: goroutines readied from such a park that never ran again (the
   // record is cleared only when gopark returns) give back what their waker
   // handed them. After pass 1, so that what they give back (a mutex) can

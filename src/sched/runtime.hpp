@@ -29,6 +29,7 @@
 #include "goro/detail/waitq.hpp"
 #include "goro/options.hpp"
 #include "netpoll/netpoll.hpp"
+#include "sched/gstatus.hpp"
 #include "sched/local_runq.hpp"
 #include "sched/note.hpp"
 #include "sync/park.hpp"
@@ -40,13 +41,9 @@ struct m;
 struct p;
 struct runtime;
 
-// G states, as Go's _Gidle.._Gdead.
-enum class gstatus : std::uint32_t { idle, runnable, running, syscall, waiting, dead };
 // P states, as Go's _Pidle, _Prunning, _Psyscall, _Pgcstop (stopped also
 // covers Go's _Pdead: a P beyond gomaxprocs).
 enum class pstatus : std::uint32_t { idle, running, syscall, stopped };
-
-const char* gstatus_name(gstatus s);
 
 const char* pstatus_name(pstatus s);
 
@@ -58,7 +55,8 @@ struct g {
   stack stk;                 // allocated at first execute, kept while in gfree
   fiber_san san;
   eh_state eh;  // exceptions being handled, while switched out
-  std::atomic<gstatus> status{gstatus::idle};
+  // Moved only by casgstatus (sched/gstatus.hpp) and park_core.hpp.
+  atomic<gstatus> status{gstatus::idle};
   std::uint64_t goid = 0;
   g* schedlink = nullptr;  // global run queue / free list link
   task* fn = nullptr;      // entry; destroyed when it returns

@@ -38,56 +38,7 @@
 namespace goro::detail {
 
 // ---------------------------------------------------------------------------
-// Wait queues.
-
-void sudog_queue::enqueue(sudog* s) noexcept {
-  s->next = nullptr;
-  s->prev = last;
-  if (last) last->next = s;
-  else first = s;
-  last = s;
-}
-
-sudog* sudog_queue::dequeue() noexcept {
-  for (;;) {
-    sudog* s = first;
-    if (!s) return nullptr;
-    first = s->next;
-    if (first) first->prev = nullptr;
-    else last = nullptr;
-    s->next = s->prev = nullptr;
-    if (s->pk->is_select) {
-      // The select may have been claimed through another of its cases, on
-      // another channel, by a waker holding only that channel's lock: the CAS
-      // decides. relaxed is enough: the CAS's atomicity alone makes exactly
-      // one claimant see 0; the claimant's later writes (param, the value)
-      // reach the select through ready()'s release/acquire, and the initial 0
-      // (written before pass 2 enqueued the sudog) reached us through the
-      // channel lock we hold.
-      std::uint32_t open = 0;
-      if (!s->pk->select_done.compare_exchange_strong(open, 1, std::memory_order_relaxed,
-                                                      std::memory_order_relaxed))
-        continue;  // lost to another case: leave it unlinked (pass 3 sees that)
-    }
-    return s;
-  }
-}
-
-void sudog_queue::remove(sudog* s) noexcept {
-  sudog* p = s->prev;
-  sudog* n = s->next;
-  if (p) {
-    p->next = n;
-  } else {
-    // No predecessor: s is either the head or not queued at all (dequeue
-    // clears both links of what it takes).
-    if (first != s) return;
-    first = n;
-  }
-  if (n) n->prev = p;
-  else last = p;
-  s->next = s->prev = nullptr;
-}
+// Wait queues: sudog_list (sync/park_core.hpp), with select's claim.
 
 // ---------------------------------------------------------------------------
 // Transfers (c->lock held on entry).

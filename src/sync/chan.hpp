@@ -24,7 +24,8 @@ struct chan_parker {
   // case has been claimed. A waker takes a select's sudog only by CASing
   // this 0 -> 1, so exactly one case wins even though the sudogs sit in the
   // queues of different channels, under different locks.
-  std::atomic<std::uint32_t> select_done{0};
+  // (sync/park_core.hpp: select_claim.)
+  atomic<std::uint32_t> select_done{0};
   // The sudog whose operation completed (Go: g.param); written by the one
   // waker that claimed us, before ready().
   sudog* param = nullptr;
@@ -45,33 +46,28 @@ struct sudog {
   bool success = false;
 };
 
-// A FIFO of sudogs, guarded by the channel's lock (Go's waitq). Contracts
-// in Go's fixed form, as in park.hpp ("G in a call": inside blocking()).
-// g0 appears because an after() timer fires on g0 and try_sends on its
-// channel.
-struct sudog_queue {
-  sudog* first = nullptr;
-  sudog* last = nullptr;
-
-  // Appends s (plain operations and select pass 2).
-  // Called from: G with P | G in a call | foreign thread
-  // Locks: holds the channel's lock
-  // May switch: no
-  void enqueue(sudog* s) noexcept;
-  // Takes the first sudog that can still be woken: a select's sudog whose
-  // select has already been claimed through another case is unlinked and
-  // skipped. Returns nullptr if none.
-  // Called from: G with P | G in a call | g0 (after()'s try_send) | foreign thread
-  // Locks: holds the channel's lock
-  // May switch: no
-  sudog* dequeue() noexcept;
-  // Unlinks s if it is still queued (select pass 3); no-op otherwise.
-  // Called from: G with P | G in a call | foreign thread (the select
-  //   itself, or teardown's abandon callback on run's thread)
-  // Locks: holds the channel's lock
-  // May switch: no
-  void remove(sudog* s) noexcept;
-};
+// A FIFO of sudogs, guarded by the channel's lock (Go's waitq): the shared
+// sudog_list of sync/park_core.hpp, whose dequeue holds select's claim (and
+// which c11/park_c11.cpp checks). Contracts in Go's fixed form, as in
+// park.hpp ("G in a call": inside blocking()). g0 appears because an
+// after() timer fires on g0 and try_sends on its channel.
+//
+// enqueue(s): appends s (plain operations and select pass 2).
+//   Called from: G with P | G in a call | foreign thread
+//   Locks: holds the channel's lock
+//   May switch: no
+// dequeue(): takes the first sudog that can still be woken: a select's
+//   sudog whose select has already been claimed through another of its
+//   cases is unlinked and skipped. Returns nullptr if none.
+//   Called from: G with P | G in a call | g0 (after()'s try_send) | foreign thread
+//   Locks: holds the channel's lock
+//   May switch: no
+// remove(s): unlinks s if it is still queued (select pass 3); no-op otherwise.
+//   Called from: G with P | G in a call | foreign thread (the select
+//     itself, or teardown's abandon callback on run's thread)
+//   Locks: holds the channel's lock
+//   May switch: no
+using sudog_queue = sudog_list<sudog>;
 
 // The channel (Go's hchan). Every field except the header's atomics is
 // guarded by lock. qcount is atomic only so that size() may peek without the

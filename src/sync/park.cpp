@@ -52,16 +52,20 @@ namespace {
 void post_unlock(m*, g*, void* lk) { static_cast<futex_lock*>(lk)->unlock_after_switch(); }
 }  // namespace
 
-void park_unlock(waiter& w, futex_lock& lk, wait_reason reason) {
-  if (w.gp) {
-    lk.release_before_switch();  // handed to post_unlock, on g0
-    gopark(post_unlock, &lk, reason);
-    return;
-  }
-  lk.unlock();
-  // acquire: pairs with ready()'s release store, so the thread sees what the
-  // waker did before waking it.
-  while (w.woken.load(std::memory_order_acquire) == 0) futex_wait(&w.woken, 0);
+// The shared core (park_core.hpp: park_waiter, ready_waiter) with the
+// runtime's switch, locks and futex; c11/park_c11.cpp checks the same core.
+// The analysis cannot follow lk into the lambdas (each is analysed alone):
+// the release is declared on park_unlock (park.hpp), and each lambda is
+// one of its two ways out.
+void park_unlock(waiter& w, futex_lock& lk, wait_reason reason) GORO_NO_THREAD_SAFETY_ANALYSIS {
+  park_waiter(
+      w,
+      [&]() GORO_NO_THREAD_SAFETY_ANALYSIS {
+        lk.release_before_switch();  // handed to post_unlock, on g0
+        gopark(post_unlock, &lk, reason);
+      },
+      [&]() GORO_NO_THREAD_SAFETY_ANALYSIS { lk.unlock(); },
+      [](atomic<std::uint32_t>* word, std::uint32_t val) { futex_wait(word, val); });
 }
 
 namespace {
@@ -80,31 +84,26 @@ void post_commit(m*, g*, void* p) {
 
 void park_commit(waiter& w, void (*unlockf)(void*, unlock_step) noexcept, void* arg,
                  wait_reason reason) {
-  if (w.gp) {
-    // The before_switch step only tells TSan (and the static analysis, at
-    // compile time) that this context gives the locks up; it takes, frees
-    // or orders nothing, so without TSan the indirect call is skipped (on
-    // every select park it cost about 1% of after_select's instructions).
-    if constexpr (tsan) unlockf(arg, unlock_step::before_switch);
-    commit_call c{unlockf, arg};
-    gopark(post_commit, &c, reason);
-    return;
-  }
-  unlockf(arg, unlock_step::now);
-  // acquire: as in park_unlock.
-  while (w.woken.load(std::memory_order_acquire) == 0) futex_wait(&w.woken, 0);
+  park_waiter(
+      w,
+      [&] {
+        // The before_switch step only tells TSan (and the static analysis,
+        // at compile time) that this context gives the locks up; it takes,
+        // frees or orders nothing, so without TSan the indirect call is
+        // skipped (on every select park it cost about 1% of after_select's
+        // instructions).
+        if constexpr (tsan) unlockf(arg, unlock_step::before_switch);
+        commit_call c{unlockf, arg};
+        gopark(post_commit, &c, reason);
+      },
+      [&] { unlockf(arg, unlock_step::now); },
+      [](atomic<std::uint32_t>* word, std::uint32_t val) { futex_wait(word, val); });
 }
 
 void ready(waiter* w) {
-  if (g* gp = w->gp) {
-    goready(gp);
-    return;
-  }
-  // After this store the waiter may return and its frame vanish; futex_wake
-  // only uses the address as a key and never dereferences it.
-  std::atomic<std::uint32_t>* word = &w->woken;
-  word->store(1, std::memory_order_release);
-  futex_wake(word, 1);
+  ready_waiter(
+      w, [](g* gp) { goready(gp); },
+      [](atomic<std::uint32_t>* word, int n) { futex_wake(word, n); });
 }
 
 void honour_preempt() {

@@ -6,7 +6,9 @@
 #include <atomic>
 #include <cstdint>
 
+#include "base/atomic.hpp"
 #include "goro/detail/waitq.hpp"
+#include "sync/park_core.hpp"
 
 namespace goro::detail {
 
@@ -36,8 +38,8 @@ enum class wait_reason : std::uint8_t {
 const char* wait_reason_name(wait_reason r);
 
 struct waiter {
-  g* gp = nullptr;                      // the parked goroutine, or null: a thread
-  std::atomic<std::uint32_t> woken{0};  // thread waiters sleep on this word
+  g* gp = nullptr;                 // the parked goroutine, or null: a thread
+  atomic<std::uint32_t> woken{0};  // thread waiters sleep on this word (park_core.hpp)
   waiter* next = nullptr;
   void* elem = nullptr;  // payload slot for primitives that pass values
 };

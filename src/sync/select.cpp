@@ -11,7 +11,7 @@
 //      park; the post-switch step (park_commit) releases every lock in
 //      reverse address order, after the park has committed.
 //   3. A waker on any of the channels claims the select by CASing
-//      select_done 0 -> 1 (sudog_queue::dequeue), completes that one case and
+//      select_done 0 -> 1 (sudog_queue::dequeue, sync/park_core.hpp), completes that one case and
 //      readies us. Pass 3: lock all channels again and remove our other
 //      sudogs; the claimed one was already taken out by its waker.
 // Exactly one case completes: a sudog is completed only by whoever dequeues
@@ -222,10 +222,8 @@ std::ptrdiff_t selectgo(scase* cas, std::size_t n, bool block) GORO_NO_THREAD_SA
         auto* l = static_cast<link*>(arg);
         // Readied: one case completed; the other sudogs are still queued
         // (pass 3 would have removed them), so unlink them all the same.
-        // relaxed: as sudog_queue::dequeue's claim; only atomicity matters.
-        std::uint32_t open = 0;
-        bool claimed = l->pk->select_done.compare_exchange_strong(
-            open, 1, std::memory_order_relaxed, std::memory_order_relaxed);
+        // The claim a waker makes (sync/park_core.hpp, select_claim).
+        bool claimed = select_claim(l->pk);
         for (std::size_t k = 0; k < l->np; k++) {
           std::uint32_t i = l->lockorder[k];
           hchan* c = as_hchan(l->cas[i].c);
