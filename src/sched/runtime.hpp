@@ -31,6 +31,7 @@
 #include "netpoll/netpoll.hpp"
 #include "sched/local_runq.hpp"
 #include "sched/note.hpp"
+#include "sched/psyscall.hpp"
 #include "sync/park.hpp"
 #include "time/timer.hpp"
 
@@ -42,9 +43,9 @@ struct runtime;
 
 // G states, as Go's _Gidle.._Gdead.
 enum class gstatus : std::uint32_t { idle, runnable, running, syscall, waiting, dead };
-// P states, as Go's _Pidle, _Prunning, _Psyscall, _Pgcstop (stopped also
-// covers Go's _Pdead: a P beyond gomaxprocs).
-enum class pstatus : std::uint32_t { idle, running, syscall, stopped };
+// P states (pstatus, sched/psyscall.hpp, with the blocking-call protocol
+// that changes them): Go's _Pidle, _Prunning, _Psyscall, _Pgcstop (stopped
+// also covers Go's _Pdead: a P beyond gomaxprocs).
 
 const char* gstatus_name(gstatus s);
 
