@@ -116,8 +116,8 @@ void exitsyscall() noexcept {
   struct exit_env {
     m* mp;
     runtime& rt;
-    void acquirep(p* pp) { detail::acquirep(mp, pp); }
-    p* pidleget() {
+    void acquirep(p* pp) noexcept { detail::acquirep(mp, pp); }
+    p* pidleget() noexcept {
       if (rt.sched.npidle.load(std::memory_order_relaxed) <= 0) return nullptr;
       sched_guard l(rt.sched);
       return detail::pidleget(rt, *l);
