@@ -128,21 +128,8 @@ void netpoll(runtime& rt, std::int64_t delay_ns, netpoll_ready_list& out) {
     (void)pd->fdseq.load(std::memory_order_acquire);  // see polldesc::fdseq
     bool r = ev.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
     bool w = ev.events & (EPOLLOUT | EPOLLHUP | EPOLLERR);
-    pd->lock.lock();
-    if constexpr (mutant == mutant_id::netpoll_no_latch) {
-      // MUTANT: an edge with nobody waiting is dropped, not latched.
-      if (r && !pd->rw) r = false;
-      if (w && !pd->ww) w = false;
-    }
-    if (r) {
-      pd->rready = true;
-      if (pd->rw) out.w[out.n++] = std::exchange(pd->rw, nullptr);
-    }
-    if (w) {
-      pd->wready = true;
-      if (pd->ww) out.w[out.n++] = std::exchange(pd->ww, nullptr);
-    }
-    pd->lock.unlock();
+    // Latch each edge, taking its waiter if one is parked (poll_latch.hpp).
+    poll_latch_ready(*pd, r, w, [&](waiter* x) { out.w[out.n++] = x; });
   }
 }
 
@@ -161,7 +148,7 @@ void deadline_fire(polldesc* pd, poll_mode mode) {
   std::int64_t& dl = mode == poll_mode::read ? pd->rd : pd->wd;
   if (dl > 0 && dl <= nanotime()) {
     dl = -1;
-    w = std::exchange(mode == poll_mode::read ? pd->rw : pd->ww, nullptr);
+    w = (mode == poll_mode::read ? pd->rg : pd->wg).take();
   }
   pd->lock.unlock();
   if (w) ready(w);
@@ -254,8 +241,8 @@ polldesc* poll_open(int fd) {
   pd->fd = fd;
   pd->rtgen = 0;
   pd->closing = false;
-  pd->rready = pd->wready = false;
-  pd->rw = pd->ww = nullptr;
+  pd->rg.reset();
+  pd->wg.reset();
   // A timer of the previous owner's still firing finds no deadline (or
   // ours, which it then enforces correctly: it checks the clock).
   pd->rabandoned = pd->wabandoned = false;
@@ -300,8 +287,8 @@ unsigned poll_close(polldesc* pd) {
     timer_del(&pd->rt);
     timer_del(&pd->wt);
   }
-  waiter* rw = std::exchange(pd->rw, nullptr);
-  waiter* ww = std::exchange(pd->ww, nullptr);
+  waiter* rw = pd->rg.take();
+  waiter* ww = pd->wg.take();
   std::uint64_t gen = pd->rtgen;
   pd->lock.unlock();
   if (rw) ready(rw);
@@ -342,8 +329,7 @@ int poll_wait_thread(polldesc* pd, poll_mode mode) {
     pd->lock.lock();
     int err = check_locked(pd, mode);
     std::int64_t dl = mode == poll_mode::read ? pd->rd : pd->wd;
-    bool& readyflag = mode == poll_mode::read ? pd->rready : pd->wready;
-    bool latched = std::exchange(readyflag, false);
+    bool latched = (mode == poll_mode::read ? pd->rg : pd->wg).consume();
     int fd = pd->fd;
     pd->lock.unlock();
     if (err) return err;
@@ -378,9 +364,6 @@ int poll_wait(polldesc* pd, poll_mode mode) {
     if (mp && mp->p_ && mp->curg.load(std::memory_order_relaxed)) rt = mp->rt;
   }
   if (!rt) return poll_wait_thread(pd, mode);
-  netpoller& np = rt->netpoll;
-  bool& readyflag = mode == poll_mode::read ? pd->rready : pd->wready;
-  waiter*& slot = mode == poll_mode::read ? pd->rw : pd->ww;
   // The window EdgeLatched covers: the caller's call said EAGAIN, and the
   // edge may be polled (by another M) before we are registered below.
   GORO_CHAOS_AT(chaos_site::netpoll_wait);
@@ -401,60 +384,57 @@ int poll_wait(polldesc* pd, poll_mode mode) {
       return poll_wait_thread(pd, mode);
     }
   }
-  for (;;) {
-    if (int err = check_locked(pd, mode)) {
-      pd->lock.unlock();
-      return err;
+  // The latch's wait loop (poll_latch.hpp) over our checks and our park.
+  struct wait_env {
+    runtime* rt;
+    poll_mode mode;
+    int check(polldesc& d) GORO_REQUIRES(d.lock) { return check_locked(&d, mode); }
+    void park(polldesc& d, poll_latch<waiter>& slot) GORO_RELEASE(d.lock) {
+      netpoller& np = rt->netpoll;
+      waiter w;
+      waiter_init(w);
+      if (!slot.arm(&w))
+        fatal("goro::net: two goroutines wait to %s the same socket (fd %d)",
+              mode == poll_mode::read ? "read" : "write", d.fd);
+      // Abandoned here (park.hpp, waiter_on_abandon): leave the slot, and
+      // mark the direction's call as one that never ends (for close).
+      struct link {
+        polldesc* pd;
+        waiter* w;
+        bool read;
+      } ln{&d, &w, mode == poll_mode::read};
+      waiter_on_abandon(
+          w,
+          [](void* arg, bool readied) noexcept {
+            auto* l = static_cast<link*>(arg);
+            polldesc* pd = l->pd;
+            pd->lock.lock();
+            poll_latch<waiter>& s = l->read ? pd->rg : pd->wg;
+            // Readied (a waker took us off the slot) but never run again: we
+            // still hold the direction's call lock for ever, as a parked
+            // caller does, so close must not wait for it either.
+            bool found = readied || s.holds(l->w);
+            if (found) {
+              if (!readied) s.take();
+              (l->read ? pd->rabandoned : pd->wabandoned) = true;
+            }
+            pd->lock.unlock();
+            return found;
+          },
+          &ln);
+      // Counted before the park commits, so a checkdead that finds every M
+      // idle sees this goroutine as waiting for the network.
+      np.waiters.fetch_add(1, std::memory_order_relaxed);
+      park_unlock(w, d.lock, wait_reason::io_wait);
+      // The last network waiter gone: an M blocked in netpoll with no timer
+      // to wake it for would block for nothing; break its poll so it parks in
+      // stopm instead, where deadlock detection can count it as idle.
+      if (np.waiters.fetch_sub(1, std::memory_order_relaxed) == 1 &&
+          rt->sched.timer_sleep_until.load(std::memory_order_relaxed) == INT64_MAX)
+        netpoll_break(*rt);
     }
-    if (readyflag) {
-      readyflag = false;
-      pd->lock.unlock();
-      return 0;
-    }
-    if (slot)
-      fatal("goro::net: two goroutines wait to %s the same socket (fd %d)",
-            mode == poll_mode::read ? "read" : "write", pd->fd);
-    waiter w;
-    waiter_init(w);
-    slot = &w;
-    // Abandoned here (park.hpp, waiter_on_abandon): leave the slot, and
-    // mark the direction's call as one that never ends (for close).
-    struct link {
-      polldesc* pd;
-      waiter* w;
-      bool read;
-    } ln{pd, &w, mode == poll_mode::read};
-    waiter_on_abandon(
-        w,
-        [](void* arg, bool readied) noexcept {
-          auto* l = static_cast<link*>(arg);
-          polldesc* d = l->pd;
-          d->lock.lock();
-          waiter*& s = l->read ? d->rw : d->ww;
-          // Readied (a waker took us off the slot) but never run again: we
-          // still hold the direction's call lock for ever, as a parked
-          // caller does, so close must not wait for it either.
-          bool found = readied || s == l->w;
-          if (found) {
-            if (!readied) s = nullptr;
-            (l->read ? d->rabandoned : d->wabandoned) = true;
-          }
-          d->lock.unlock();
-          return found;
-        },
-        &ln);
-    // Counted before the park commits, so a checkdead that finds every M
-    // idle sees this goroutine as waiting for the network.
-    np.waiters.fetch_add(1, std::memory_order_relaxed);
-    park_unlock(w, pd->lock, wait_reason::io_wait);
-    // The last network waiter gone: an M blocked in netpoll with no timer
-    // to wake it for would block for nothing; break its poll so it parks in
-    // stopm instead, where deadlock detection can count it as idle.
-    if (np.waiters.fetch_sub(1, std::memory_order_relaxed) == 1 &&
-        rt->sched.timer_sleep_until.load(std::memory_order_relaxed) == INT64_MAX)
-      netpoll_break(*rt);
-    pd->lock.lock();
-  }
+  } env{rt, mode};
+  return poll_latch_wait(*pd, mode == poll_mode::read, env);
 }
 
 void poll_set_deadline(polldesc* pd, std::int64_t when, bool read, bool write) {
@@ -487,7 +467,7 @@ void poll_set_deadline(polldesc* pd, std::int64_t when, bool read, bool write) {
       std::int64_t& dl = k == 0 ? pd->rd : pd->wd;
       timer& t = k == 0 ? pd->rt : pd->wt;
       dl = when == 0 ? 0 : when <= now ? -1 : when;
-      if (dl < 0) wake[k] = std::exchange(k == 0 ? pd->rw : pd->ww, nullptr);
+      if (dl < 0) wake[k] = (k == 0 ? pd->rg : pd->wg).take();
       if (!pp) continue;
       // Lock order: polldesc.lock, then timer_heap.lock (the fire takes
       // pd->lock with no timer lock held, see run_timers).

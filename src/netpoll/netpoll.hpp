@@ -15,6 +15,7 @@
 #include <cstdint>
 
 #include "goro/detail/waitq.hpp"
+#include "netpoll/poll_latch.hpp"
 #include "time/timer.hpp"
 
 namespace goro::detail {
@@ -81,7 +82,7 @@ void netpoll_break(runtime& rt);
 
 // A poll descriptor (Go's pollDesc): one per socket, registered once with
 // EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET. Everything below `lock` is guarded
-// by it. Readiness is latched (rready/wready) because epoll reports each
+// by it. Readiness is latched (rg/wg) because epoll reports each
 // edge once: an edge that arrives while nobody waits must not be lost.
 struct polldesc {
   // Bumped (release) by poll_open before it registers fd; netpoll loads it
@@ -102,12 +103,13 @@ struct polldesc {
   // none, the fd is waited for with poll(2) by the calling thread).
   std::uint64_t rtgen GORO_GUARDED_BY(lock) = 0;
   bool closing GORO_GUARDED_BY(lock) = false;
-  bool rready GORO_GUARDED_BY(lock) = false;
-  bool wready GORO_GUARDED_BY(lock) = false;
-  waiter* rw GORO_GUARDED_BY(lock) = nullptr;  // the goroutine parked for reading (at most one)
-  waiter* ww GORO_GUARDED_BY(lock) = nullptr;  // ... for writing
+  // The readiness latches and the goroutine parked on each, for reading
+  // (rg) and writing (wg), at most one each (Go's pollDesc.rg / wg;
+  // netpoll/poll_latch.hpp, checked by c11/netpoll_c11.cpp).
+  poll_latch<waiter> rg GORO_GUARDED_BY(lock);
+  poll_latch<waiter> wg GORO_GUARDED_BY(lock);
   // The goroutine parked for reading (writing) was abandoned by its runtime
-  // and taken off rw (ww) at teardown. It holds the socket's read (write)
+  // and taken off rg (wg) at teardown. It holds the socket's read (write)
   // lock for ever, so close must not wait for that call (net.cpp).
   bool rabandoned GORO_GUARDED_BY(lock) = false;
   bool wabandoned GORO_GUARDED_BY(lock) = false;

@@ -32,6 +32,7 @@
 #include "sched/gstatus.hpp"
 #include "sched/local_runq.hpp"
 #include "sched/note.hpp"
+#include "sched/psyscall.hpp"
 #include "sync/park.hpp"
 #include "time/timer.hpp"
 
@@ -41,9 +42,10 @@ struct m;
 struct p;
 struct runtime;
 
-// P states, as Go's _Pidle, _Prunning, _Psyscall, _Pgcstop (stopped also
-// covers Go's _Pdead: a P beyond gomaxprocs).
-enum class pstatus : std::uint32_t { idle, running, syscall, stopped };
+// G states: gstatus, sched/gstatus.hpp. P states (pstatus, sched/psyscall.hpp,
+// with the blocking-call protocol that changes them): Go's _Pidle,
+// _Prunning, _Psyscall, _Pgcstop (stopped also covers Go's _Pdead: a P
+// beyond gomaxprocs).
 
 const char* pstatus_name(pstatus s);
 

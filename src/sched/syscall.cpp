@@ -11,9 +11,13 @@
 //    across the race between a call returning and sysmon retaking.
 //  - exitsyscall: fast path, CAS the old P back; else take any idle P; else
 //    switch to g0, put the G on the global queue and park the M (slow path).
+// The P-status steps (the detach, the fast path and the idle-P path,
+// retake's claim) are sched/psyscall.hpp's, which c11/syscall_c11.cpp
+// checks under Relacy; this file supplies their environment.
 #include "sched/internal.hpp"
 
 #include "sched/chaos.hpp"
+#include "sched/psyscall.hpp"
 
 namespace goro::detail {
 
@@ -38,12 +42,11 @@ bool entersyscall(bool handoff) noexcept {
   }
   mp->oldp = pp;
   mp->p_ = nullptr;
-  pp->m_.store(nullptr, std::memory_order_relaxed);
-  GORO_CHAOS_POINT();
-  // seq_cst: the status store must be visible before we read gcwaiting
-  // (StoreLoad against stop_the_world, see there). It also releases our
-  // writes to the P to whoever CASes it away (sysmon, then another M).
-  pp->status.store(pstatus::syscall, std::memory_order_seq_cst);
+  // P.m = null, then status syscall (seq_cst): the status store must be
+  // visible before we read gcwaiting (StoreLoad against stop_the_world, see
+  // there). It also releases our writes to the P to whoever CASes it away
+  // (sysmon, then another M).
+  syscall_detachp(*pp);
   if (rt.sched.gcwaiting.load(std::memory_order_seq_cst)) {
     // A stop-the-world is waiting for our P: give it up now rather than
     // after the call (Go: entersyscall_gcwait).
@@ -107,40 +110,22 @@ void exitsyscall() noexcept {
           (unsigned long long)gp->goid);
   }
   GORO_CHAOS_POINT();
-  // Fast path: our P, if nobody retook it. acq_rel: we see what the last
-  // holder (us) and anyone who looked at it wrote.
-  if (oldp) {
-    bool won;
-    if constexpr (mutant == mutant_id::exitsyscall_no_cas) {
-      // MUTANT: take the old P back with a check and a store instead of a
-      // CAS; sysmon may have retaken it between the two, so two Ms run one P.
-      won = oldp->status.load(std::memory_order_acquire) == pstatus::syscall;
-      if (won) {
-        GORO_CHAOS_POINT();
-        oldp->status.store(pstatus::idle, std::memory_order_release);
-      }
-    } else {
-      pstatus st = pstatus::syscall;
-      won = oldp->status.compare_exchange_strong(st, pstatus::idle, std::memory_order_acq_rel);
-    }
-    if (won) {
-      acquirep(mp, oldp);
-      exitsyscall_done(gp, oldp);
-      return;
-    }
-  }
-  // Any idle P (Go: exitsyscallfast_pidle).
-  if (rt.sched.npidle.load(std::memory_order_relaxed) > 0) {
-    p* pp;
-    {
+  // Fast path: our P, if nobody retook it (a CAS, acq_rel: we see what the
+  // last holder, us or another M, and anyone who looked at it wrote); else
+  // any idle P (Go: exitsyscallfast_pidle).
+  struct exit_env {
+    m* mp;
+    runtime& rt;
+    void acquirep(p* pp) noexcept { detail::acquirep(mp, pp); }
+    p* pidleget() noexcept {
+      if (rt.sched.npidle.load(std::memory_order_relaxed) <= 0) return nullptr;
       sched_guard l(rt.sched);
-      pp = pidleget(rt, *l);
+      return detail::pidleget(rt, *l);
     }
-    if (pp) {
-      acquirep(mp, pp);
-      exitsyscall_done(gp, pp);
-      return;
-    }
+  } env{mp, rt};
+  if (p* pp = exitsyscall_acquirep(oldp, env)) {
+    exitsyscall_done(gp, pp);
+    return;
   }
   // Slow path: wait for a P in the global queue; another M will run us.
   // We let go of the G with no lock held, even with the world stopped: the

@@ -19,6 +19,7 @@
 #include <cstring>
 
 #include "sched/proc.hpp"
+#include "sched/psyscall.hpp"
 
 namespace goro::detail {
 
@@ -126,14 +127,14 @@ retake_result retake(runtime& rt, std::int64_t now) {
         pd.syscallwhen + syscall_grace > now)
       continue;
     // Claim it from the M in the call (whose exitsyscall CASes too: exactly
-    // one of us wins). acq_rel: we see the P as its last holder left it.
-    pstatus want = pstatus::syscall;
-    if (pp->status.compare_exchange_strong(want, pstatus::idle, std::memory_order_acq_rel)) {
-      pp->syscalltick.store(t + 1, std::memory_order_relaxed);
+    // one of us wins; sched/psyscall.hpp, checked by c11/syscall_c11.cpp).
+    // acq_rel: we see the P as its last holder left it.
+    retakep(*pp, [&](p& won) {
+      won.syscalltick.store(t + 1, std::memory_order_relaxed);
       rt.nretakes.fetch_add(1, std::memory_order_relaxed);
       res.acted++;
-      handoffp(rt, pp);
-    }
+      handoffp(rt, &won);
+    });
   }
   return res;
 }
