@@ -148,9 +148,11 @@ inline void mutex_lock_slow(atomic<std::int32_t>& state, Env& env) {
 // (M2), so nothing of the mutex is touched after the release (M5); a failed
 // CAS only reloads. Wakes a sleeper only if there is one and nobody is awake
 // to take the lock already (M3); in starvation mode hands it to the head
-// waiter.
+// waiter. Always inlined: unlock_slow is this and nothing else (the abandon
+// path's copy is cold), so production keeps its one frame.
 template <class O = mutex_orders, class Env>
-inline void mutex_unlock_slow(atomic<std::int32_t>& state, std::int32_t old, Env& env) {
+[[gnu::always_inline]] inline void mutex_unlock_slow(atomic<std::int32_t>& state, std::int32_t old,
+                                                     Env& env) {
   for (;;) {
     if (!(old & mutex_locked_bit)) env.fatal("goro::mutex: unlock of unlocked mutex");
     std::int32_t want = old - mutex_locked_bit;
