@@ -14,6 +14,7 @@
 #include "goro/detail/export.hpp"
 #include "goro/detail/waitq.hpp"
 #include "sched/note.hpp"
+#include "sync/futex_state.hpp"
 
 namespace goro::detail {
 
@@ -27,18 +28,26 @@ void futex_wake(std::atomic<std::uint32_t>* addr, int n) noexcept {
           nullptr, 0);
 }
 
+namespace {
+// The kernel's side of sync/futex_state.hpp's Env (c11/futex_c11.cpp checks
+// the same protocols over a fake futex).
+struct futex_env {
+  static constexpr int spin_tries = 100;
+  static void pause() noexcept { cpu_relax(); }
+  static void futex_wait(std::atomic<std::uint32_t>* addr, std::uint32_t val) noexcept {
+    detail::futex_wait(addr, val);
+  }
+  static void futex_wake(std::atomic<std::uint32_t>* addr, int n) noexcept {
+    detail::futex_wake(addr, n);
+  }
+};
+}  // namespace
+
 // Drepper's futex mutex ("Futexes are tricky", mutex #3), with a short spin.
 // State 2 means "there may be sleepers", so unlock wakes only then.
 void futex_lock::lock_slow() noexcept {
-  for (int i = 0; i < 100; i++) {
-    std::uint32_t c = state_.load(std::memory_order_relaxed);
-    if (c == 0 &&
-        state_.compare_exchange_weak(c, 1, std::memory_order_acquire, std::memory_order_relaxed))
-      return;
-    cpu_relax();
-  }
-  // acquire on success: as in lock().
-  while (state_.exchange(2, std::memory_order_acquire) != 0) futex_wait(&state_, 2);
+  futex_env env;
+  futex_lock_slow(state_, env);
 }
 
 void futex_lock::wake_one() noexcept { futex_wake(&state_, 1); }
@@ -71,8 +80,8 @@ extern "C" const int goro_app_uses_tsan_but_goro_built_without_it = 1;
 namespace goro::detail {
 
 void note::sleep() noexcept {
-  // acquire: everything the waker wrote before wakeup() is visible.
-  while (key.load(std::memory_order_acquire) == 0) futex_wait(&key, 0);
+  futex_env env;
+  note_sleep(key, env);
 }
 
 bool note::sleep_until(std::int64_t deadline) noexcept {
@@ -90,8 +99,8 @@ bool note::sleep_until(std::int64_t deadline) noexcept {
 }
 
 void note::wakeup() noexcept {
-  key.store(1, std::memory_order_release);
-  futex_wake(&key, INT_MAX);
+  futex_env env;
+  note_wakeup(key, env);
 }
 
 }  // namespace goro::detail
