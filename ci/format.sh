@@ -18,7 +18,7 @@ if [ "${1:-}" = "--check" ]; then check=1; shift; fi
 fmt=${CLANG_FORMAT:-clang-format-14}
 command -v "$fmt" >/dev/null || { echo "format.sh: $fmt not found (ci/deps.sh installs it)" >&2; exit 2; }
 
-dirs=(src include tests props stress bench examples)
+dirs=(src include tests props stress bench examples c11)
 if [ $# -gt 0 ]; then
   files=("$@")
 elif git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
