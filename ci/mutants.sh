@@ -266,7 +266,7 @@ why() {
 
 # auditor_name LOG: the invariant the auditor reported in LOG, if it did.
 auditor_name() {
-  sed -n 's/.*goro: fatal error: invariant violated: \([A-Za-z0-9_]*\).*/\1/p' "$1" 2>/dev/null | head -1
+  sed -n 's/.*goro: fatal error: invariant violated: \([A-Za-z0-9_]*\).*/\1/p' "$1" 2>/dev/null | head -1 || true
 }
 
 # tlc_cell MUTANT: sets tlc_c, the TLC column, and adds to tlc_bad when a mapped twin is not
@@ -323,7 +323,7 @@ c11_cell() {
   # name <TAB> executable, from the CTest files (ctest --show-only gives no
   # command for a test whose executable is not built yet).
   tests=$(find "$c11_build/c11" -name CTestTestfile.cmake -exec cat {} + 2>/dev/null |
-    sed -n "s/^add_test(\[=\[\(c11\.[A-Za-z0-9_]*\.teeth\.$m\)\]=\] \"\([^\"]*\)\".*/\1\t\2/p")
+    sed -n "s/^add_test(\[=\[\(c11\.[A-Za-z0-9_]*\.teeth\.$m\)\]=\] \"\([^\"]*\)\".*/\1\t\2/p" || true)
   if [ -z "$tests" ]; then
     if [ -n "${order_sensitive[$m]:-}" ]; then
       c11_bad+=" $m(no-teeth)"
