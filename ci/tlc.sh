@@ -5,6 +5,7 @@
 #   ci/tlc.sh NAME       check one (a model config such as RunQueue, RunQueueLive,
 #                        PHandoff, or a mutant such as RunQueue_steal_plain_store)
 #   ci/tlc.sh --list     print the names
+#   ci/tlc.sh --key NAME print the key of NAME's inputs (see below)
 #
 # A model passes when TLC finishes with no error. A mutant passes when TLC
 # reports a violation of the property its .cfg names on its "\* EXPECT:" line;
@@ -12,9 +13,15 @@
 # Every run leaves its figures (TLC's own numbers) in tla/.results/NAME.row, and
 # tla/RESULTS.md is rebuilt from those rows under a lock, so ctest may run
 # single checks in parallel (one ctest test per name, label tla).
+# Beside each row, tla/.results/NAME.key holds the key of what the verdict
+# was computed from (a sha256 over the config, its module, every model in
+# tla/ a mutant may EXTEND, the TLC jar's name and the worker count), so
+# another script (ci/mutants.sh) can reuse a verdict of this run of CI
+# instead of running TLC again: same key, same inputs.
 #
 # Environment: TLC_WORKERS (default 1), TLC_TIMEOUT seconds (default 600),
-# JAVA (default java).
+# JAVA (default java), TLC_RESULTS=0 (run one check and leave its row and
+# key, but do not rebuild tla/RESULTS.md).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
@@ -50,6 +57,20 @@ fetch_tlc() {
   [ -s "$jar" ] || { echo "tlc.sh: TLC jar missing at $jar after mvn" >&2; exit 1; }
 }
 
+# key NAME: the key of NAME's inputs (see the header); fails for no such name.
+key() {
+  local name=$1 cfg module
+  if [ -n "${model_module[$name]:-}" ]; then
+    cfg="$tla/$name.cfg"; module="$tla/${model_module[$name]}"
+  elif [ -f "$tla/mutants/$name.cfg" ]; then
+    cfg="$tla/mutants/$name.cfg"; module="$tla/mutants/$name.tla"
+  else
+    return 2
+  fi
+  { sha256sum "$cfg" "$module" "$tla"/*.tla | sed "s|  $top/|  |"
+    echo "jar $(basename "$jar") workers $workers"; } | sha256sum | cut -d' ' -f1
+}
+
 # The properties a config lists after PROPERTY/PROPERTIES (one per line).
 cfg_properties() {
   awk '/^[A-Z]/ { in_p = ($1 == "PROPERTY" || $1 == "PROPERTIES"); next }
@@ -67,7 +88,9 @@ check() {
     echo "tlc.sh: no model or mutant named '$name' (try --list)" >&2
     return 2
   fi
-  local meta out rc=0
+  local meta out rc=0 inputs
+  # Keyed before the run: the verdict belongs to the inputs TLC read.
+  inputs=$(key "$name")
   meta=$(mktemp -d /tmp/goro-tlc-meta.XXXXXX)
   out="$meta/tlc.out"
   # -DTLA-Library: mutants EXTEND the model they break, which lives in tla/.
@@ -130,6 +153,7 @@ check() {
     "$kind" "$name" "$([ "$ok" -eq 1 ] && echo pass || echo FAIL): $verdict" \
     "${generated:-?}" "${distinct:-?}" "${depth:--}" "${took:-?}" "$(date -u +%Y-%m-%d)" \
     >"$rows/$name.row"
+  echo "$inputs" >"$rows/$name.key"
   rm -rf "$meta"
   [ "$ok" -eq 1 ]
 }
@@ -165,8 +189,11 @@ case "${1:-}" in
   --list)
     printf '%s\n' "${models[@]}" "${mutants[@]}"
     exit 0 ;;
+  --key)
+    key "${2:?tlc.sh --key NAME}" || { echo "tlc.sh: no model or mutant named '${2}'" >&2; exit 2; }
+    exit 0 ;;
   -h|--help)
-    sed -n '2,20p' "$0"; exit 0 ;;
+    sed -n '2,27p' "$0"; exit 0 ;;
 esac
 
 command -v "$java" >/dev/null || { echo "tlc.sh: java not found (run ci/deps.sh)" >&2; exit 1; }
@@ -175,11 +202,11 @@ fetch_tlc
 if [ $# -ge 1 ]; then
   rc=0
   check "$1" || rc=$?
-  write_results
+  [ "${TLC_RESULTS:-1}" = 0 ] || write_results
   exit "$rc"
 fi
 
-rm -f "$rows"/*.row "$rows"/.version.*
+rm -f "$rows"/*.row "$rows"/*.key "$rows"/.version.*
 failed=()
 start=$(date +%s)
 for n in "${models[@]}" "${mutants[@]}"; do
