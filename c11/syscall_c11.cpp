@@ -77,19 +77,19 @@ struct tm {
 
 constexpr int sysmon_id = 9;
 
-// Weakened one step each (the acquire half dropped; Relacy wants a failure
-// order no stronger than the success order, so it goes to relaxed too).
+// Weakened one step each (acquire to relaxed; the failure order is relaxed
+// already).
 // retake's claim: sysmon's handoff would use the P without seeing what the
 // M that made the call wrote to it.
 struct weak_retake_claim_orders : psyscall_orders {
-  static constexpr std::memory_order retake_claim = std::memory_order_release;
+  static constexpr std::memory_order retake_claim = std::memory_order_relaxed;
   static constexpr std::memory_order retake_claim_fail = std::memory_order_relaxed;
 };
 // exitsyscall's fast path: an M taking back its old P, which meanwhile was
 // retaken, run by M2 and left in M2's own call, would run it without seeing
 // M2's writes.
 struct weak_exit_claim_orders : psyscall_orders {
-  static constexpr std::memory_order exit_claim = std::memory_order_release;
+  static constexpr std::memory_order exit_claim = std::memory_order_relaxed;
   static constexpr std::memory_order exit_claim_fail = std::memory_order_relaxed;
 };
 

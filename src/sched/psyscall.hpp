@@ -56,13 +56,21 @@ struct psyscall_orders {
   // load of gcwaiting after it is syscall.cpp's).
   static constexpr std::memory_order enter = std::memory_order_seq_cst;
   // exitsyscall's fast-path CAS syscall -> idle: acquires the P from
-  // whoever stored syscall (acq_rel, acquire on failure: as the one-order
-  // compare_exchange_strong(acq_rel) it replaces).
-  static constexpr std::memory_order exit_claim = std::memory_order_acq_rel;
-  static constexpr std::memory_order exit_claim_fail = std::memory_order_acquire;
-  // retake's CAS syscall -> idle: acquires the P for handoffp.
-  static constexpr std::memory_order retake_claim = std::memory_order_acq_rel;
-  static constexpr std::memory_order retake_claim_fail = std::memory_order_acquire;
+  // whoever stored syscall. Acquire only (was acq_rel): the idle it writes
+  // publishes nothing; the winner hands the P on later through its own
+  // release (a syscall store, sched.lock, a note), and the failed CASes and
+  // racy status loads that read idle then touch nothing of the P
+  // (spec/memory-model.md §12, "Orders weakened because of the table").
+  // Relaxed on failure: the loser reads nothing of the P and goes for an
+  // idle P under sched.lock.
+  static constexpr std::memory_order exit_claim = std::memory_order_acquire;
+  static constexpr std::memory_order exit_claim_fail = std::memory_order_relaxed;
+  // retake's CAS syscall -> idle: acquires the P for handoffp. Acquire and
+  // relaxed on failure, for the same reasons (sysmon's earlier writes are
+  // its own bookkeeping and hints; handoffp publishes the P through
+  // sched.lock or startm's note; a losing sysmon just moves on).
+  static constexpr std::memory_order retake_claim = std::memory_order_acquire;
+  static constexpr std::memory_order retake_claim_fail = std::memory_order_relaxed;
 };
 
 // entersyscall's detach, by the M holding pp, after it has cleared its own
@@ -92,11 +100,11 @@ inline P* exitsyscall_acquirep(P* oldp, Env& env) {
         oldp->status.store(pstatus::idle, std::memory_order_release);
       }
     } else {
-      // acq_rel: we see the P as whoever stored syscall left it (us, or a
+      // acquire: we see the P as whoever stored syscall left it (us, or a
       // second M that ran it after a retake and made its own call).
       pstatus st = pstatus::syscall;
-      won = oldp->status.compare_exchange_strong(st, pstatus::idle, O::exit_claim /* acq_rel */,
-                                                 O::exit_claim_fail /* acquire */);
+      won = oldp->status.compare_exchange_strong(st, pstatus::idle, O::exit_claim /* acquire */,
+                                                 O::exit_claim_fail /* relaxed */);
     }
     if (won) {
       env.acquirep(oldp);
@@ -117,9 +125,9 @@ inline P* exitsyscall_acquirep(P* oldp, Env& env) {
 template <class O = psyscall_orders, class P, class Handoff>
 inline bool retakep(P& pp, Handoff&& handoff) {
   pstatus want = pstatus::syscall;
-  // acq_rel: we see the P as its last holder left it.
-  if (!pp.status.compare_exchange_strong(want, pstatus::idle, O::retake_claim /* acq_rel */,
-                                         O::retake_claim_fail /* acquire */))
+  // acquire: we see the P as its last holder left it.
+  if (!pp.status.compare_exchange_strong(want, pstatus::idle, O::retake_claim /* acquire */,
+                                         O::retake_claim_fail /* relaxed */))
     return false;
   handoff(pp);
   return true;

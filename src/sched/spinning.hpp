@@ -93,32 +93,37 @@ namespace spin {
 //   drop_spinning    -1: a spinning M gives up (findrunnable, gcstopm), or a
 //                    claim made for an M is not used (startm, wakep).
 //
-// Orders: every RMW is seq_cst, Go's order for all its atomics. The
-// protocol needs only the RMW's atomicity from them (an exact count; the
-// claim's CAS sees the latest value, so two wakeps cannot both start a
-// spinner): the StoreLoad ordering it relies on comes from the seq_cst
-// fences in ready_wake and in give_up_p's re-check (orders above). The
-// counter's readers load it relaxed: it is a hint everywhere but in those
-// two fenced reads.
+// Orders: every RMW is relaxed (it was seq_cst, Go's order for all its
+// atomics). The protocol needs only the RMW's atomicity from them (an exact
+// count; the claim's CAS reads the latest value, so two wakeps cannot both
+// start a spinner): the StoreLoad ordering it relies on comes from the
+// seq_cst fences in ready_wake and in give_up_p's re-check (orders above),
+// and the fence rule ([atomics.order] p4.4, C++20) holds whatever the order
+// of the decrement sequenced before the spinner's fence. The count publishes
+// nothing: its readers load it relaxed (a hint everywhere but in those two
+// fenced reads) and no acquire follows them, and a decrement never precedes
+// its increment in the modification order because the increment happens
+// before it anyway (the same M, or startm's note handing the count over).
+// spec/memory-model.md §12, "Orders weakened because of the table".
 
 template <class Env>
 bool claim_spinning(Env& env) {
   std::int32_t zero = 0;
-  return env.sched().nmspinning.compare_exchange_strong(zero, 1, std::memory_order_seq_cst,
-                                                        std::memory_order_seq_cst);
+  return env.sched().nmspinning.compare_exchange_strong(zero, 1, std::memory_order_relaxed,
+                                                        std::memory_order_relaxed);
 }
 
 // Counts mp as spinning; any pending request for a spinner is now served.
 template <class Env>
 void become_spinning(Env& env, typename Env::m_type* mp) {
   mp->spinning = true;
-  env.sched().nmspinning.fetch_add(1, std::memory_order_seq_cst);
+  env.sched().nmspinning.fetch_add(1, std::memory_order_relaxed);
   env.sched().needspinning.store(false, std::memory_order_relaxed);
 }
 
 template <class Env>
 void drop_spinning(Env& env, const char* where) {
-  if (env.sched().nmspinning.fetch_sub(1, std::memory_order_seq_cst) <= 0)
+  if (env.sched().nmspinning.fetch_sub(1, std::memory_order_relaxed) <= 0)
     fatal("%s: negative nmspinning", where);
 }
 

@@ -7,7 +7,7 @@
 // timer fires late by up to the whole sleep. Both sides write one location
 // and then read the other's, the store-buffering shape:
 //
-//   sleeper:  until = deadline (seq_cst); fence(seq_cst); re-read every
+//   sleeper:  until = deadline (relaxed); fence(seq_cst); re-read every
 //             P's when0; if a timer earlier than the deadline is there,
 //             take it as the deadline and go round again.
 //   adder:    when0 = its timer (under the heap's lock); fence(seq_cst);
@@ -39,8 +39,12 @@ template <class Earliest>
 std::int64_t timer_sleep_commit(atomic<std::int64_t>& until, std::int64_t when,
                                 Earliest&& earliest) {
   for (;;) {
-    // seq_cst, as Go's: the StoreLoad itself is the fences' job.
-    until.store(when == 0 ? INT64_MAX : when, std::memory_order_seq_cst);
+    // relaxed (was seq_cst, Go's order): the StoreLoad is the fences' job,
+    // whatever the order of the store sequenced before ours ([atomics.order]
+    // p4.4, C++20), and the deadline publishes nothing (its readers load it
+    // relaxed, with no acquire after: the adder only compares it, poll_wait
+    // takes it as a hint). spec/memory-model.md §12.
+    until.store(when == 0 ? INT64_MAX : when, std::memory_order_relaxed);
     // StoreLoad against timer_sleep_wake: see the header comment.
     fence(std::memory_order_seq_cst);
     std::int64_t again = earliest();
