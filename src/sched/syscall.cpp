@@ -110,9 +110,9 @@ void exitsyscall() noexcept {
           (unsigned long long)gp->goid);
   }
   GORO_CHAOS_POINT();
-  // Fast path: our P, if nobody retook it (a CAS, acq_rel: we see what the
-  // last holder, us or another M, and anyone who looked at it wrote); else
-  // any idle P (Go: exitsyscallfast_pidle).
+  // Fast path: our P, if nobody retook it (a CAS, acquire: we see what the
+  // last holder, us or another M, wrote; spec/memory-model.md §12); else any
+  // idle P (Go: exitsyscallfast_pidle).
   struct exit_env {
     m* mp;
     runtime& rt;

@@ -128,7 +128,8 @@ retake_result retake(runtime& rt, std::int64_t now) {
       continue;
     // Claim it from the M in the call (whose exitsyscall CASes too: exactly
     // one of us wins; sched/psyscall.hpp, checked by c11/syscall_c11.cpp).
-    // acq_rel: we see the P as its last holder left it.
+    // acquire: we see the P as its last holder left it (no release: we
+    // hand the P on only through handoffp's own lock or note).
     retakep(*pp, [&](p& won) {
       won.syscalltick.store(t + 1, std::memory_order_relaxed);
       rt.nretakes.fetch_add(1, std::memory_order_relaxed);
