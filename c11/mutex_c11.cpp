@@ -31,7 +31,7 @@
 //                    unlock still waking a sleeper then must not touch it
 //                    (ACCESS TO FREED MEMORY).
 //
-// Teeth (c11/CMakeLists.txt): weak_lock_cas (lock_slow's acq_rel CAS made
+// Teeth (c11/CMakeLists.txt): weak_lock_cas (lock_slow's acquire CAS made
 // relaxed) and weak_unlock_cas (unlock_slow's release CAS made relaxed) run
 // the same source with one order weakened (mutex_orders overridden).
 #include <cstdlib>
@@ -227,7 +227,10 @@ struct mutex_test : rl::test_suite<mutex_test<Scn, O>, Scn::nthreads> {
 
   void lockers(fake_env<Scn, O>& env, unsigned me) {
     for (int round = 0; round < Scn::rounds[me]; round++) {
-      goro::detail::mutex_lock<O>(mu()->state, env);
+      // The try-locker (try_lock_scn) tries first and blocks only if that
+      // failed, so every scenario has a fixed number of critical sections.
+      if (!(Scn::try_locker == int(me) && goro::detail::mutex_try_lock(mu()->state)))
+        goro::detail::mutex_lock<O>(mu()->state, env);
       RL_ASSERT(!inside || !"MutualExclusion: two owners");
       inside = true;
       int c = counter.load() + 1;
@@ -272,6 +275,7 @@ struct two_scn {
   static constexpr std::int64_t clock_step = 0;
   static constexpr bool abandon = false;
   static constexpr bool foreign_unlock = false;
+  static constexpr int try_locker = -1;  // the locker that tries first, or none
 };
 // Three lockers, one critical section each.
 struct three_scn {
@@ -281,6 +285,13 @@ struct three_scn {
   static constexpr std::int64_t clock_step = 0;
   static constexpr bool abandon = false;
   static constexpr bool foreign_unlock = false;
+  static constexpr int try_locker = -1;
+};
+// As two_scn, but locker 1 tries try_lock first (the public try_lock, and
+// the abandon path's): a try_lock that wins the word after the other's
+// unlock must acquire its critical section (the counter), as lock() does.
+struct try_lock_scn : two_scn {
+  static constexpr int try_locker = 1;
 };
 // As three_scn with one spin round allowed: a spinner's claim of woken.
 struct spin_scn {
@@ -290,6 +301,7 @@ struct spin_scn {
   static constexpr std::int64_t clock_step = 0;
   static constexpr bool abandon = false;
   static constexpr bool foreign_unlock = false;
+  static constexpr int try_locker = -1;
 };
 // Starvation: every sleeper has starved when it wakes (2 ms a clock tick);
 // one locker takes the lock twice, so a woken waiter can lose it to that
@@ -302,6 +314,7 @@ struct starvation_scn {
   static constexpr std::int64_t clock_step = 2'000'000;
   static constexpr bool abandon = false;
   static constexpr bool foreign_unlock = false;
+  static constexpr int try_locker = -1;
 };
 // As starvation_scn with a third locker.
 struct starvation3_scn {
@@ -311,6 +324,7 @@ struct starvation3_scn {
   static constexpr std::int64_t clock_step = 2'000'000;
   static constexpr bool abandon = false;
   static constexpr bool foreign_unlock = false;
+  static constexpr int try_locker = -1;
 };
 
 // Abandonment (park.hpp, waiter_on_abandon): locker 0 (a goroutine) takes
@@ -325,6 +339,7 @@ struct abandon_scn {
   static constexpr std::int64_t clock_step = 0;
   static constexpr bool abandon = true;
   static constexpr bool foreign_unlock = false;
+  static constexpr int try_locker = -1;
 };
 // As abandon_scn, but locker 0 is a thread outside the runtime, which may
 // still be unlocking while teardown runs. FAILS (AbandonGivesBack): the
@@ -364,14 +379,15 @@ bool run_counting(const char* check, const char* name, goro::c11::search s) {
 int main(int argc, char** argv) {
   using goro::c11::run_test;
   // CI's searches: the full search for the two-thread scenarios (two: 176
-  // executions; starvation: 116 thousand, 1.3 s) and for abandon (811
-  // thousand, 8 s); bound 4 for the three-thread
+  // executions; try_lock: 392; starvation: 116 thousand, 1.3 s) and for
+  // abandon (811 thousand, 8 s); bound 4 for the three-thread
   // ones (three 240 thousand, 3 s; spin 393 thousand, 3.4 s; starvation3 924
   // thousand, 9 s; bound 5 is 1.4 M / 2.4 M / 8.0 M, up to 89 s).
   return goro::c11::main(
       "mutex", argc, argv,
       {
           {"two", {rl::sched_full, 0}, run_test<mutex_test<two_scn>>},
+          {"try_lock", {rl::sched_full, 0}, run_test<mutex_test<try_lock_scn>>},
           {"three", {rl::sched_bound, 4}, run_test<mutex_test<three_scn>>},
           {"spin", {rl::sched_bound, 4}, run_test<mutex_test<spin_scn>>},
           {"starvation", {rl::sched_full, 0}, run_counting<mutex_test<starvation_scn>>},

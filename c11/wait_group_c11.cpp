@@ -34,7 +34,7 @@
 //
 // Search: the table in main (c11/harness.hpp's command line).
 //
-// Teeth (c11/CMakeLists.txt): weak_add (add's acq_rel RMW made relaxed) and
+// Teeth (c11/CMakeLists.txt): weak_add (add's release RMW made relaxed) and
 // weak_wait_fast (wait's acquire fast-path load made relaxed) run the same
 // source with one order weakened (wait_group_orders overridden), and
 // wait_group_c11_wg_stale_wake compiles in ci/mutants.sh's wg_stale_wake,
@@ -280,10 +280,10 @@ struct abandon_scn {
 // One order weakened one step (c11/CMakeLists.txt registers them as tests
 // that pass only if Relacy reports the failure).
 // add's RMW relaxed: a done() publishes nothing, so a waiter, woken or on
-// its fast path, reads the payloads unordered. (Release alone is not caught,
-// and rightly: the add that reaches zero with waiters re-loads the word with
-// acquire under the lock, which reads from the release sequence of every
-// earlier done(); and an add that finds no waiter needs no acquire.)
+// its fast path, reads the payloads unordered. (The RMW needs no acquire:
+// the add that reaches zero with waiters re-loads the word with acquire
+// under the lock, which reads from the release sequence of every earlier
+// done(); and an add that finds no waiter needs no acquire.)
 struct weak_add_orders : goro::detail::wait_group_orders {
   static constexpr std::memory_order add = std::memory_order_relaxed;
 };

@@ -46,8 +46,9 @@ inline constexpr std::int64_t mutex_starvation_threshold_ns = 1'000'000;  // 1 m
 // uses exactly these.
 struct mutex_orders {
   // lock_slow's CAS: acquire when it takes the lock (pairs with unlock's
-  // release RMW).
-  static constexpr std::memory_order lock_cas = std::memory_order_acq_rel;
+  // release RMW). Not acq_rel: a lock publishes nothing (spec/memory-model.md
+  // §12, "Orders weakened because of the table").
+  static constexpr std::memory_order lock_cas = std::memory_order_acquire;
   // unlock_slow's CAS: publishes the critical section to the next owner.
   static constexpr std::memory_order unlock_cas = std::memory_order_release;
 };
@@ -107,10 +108,13 @@ inline void mutex_lock_slow(atomic<std::int32_t>& state, Env& env) {
     // on us finds us queued.
     bool sleep = (old & (mutex_locked_bit | mutex_starving_bit)) != 0;
     if (sleep) env.sleep_lock();
-    // acq_rel on success: acquire when this CAS takes the lock (pairs with
-    // unlock's release RMW); release orders nothing we need but costs
-    // nothing extra on x86.
-    if (!state.compare_exchange_weak(old, want, O::lock_cas /* acq_rel */,
+    // acquire on success: when this CAS takes the lock, it reads the last
+    // unlock's release RMW or a later RMW in its release sequence (every
+    // change of the word is an RMW). No release: nobody needs our earlier
+    // writes from this CAS. Our critical sections were released by our own
+    // unlocks; the sleeper's queue entry reaches the waker through the
+    // bucket lock, which the waker takes after reading our count (§12).
+    if (!state.compare_exchange_weak(old, want, O::lock_cas /* acquire */,
                                      std::memory_order_relaxed)) {
       if (sleep) env.sleep_unlock();
       continue;
@@ -133,9 +137,13 @@ inline void mutex_lock_slow(atomic<std::int32_t>& state, Env& env) {
         env.fatal("goro::mutex: inconsistent state in starvation hand-off");
       std::int32_t delta = mutex_locked_bit - (1 << mutex_waiter_shift);
       if (!starving || (old >> mutex_waiter_shift) == 1) delta -= mutex_starving_bit;
-      // acq_rel: as the CAS above; the previous owner's writes also reached
-      // us through the semaphore's wake-up.
-      state.fetch_add(delta, std::memory_order_acq_rel);
+      // acquire: the RMW reads the hand-off's release CAS or a later RMW
+      // (every change of the word is one), so the previous owner's critical
+      // section happens-before ours, as on every path that takes the lock.
+      // The unlock that handed it over also readied us after its CAS, and
+      // that wake-up carries the same edge (§12). No release, as the CAS
+      // above: taking the lock publishes nothing.
+      state.fetch_add(delta, std::memory_order_acquire);
       return;
     }
     // Woken in normal mode: compete again, owning woken (the unlocker set it).
@@ -211,8 +219,10 @@ inline bool mutex_abandon(atomic<std::int32_t>& state, Env& env, bool readied,
     if (cur & mutex_starving_bit) {
       // Take it as the hand-off does, ending starvation mode (we never ran,
       // so we did not starve), then unlock: the next sleeper, if any (only
-      // live threads' waiters are left), gets it. acq_rel: as the hand-off's
-      // RMW.
+      // live threads' waiters are left), gets it. acq_rel: acquire as the
+      // hand-off's RMW; its release half is not needed either (as there,
+      // §12), but no c11/ scenario reaches this branch to check the weaker
+      // order, so it stays.
       state.fetch_add(mutex_locked_bit - (1 << mutex_waiter_shift) - mutex_starving_bit,
                       std::memory_order_acq_rel);
       mutex_unlock<O>(state, env);

@@ -17,8 +17,10 @@
 //       unlink and subtraction: under the lock, waiters == length of list.
 //   W2 (WaitAfterDone)  a waiter returns only once the counter is zero: on
 //       its fast path it saw zero, or its registration CAS failed on zero, or
-//       the add that made it zero readied it; the acq_rel RMWs on the word and
-//       ready()'s own ordering carry every done()'s writes to it.
+//       the add that made it zero readied it; the done()s' release RMWs
+//       on the word, read by its acquire loads (or the waking add's acquire
+//       re-load) and ready()'s own ordering, carry every done()'s writes to
+//       it.
 //   W3 (NoLostWakeup)   a registered waiter is on the list (W1), and the add
 //       that reaches zero sees it counted in its own RMW's result (the
 //       registration CAS required a non-zero counter, so it precedes that
@@ -51,12 +53,13 @@ namespace goro::detail {
 // The orders c11/ weakens one step to show its check catches each; production
 // uses exactly these.
 struct wait_group_orders {
-  // add's RMW of the word: release publishes the finished goroutine's writes,
-  // acquire makes the add that reaches zero see every earlier done()'s. (The
-  // acquire half is also given by the acquire re-load under the lock, which
-  // reads from the same release sequence: c11/ catches add made relaxed, not
-  // add made release.)
-  static constexpr std::memory_order add = std::memory_order_acq_rel;
+  // add's RMW of the word: release publishes the finished goroutine's writes.
+  // No acquire: the only add that needs the earlier done()s' writes is the
+  // one that reaches zero with waiters, and it acquires them through its
+  // acquire re-load under the lock, which reads this RMW or a later one, all
+  // in the release sequence of every earlier done() (spec/memory-model.md
+  // §12, "Orders weakened because of the table").
+  static constexpr std::memory_order add = std::memory_order_release;
   // wait's fast-path load: a waiter that sees zero returns at once, so it
   // must acquire every done()'s writes through the word's release sequence.
   static constexpr std::memory_order wait_fast = std::memory_order_acquire;
@@ -69,10 +72,11 @@ constexpr std::uint32_t wg_waiters_of(std::int64_t s) { return static_cast<std::
 // add(n) for n != 0 within the 32-bit range (the caller checked).
 template <class O = wait_group_orders, class Env>
 inline void wait_group_add(atomic<std::int64_t>& state, std::int64_t n, Env& env) {
-  // acq_rel: done() publishes the finished goroutine's writes; the add that
-  // reaches zero sees all of them before waking the waiters, who then see
-  // them through ready()'s own release/acquire chain (W2).
-  std::int64_t s = state.fetch_add(n * wg_counter_one, O::add /* acq_rel */) + n * wg_counter_one;
+  // release: done() publishes the finished goroutine's writes; the add that
+  // reaches zero with waiters acquires all of them by its re-load below
+  // before waking the waiters, who then see them through ready()'s own
+  // release/acquire chain (W2).
+  std::int64_t s = state.fetch_add(n * wg_counter_one, O::add /* release */) + n * wg_counter_one;
   std::int32_t v = wg_count_of(s);
   if (v < 0) env.negative(v);
   // MUTANT wg_stale_wake: the old protocol: lock and wake whatever is
@@ -89,7 +93,10 @@ inline void wait_group_add(atomic<std::int64_t>& state, std::int64_t n, Env& env
   if constexpr (!stale_wake) {
     // Re-armed since it reached zero: only possible when add() races with
     // wait(), which Go calls misuse; the listed waiters then wait for the
-    // next zero instead of returning early.
+    // next zero instead of returning early. acquire: the one acquire of the
+    // add that wakes: it reads our RMW or a later one, so it synchronizes
+    // with every done() before ours, whose writes the waiters we wake need
+    // (W2).
     std::int64_t now = state.load(std::memory_order_acquire);
     if (wg_count_of(now) != 0) {
       env.unlock();
@@ -123,10 +130,13 @@ inline void wait_group_wait(atomic<std::int64_t>& state, Env& env) {
       env.unlock();
       return;
     }
-    // acq_rel on success: acquire as the fast path's load (a later wake
-    // also carries it, through the lock and ready()); acquire on failure:
-    // the value that ends the loop may be the zero that releases us.
-    if (state.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire))
+    // acquire on failure: the value that ends the loop may be the zero that
+    // releases us. acquire on success: as the fast path's load (a later
+    // wake also carries it, through the lock and ready()), and no weaker
+    // than the failure order. No release: registration publishes nothing
+    // the add that reads it needs; our list entry reaches it through the
+    // lock, which it takes after reading our count (§12).
+    if (state.compare_exchange_weak(s, s + 1, std::memory_order_acquire, std::memory_order_acquire))
       break;
   }
   env.push(&w);
