@@ -372,6 +372,7 @@ def main():
     names = [c for c in checks() if not a.only or c in a.only.split(",")]
     os.makedirs(os.path.join(a.build, "weaken"), exist_ok=True)
     build(a.build, names)
+    t0 = time.time()  # the table's time, without the build
     sites = record_sites(a.build, names)
     number_repeats(sites)
     args = arguments()
