@@ -66,17 +66,6 @@ void fatal(const char* fmt, ...) {
   RL_ASSERT(!"goro fatal() called");
   std::abort();
 }
-const char* gstatus_name(gstatus s) {
-  switch (s) {
-    case gstatus::idle: return "idle";
-    case gstatus::runnable: return "runnable";
-    case gstatus::running: return "running";
-    case gstatus::syscall: return "syscall";
-    case gstatus::waiting: return "waiting";
-    case gstatus::dead: return "dead";
-  }
-  return "?";
-}
 // Relacy prints every value in its histories.
 std::ostream& operator<<(std::ostream& s, gstatus v) { return s << gstatus_name(v); }
 }  // namespace goro::detail

@@ -33,7 +33,18 @@ namespace goro::detail {
 // G states, as Go's _Gidle.._Gdead.
 enum class gstatus : std::uint32_t { idle, runnable, running, syscall, waiting, dead };
 
-const char* gstatus_name(gstatus s);
+// For messages: the status as Go spells it.
+inline const char* gstatus_name(gstatus s) {
+  switch (s) {
+    case gstatus::idle: return "idle";
+    case gstatus::runnable: return "runnable";
+    case gstatus::running: return "running";
+    case gstatus::syscall: return "syscall";
+    case gstatus::waiting: return "waiting";
+    case gstatus::dead: return "dead";
+  }
+  return "?";
+}
 
 constexpr bool gstatus_transition_ok(gstatus from, gstatus to) {
   using enum gstatus;

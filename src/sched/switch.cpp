@@ -96,18 +96,6 @@ void fatal(const char* fmt, ...) {
   std::_Exit(2);
 }
 
-const char* gstatus_name(gstatus s) {
-  switch (s) {
-    case gstatus::idle: return "idle";
-    case gstatus::runnable: return "runnable";
-    case gstatus::running: return "running";
-    case gstatus::syscall: return "syscall";
-    case gstatus::waiting: return "waiting";
-    case gstatus::dead: return "dead";
-  }
-  return "?";
-}
-
 const char* wait_reason_name(wait_reason r) {
   // Go's own strings, so a Go programmer reads the report at once.
   switch (r) {
