@@ -140,6 +140,18 @@ struct mutex_env {
   bool remove(waiter* w) GORO_NO_THREAD_SAFETY_ANALYSIS {
     return detail::waitq_remove(bucket().q, w);
   }
+  bool queued(waiter* w) GORO_NO_THREAD_SAFETY_ANALYSIS {
+    for (waiter* x = bucket().q.head; x; x = x->next)
+      if (x == w) return true;
+    return false;
+  }
+  // Teardown's wait for a foreign thread's wake in flight (mutex_abandon):
+  // that thread has passed its releasing RMW and needs only this lock.
+  void wait_wake() GORO_NO_THREAD_SAFETY_ANALYSIS {
+    bucket().lock.unlock();
+    std::this_thread::yield();
+    bucket().lock.lock();
+  }
   bool wake() const { return sema_wake(addr); }
   static void after_handoff() {
     // The receiver is in our runnext, so yielding runs it next (Go's goyield).
