@@ -13,6 +13,9 @@
 //       final CAS. A locker is counted and queued in one step: its counting
 //       CAS runs with the bucket's lock held, and it is queued before that
 //       lock is released (and released only after its park committed).
+//       Teardown unlinks an abandoned locker only together with a count
+//       (mutex_abandon): one still queued with no count left for it is a
+//       wake's target, and teardown waits for that wake.
 //   M2  a wake is decided only by unlock's releasing RMW, and only when that
 //       RMW saw a counted sleeper (normal mode: it takes one off the count and
 //       sets woken; starvation mode: the receiver leaves the count itself).
