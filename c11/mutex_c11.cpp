@@ -33,7 +33,9 @@
 //
 // Teeth (c11/CMakeLists.txt): weak_lock_cas (lock_slow's acquire CAS made
 // relaxed) and weak_unlock_cas (unlock_slow's release CAS made relaxed) run
-// the same source with one order weakened (mutex_orders overridden).
+// the same source with one order weakened (mutex_orders overridden);
+// no_abandon_wait runs abandon_foreign with mutex_abandon's wait for an
+// in-flight wake removed (mutex_orders::abandon_waits_for_wake false).
 #include <cstdlib>
 #include <new>
 
@@ -72,6 +74,19 @@ void block_until_nonzero(rl::atomic<int>& word) {
   }
 }
 
+// Blocks the calling Relacy thread until word != seen (as block_until_nonzero).
+void block_until_changed(rl::atomic<int>& word, int seen) {
+  for (;;) {
+    int v;
+    {
+      rl::preemption_disabler pd(rl::ctx());
+      v = word.fetch_add(0, rl::mo_acquire, $);
+    }
+    if (v != seen) return;
+    word.wait(rl::ctx(), false, false, $);
+  }
+}
+
 void set(rl::atomic<int>& word, int v) {
   word.store(v, rl::mo_release, $);
   word.wake(rl::ctx(), max_threads, $);
@@ -87,6 +102,7 @@ struct bucket {
   rl::mutex lock;
   var<int> n;
   var<fwaiter*> q[max_threads];
+  rl::atomic<int> wakes;  // wake() calls so far, bumped under the lock (wait_wake)
 };
 
 long handoff_executions = 0;  // executions that went through a hand-off
@@ -142,6 +158,21 @@ struct fake_env {
     }
     return false;
   }
+  bool queued(waiter* w) {
+    bucket& b = t->b;
+    int n = b.n.load();
+    for (int i = 0; i < n; i++)
+      if (b.q[i].load() == w) return true;
+    return false;
+  }
+  // Teardown's wait for a wake in flight: until some wake() has run.
+  void wait_wake() {
+    bucket& b = t->b;
+    int seen = b.wakes.load(rl::mo_relaxed, $);  // under the lock
+    b.lock.unlock($);
+    block_until_changed(b.wakes, seen);
+    b.lock.lock($);
+  }
   // sema_wake: the first sleeper, dequeued under the lock, readied after it.
   bool wake() {
     bucket& b = t->b;
@@ -153,7 +184,9 @@ struct fake_env {
       for (int i = 1; i < n; i++) b.q[i - 1].store(b.q[i].load());
       b.n.store(n - 1);
     }
+    b.wakes.fetch_add(1, rl::mo_relaxed, $);
     b.lock.unlock($);
+    b.wakes.wake(rl::ctx(), max_threads, $);  // a teardown in wait_wake
     if (w) {
       int old = w->woken.exchange(1, rl::mo_release, $);
       RL_ASSERT(old == 0 || !"NoDoubleWake: a sleeper readied twice, or after it was abandoned");
@@ -186,6 +219,7 @@ struct mutex_test : rl::test_suite<mutex_test<Scn, O>, Scn::nthreads> {
     ::new (storage) mu_obj;
     destroyed = inside = handed_off = abandoned = false;
     b.n.store(0);
+    b.wakes.store(0, rl::mo_relaxed, $);
     for (auto& f : fw) {
       f.woken.store(0, rl::mo_relaxed, $);
       f.phase.store(0, rl::mo_relaxed, $);
@@ -342,12 +376,12 @@ struct abandon_scn {
   static constexpr int try_locker = -1;
 };
 // As abandon_scn, but locker 0 is a thread outside the runtime, which may
-// still be unlocking while teardown runs. FAILS (AbandonGivesBack): the
-// unlock's CAS decides a normal-mode wake (count - 1, woken set), teardown
-// then finds locker 1 still queued, unlinks it (the count is already 0, so
-// it leaves it), and the wake finds nobody: woken stays set with no owner,
-// so no later unlock wakes a sleeper (M3). spec/memory-model.md, "C11 check:
-// mutex". Listed as expected to fail, never part of the default run.
+// still be unlocking while teardown runs: its unlock's CAS can decide a
+// normal-mode wake of locker 1 (count - 1, woken set) before teardown takes
+// the bucket lock. Teardown then finds locker 1 queued with no count left
+// for it, and waits for that wake (mutex_abandon) instead of unlinking it;
+// the no_abandon_wait teeth shows what unlinking it did (the bug this check
+// found: spec/memory-model.md, "C11 check: mutex").
 struct abandon_foreign_scn : abandon_scn {
   static constexpr bool foreign_unlock = true;
 };
@@ -363,6 +397,12 @@ struct weak_lock_cas_orders : goro::detail::mutex_orders {
 // released word takes the lock without the critical section before it.
 struct weak_unlock_cas_orders : goro::detail::mutex_orders {
   static constexpr std::memory_order unlock_cas = std::memory_order_relaxed;
+};
+// The fix removed (mutex_abandon unlinks a queued waiter the count no longer
+// includes): in abandon_foreign the in-flight wake finds nobody and the word
+// is left at woken with no owner (AbandonGivesBack).
+struct no_abandon_wait_orders : goro::detail::mutex_orders {
+  static constexpr bool abandon_waits_for_wake = false;
 };
 
 template <class Test>
@@ -393,8 +433,7 @@ int main(int argc, char** argv) {
           {"starvation", {rl::sched_full, 0}, run_counting<mutex_test<starvation_scn>>},
           {"starvation3", {rl::sched_bound, 4}, run_counting<mutex_test<starvation3_scn>>},
           {"abandon", {rl::sched_full, 0}, run_test<mutex_test<abandon_scn>>},
-          // A real bug, found by this check (abandon_foreign_scn above).
-          {"abandon_foreign", {rl::sched_full, 0}, run_test<mutex_test<abandon_foreign_scn>>, true},
+          {"abandon_foreign", {rl::sched_bound, 5}, run_test<mutex_test<abandon_foreign_scn>>},
           // Teeth: one order weakened one step; Relacy must report it.
           {"weak_lock_cas",
            {rl::sched_bound, 2},
@@ -403,6 +442,10 @@ int main(int argc, char** argv) {
           {"weak_unlock_cas",
            {rl::sched_bound, 2},
            run_test<mutex_test<three_scn, weak_unlock_cas_orders>>,
+           true},
+          {"no_abandon_wait",
+           {rl::sched_full, 0},
+           run_test<mutex_test<abandon_foreign_scn, no_abandon_wait_orders>>,
            true},
       });
 }

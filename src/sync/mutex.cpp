@@ -13,6 +13,9 @@
 //       final CAS. A locker is counted and queued in one step: its counting
 //       CAS runs with the bucket's lock held, and it is queued before that
 //       lock is released (and released only after its park committed).
+//       Teardown unlinks an abandoned locker only together with a count
+//       (mutex_abandon): one still queued with no count left for it is a
+//       wake's target, and teardown waits for that wake.
 //   M2  a wake is decided only by unlock's releasing RMW, and only when that
 //       RMW saw a counted sleeper (normal mode: it takes one off the count and
 //       sets woken; starvation mode: the receiver leaves the count itself).
@@ -139,6 +142,18 @@ struct mutex_env {
   void sleep_unlock() GORO_NO_THREAD_SAFETY_ANALYSIS { bucket().lock.unlock(); }
   bool remove(waiter* w) GORO_NO_THREAD_SAFETY_ANALYSIS {
     return detail::waitq_remove(bucket().q, w);
+  }
+  bool queued(waiter* w) GORO_NO_THREAD_SAFETY_ANALYSIS {
+    for (waiter* x = bucket().q.head; x; x = x->next)
+      if (x == w) return true;
+    return false;
+  }
+  // Teardown's wait for a foreign thread's wake in flight (mutex_abandon):
+  // that thread has passed its releasing RMW and needs only this lock.
+  void wait_wake() GORO_NO_THREAD_SAFETY_ANALYSIS {
+    bucket().lock.unlock();
+    std::this_thread::yield();
+    bucket().lock.lock();
   }
   bool wake() const { return sema_wake(addr); }
   static void after_handoff() {

@@ -26,6 +26,10 @@
 //                         bucket lock held, records the abandon path, parks,
 //                         releasing the lock once the park committed
 //   remove(waiter*)       unlinks a waiter if queued (bucket lock held)
+//   queued(waiter*)       whether a waiter is queued (bucket lock held)
+//   wait_wake()           teardown only: releases the bucket lock, waits a
+//                         moment for a wake in flight on this mutex (the
+//                         check: until some wake has run), locks it again
 //   wake()                wakes the first sleeper of this mutex; true if one
 //   after_handoff()       after a starvation hand-off woke its receiver
 //   fatal(msg)            a broken invariant: does not return
@@ -51,6 +55,9 @@ struct mutex_orders {
   static constexpr std::memory_order lock_cas = std::memory_order_acquire;
   // unlock_slow's CAS: publishes the critical section to the next owner.
   static constexpr std::memory_order unlock_cas = std::memory_order_release;
+  // mutex_abandon unlinks a waiter only with a count to give back, waiting
+  // for the wake in flight otherwise. false only in c11's teeth.
+  static constexpr bool abandon_waits_for_wake = true;
 };
 
 // Keeps M4: never takes a lock that starvation mode has promised to the head
@@ -236,17 +243,57 @@ inline bool mutex_abandon(atomic<std::int32_t>& state, Env& env, bool readied,
     return true;
   }
   env.sleep_lock();
-  bool found = env.remove(w);
-  if (found) {
-    // relaxed: a count change publishes nothing (as unlock_slow's CAS).
-    std::int32_t cur = state.load(std::memory_order_relaxed);
-    while ((cur >> mutex_waiter_shift) > 0 &&
-           !state.compare_exchange_weak(cur, cur - (1 << mutex_waiter_shift),
-                                        std::memory_order_relaxed, std::memory_order_relaxed)) {
+  if constexpr (!O::abandon_waits_for_wake) {
+    // The old path (only c11's teeth compile it): unlinks w even when the
+    // count no longer includes it, orphaning the in-flight wake's woken flag.
+    bool found = env.remove(w);
+    if (found) {
+      std::int32_t cur = state.load(std::memory_order_relaxed);
+      while ((cur >> mutex_waiter_shift) > 0 &&
+             !state.compare_exchange_weak(cur, cur - (1 << mutex_waiter_shift),
+                                          std::memory_order_relaxed, std::memory_order_relaxed)) {
+      }
     }
+    env.sleep_unlock();
+    return found;
   }
+  // Unlink w only together with a count to give back (M1). A queued waiter
+  // with no count left for it is the target of a normal-mode wake in flight:
+  // count = queued - wakes in flight + receivers (M1) is 0 with w queued, so
+  // an unlock's releasing RMW has already taken w's count and set woken for
+  // it, and only its sema_wake is still to come (a foreign thread's unlock,
+  // racing teardown). Unlinking w then would make that wake find nobody and
+  // leave woken set with no owner, so that no unlock would wake a sleeper
+  // again (M3). The waker may not touch the word any more (M5), so teardown
+  // waits for it instead: it releases the bucket lock until a wake has run
+  // and looks again. Then either the wake took w (return false: the caller
+  // waits for its ready() and gives back the woken flag, readied == true
+  // below), or it took a waiter that queued itself in front of w (a
+  // requeue), and that waiter's counting CAS left a count for w. The wait
+  // ends: the unlocker has passed its RMW and needs only the bucket lock (a
+  // goroutine cannot be stopped between the two: no preemption point in
+  // runtime code, and teardown starts once no goroutine runs).
+  // relaxed: a count change publishes nothing (as unlock_slow's CAS).
+  std::int32_t cur = state.load(std::memory_order_relaxed);
+  for (;;) {
+    if (!env.queued(w)) {
+      env.sleep_unlock();
+      return false;  // a waker took it
+    }
+    if ((cur >> mutex_waiter_shift) == 0) {
+      env.wait_wake();  // releases the bucket lock, waits, takes it again
+      cur = state.load(std::memory_order_relaxed);
+      continue;
+    }
+    // relaxed: as above. The CAS decides against an unlock's concurrent
+    // decrement: whichever takes the last count, the other sees 0.
+    if (state.compare_exchange_weak(cur, cur - (1 << mutex_waiter_shift), std::memory_order_relaxed,
+                                    std::memory_order_relaxed))
+      break;
+  }
+  env.remove(w);
   env.sleep_unlock();
-  return found;
+  return true;
 }
 
 }  // namespace goro::detail
