@@ -103,9 +103,17 @@ g* globrunqget(runtime& rt, sched_locked& l, p* pp, std::int32_t max) {
     // Not runqput: its overflow path takes sched.lock, which we hold. Callers
     // take from the global queue when the local one is empty, so at most 128
     // Gs fit; should the queue be full, the rest simply stay global.
+    //
+    // Read g1's link before try_put publishes g1: from then on a thief may
+    // steal it, run it to completion, and gfput reuses schedlink for the
+    // free list, so a read after the put could splice the free list into
+    // the global queue (dead Gs executed, runqsize off by the list's
+    // length). Stress.ForeignThreadsInjectAndWait hit that window about one
+    // run in seven under ASan.
     g* g1 = l.runqhead;
+    g* next = g1->schedlink;
     if (!pp->runq.try_put(g1)) break;
-    l.runqhead = g1->schedlink;
+    l.runqhead = next;
   }
   if (!l.runqhead) l.runqtail = nullptr;
   rt.sched.runqsize.store(size - taken, std::memory_order_relaxed);
