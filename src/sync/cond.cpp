@@ -85,6 +85,9 @@ void cond::wait() {
     detail::waiter_on_abandon(cw.w, nullptr, nullptr);
   } else {
     cw.parked = true;
+    // Recorded again: nothing in m_.unlock() parks today (which would have
+    // cleared the record on resuming), but the park must not depend on it.
+    detail::waiter_on_abandon(cw.w, cond_access::abandon, &cw);
     detail::park_unlock(cw.w, lock_, detail::wait_reason::sync_cond_wait);
   }
   m_.lock();
