@@ -525,4 +525,48 @@ TEST(CondTest, SignalHappensBeforeWakeWithoutTheMutex) {
       procs(2));
 }
 
+// Waiting with nobody left to signal is a deadlock Go reports as
+// "all goroutines are asleep"; checkdead names the cond's wait reason.
+TEST(CondTest, WaitNobodySignalsIsADeadlock) {
+  goro_test::watchdog wd(60s);
+  goro::mutex m;  // outlive the run: the abandoned waiters are taken off
+  goro::cond c(m);
+  try {
+    goro::run(
+        [&] {
+          for (int i = 0; i < 2; i++)
+            goro::go([&] {
+              m.lock();
+              c.wait();
+            });
+          m.lock();
+          c.wait();
+        },
+        procs(2));
+    FAIL() << "run returned; want goro::deadlock";
+  } catch (const goro::deadlock& e) {
+    EXPECT_EQ(e.parked.at("sync.Cond.Wait"), 3u);
+  }
+  // All three were taken off the cond: a signal now wakes nobody, and a
+  // thread's wait is woken by the next one.
+  c.signal();
+  bool flag = false;
+  std::thread t([&] {
+    std::unique_lock lk(m);
+    flag = true;
+    while (flag) c.wait();
+  });
+  for (;;) {
+    std::unique_lock lk(m);
+    if (flag) {
+      flag = false;
+      c.signal();
+      break;
+    }
+    lk.unlock();
+    std::this_thread::yield();
+  }
+  t.join();
+}
+
 }  // namespace

@@ -327,4 +327,21 @@ TEST(OnceTest, ExceptionWithWaitersMarksDone) {
       procs(2));
 }
 
+// A call() from inside f on the same once deadlocks, as in Go (f holds the
+// once's mutex); with nothing else to run, run reports it.
+TEST(OnceTest, RecursiveCallDeadlocks) {
+  goro_test::watchdog wd(60s);
+  try {
+    goro::run(
+        [] {
+          goro::once once;
+          once.call([&] { once.call([] {}); });
+        },
+        procs(1));
+    FAIL() << "run returned; want goro::deadlock";
+  } catch (const goro::deadlock& e) {
+    EXPECT_EQ(e.parked.at("sync.Mutex.Lock"), 1u);
+  }
+}
+
 }  // namespace
