@@ -20,7 +20,7 @@ struct GORO_API deadlock : std::runtime_error {
   // How many goroutines were parked on each kind of object, keyed by Go's
   // wait reasons: "chan receive", "chan send", "chan receive (nil chan)",
   // "chan send (nil chan)", "select", "select (no cases)",
-  // "sync.Mutex.Lock", "sync.WaitGroup.Wait", "semacquire".
+  // "sync.Mutex.Lock", "sync.WaitGroup.Wait", "sync.Cond.Wait", "semacquire".
   std::map<std::string, std::size_t> parked;
 
   deadlock(const std::string& what, std::map<std::string, std::size_t> by_reason)

@@ -16,11 +16,13 @@
 
 #include "goro/blocking.hpp"
 #include "goro/chan.hpp"
+#include "goro/cond.hpp"
 #include "goro/deadlock.hpp"
 #include "goro/detail/export.hpp"
 #include "goro/detail/task.hpp"
 #include "goro/mutex.hpp"
 #include "goro/net.hpp"
+#include "goro/once.hpp"
 #include "goro/options.hpp"
 #include "goro/select.hpp"
 #include "goro/time.hpp"

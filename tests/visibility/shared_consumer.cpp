@@ -36,6 +36,26 @@ int main() {
     }
     wg.wait();
     if (sum != 55 || goro::num_goroutine() < 1) return fail("wait_group/mutex");
+    {
+      goro::cond cv(mu);
+      bool ready = false;
+      goro::go([&] {
+        std::lock_guard<goro::mutex> lk(mu);
+        ready = true;
+        cv.signal();
+      });
+      std::unique_lock<goro::mutex> lk(mu);
+      while (!ready) cv.wait();
+      cv.broadcast();
+    }
+    goro::once once;
+    int onces = 0;
+    once.call([&] { onces++; });
+    once.call([&] { onces++; });
+    auto once_f = goro::once_func([&] { onces++; });
+    once_f();
+    once_f();
+    if (onces != 2 || goro::once_value([] { return 3; })() != 3) return fail("cond/once");
     c.send(1);
     if (c.try_send(2)) return fail("try_send on a full channel");
     int got = 0;
