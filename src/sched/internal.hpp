@@ -312,11 +312,14 @@ bool startlockedm(m* mp, g* gp);
 void mexit_locked(m* mp);
 
 // Hands the creation of mp's thread to the template thread (Go's
-// newmHandoff). Called from: newm, on a locked or retiring M. Locks: takes
+// newmHandoff); false if there is none (at shutdown), and the caller
+// creates it. Called from: newm, on a locked or retiring M. Locks: takes
 // sched.lock. May switch: no.
-void newm_handoff(runtime& rt, m* mp);
-// Starts the template thread if it is not running yet. Called from: G
-// (lock_os_thread, before it locks). Locks: takes sched.lock. May switch: no.
+bool newm_handoff(runtime& rt, m* mp);
+// Starts the template thread if it is not running yet (not once the
+// runtime is stopping). Called from: G (lock_os_thread, before it locks).
+// Locks: takes sched.lock (and creates the thread under it, once per run).
+// May switch: no.
 void start_template_thread(runtime& rt);
 // Ends the template thread once no M is in the scheduler (no newm can come).
 // Called from: run_main. Locks: none held. May switch: no.

@@ -158,35 +158,43 @@ void template_thread_main(runtime* rt) {
 }  // namespace
 
 void start_template_thread(runtime& rt) {
-  // relaxed: a hint; the CAS decides.
+  // relaxed: a hint (set once the thread exists); the lock decides.
   if (rt.template_started.load(std::memory_order_relaxed)) return;
-  bool no = false;
-  // acq_rel: one winner creates the thread; run_main's acquire load of the
-  // flag sees the std::thread object it stored.
-  if (!rt.template_started.compare_exchange_strong(no, true, std::memory_order_acq_rel)) return;
+  // Created under sched.lock (once per run): stop_template_thread, which
+  // takes the lock after `stopping` is set, then either sees the thread
+  // (ntemplate) and joins it, or it is never created. A lock_os_thread
+  // inside blocking() is not waited for by run, hence the lock.
+  sched_guard l(rt.sched);
+  if (l->ntemplate || rt.stopping.load(std::memory_order_relaxed)) return;
   try {
     rt.template_thread = std::thread(template_thread_main, &rt);
   } catch (const std::system_error& e) {
     fatal("cannot create the template thread (for goroutines locked to threads): %s", e.what());
   }
-  // After it exists: checkdead may meanwhile see a thread it does not count
-  // (not provable: asked again), never count one that does not exist.
-  sched_guard l(rt.sched);
+  // Counted once it exists: checkdead never counts a thread that does not.
   l->ntemplate = 1;
+  rt.template_started.store(true, std::memory_order_relaxed);
 }
 
-void newm_handoff(runtime& rt, m* mp) {
-  GORO_INVARIANT(rt.template_started.load(std::memory_order_relaxed),
-                 "newm_handoff: no template thread (lock_os_thread starts it)");
+bool newm_handoff(runtime& rt, m* mp) {
   {
     sched_guard l(rt.sched);
+    // None (only at shutdown: lock_os_thread starts it before locking, and
+    // not once `stopping` is set): the caller clones; the M exits at once.
+    if (!l->ntemplate) return false;
     l->newm_handoff.push_back(mp);
   }
   rt.template_note.wakeup();
+  return true;
 }
 
 void stop_template_thread(runtime& rt) {
-  if (!rt.template_started.load(std::memory_order_acquire)) return;
+  {
+    sched_guard l(rt.sched);
+    if (!l->ntemplate) return;
+  }
+  // release: pairs with the template thread's acquire load; every M handed
+  // to it before is started first (it drains the list before it returns).
   rt.template_quit.store(true, std::memory_order_release);
   rt.template_note.wakeup();
   rt.template_thread.join();

@@ -430,10 +430,11 @@ struct runtime {
   // the first lock_os_thread, while the caller's thread is still clean; it
   // creates the threads of Ms asked for on a thread that may carry state a
   // locked goroutine put there, which a clone would copy (its name, its
-  // signal mask, an unshared fs). template_started: claimed by CAS (acq_rel,
-  // so the winner's std::thread is published to run_main's join through
-  // run_main's acquire load). template_note wakes it; template_quit (set by
-  // run_main after the scheduler has drained) ends it.
+  // signal mask, an unshared fs). It is created under sched.lock, and
+  // sched_locked::ntemplate says it exists; template_started is a relaxed
+  // hint of the same, so that later lock_os_thread calls skip the lock.
+  // template_note wakes it; template_quit (set by run_main after the
+  // scheduler has drained) ends it.
   std::thread template_thread;
   note template_note;
   std::atomic<bool> template_started{false};
