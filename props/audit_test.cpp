@@ -110,6 +110,17 @@ TEST_F(Audit, FreeListedButAliveIsReported) {
               "want dead");
 }
 
+// A parked G that claims to be locked to an M (lock_os_thread) which is not
+// locked to it: the pair g::lockedm / m::lockedg is broken.
+TEST_F(Audit, LockedToAnMThatIsNotLockedToItIsReported) {
+  EXPECT_EXIT(stop_the_world_after([](g* v, g*) {
+                v->lockedm.store(goro::detail::getm_unchecked());  // the stopper's M
+              }),
+              testing::ExitedWithCode(2),
+              "invariant violated: LockedPair: parked goroutine [0-9]+ is locked to M[0-9]+, "
+              "which is not locked to it");
+}
+
 // The stopper's own G (the curg of its M) claiming to be parked.
 TEST_F(Audit, CurgThatIsParkedIsReported) {
   EXPECT_EXIT(

@@ -93,6 +93,36 @@ void go(F&& f, A&&... args) {
 // runs again later. Outside a goroutine it yields the thread.
 GORO_API void yield();
 
+// runtime.LockOSThread: wires the calling goroutine to the OS thread (M) it
+// runs on now. Until it has called unlock_os_thread as many times as
+// lock_os_thread, it runs only on that thread and that thread runs no other
+// goroutine: when it parks, yields, is preempted or sleeps, the thread hands
+// its P to another M and sleeps until the goroutine is runnable again, and
+// whoever then finds it hands it a P (Go's stoplockedm/startlockedm). Calls
+// nest (Go 1.10+). A goroutine that exits while locked takes its thread
+// with it: the thread exits instead of running other goroutines, since it
+// may hold state they must not inherit (a thread-local, a name, a signal
+// mask, a namespace). The locked thread is additional to the Ps' threads:
+// the number of threads may exceed procs (it counts in options::max_threads).
+// Inside blocking() it locks the thread the call runs on, as in Go. Outside
+// a goroutine it does nothing: a foreign thread already is its own thread.
+// Throws std::logic_error after 2^32-1 nested calls (Go's "nesting
+// overflow").
+//
+// Memory ordering: none beyond program order; the goroutine's code before
+// and after the call runs on the same thread as ever.
+GORO_API void lock_os_thread();
+
+// runtime.UnlockOSThread: undoes one lock_os_thread call; when the count
+// reaches zero the goroutine may run on any thread again (and its thread
+// runs other goroutines). With no lock_os_thread outstanding it does
+// nothing, as in Go; so does a call outside a goroutine. Before the last
+// unlock, the goroutine must have undone any change to the thread that
+// other goroutines must not see (or stay locked and exit).
+//
+// Memory ordering: none beyond program order.
+GORO_API void unlock_os_thread();
+
 // runtime.GOMAXPROCS: n > 0 sets the number of Ps (1..1024), moving the
 // goroutines of removed Ps to the global queue; returns the previous value.
 // n == 0 only returns the current value. Setting it requires a goroutine.

@@ -23,6 +23,10 @@
 //  Census    at a stopped world, goroutines created = finished + live, where
 //            live counts every G not dead.
 //
+//  LockedPair at a stopped world: an M locked to a G (lock_os_thread) runs
+//            no other G, and a parked G locked to an M is that M's lockedg;
+//            stoplockedm and startlockedm check the pair as they use it.
+//
 // OneMPerP and PStatus are checked inline in acquirep/releasep/pidleput.
 #pragma once
 #include <algorithm>
@@ -173,6 +177,12 @@ inline std::vector<std::pair<const g*, const char*>> audit_snapshot(runtime& rt)
       fatal("invariant violated: OneGPlace: goroutine %llu is the curg of M%lld and of M%lld",
             gid(gp), (long long)pl.on_m->id, (long long)mp->id);
     pl.on_m = mp;
+    // LockedPair: an M wired to a G (lock_os_thread) runs no other. Only
+    // that G changes lockedg, and only while it is this M's curg.
+    if (const g* lg = mp->lockedg.load(std::memory_order_relaxed); lg && lg != gp)
+      fatal("invariant violated: LockedPair: M%lld, locked to goroutine %llu, runs goroutine "
+            "%llu",
+            (long long)mp->id, gid(lg), gid(gp));
     gstatus s = gp->status.load(std::memory_order_relaxed);
     if (s == gstatus::running && !mp->p_)
       fatal("invariant violated: OneGPlace: goroutine %llu is running on M%lld, which holds no "
@@ -226,6 +236,14 @@ inline std::vector<std::pair<const g*, const char*>> audit_snapshot(runtime& rt)
           if (!pl.on_m) transient.emplace_back(gp, "in a blocking call (syscall) but no M is");
           break;
         case gstatus::waiting:
+          // LockedPair: a parked G locked to an M is that M's lockedg (both
+          // written by the G before it parked, on an M that has released
+          // sched.lock since: gcstopm, stopm or stoplockedm).
+          if (const m* lm = gp->lockedm.load(std::memory_order_relaxed);
+              lm && lm->lockedg.load(std::memory_order_relaxed) != gp)
+            fatal("invariant violated: LockedPair: parked goroutine %llu is locked to M%lld, "
+                  "which is not locked to it",
+                  gid(gp), (long long)lm->id);
           // Read after the status: a waker without a P may ready the G
           // meanwhile, but wakers never write waitreason; only gopark does.
           if (gp->waitreason == wait_reason::zero)

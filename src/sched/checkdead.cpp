@@ -100,9 +100,10 @@ bool no_outside_threads(const sched_locked& l) {
   long n = process_threads();
   std::uint64_t e2 = bystander_exits.load(std::memory_order_seq_cst);
   if (n < 0 || e1 != e2) return false;  // unknown: not provable (sysmon asks again)
-  // The runtime's own threads: its Ms (M0 among them), sysmon, and the
-  // thread that called run, which is not an M and only waits for shutdown.
-  long own = l.mcount + 1 /* sysmon */ + 1 /* run's caller */ + sanitizer_threads;
+  // The runtime's own threads: its Ms (M0 among them), sysmon, the template
+  // thread if a goroutine locked a thread, and the thread that called run,
+  // which is not an M and only waits for shutdown.
+  long own = l.mcount + 1 /* sysmon */ + 1 /* run's caller */ + l.ntemplate + sanitizer_threads;
   return n <= own + by;
 }
 
@@ -123,7 +124,9 @@ std::exception_ptr checkdead(runtime& rt, sched_locked& l) {
     return nullptr;
   // MUTANT no_checkdead: never declare a deadlock (the program hangs instead).
   if constexpr (mutant == mutant_id::no_checkdead) return nullptr;
-  if (l.mcount - l.nmidle > 0) return nullptr;
+  // Ms sleeping in stoplockedm wait for their locked G, asleep like the
+  // others: not running (Go: mcount - nmidle - nmidlelocked).
+  if (l.mcount - l.nmidle - l.nmidlelocked > 0) return nullptr;
   std::int32_t procs = static_cast<std::int32_t>(rt.gomaxprocs.load(std::memory_order_relaxed));
   if (s.npidle.load(std::memory_order_relaxed) != procs) return nullptr;
   if (s.gcwaiting.load(std::memory_order_relaxed)) return nullptr;

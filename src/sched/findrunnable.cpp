@@ -241,9 +241,27 @@ top:
 
 void schedule_loop(m* mp) {
   for (;;) {
+    // Go's schedule(): an M wired to a G (lock_os_thread) runs nothing else.
+    // Its G has left the CPU: wait for it to be runnable again, on a P
+    // handed to us (stoplockedm), and run it.
+    if (g* lg = mp->lockedg.load(std::memory_order_relaxed)) [[unlikely]] {
+      if (!stoplockedm(mp)) return;
+      execute(mp, lg, false);
+      continue;
+    }
+    // Its locked G exited: the thread retires (Go's goexit0 -> mexit).
+    if (mp->mexit) [[unlikely]] {
+      mexit_locked(mp);
+      return;
+    }
     runq_result r = findrunnable(mp);
     if (!r.gp) return;
     if (mp->spinning) resetspinning(mp);
+    // Locked to another M: our P goes to it, and we park (startlockedm).
+    if (r.gp->lockedm.load(std::memory_order_relaxed)) [[unlikely]] {
+      if (!startlockedm(mp, r.gp)) return;
+      continue;
+    }
     execute(mp, r.gp, r.inherit_time);
   }
 }

@@ -72,12 +72,19 @@ void gosched() {
   // global queue gets its turn first.
   if (!wants_g0(rt, mp->p_)) {
     if (runq_result r = runqget(mp->p_); r.gp) {
-      switch_to_local(mp, gp, r, post_runqput, nullptr);
+      // Neither we nor r.gp locked to a thread (lock_os_thread): else g0
+      // sorts it out (stoplockedm, startlockedm).
+      if (!locked_switch(mp, r.gp)) [[likely]] {
+        switch_to_local(mp, gp, r, post_runqput, nullptr);
+        return;
+      }
+      unget_locked(mp, r.gp);
+    } else if (rt.sched.runqsize.load(std::memory_order_relaxed) == 0) {
+      // Nothing queued anywhere (the stop flags and due timers are part of
+      // wants_g0): Go would requeue us and pick us again at once (a locked
+      // G too: its M would hand the P off only to be handed it back).
       return;
     }
-    // Nothing queued anywhere (the stop flags and due timers are part of
-    // wants_g0): Go would requeue us and pick us again at once.
-    if (rt.sched.runqsize.load(std::memory_order_relaxed) == 0) return;
   }
   mp->curg.store(nullptr, std::memory_order_relaxed);
   switch_context(mp, gp, nullptr, post_globrunqput, nullptr);
@@ -213,6 +220,19 @@ void goexit1() {
   casgstatus(gp, gstatus::running, gstatus::dead, "goexit");
   owner_add(mp->p_->nfinished, 1);
   if (gp->is_main) begin_shutdown(rt);
+  if (gp->lockedm.load(std::memory_order_relaxed)) [[unlikely]] {
+    // Exiting locked to this M (Go's goexit0 with gp.lockedm set): the
+    // thread may be in a state no other goroutine should inherit, so it
+    // runs none: g0 retires the M (schedule_loop: mexit_locked). The pair
+    // is cleared first, so a later user of this G struct starts unlocked.
+    gp->lockedm.store(nullptr, std::memory_order_relaxed);
+    mp->lockedg.store(nullptr, std::memory_order_relaxed);
+    mp->locked_ext = 0;
+    mp->mexit = true;
+    mp->curg.store(nullptr, std::memory_order_relaxed);
+    switch_context(mp, gp, nullptr, post_gfput, nullptr);
+    fatal("goexit1: a dead goroutine was resumed");
+  }
   switch_from_g(mp, gp, post_gfput, nullptr);
   fatal("goexit1: a dead goroutine was resumed");
 }

@@ -122,6 +122,24 @@ __attribute__((always_inline)) inline void switch_to_local(m* mp, g* gp, runq_re
   switch_context(mp, gp, r.gp, post, arg);
 }
 
+// True when the G-side fast path may not run `next` on mp: mp is wired to a
+// G (lock_os_thread: it runs no other) or `next` is wired to an M (only that
+// one runs it). Both cases go to g0 (schedule_loop: stoplockedm,
+// startlockedm). One branch for both: the two words are or-ed, so an
+// unlocked switch pays two loads of lines it touches anyway (mp's, and
+// next's status line) and one never-taken jump.
+// Called from: G with P (inside nopreempt). Locks: none. May switch: no.
+inline bool locked_switch(const m* mp, const g* next) {
+  return (reinterpret_cast<std::uintptr_t>(mp->lockedg.load(std::memory_order_relaxed)) |
+          reinterpret_cast<std::uintptr_t>(next->lockedm.load(std::memory_order_relaxed))) != 0;
+}
+
+// locked_switch said no to r.gp, just taken from our own queue: back where
+// it came from (runnext or the head: either way runnext is empty now, since
+// only the owner fills it, so nothing is kicked), for g0 to find again.
+// Called from: G with P (inside nopreempt). Locks: none held. May switch: no.
+inline void unget_locked(m* mp, g* gp) { runqput(*mp->rt, mp->p_, gp, true); }
+
 // Switches away from the running G `gp`: straight to the next G of this P if
 // there is one (fast path), else to g0. post/arg as in switch_context.
 // Inline: every park, exit and preemption goes through it.
@@ -129,8 +147,11 @@ __attribute__((always_inline)) inline void switch_to_local(m* mp, g* gp, runq_re
 inline void switch_from_g(m* mp, g* gp, post_switch_fn post, void* arg) {
   if (!wants_g0(*mp->rt, mp->p_)) {
     if (runq_result r = runqget(mp->p_); r.gp) {
-      switch_to_local(mp, gp, r, post, arg);
-      return;
+      if (!locked_switch(mp, r.gp)) [[likely]] {
+        switch_to_local(mp, gp, r, post, arg);
+        return;
+      }
+      unget_locked(mp, r.gp);
     }
   }
   mp->curg.store(nullptr, std::memory_order_relaxed);
@@ -269,6 +290,42 @@ bool stopm(m* mp);
 bool claim_spinning(runtime& rt);
 void resetspinning(m* mp);
 void drop_spinning(runtime& rt, const char* where);
+
+// --- lockosthread.cpp ------------------------------------------------------
+
+// Go's stoplockedm: mp's locked G has left the CPU (parked, yielded,
+// preempted, or queued by exitsyscall's slow path); mp hands its P off (if
+// it holds one) and sleeps until startlockedm hands it a P with the G
+// runnable. Returns true holding a P, to run m::lockedg; false at shutdown.
+// Called from: g0 (schedule_loop). Locks: none held; takes sched.lock.
+// May switch: no (the thread sleeps).
+bool stoplockedm(m* mp);
+// Go's startlockedm: gp (runnable, just taken off a queue by mp) is locked
+// to another M: mp's P goes to that M, which is woken to run gp; mp parks
+// (stopm). Returns stopm's answer.
+// Called from: g0 with a P (schedule_loop). Locks: none held. May switch: no.
+bool startlockedm(m* mp, g* gp);
+// Retires mp, whose locked G has exited (m::mexit): its P is handed off,
+// mcount drops, checkdead runs; the thread then exits (mstart).
+// Called from: g0 with a P (schedule_loop). Locks: none held; takes
+// sched.lock. May switch: no.
+void mexit_locked(m* mp);
+
+// Hands the creation of mp's thread to the template thread (Go's
+// newmHandoff); false if there is none (at shutdown), and the caller
+// creates it. Called from: newm, on a locked or retiring M. Locks: takes
+// sched.lock. May switch: no.
+bool newm_handoff(runtime& rt, m* mp);
+// Starts the template thread if it is not running yet (not once the
+// runtime is stopping). Called from: G (lock_os_thread, before it locks).
+// Locks: takes sched.lock (and creates the thread under it, once per run).
+// May switch: no.
+void start_template_thread(runtime& rt);
+// Ends the template thread once no M is in the scheduler (no newm can come).
+// Called from: run_main. Locks: none held. May switch: no.
+void stop_template_thread(runtime& rt);
+// The thread an M runs on (newm, the template thread).
+void mstart(m* mp);
 
 // --- checkdead.cpp ----------------------------------------------------------
 

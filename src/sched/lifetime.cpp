@@ -85,6 +85,9 @@ void begin_shutdown(runtime& rt) {
     for (m* mp = l->midle; mp; mp = mp->schedlink) mp->park.wakeup();
     l->midle = nullptr;
     l->nmidle = 0;
+    // Ms asleep in stoplockedm, waiting for a locked G that never runs again.
+    for (m* mp : l->allm)
+      if (mp->idlelocked) mp->park.wakeup();
   }
   netpoll_break(rt);  // the M blocked in netpoll
   rt.sysmon_note.wakeup();
@@ -332,7 +335,10 @@ void run_main(main_ref main, const options& opts_in) {
   }
   sysmon_stop(*rt);             // step 4
   wait_scheduler_drained(*rt);  // step 5
-  abandon_waiters(*rt);         // step 6
+  // No M is in the scheduler: no newm can come. The template thread (if a
+  // goroutine locked a thread) has started every M handed to it.
+  stop_template_thread(*rt);
+  abandon_waiters(*rt);  // step 6
   std::exception_ptr exc = rt->main_exc;
   rt->main_exc = nullptr;
   rt->release();  // step 7

@@ -141,6 +141,11 @@ sched_stats read_sched_stats(runtime& rt);
 // thread. False if none runs.
 bool read_sched_stats(sched_stats& out);
 
+// The calling goroutine's lock_os_thread count (Go's export_test
+// LockOSCounts, external half; goro has no internal locks), 0 outside a
+// goroutine. For tests. Called from: G. Locks: none. May switch: no.
+std::uint32_t lock_os_count();
+
 // If checkdead last found everything asleep but could not prove a deadlock
 // because of threads outside the runtime, asks it again and, if it is proven
 // now, ends the run with it.

@@ -59,6 +59,16 @@ struct g {
   eh_state eh;  // exceptions being handled, while switched out
   // Moved only by casgstatus (sched/gstatus.hpp) and park_core.hpp.
   atomic<gstatus> status{gstatus::idle};
+  // The M this G is wired to by lock_os_thread (Go: g.lockedm), or null.
+  // Written only by the G itself while it runs on that M (lock_os_thread,
+  // unlock_os_thread, goexit1), always together with m::lockedg. Read by
+  // whoever takes the G off a run queue to run it (schedule_loop, the G-side
+  // fast path: locked_switch), which is after the G's last write: the queue
+  // hand-off (runqput's release of the tail or sched.lock, the park/ready
+  // handshake) orders it. Atomic, relaxed, for the stopped-world auditor,
+  // which reads it from another thread while a G inside blocking() may
+  // change it; the value orders nothing.
+  std::atomic<m*> lockedm{nullptr};
   std::uint64_t goid = 0;
   g* schedlink = nullptr;  // global run queue / free list link
   task* fn = nullptr;      // entry; destroyed when it returns
@@ -122,8 +132,29 @@ struct m {
   // masked, both per-thread states a goroutine must not carry to another M.
   // Written once by the M's own thread before it runs any goroutine.
   std::uint64_t sigmask = 0;
-  bool spinning = false;   // looking for work to steal, counted in nmspinning
-  note park;               // sleeps here when idle (stopm)
+  bool spinning = false;  // looking for work to steal, counted in nmspinning
+  note park;              // sleeps here when idle (stopm, stoplockedm)
+  // The G wired to this M by lock_os_thread (Go: m.lockedg), or null: while
+  // set, this M runs no other G and the G runs on no other M. Written only
+  // by that G on this M (lock_os_thread, unlock_os_thread, goexit1), read by
+  // this M's own thread (schedule_loop, the G-side fast path) and, relaxed,
+  // by the stopped-world auditor (why it is an atomic: see g::lockedm).
+  std::atomic<g*> lockedg{nullptr};
+  // lock_os_thread calls not yet undone (Go 1.10+'s m.lockedExt); lockedg
+  // is set while it is non-zero. Only the locked G, on this M, touches it.
+  std::uint32_t locked_ext = 0;
+  // Set by post_exitsyscall0 when a locked G came back from a blocking call
+  // without its P but found an idle one: schedule_loop runs lockedg at once
+  // instead of waiting in stoplockedm. Only this M's thread touches it.
+  bool locked_resume = false;
+  // Sleeping in stoplockedm (counted in sched_locked::nmidlelocked), so
+  // begin_shutdown must wake it. Written and read under sched.lock.
+  bool idlelocked = false;
+  // Set by goexit1 when the G that exits was locked to this M: the thread
+  // may hold state other goroutines must not inherit, so the M retires
+  // (mexit_locked) instead of running another G (Go's goexit0 -> mexit).
+  // Only this M's thread touches it.
+  bool mexit = false;
   m* schedlink = nullptr;  // idle M list
   std::uint64_t fastrand = 0;
   // The switch in progress: who we left and what to do for them.
@@ -227,12 +258,23 @@ struct sched_locked {
   p* pidle = nullptr;  // idle P list, through p::link (its length: npidle)
   m* midle = nullptr;  // idle M list, through m::schedlink
   std::int32_t nmidle = 0;
-  std::int32_t mcount = 0;    // Ms created (newm); they never exit before shutdown
+  // Ms sleeping in stoplockedm, their locked G not runnable (Go's
+  // sched.nmidlelocked); checkdead counts them as not running.
+  std::int32_t nmidlelocked = 0;
+  // Ms alive: created by newm, minus the Ms retired because their locked G
+  // exited (mexit_locked); no other M exits before shutdown.
+  std::int32_t mcount = 0;
   std::int32_t stopwait = 0;  // Ps a stop-the-world still waits for
   g* gfree = nullptr;         // dead Gs beyond the per-P caches (its length: ngfree)
   std::vector<m*> allm;       // every M, freed at teardown
   // Set by checkdead when it has declared a deadlock, so that it does so once.
   bool deadlocked = false;
+  // Ms whose thread the template thread is to create (Go's newmHandoff):
+  // newm called on a thread that may be tainted (an M wired to a goroutine,
+  // or retiring because its locked goroutine exited) must not clone it.
+  std::vector<m*> newm_handoff;
+  // 1 once the template thread exists (checkdead counts it as the runtime's).
+  std::int32_t ntemplate = 0;
 };
 
 class schedt;
@@ -383,6 +425,20 @@ struct runtime {
   m* m0 = nullptr;
   g* main_g = nullptr;
   std::exception_ptr main_exc;
+
+  // The template thread (Go's templateThread, lockosthread.cpp): started by
+  // the first lock_os_thread, while the caller's thread is still clean; it
+  // creates the threads of Ms asked for on a thread that may carry state a
+  // locked goroutine put there, which a clone would copy (its name, its
+  // signal mask, an unshared fs). It is created under sched.lock, and
+  // sched_locked::ntemplate says it exists; template_started is a relaxed
+  // hint of the same, so that later lock_os_thread calls skip the lock.
+  // template_note wakes it; template_quit (set by run_main after the
+  // scheduler has drained) ends it.
+  std::thread template_thread;
+  note template_note;
+  std::atomic<bool> template_started{false};
+  std::atomic<bool> template_quit{false};
 
   // sysmon (src/sysmon/sysmon.cpp): its thread, the note it sleeps on
   // between ticks (woken early at shutdown), and what it has done.

@@ -126,6 +126,14 @@ void newm(runtime& rt, p* pp, bool spinning) {
   // before the thread starts, so run_main never sees an M in between.
   rt.nmsched.fetch_add(1, std::memory_order_seq_cst);
   rt.retain();  // released by the thread when it exits
+  // On a thread a locked goroutine may have tainted (its M, waiting for it
+  // or retiring after it), the template thread makes the clone (Go's
+  // newmHandoff); lock_os_thread started it before locking (none: only at
+  // shutdown, and this M exits at once).
+  if (m* cur = getm_unchecked();
+      cur && (cur->lockedg.load(std::memory_order_relaxed) || cur->mexit)) [[unlikely]] {
+    if (newm_handoff(rt, mp)) return;
+  }
   try {
     // Not kept in the M: the thread may run, exit at shutdown and free the
     // runtime (and this M) before an assignment here would complete.

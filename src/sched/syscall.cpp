@@ -71,11 +71,24 @@ void post_exitsyscall0(m* mp, g* prev, void*) {
     pp = pidleget(rt, *l);
     if (!pp) globrunqput(rt, *l, prev);
   }
+  bool locked = mp->lockedg.load(std::memory_order_relaxed) != nullptr;
   if (pp) {
     acquirep(mp, pp);
+    // A G locked to this M (lock_os_thread) runs here at once (Go's
+    // exitsyscall0: execute); schedule_loop's stoplockedm sees the flag.
+    if (locked) [[unlikely]] {
+      mp->locked_resume = true;
+      return;
+    }
     runqput(rt, pp, prev, true);  // schedule_loop runs it next
     return;
   }
+  // A locked G waits in the global queue for whoever takes it to hand us a
+  // P (schedule_loop: stoplockedm, with no P to hand off; Go's exitsyscall0:
+  // stoplockedm). Only this M runs it, so reading our own lockedg after
+  // the put is safe: it cannot change until the G runs again here.
+  if (locked) [[unlikely]]
+    return;
   // The G is queued; this M has nothing to do. stopm returns with a P (or at
   // shutdown), and schedule_loop carries on from there.
   stopm(mp);
