@@ -282,8 +282,8 @@ TEST(NetUdpTest, UDPServerEcho) {
       procs(2));
 }
 
-// Go: TestUDPConnLocalAndRemoteNames (src/net/udpsock_test.go) over IPv6
-// loopback, skipped on a machine without it.
+// Go: TestUDPConnLocalAndRemoteNames (src/net/udpsock_test.go), over IPv6
+// loopback (skipped on a machine without it).
 TEST(NetUdpTest, UDPOverIPv6Loopback) {
   watchdog wd(30s);
   if (!have_ipv6_loopback()) GTEST_SKIP() << "no IPv6 loopback here";
@@ -475,8 +475,9 @@ TEST(NetUnixTest, UnixListenerCloseRemovesItsFile) {
       procs(2));
 }
 
-// Go: TestUnixListenerClose-like: a parked accept fails with EBADF when the
-// listener is closed; a deadline fails it with timeout_error.
+// Go: TestUnixListenerSpecificMethods (src/net/protoconn_test.go), the
+// part beyond accept: a parked accept fails with EBADF when the listener
+// is closed; a deadline fails it with timeout_error.
 TEST(NetUnixTest, ClosingAUnixListenerWakesItsParkedAccept) {
   watchdog wd(30s);
   goro::run(
@@ -501,9 +502,11 @@ TEST(NetUnixTest, ClosingAUnixListenerWakesItsParkedAccept) {
       procs(2));
 }
 
-// Abstract names (Linux; Go's "@name", syscall.SockaddrUnix) and autobind
-// (Go's TestUnixAutobind, for a listener bound to ""): nothing in the file
-// system, the name reads with its '@'.
+// Go: TestUnixgramAutobind and TestUnixAutobindClose
+// (src/net/unixsock_linux_test.go), for a stream listener: bound to "", it
+// gets an abstract name starting with '@' that a dialer reaches; and named
+// abstract sockets ("@name", Go's syscall.SockaddrUnix): nothing in the
+// file system.
 TEST(NetUnixTest, AbstractNamesAndAutobind) {
   watchdog wd(30s);
   goro::run(
