@@ -90,6 +90,8 @@ WORKLOAD_UNITS = {
     "blocking_call": "ns/op",
     "sleep_timers": "ns/op",
     "after_select": "ns/op",
+    "udp_pingpong": "ns/op",
+    "pipe_pingpong": "ns/op",
 }
 
 TIME_UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
