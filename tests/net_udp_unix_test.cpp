@@ -699,8 +699,20 @@ TEST(NetWaitTest, APipeFromAForeignThreadAndInsideBlocking) {
   });
   ASSERT_EQ(::write(p.w, "a", 1), 1);
   t.join();
+  // A foreign thread while the runtime runs: woken by a goroutine's write.
   goro::run(
       [&] {
+        std::thread ft([&] { goro::net::wait_readable(p.r, clock_type::now() + 20s); });
+        goro::sleep_for(10ms);  // most likely in poll(2) by now; either way it returns
+        ASSERT_EQ(::write(p.w, "b", 1), 1);
+        goro::blocking([&] { ft.join(); });
+      },
+      goro_test::threads_wake_goroutines(procs(2)));
+  char drained[2];
+  ASSERT_EQ(::read(p.r, drained, 2), 2);
+  goro::run(
+      [&] {
+        ASSERT_EQ(::write(p.w, "c", 1), 1);
         goro::blocking([&] { goro::net::wait_readable(p.r, clock_type::now() + 1s); });
         char c;
         ASSERT_EQ(::read(p.r, &c, 1), 1);
