@@ -50,10 +50,16 @@ bool path_exists(const std::string& p) {
   return ::lstat(p.c_str(), &st) == 0;
 }
 
-int open_fds() {
+// How many of the process's descriptors refer to the pipe with inode ino.
+int fds_on_pipe(ino_t ino) {
+  std::string want = "pipe:[" + std::to_string(ino) + "]";
   int n = 0;
-  for (int fd = 0; fd < 4096; fd++)
-    if (::fcntl(fd, F_GETFD) != -1) n++;
+  for (int fd = 0; fd < 4096; fd++) {
+    char link[64];
+    std::string p = "/proc/self/fd/" + std::to_string(fd);
+    ssize_t k = ::readlink(p.c_str(), link, sizeof link - 1);
+    if (k > 0 && std::string(link, static_cast<std::size_t>(k)) == want) n++;
+  }
   return n;
 }
 
@@ -555,7 +561,6 @@ TEST(NetUnixTest, AbstractNamesAndAutobind) {
 // ones whose reads were abandoned.
 TEST(NetLifetimeTest, SocketsOutliveRunAndTeardownWithParkedCalls) {
   watchdog wd(30s);
-  int fds0 = open_fds();
   std::string path = temp_socket_path("life");
   udp_conn u = goro::net::listen_udp("127.0.0.1", 0);
   udp_conn ua = goro::net::listen_udp("127.0.0.1", 0);
@@ -598,14 +603,13 @@ TEST(NetLifetimeTest, SocketsOutliveRunAndTeardownWithParkedCalls) {
   c.close();
   ln.close();
   EXPECT_FALSE(path_exists(path));
+  struct stat st {};
+  ASSERT_EQ(::fstat(pipefd[0], &st), 0);
   ::close(pipefd[1]);
   ::close(pipefd[0]);
-  // The abandoned wait_readable closed its duplicate at teardown. The
-  // runtime's own epoll instance and eventfd go when its last M lets go of
-  // it, which may be just after run returns: allow that a moment.
-  auto until = clock_type::now() + 2s;
-  while (open_fds() > fds0 && clock_type::now() < until) std::this_thread::sleep_for(1ms);
-  EXPECT_EQ(open_fds(), fds0) << "a descriptor outlived its sockets and waits";
+  // The abandoned wait_readable closed its duplicate at teardown: no
+  // descriptor of the process refers to the pipe any more.
+  EXPECT_EQ(fds_on_pipe(st.st_ino), 0) << "the abandoned wait left its duplicate open";
 }
 
 // ---------------------------------------------------------------------------
@@ -634,9 +638,12 @@ TEST(NetWaitTest, APipeFromAGoroutine) {
   watchdog wd(30s);
   goro::run(
       [] {
-        int fds0 = open_fds();
+        ino_t ino = 0;
         {
           pipe_pair p;
+          struct stat st{};
+          ASSERT_EQ(::fstat(p.r, &st), 0);
+          ino = st.st_ino;
           goro::chan<int> woke(1);
           goro::go([&] {
             goro::net::wait_readable(p.r);
@@ -672,7 +679,7 @@ TEST(NetWaitTest, APipeFromAGoroutine) {
           }
           EXPECT_EQ(*woke.recv(), 2);
         }
-        EXPECT_EQ(open_fds(), fds0) << "a wait left a descriptor open";
+        EXPECT_EQ(fds_on_pipe(ino), 0) << "a wait left its duplicate open";
         // A closed descriptor: EBADF.
         int fd[2];
         ASSERT_EQ(::pipe2(fd, O_NONBLOCK), 0);
