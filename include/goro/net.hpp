@@ -260,7 +260,8 @@ GORO_API udp_conn dial_udp(std::string_view host, std::uint16_t port);
 
 // A Unix-domain stream connection (Go's net.UnixConn on "unix"): every
 // member as tcp_conn's. Addresses are socket paths; an abstract name (Linux)
-// reads "@name", and an unnamed socket (a dialer's own end) "".
+// reads "@name", and an unnamed socket (a dialer's own end, hence an
+// accepted connection's peer) "@", as Go prints them on Linux.
 class GORO_API unix_conn {
  public:
   unix_conn() = default;

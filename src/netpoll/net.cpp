@@ -80,7 +80,9 @@ std::string format_sockaddr(const sockaddr_storage& ss, socklen_t len = sizeof(s
   if (ss.ss_family == AF_UNIX) {
     auto& a = reinterpret_cast<const sockaddr_un&>(ss);
     constexpr socklen_t off = offsetof(sockaddr_un, sun_path);
-    if (len <= off) return "";  // unnamed
+    // Unnamed (a dialer's end, an accepted connection's peer): "@", as Go
+    // prints it on Linux (its leading NUL rewritten, nothing after it).
+    if (len <= off) return "@";
     std::size_t n = len - off;
     if (n > sizeof a.sun_path) n = sizeof a.sun_path;
     // Abstract (Linux): a leading NUL, shown as '@' as Go does.
@@ -125,7 +127,8 @@ std::string op_name(const socket_state& s, const char* op) {
   std::string where = "(closed)";
   if (!s.closed.load(std::memory_order_relaxed)) {
     where = s.listener ? "" : sock_name(s.fd, true);
-    if (where.empty()) where = sock_name(s.fd, false);  // unconnected, or an unnamed Unix peer
+    // Unconnected (UDP), or an unnamed Unix peer: our own address says more.
+    if (where.empty() || where == "@") where = sock_name(s.fd, false);
   }
   return std::string("goro::net: ") + op + " " + where;
 }
