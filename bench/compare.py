@@ -92,6 +92,8 @@ WORKLOAD_UNITS = {
     "after_select": "ns/op",
     "once_done": "ns/op",
     "cond_pingpong": "ns/op",
+    "udp_pingpong": "ns/op",
+    "pipe_pingpong": "ns/op",
 }
 
 TIME_UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}

@@ -1,5 +1,7 @@
-// goro::net: TCP sockets whose blocking calls park the goroutine, not the
-// thread (Go's net.TCPListener / net.TCPConn over the runtime's netpoller).
+// goro::net: TCP, UDP and Unix-domain sockets whose blocking calls park the
+// goroutine, not the thread (Go's net.TCPListener / TCPConn / UDPConn /
+// UnixListener / UnixConn over the runtime's netpoller), and
+// wait_readable / wait_writable, which park a goroutine on any descriptor.
 //
 //   auto ln = goro::net::tcp_listener::listen("127.0.0.1", 0);
 //   goro::go([ln]() mutable {
@@ -30,9 +32,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 
 #include "goro/detail/export.hpp"
 #include "goro/detail/saturate.hpp"
@@ -151,8 +155,14 @@ class GORO_API tcp_listener {
   tcp_listener() = default;
 
   // Listens on host:port (port 0: the kernel picks one; port() tells which).
-  // host "" or "0.0.0.0" listens on every IPv4 address, "::" on every IPv6
-  // one. SO_REUSEADDR is set, as Go does.
+  // A wildcard host ("", "0.0.0.0", "::") listens dual-stack, as Go's
+  // Listen("tcp", ...) does (favoriteAddrFamily): one AF_INET6 socket with
+  // IPV6_V6ONLY off, which takes IPv4 clients too (their addresses read
+  // "127.0.0.1:port", unmapped); address() then reads "[::]:port". On a
+  // machine without IPv4-mapped IPv6 support "" and "0.0.0.0" listen on
+  // IPv4 only ("::" still on IPv6). Go treats "0.0.0.0" as a wildcard too,
+  // so it is dual-stack here as well. Every AF_INET6 socket has
+  // IPV6_V6ONLY off, as Go sets it. SO_REUSEADDR is set, as Go does.
   static tcp_listener listen(std::string_view host, std::uint16_t port, int backlog = 4096);
 
   // Waits for the next connection, parking the goroutine.
@@ -174,5 +184,204 @@ class GORO_API tcp_listener {
  private:
   std::shared_ptr<detail::socket_state> s_;
 };
+
+// A UDP socket (Go's net.UDPConn). A handle, as tcp_conn. Bound by
+// listen_udp (a "packet listener": read_from / write_to any peer) or
+// connected by dial_udp (read / write its one peer; read_from and write_to
+// work too). Each call moves one datagram. Reads are serialized among
+// themselves, writes too, as on tcp_conn.
+class GORO_API udp_conn {
+ public:
+  udp_conn() = default;  // no socket
+
+  // Binds host:port (Go's ListenUDP / ListenPacket("udp", ...)). Port 0:
+  // the kernel picks one. A wildcard host is dual-stack, as
+  // tcp_listener::listen. Throws std::system_error.
+  static udp_conn listen(std::string_view host, std::uint16_t port);
+  // Connects to host:port (Go's DialUDP): no packet is sent; the socket
+  // then receives only from that peer. Throws std::system_error.
+  static udp_conn dial(std::string_view host, std::uint16_t port);
+
+  // One datagram from the connected peer, at most n bytes of it: a longer
+  // one is truncated and the rest dropped, and n is returned with no error
+  // (Go's Read). 0: an empty datagram, or n == 0, which returns at once
+  // without reading, as Go's Read(nil) does.
+  std::size_t read(void* buf, std::size_t n);
+  // One datagram of n bytes (0 allowed) to the connected peer; returns n.
+  // Throws timeout_error or write_error (EMSGSIZE for one too large,
+  // ECONNREFUSED after an ICMP port unreachable, ...).
+  std::size_t write(const void* buf, std::size_t n);
+  std::size_t write(std::string_view s) { return write(s.data(), s.size()); }
+  // One datagram and its sender as "ip:port" ("[::1]:53" for IPv6; an
+  // IPv4 sender on a dual-stack socket reads "127.0.0.1:port", as Go
+  // unmaps it). Truncated as read, n included: a zero-length buffer
+  // consumes a datagram and returns 0 (Go's ReadFrom).
+  std::pair<std::size_t, std::string> read_from(void* buf, std::size_t n);
+  // One datagram to host:port (a numeric address or a name, resolved as
+  // tcp_conn::dial does); an IPv4 host from a dual-stack socket is sent as
+  // its IPv4-mapped form. Returns n. Errors as write.
+  std::size_t write_to(const void* buf, std::size_t n, std::string_view host, std::uint16_t port);
+  // The same, to an address as read_from returns it: "ip:port" or
+  // "[ipv6]:port" (std::invalid_argument if it has no port).
+  std::size_t write_to(const void* buf, std::size_t n, std::string_view address);
+  // Closes the socket; parked calls fail with EBADF, as tcp_conn::close.
+  void close();
+
+  // As tcp_conn's.
+  void set_deadline(deadline t);
+  void set_read_deadline(deadline t);
+  void set_write_deadline(deadline t);
+  template <class Dur>
+  void set_deadline(std::chrono::time_point<std::chrono::steady_clock, Dur> t) {
+    set_deadline(goro::detail::saturating_time_point(t));
+  }
+  template <class Dur>
+  void set_read_deadline(std::chrono::time_point<std::chrono::steady_clock, Dur> t) {
+    set_read_deadline(goro::detail::saturating_time_point(t));
+  }
+  template <class Dur>
+  void set_write_deadline(std::chrono::time_point<std::chrono::steady_clock, Dur> t) {
+    set_write_deadline(goro::detail::saturating_time_point(t));
+  }
+
+  int native_handle() const;
+  std::string local_address() const;   // "127.0.0.1:4000", "[::]:4000"
+  std::string remote_address() const;  // "" unless connected (dial_udp)
+  explicit operator bool() const { return static_cast<bool>(s_); }
+
+ private:
+  explicit udp_conn(std::shared_ptr<detail::socket_state> s) : s_(std::move(s)) {}
+  std::shared_ptr<detail::socket_state> s_;
+};
+
+// Go's ListenUDP / DialUDP, as the static members.
+GORO_API udp_conn listen_udp(std::string_view host, std::uint16_t port);
+GORO_API udp_conn dial_udp(std::string_view host, std::uint16_t port);
+
+// A Unix-domain stream connection (Go's net.UnixConn on "unix"): every
+// member as tcp_conn's. Addresses are socket paths; an abstract name (Linux)
+// reads "@name", and an unnamed socket (a dialer's own end, hence an
+// accepted connection's peer) "@", as Go prints them on Linux.
+class GORO_API unix_conn {
+ public:
+  unix_conn() = default;
+
+  // Connects to the socket at path ("@name": the abstract name). A
+  // listener whose backlog is full fails with EAGAIN, as in Go (Linux does
+  // not queue Unix connects). Throws std::system_error.
+  static unix_conn dial(std::string_view path);
+
+  std::size_t read(void* buf, std::size_t n);
+  void write(const void* buf, std::size_t n);
+  void write(std::string_view s) { write(s.data(), s.size()); }
+  void close_write();
+  void close();
+
+  void set_deadline(deadline t);
+  void set_read_deadline(deadline t);
+  void set_write_deadline(deadline t);
+  template <class Dur>
+  void set_deadline(std::chrono::time_point<std::chrono::steady_clock, Dur> t) {
+    set_deadline(goro::detail::saturating_time_point(t));
+  }
+  template <class Dur>
+  void set_read_deadline(std::chrono::time_point<std::chrono::steady_clock, Dur> t) {
+    set_read_deadline(goro::detail::saturating_time_point(t));
+  }
+  template <class Dur>
+  void set_write_deadline(std::chrono::time_point<std::chrono::steady_clock, Dur> t) {
+    set_write_deadline(goro::detail::saturating_time_point(t));
+  }
+
+  int native_handle() const;
+  std::string local_address() const;
+  std::string remote_address() const;
+  explicit operator bool() const { return static_cast<bool>(s_); }
+
+ private:
+  friend class unix_listener;
+  explicit unix_conn(std::shared_ptr<detail::socket_state> s) : s_(std::move(s)) {}
+  std::shared_ptr<detail::socket_state> s_;
+};
+
+// A listening Unix-domain stream socket (Go's net.UnixListener).
+class GORO_API unix_listener {
+ public:
+  unix_listener() = default;
+
+  // Binds and listens on path. An existing file there (a socket left
+  // behind included) fails the call with EADDRINUSE, as in Go: it is not
+  // removed. "@name" listens on the abstract name (nothing in the file
+  // system); "" on an abstract name the kernel picks (autobind; address()
+  // tells it). A path longer than the 107 bytes sockaddr_un holds fails
+  // with EINVAL. Throws std::system_error.
+  static unix_listener listen(std::string_view path, int backlog = 4096);
+
+  unix_conn accept();
+  // Closes the socket; a parked accept fails with EBADF. The first close
+  // also removes the socket file this listener created (Go's
+  // UnixListener.Close, which unlinks by default); a second close does
+  // nothing, so a file put at the path meanwhile stays (Go's
+  // TestUnixUnlink). The last handle going closes (and removes) too: the
+  // end of a C++ handle is an explicit close, where Go's finalizer would
+  // leave the file.
+  void close();
+  void set_deadline(deadline t);
+  template <class Dur>
+  void set_deadline(std::chrono::time_point<std::chrono::steady_clock, Dur> t) {
+    set_deadline(goro::detail::saturating_time_point(t));
+  }
+
+  std::string address() const;  // the path, "@name" for an abstract one
+  int native_handle() const;
+  explicit operator bool() const { return static_cast<bool>(s_); }
+
+ private:
+  std::shared_ptr<detail::socket_state> s_;
+};
+
+// Go's ListenUnix("unix", ...) / DialUnix("unix", nil, ...).
+GORO_API unix_listener listen_unix(std::string_view path);
+GORO_API unix_conn dial_unix(std::string_view path);
+
+// Parks the caller until fd, a non-blocking descriptor the caller owns (a
+// pipe, libcurl's or libpq's socket, an eventfd), is readable (writable):
+// a descriptor the runtime does not manage, so other libraries can drive
+// their I/O from goroutines (Go has no such call; os.NewFile plus
+// SyscallConn().Read(f) is the nearest). Returns at once when the
+// readiness is already there; returns also on hang-up or error (POLLHUP,
+// POLLERR), so the caller's next call reports it. May return spuriously
+// only if the readiness went away again before the caller ran (another
+// reader took the data): the caller retries its call and waits again.
+//
+// `deadline`: the time by which to give up, with timeout_error; one
+// already past fails at once, even if fd is ready (as a socket's passed
+// deadline does, Go's semantics). As every deadline here: deadline{} and
+// time_point::max() are none, time_point::min() has passed.
+//
+// A regular file (which epoll refuses, EPERM) is always ready: return at
+// once, as Go treats regular files. A closed or invalid fd: std::system_error
+// EBADF. A goroutine waits in the runtime's netpoller: the call
+// duplicates fd (F_DUPFD_CLOEXEC), registers the duplicate for the wait
+// and deregisters and closes it afterwards, so a descriptor number the
+// caller closes and the kernel reuses meanwhile is never touched. A thread
+// outside the runtime, or a goroutine inside goro::blocking(), waits in
+// poll(2) instead.
+//
+// Closing fd while a goroutine waits on it does not wake the wait, as on
+// Linux it does not wake a poll(2) in another thread: the wait holds the
+// open file (its duplicate), so it ends when the file becomes ready (a
+// socket shut down, a pipe's other end closed) or at its deadline. Give
+// such waits a deadline, or shut the file down (shutdown(2), close the
+// other end) rather than only close the number. A goroutine abandoned in
+// a wait at the runtime's teardown closes its duplicate there.
+//
+// Memory ordering: nothing beyond the kernel's: what the peer wrote before
+// making fd ready is visible to the caller's next read through the
+// descriptor itself, as with any system call.
+GORO_API void wait_readable(int fd,
+                            std::optional<std::chrono::steady_clock::time_point> deadline = {});
+GORO_API void wait_writable(int fd,
+                            std::optional<std::chrono::steady_clock::time_point> deadline = {});
 
 }  // namespace goro::net

@@ -1,6 +1,7 @@
 // The network poller: see netpoll.hpp for the design.
 #include "netpoll/netpoll.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -220,7 +221,9 @@ void set_rtgen_unshared(polldesc* pd, std::uint64_t gen) GORO_NO_THREAD_SAFETY_A
 }
 }  // namespace
 
-polldesc* poll_open(int fd) {
+namespace {
+// A descriptor from the pool, reset for fd, registered nowhere (rtgen 0).
+polldesc* pd_alloc(int fd) {
   polldesc* pd;
   {
     std::lock_guard<futex_lock> lk(pd_pool_mu);
@@ -246,10 +249,17 @@ polldesc* poll_open(int fd) {
   // A timer of the previous owner's still firing finds no deadline (or
   // ours, which it then enforces correctly: it checks the clock).
   pd->rabandoned = pd->wabandoned = false;
+  pd->close_on_abandon = false;
   pd->rd = pd->wd = 0;
   pd->link = nullptr;
   pd->lock.unlock();
   pd->fdseq.fetch_add(1, std::memory_order_release);
+  return pd;
+}
+}  // namespace
+
+polldesc* poll_open(int fd) {
+  polldesc* pd = pd_alloc(fd);
 
   runtime* rt = retain_current_runtime();
   if (!rt) return pd;  // no runtime: the fd is waited for with poll(2)
@@ -417,6 +427,14 @@ int poll_wait(polldesc* pd, poll_mode mode) {
             if (found) {
               if (!readied) s.take();
               (l->read ? pd->rabandoned : pd->wabandoned) = true;
+              // poll_wait_fd's duplicate: its frame will never close it.
+              // Closed, not deregistered: the dying runtime's epoll
+              // instance goes with it, and the descriptor is never freed,
+              // so an event still queued there finds valid memory.
+              if (pd->close_on_abandon) {
+                ::close(pd->fd);
+                pd->close_on_abandon = false;
+              }
             }
             pd->lock.unlock();
             return found;
@@ -484,6 +502,101 @@ void poll_set_deadline(polldesc* pd, std::int64_t when, bool read, bool write) {
   if (rt) rt->release();
   for (waiter* w : wake)
     if (w) ready(w);
+}
+
+namespace {
+
+// poll(2) for fd until ready or `deadline` (nanotime(), 0 none): a thread
+// outside the runtime, or a goroutine in a blocking call.
+int poll_fd_thread(int fd, short events, std::int64_t deadline) {
+  for (;;) {
+    int ms = -1;
+    if (deadline > 0) {
+      std::int64_t left = deadline - nanotime();
+      if (left <= 0) return ETIMEDOUT;
+      std::int64_t m = (left + 999'999) / 1'000'000;
+      ms = m > 1'000'000'000 ? 1'000'000'000 : static_cast<int>(m);
+    }
+    pollfd pfd{fd, events, 0};
+    int r = ::poll(&pfd, 1, ms);
+    if (r > 0) return pfd.revents & POLLNVAL ? EBADF : 0;
+    if (r < 0 && errno != EINTR) return errno;
+  }
+}
+
+// Ready now? 1 yes, 0 no, -errno.
+int poll_fd_now(int fd, short events) {
+  for (;;) {
+    pollfd pfd{fd, events, 0};
+    int r = ::poll(&pfd, 1, 0);
+    if (r > 0) return pfd.revents & POLLNVAL ? -EBADF : 1;
+    if (r == 0) return 0;
+    if (errno != EINTR) return -errno;
+  }
+}
+
+}  // namespace
+
+int poll_wait_fd(int fd, poll_mode mode, std::int64_t deadline) {
+  if (deadline == INT64_MAX) deadline = 0;
+  if (deadline < 0 || (deadline > 0 && deadline <= nanotime())) return ETIMEDOUT;
+  short events = mode == poll_mode::read ? POLLIN : POLLOUT;
+  // Ready already (the common case for a library that waits only after
+  // EAGAIN is still a race it may win): one poll(2), no registration.
+  int now = poll_fd_now(fd, events);
+  if (now != 0) return now > 0 ? 0 : -now;
+  runtime* rt = nullptr;
+  {
+    nopreempt np;
+    m* mp = getm();
+    if (mp && mp->p_ && mp->curg.load(std::memory_order_relaxed)) rt = mp->rt;
+  }
+  if (!rt) return poll_fd_thread(fd, events, deadline);
+  // Our own number for the wait: the caller's may be closed and reused by
+  // the time we deregister, and an EPOLL_CTL_DEL on a reused number could
+  // remove another socket's registration. A duplicate also gets a
+  // registration of its own when fd is registered already (another
+  // goroutine waiting on it for the other direction, or a goro socket).
+  int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) return errno;
+  polldesc* pd = pd_alloc(dup);
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.ptr = pd;
+  // rt is ours while this goroutine runs (a goroutine never changes runtime).
+  if (epoll_ctl(rt->netpoll.epfd, EPOLL_CTL_ADD, dup, &ev) < 0) {
+    int err = errno;
+    poll_free(pd);
+    ::close(dup);
+    // A regular file or a directory: epoll refuses it, and it is always
+    // ready (as Go's poller treats regular files).
+    return err == EPERM ? 0 : err;
+  }
+  pd->lock.lock();
+  pd->rtgen = rt->gen;
+  pd->close_on_abandon = true;
+  pd->lock.unlock();
+  if (deadline > 0)
+    poll_set_deadline(pd, deadline, mode == poll_mode::read, mode == poll_mode::write);
+  int err;
+  for (;;) {
+    err = poll_wait(pd, mode);
+    if (err) break;
+    // The latch may hold a stale edge (a previous owner's event, or one
+    // for readiness taken away since): confirm, else wait for the next.
+    int r = poll_fd_now(dup, events);
+    if (r != 0) {
+      err = r > 0 ? 0 : -r;
+      break;
+    }
+  }
+  pd->lock.lock();
+  pd->close_on_abandon = false;
+  pd->lock.unlock();
+  poll_close(pd);  // deregisters dup, deletes the deadline timer
+  ::close(dup);
+  poll_free(pd);
+  return err;
 }
 
 }  // namespace goro::detail

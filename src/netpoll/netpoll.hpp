@@ -113,6 +113,9 @@ struct polldesc {
   // lock for ever, so close must not wait for that call (net.cpp).
   bool rabandoned GORO_GUARDED_BY(lock) = false;
   bool wabandoned GORO_GUARDED_BY(lock) = false;
+  // fd is a duplicate made by poll_wait_fd for one wait: a goroutine
+  // abandoned in that wait closes it at teardown (nobody else will).
+  bool close_on_abandon GORO_GUARDED_BY(lock) = false;
   // Deadlines: 0 none, -1 passed, else a nanotime() value (never
   // INT64_MAX: a deadline that far means none).
   std::int64_t rd GORO_GUARDED_BY(lock) = 0;
@@ -170,6 +173,21 @@ void poll_free(polldesc* pd);
 //   returning) and, adopting pd, a heap lock under it
 // May switch: yes (a G with a P)
 int poll_wait(polldesc* pd, poll_mode mode);
+// wait_readable / wait_writable (goro/net.hpp): waits until fd, which
+// the caller owns and the runtime does not manage, is ready for mode, or
+// until `deadline` (a nanotime() value; 0 none, INT64_MAX none, <0 or
+// already past: ETIMEDOUT at once). Returns 0 (ready; a regular file,
+// which epoll refuses with EPERM, is always ready), ETIMEDOUT, or an errno
+// (EBADF for a closed fd). A goroutine with a P registers a duplicate of fd
+// with its runtime's epoll for the wait (EPOLL_CTL_ADD then DEL, the
+// duplicate closed afterwards: a number the caller closes and the kernel
+// reuses is never touched) and parks; any other caller waits in poll(2).
+// The one function per direction a context-taking form can call with the
+// context's deadline.
+// Called from: socket callers
+// Locks: none held; as poll_open, poll_set_deadline, poll_wait, poll_close
+// May switch: yes (a G with a P)
+int poll_wait_fd(int fd, poll_mode mode, std::int64_t deadline);
 // Checks the deadline and closing state before an operation: 0, ETIMEDOUT
 // or EBADF, as poll_wait.
 // Called from: socket callers

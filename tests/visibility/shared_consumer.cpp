@@ -91,6 +91,18 @@ int main() {
     }
     cl.close();
     ln.close();
+    // UDP, Unix sockets and wait_readable link through the shared library.
+    auto u = goro::net::listen_udp("127.0.0.1", 0);
+    u.write_to("u", 1, u.local_address());
+    goro::net::wait_readable(u.native_handle(), std::chrono::steady_clock::now() + 5s);
+    if (u.read_from(buf, 2).first != 1) return fail("udp");
+    u.close();
+    auto ul = goro::net::listen_unix("");  // autobind: nothing in the file system
+    goro::net::unix_conn uc = goro::net::dial_unix(ul.address());
+    goro::net::unix_conn us = ul.accept();
+    uc.write("x");
+    if (us.read(buf, 1) != 1) return fail("unix");
+    ul.close();
     return 0;
   });
   if (rc != 0) return rc;
