@@ -625,8 +625,8 @@ struct ticker_timer {  // Go's tickerTimer: Stop/Reset returning bools
 };
 template <class T>
 void test_timer_chan(T& tim, time_chan c, bool is_ticker) {
-  constexpr auto sched = 10ms;
-  constexpr int tries = 100;
+  static constexpr auto sched = 10ms;
+  static constexpr int tries = 100;
   auto no_tick = [&] { EXPECT_FALSE(has_value(c)) << "extra tick"; };
   auto assert_tick = [&] {
     for (int i = 0; i <= tries; i++) {
