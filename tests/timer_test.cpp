@@ -1021,4 +1021,17 @@ TEST(TimerTest, ClosedChannelIsHarmless) {
       procs(2));
 }
 
+// f runs in a goroutine of its own: an exception escaping it ends the
+// process as any goroutine's does (Go: a panic in an AfterFunc's f).
+TEST(TimerDeathTest, AfterFuncExceptionEndsTheProcess) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(goro::run(
+                  [] {
+                    (void)goro::after_func(1ms, [] { throw std::runtime_error("boom in f"); });
+                    goro::sleep_for(60s);
+                  },
+                  procs(2)),
+              ::testing::ExitedWithCode(2), "panic: boom in f \\[std::runtime_error\\]");
+}
+
 }  // namespace
