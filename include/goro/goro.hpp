@@ -26,6 +26,7 @@
 #include "goro/options.hpp"
 #include "goro/select.hpp"
 #include "goro/time.hpp"
+#include "goro/timer.hpp"
 #include "goro/wait_group.hpp"
 
 namespace goro {

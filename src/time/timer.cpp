@@ -208,7 +208,7 @@ bool park_until(std::int64_t when) {
   nopreempt np;
   m* mp = getm();
   if (!(mp && mp->curg.load(std::memory_order_relaxed) && mp->p_)) return false;
-  timer tm;
+  detail::timer tm;
   tm.when = when;
   tm.fire = fire_goready;
   tm.arg = mp->curg.load(std::memory_order_relaxed);
@@ -259,11 +259,11 @@ using time_chan = chan<std::chrono::steady_clock::time_point>;
 // after()'s timer and the channel it sends on, owned by the timer heap
 // until it fires (or the runtime is torn down).
 struct after_timer {
-  timer t;  // first: fire gets &t
+  detail::timer t;  // first: fire gets &t
   time_chan ch;
 };
 
-void fire_after(timer* t) {
+void fire_after(detail::timer* t) {
   // Runs on an M holding a P (findrunnable or a steal), so the send may
   // ready a receiver. Capacity 1 and a single send: it never blocks.
   auto* a = reinterpret_cast<after_timer*>(t);
@@ -279,7 +279,7 @@ void fire_after(timer* t) {
   delete a;
 }
 
-void dispose_after(timer* t) { delete reinterpret_cast<after_timer*>(t); }
+void dispose_after(detail::timer* t) { delete reinterpret_cast<after_timer*>(t); }
 
 }  // namespace
 

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 
 using namespace std::chrono_literals;
@@ -103,6 +104,20 @@ int main() {
     uc.write("x");
     if (us.read(buf, 1) != 1) return fail("unix");
     ul.close();
+    goro::timer t = goro::new_timer(1ms);
+    if (!t.c().recv() || t.stop() || t.reset(1h) || !t.stop()) return fail("timer");
+    goro::chan<int> fc(1);
+    goro::timer f = goro::after_func(1ms, [fc]() mutable { fc.send(5); });
+    if (fc.recv() != 5 || f.stop()) return fail("after_func");
+    goro::ticker tk = goro::new_ticker(1ms);
+    tk.c().recv();
+    tk.reset(2ms);
+    tk.stop();
+    try {
+      (void)goro::new_ticker(0s);
+      return fail("new_ticker(0) did not throw");
+    } catch (const std::invalid_argument&) {
+    }
     return 0;
   });
   if (rc != 0) return rc;
