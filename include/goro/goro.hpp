@@ -16,13 +16,17 @@
 
 #include "goro/blocking.hpp"
 #include "goro/chan.hpp"
+#include "goro/context.hpp"
 #include "goro/deadlock.hpp"
 #include "goro/detail/export.hpp"
 #include "goro/detail/task.hpp"
+#include "goro/errgroup.hpp"
 #include "goro/mutex.hpp"
 #include "goro/net.hpp"
 #include "goro/options.hpp"
 #include "goro/select.hpp"
+#include "goro/semaphore.hpp"
+#include "goro/task.hpp"
 #include "goro/time.hpp"
 #include "goro/wait_group.hpp"
 
