@@ -585,7 +585,10 @@ TEST(ContextTest, ForeignThread) {
 // deadline timer when run returns does not dangle.
 TEST(ContextTest, OutlivesRuntime) {
   goro_test::watchdog wd(60s);
-  auto [ctx, cancel] = goro::with_cancel(goro::background());
+  // Not a structured binding: the lambda below captures it (clang-14).
+  auto made = goro::with_cancel(goro::background());
+  goro::context ctx = made.first;
+  std::function<void()> cancel = made.second;
   auto [past, stop_past] = goro::with_timeout(ctx, -1s);  // past: no runtime needed
   EXPECT_EQ(past.err(), errc::deadline_exceeded);
   EXPECT_THROW(goro::with_timeout(ctx, 1h), std::logic_error)
