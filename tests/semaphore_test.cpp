@@ -194,7 +194,11 @@ TEST(SemaphoreTest, AllocCancelDoesntStarve) {
     }
     // Now take one token while the acquire(10) is being unblocked: both
     // must return, in either order.
-    goro::go([cancel = cancel] { cancel(); });
+    wg.add(1);
+    goro::go([&wg, cancel = cancel] {
+      cancel();
+      wg.done();
+    });
     EXPECT_FALSE(sem.acquire(goro::background(), 1)) << "acquire(1) failed unexpectedly";
     sem.release(1);
     wg.wait();
