@@ -257,6 +257,21 @@ TEST(ContextTest, DroppedChildLeavesParent) {
       (void)c;  // dropped, never cancelled
     }
     EXPECT_EQ(children(ctx), 0u);
+    // A child cancelled by its own deadline leaves too.
+    auto [t, tstop] = goro::with_timeout(ctx, 1ms);
+    EXPECT_EQ(children(ctx), 1u);
+    EXPECT_TRUE(wait_done(t));
+    // The timer's cancel closes done() before it leaves the parent (as Go's
+    // does), so the removal is only eventual here: a child that never left
+    // hangs this loop, and the watchdog fails the test.
+    while (children(ctx) != 0) goro::yield();
+    // A move-only after_func.
+    goro::chan<int> got(1);
+    auto stop_mo = goro::after_func(
+        ctx, [p = std::make_unique<int>(7), got]() mutable { (void)got.try_send(*p); });
+    stop();
+    EXPECT_EQ(got.recv(), 7);
+    EXPECT_FALSE(stop_mo());
   });
 }
 

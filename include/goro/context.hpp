@@ -162,14 +162,21 @@ GORO_API std::function<bool()> after_func_impl(const context& ctx, std::function
 // foreign thread while a runtime runs, as goro::go; when no runtime runs
 // (a cancel before or after goro::run), on a detached std::thread instead.
 // An exception escaping f ends the process, as from any goroutine. f is
-// moved (decay-copied) into the registration, so it must be copy
-// constructible (std::function).
+// moved into the registration (it may be move-only) and called at most
+// once.
 //
 // Memory ordering: ctx's cancellation happens before f starts; a stop()
 // that returns true happens before nothing runs f (f never runs).
 template <class F>
 std::function<bool()> after_func(const context& ctx, F f) {
-  return detail::after_func_impl(ctx, std::function<void()>(std::move(f)));
+  static_assert(std::is_invocable_v<F&>, "goro::after_func: f takes no argument");
+  if constexpr (std::is_copy_constructible_v<F>) {
+    return detail::after_func_impl(ctx, std::function<void()>(std::move(f)));
+  } else {
+    // std::function needs a copyable target: share the move-only one.
+    auto p = std::make_shared<F>(std::move(f));
+    return detail::after_func_impl(ctx, std::function<void()>([p] { (*p)(); }));
+  }
 }
 
 // Go's idiom `select { case <-ctx.Done(): case <-time.After(d): }` as one
@@ -179,6 +186,9 @@ std::function<bool()> after_func(const context& ctx, F f) {
 // ctx wins. From a goroutine or a foreign thread while a runtime runs; with
 // no runtime, the thread sleeps in slices of at most 1 ms, checking ctx
 // between them (no timer exists to wake it).
+//
+// Memory ordering: a return of ctx.err() is ordered as ctx.err() itself
+// (the cancellation happens before it); {} orders nothing.
 GORO_API std::error_code sleep_until(const context& ctx, std::chrono::steady_clock::time_point t);
 template <class Dur>
 std::error_code sleep_until(const context& ctx,
