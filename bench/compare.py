@@ -94,6 +94,8 @@ WORKLOAD_UNITS = {
     "cond_pingpong": "ns/op",
     "udp_pingpong": "ns/op",
     "pipe_pingpong": "ns/op",
+    "semaphore_acquire_release": "ns/op",
+    "context_cancel_10k": "ms",
 }
 
 TIME_UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}

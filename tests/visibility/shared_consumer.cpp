@@ -118,6 +118,29 @@ int main() {
       return fail("new_ticker(0) did not throw");
     } catch (const std::invalid_argument&) {
     }
+    // context, errgroup, task, semaphore: their inline and template code.
+    auto [ctx, cancel] = goro::with_timeout(goro::background(), 1h);
+    auto stop = goro::after_func(ctx, [] {});
+    cancel();
+    if (ctx.err() != goro::errc::canceled || stop()) return fail("context");
+    if (goro::sleep_for(ctx, 1h) != goro::errc::canceled) return fail("sleep_for(ctx)");
+    goro::semaphore sem(2);
+    goro::errgroup g;
+    g.set_limit(2);
+    for (int i = 0; i < 4; i++)
+      g.go([&sem, c = g.ctx()] {
+        if (sem.acquire(c, 1)) throw std::runtime_error("acquire");
+        sem.release(1);
+      });
+    g.wait();
+    if (!g.try_go([] { return std::error_code(goro::errc::canceled); })) return fail("try_go");
+    try {
+      g.wait();
+      return fail("errgroup did not rethrow");
+    } catch (const std::system_error& e) {
+      if (e.code() != goro::errc::canceled) return fail("errgroup code");
+    }
+    if (goro::spawn([] { return 3; }).join() != 3) return fail("task");
     return 0;
   });
   if (rc != 0) return rc;
