@@ -820,3 +820,128 @@ TEST(NetWaitTest, WaitingOnAGoroSocketsDescriptor) {
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------------------
+// Context forms of dial (Go's Dialer.DialContext).
+
+namespace {
+
+// A listener whose accept queue is full and stays full (nobody accepts):
+// Linux then drops further SYNs, so a new connect waits in SYN_SENT until
+// a deadline or a cancellation ends it. Returns the connections that
+// filled the queue (they must stay open for it to stay full).
+std::vector<goro::net::tcp_conn> fill_accept_queue(goro::net::tcp_listener& ln) {
+  std::vector<goro::net::tcp_conn> held;
+  for (int i = 0; i < 64; i++) {
+    try {
+      held.push_back(goro::net::tcp_conn::dial("127.0.0.1", ln.port(), 200ms));
+    } catch (const timeout_error&) {
+      return held;  // this one found the queue full: the next one will too
+    }
+  }
+  ADD_FAILURE() << "64 connections to a listener with backlog 1 all completed";
+  return held;
+}
+
+}  // namespace
+
+// Go: TestDialContextCancel-like (src/net/dial_test.go): a context
+// cancelled before the call fails the dial at once with the cancellation,
+// without connecting.
+TEST(NetDialContextTest, AContextDoneBeforehandFailsAtOnce) {
+  watchdog wd(30s);
+  goro::run(
+      [] {
+        auto ln = goro::net::tcp_listener::listen("127.0.0.1", 0);
+        auto [ctx, cancel] = goro::with_cancel(goro::background());
+        cancel();
+        try {
+          (void)goro::net::tcp_conn::dial(ctx, "127.0.0.1", ln.port());
+          ADD_FAILURE() << "dial with a cancelled context connected";
+        } catch (const std::system_error& e) {
+          EXPECT_EQ(e.code(), goro::errc::canceled);
+          EXPECT_THAT(e.what(), HasSubstr("operation was canceled"));
+        }
+        auto [expired, c2] = goro::with_deadline(goro::background(), clock_type::now() - 1s);
+        EXPECT_THROW((void)goro::net::tcp_conn::dial(expired, "127.0.0.1", ln.port()),
+                     timeout_error);
+        c2();
+      },
+      procs(2));
+}
+
+// Go: TestDialContextCancelRace-like: a cancellation while the connect
+// waits (the listener's queue is full) ends the wait with the context's
+// error, and a context deadline ends it as a timeout.
+TEST(NetDialContextTest, CancellationOrTheContextDeadlineEndsAConnectInProgress) {
+  watchdog wd(60s);
+  goro::run(
+      [] {
+        auto ln = goro::net::tcp_listener::listen("127.0.0.1", 0, 1);
+        std::vector<goro::net::tcp_conn> held = fill_accept_queue(ln);
+        auto [ctx, cancel] = goro::with_cancel(goro::background());
+        goro::go([cancel = cancel] {
+          goro::sleep_for(50ms);
+          cancel();
+        });
+        auto t0 = clock_type::now();
+        try {
+          (void)goro::net::tcp_conn::dial(ctx, "127.0.0.1", ln.port());
+          ADD_FAILURE() << "dial connected to a full accept queue";
+        } catch (const std::system_error& e) {
+          EXPECT_EQ(e.code(), goro::errc::canceled) << e.what();
+        }
+        // Ended by the cancel, not by some default: well before the
+        // kernel's own SYN retry limit (over a minute).
+        EXPECT_LT(clock_type::now() - t0, 20s);
+        auto [timed, c2] = goro::with_timeout(goro::background(), 50ms);
+        try {
+          (void)goro::net::tcp_conn::dial(timed, "127.0.0.1", ln.port());
+          ADD_FAILURE() << "dial connected to a full accept queue";
+        } catch (const timeout_error& e) {
+          EXPECT_THAT(e.what(), HasSubstr("i/o timeout"));
+        }
+        c2();
+      },
+      procs(2));
+}
+
+// Once connected, the connection no longer depends on the context: its
+// cancellation leaves reads and writes alone (Go: the same).
+TEST(NetDialContextTest, AConnectionOutlivesItsDialContext) {
+  watchdog wd(30s);
+  goro::run(
+      [] {
+        auto ln = goro::net::tcp_listener::listen("127.0.0.1", 0);
+        goro::go([ln]() mutable {
+          goro::net::tcp_conn c = ln.accept();
+          char buf[8];
+          while (std::size_t n = c.read(buf, sizeof buf)) c.write(buf, n);
+        });
+        auto [ctx, cancel] = goro::with_timeout(goro::background(), 1h);
+        goro::net::tcp_conn c = goro::net::tcp_conn::dial(ctx, "127.0.0.1", ln.port());
+        cancel();
+        c.write("ping");
+        char buf[4];
+        std::size_t got = 0;
+        while (got < 4) got += c.read(buf + got, 4 - got);
+        EXPECT_EQ(std::string(buf, 4), "ping");
+        c.close();
+
+        auto ul = goro::net::listen_unix("");
+        auto [uctx, ucancel] = goro::with_cancel(goro::background());
+        goro::net::unix_conn uc = goro::net::dial_unix(uctx, ul.address());
+        goro::net::unix_conn us = ul.accept();
+        ucancel();
+        uc.write("x");
+        EXPECT_EQ(us.read(buf, 1), 1u);
+        try {
+          (void)goro::net::dial_unix(uctx, ul.address());
+          ADD_FAILURE() << "dial_unix with a cancelled context connected";
+        } catch (const std::system_error& e) {
+          EXPECT_EQ(e.code(), goro::errc::canceled);
+        }
+        ul.close();
+      },
+      procs(2));
+}

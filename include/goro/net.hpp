@@ -38,6 +38,7 @@
 #include <system_error>
 #include <utility>
 
+#include "goro/context.hpp"
 #include "goro/detail/export.hpp"
 #include "goro/detail/saturate.hpp"
 
@@ -45,7 +46,8 @@ namespace goro::net {
 
 namespace detail {
 struct socket_state;
-}
+struct dial_interrupt;  // src/netpoll/net.cpp: a dial's link to its context
+}  // namespace detail
 
 // A deadline passed (Go's os.ErrDeadlineExceeded, "i/o timeout"). From a
 // write, bytes_written() tells how many bytes went out before it (Go's n
@@ -97,6 +99,15 @@ class GORO_API tcp_conn {
                        std::chrono::duration<Rep, Period> timeout) {
     return dial(host, port, goro::detail::saturating_ns(timeout));
   }
+  // Go's Dialer.DialContext: as dial, giving up when ctx is done. The
+  // context's deadline bounds the attempt (with `timeout`, the earlier
+  // wins) and fails it with timeout_error ("i/o timeout", as Go maps
+  // context.DeadlineExceeded); a cancellation, before or during the
+  // attempt, fails it with std::system_error whose code() is
+  // goro::errc::canceled ("operation was canceled", Go's errCanceled). The
+  // connection, once made, no longer depends on ctx.
+  static tcp_conn dial(const goro::context& ctx, std::string_view host, std::uint16_t port,
+                       std::chrono::nanoseconds timeout = std::chrono::nanoseconds::zero());
 
   // Reads at most n bytes into buf, parking until at least one is there.
   // Returns 0 at end of stream (the peer shut down its side).
@@ -146,6 +157,9 @@ class GORO_API tcp_conn {
  private:
   friend class tcp_listener;
   explicit tcp_conn(std::shared_ptr<detail::socket_state> s) : s_(std::move(s)) {}
+  // Both dials; `intr` (null: none) links the attempt to a context.
+  static tcp_conn dial_tcp(std::string_view host, std::uint16_t port,
+                           std::chrono::nanoseconds timeout, detail::dial_interrupt* intr);
   std::shared_ptr<detail::socket_state> s_;
 };
 
@@ -270,6 +284,8 @@ class GORO_API unix_conn {
   // listener whose backlog is full fails with EAGAIN, as in Go (Linux does
   // not queue Unix connects). Throws std::system_error.
   static unix_conn dial(std::string_view path);
+  // As dial, giving up when ctx is done (see tcp_conn::dial(ctx, ...)).
+  static unix_conn dial(const goro::context& ctx, std::string_view path);
 
   std::size_t read(void* buf, std::size_t n);
   void write(const void* buf, std::size_t n);
@@ -301,6 +317,7 @@ class GORO_API unix_conn {
  private:
   friend class unix_listener;
   explicit unix_conn(std::shared_ptr<detail::socket_state> s) : s_(std::move(s)) {}
+  static unix_conn dial_unix_socket(std::string_view path, detail::dial_interrupt* intr);
   std::shared_ptr<detail::socket_state> s_;
 };
 
@@ -343,6 +360,7 @@ class GORO_API unix_listener {
 // Go's ListenUnix("unix", ...) / DialUnix("unix", nil, ...).
 GORO_API unix_listener listen_unix(std::string_view path);
 GORO_API unix_conn dial_unix(std::string_view path);
+GORO_API unix_conn dial_unix(const goro::context& ctx, std::string_view path);
 
 // Parks the caller until fd, a non-blocking descriptor the caller owns (a
 // pipe, libcurl's or libpq's socket, an eventfd), is readable (writable):

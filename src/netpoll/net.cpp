@@ -467,8 +467,94 @@ namespace gd = goro::detail;
 // ---------------------------------------------------------------------------
 // TCP
 
+namespace detail {
+
+// A dial's link to its context (Go's DialContext, which does the same with
+// aLongTimeAgo): once ctx is done, its after_func moves the write deadline of
+// the socket being connected into the past, which fails the connect wait
+// with ETIMEDOUT, and the dial then reports the context's error. `mu`
+// orders the callback against the dial moving on to the next address's
+// socket: whichever comes second sees the other's write.
+struct dial_interrupt {
+  goro::mutex mu;
+  std::shared_ptr<socket_state> current GORO_GUARDED_BY(mu);
+  bool fired GORO_GUARDED_BY(mu) = false;
+  // Receives once the callback has returned: a dial whose stop() came too
+  // late waits for it before clearing the deadline the callback set.
+  goro::chan<std::monostate> finished{1};
+
+  void attach(const std::shared_ptr<socket_state>& s) {
+    std::lock_guard lk(mu);
+    current = s;
+    if (fired) gd::poll_set_deadline(s->pd, 1, false, true);
+  }
+  void fire() {
+    {
+      std::lock_guard lk(mu);
+      fired = true;
+      if (current) gd::poll_set_deadline(current->pd, 1, false, true);
+    }
+    (void)finished.try_send(std::monostate{});
+  }
+};
+
+// Runs dial(intr) under ctx: fails at once if ctx is done, registers the
+// interrupt for the attempt, and translates a failure that ctx caused into
+// the context's error (Go's mapErr: DeadlineExceeded is "i/o timeout",
+// Canceled is "operation was canceled").
+template <class Conn, class Dial, class Clear>
+Conn dial_with_context(const goro::context& ctx, const std::string& where, Dial&& dial,
+                       Clear&& clear_deadline) {
+  auto ctx_error = [&](std::error_code ec) -> Conn {
+    if (ec == goro::errc::deadline_exceeded) throw timeout_error(where + ": i/o timeout");
+    throw std::system_error(ec, where + ": operation was canceled");
+  };
+  if (std::error_code ec = ctx.err()) return ctx_error(ec);
+  auto intr = std::make_shared<dial_interrupt>();
+  std::function<bool()> stop = goro::after_func(ctx, [intr] { intr->fire(); });
+  std::optional<Conn> conn;
+  std::exception_ptr failure;
+  try {
+    conn.emplace(dial(*intr));
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (!stop()) {
+    // The callback ran or is running: let it finish before deciding.
+    intr->finished.recv();
+    if (!conn) return ctx_error(ctx.err());
+    // Connected, but the callback has set the deadline: the connection
+    // no longer depends on ctx, so clear it (Go does the same).
+    clear_deadline(*conn);
+  }
+  if (failure) std::rethrow_exception(failure);
+  return std::move(*conn);
+}
+
+}  // namespace detail
+
 tcp_conn tcp_conn::dial(std::string_view host, std::uint16_t port,
                         std::chrono::nanoseconds timeout) {
+  return dial_tcp(host, port, timeout, nullptr);
+}
+
+tcp_conn tcp_conn::dial(const goro::context& ctx, std::string_view host, std::uint16_t port,
+                        std::chrono::nanoseconds timeout) {
+  std::string where = "goro::net: dial " + std::string(host) + ":" + std::to_string(port);
+  if (std::optional<deadline> d = ctx.deadline()) {
+    // The earlier of the two bounds; the context's, when it comes first,
+    // fails the attempt through its own timer (ctx_error above).
+    auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        *d - std::chrono::steady_clock::now());
+    if (left.count() > 0 && (timeout.count() == 0 || left < timeout)) timeout = left;
+  }
+  return dial_with_context<tcp_conn>(
+      ctx, where, [&](dial_interrupt& intr) { return dial_tcp(host, port, timeout, &intr); },
+      [](tcp_conn& c) { gd::poll_set_deadline(c.s_->pd, 0, false, true); });
+}
+
+tcp_conn tcp_conn::dial_tcp(std::string_view host, std::uint16_t port,
+                            std::chrono::nanoseconds timeout, dial_interrupt* intr) {
   std::string where = std::string(host) + ":" + std::to_string(port);
   // Go's Dialer: a zero Timeout is none, a negative one has passed already.
   if (timeout.count() < 0) throw timeout_error("goro::net: dial " + where + ": i/o timeout");
@@ -484,6 +570,7 @@ tcp_conn tcp_conn::dial(std::string_view host, std::uint16_t port,
     s->family = ai->ai_family;
     set_nodelay(s->fd);
     if (dl) gd::poll_set_deadline(s->pd, dl, false, true);
+    if (intr) intr->attach(s);
     int err = 0;
     {
       std::lock_guard lk(s->wmu);
@@ -683,11 +770,21 @@ udp_conn dial_udp(std::string_view host, std::uint16_t port) { return udp_conn::
 // ---------------------------------------------------------------------------
 // Unix
 
-unix_conn unix_conn::dial(std::string_view path) {
+unix_conn unix_conn::dial(std::string_view path) { return dial_unix_socket(path, nullptr); }
+
+unix_conn unix_conn::dial(const goro::context& ctx, std::string_view path) {
+  return dial_with_context<unix_conn>(
+      ctx, "goro::net: dial unix " + std::string(path),
+      [&](dial_interrupt& intr) { return dial_unix_socket(path, &intr); },
+      [](unix_conn& c) { gd::poll_set_deadline(c.s_->pd, 0, false, true); });
+}
+
+unix_conn unix_conn::dial_unix_socket(std::string_view path, dial_interrupt* intr) {
   sockaddr_un a;
   socklen_t len = unix_sockaddr(path, a, "dial");
   auto s = std::make_shared<socket_state>(new_socket(AF_UNIX), false);
   s->family = AF_UNIX;
+  if (intr) intr->attach(s);
   int err = 0;
   {
     std::lock_guard lk(s->wmu);
@@ -769,6 +866,9 @@ int unix_listener::native_handle() const { return s_ ? s_->fd : -1; }
 
 unix_listener listen_unix(std::string_view path) { return unix_listener::listen(path); }
 unix_conn dial_unix(std::string_view path) { return unix_conn::dial(path); }
+unix_conn dial_unix(const goro::context& ctx, std::string_view path) {
+  return unix_conn::dial(ctx, path);
+}
 
 // ---------------------------------------------------------------------------
 // Any descriptor

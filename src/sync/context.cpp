@@ -130,7 +130,7 @@ struct ctx_state : std::enable_shared_from_this<ctx_state> {
   // `armed_gen` names the runtime whose heap holds it (timer_del needs that
   // runtime alive and retained).
   bool has_timer = false;  // immutable once shared: whether arming was tried
-  timer tm;
+  detail::timer tm;
   bool armed GORO_GUARDED_BY(lk) = false;
   std::uint64_t armed_gen GORO_GUARDED_BY(lk) = 0;
   std::shared_ptr<ctx_state> timer_ref GORO_GUARDED_BY(lk);
@@ -256,7 +256,7 @@ std::shared_ptr<ctx_state> make_child(const context& parent) {
   return s;
 }
 
-void fire_deadline(timer* t) {
+void fire_deadline(detail::timer* t) {
   auto* s = static_cast<ctx_state*>(t->arg);
   std::shared_ptr<ctx_state> keep;  // the timer's reference: s lives through the cancel
   {
@@ -269,7 +269,7 @@ void fire_deadline(timer* t) {
 
 // The runtime ended with the timer pending: drop its reference (the
 // context then stays live until cancelled otherwise; see context.hpp).
-void dispose_deadline(timer* t) {
+void dispose_deadline(detail::timer* t) {
   auto* s = static_cast<ctx_state*>(t->arg);
   std::shared_ptr<ctx_state> keep;
   {
@@ -446,7 +446,7 @@ namespace {
 // A context sleep's timer, shared by its heap (until it fires, is deleted,
 // or the runtime is torn down) and the sleeper: two references.
 struct sleep_timer {
-  timer t;  // first: the callbacks get &t
+  detail::timer t;  // first: the callbacks get &t
   chan<std::monostate> ch{1};
   // acq_rel decrement: the last owner sees the other's writes before the
   // delete.
@@ -457,9 +457,9 @@ struct sleep_timer {
 };
 static_assert(std::is_standard_layout_v<sleep_timer>);  // &st->t == st
 
-sleep_timer* sleep_of(timer* t) { return reinterpret_cast<sleep_timer*>(t); }
+sleep_timer* sleep_of(detail::timer* t) { return reinterpret_cast<sleep_timer*>(t); }
 
-void fire_sleep(timer* t) {
+void fire_sleep(detail::timer* t) {
   sleep_timer* st = sleep_of(t);
   // Capacity 1, one send: never blocks (g0 may not park).
   (void)st->ch.try_send(std::monostate{});
@@ -468,7 +468,7 @@ void fire_sleep(timer* t) {
 
 // The runtime ends with the sleep pending: wake the sleeper with a close
 // (a recv of nullopt), so a thread sleeper finishes its sleep by itself.
-void dispose_sleep(timer* t) {
+void dispose_sleep(detail::timer* t) {
   sleep_timer* st = sleep_of(t);
   try {
     st->ch.close();
