@@ -320,4 +320,37 @@ TEST(SemaphoreTest, TimedOutHeadLetsOthersThrough) {
   });
 }
 
+// Objects outlive the runtime (design.md): goroutines abandoned while
+// waiting in acquire, with and without a context, leave no record that
+// could take tokens released after run or hold the queue's head. At procs
+// 1 each waiter runs (and queues) at main's yield, before main returns.
+TEST(SemaphoreTest, AbandonedWaitersTakeNoTokensAfterRun) {
+  goro::semaphore sem(3);
+  goro::run(
+      [&] {
+        sem.acquire(3);
+        goro::go([&] {
+          sem.acquire(2);
+          ADD_FAILURE() << "an abandoned waiter was granted";
+        });
+        goro::go([&] {
+          (void)sem.acquire(goro::background(), 1);
+          ADD_FAILURE() << "an abandoned waiter was granted";
+        });
+        goro::yield();
+        EXPECT_FALSE(sem.try_acquire(1));  // both queued, nothing free
+      },
+      procs(1));
+  sem.release(3);
+  // Without the pruning the first ghost would now hold 2 of the 3 tokens.
+  EXPECT_TRUE(sem.try_acquire(3));
+  sem.release(3);
+  goro::run(
+      [&] {
+        sem.acquire(3);
+        sem.release(3);
+      },
+      procs(2));
+}
+
 }  // namespace

@@ -203,6 +203,19 @@ runtime* acquire_active() {
   return active;
 }
 
+std::uint64_t goroutine_runtime_gen() noexcept {
+  nopreempt np;
+  m* mp = getm();
+  return mp && mp->p_ ? mp->rt->gen : 0;
+}
+
+bool runtime_gen_live(std::uint64_t gen) noexcept {
+  // Generations are never reused (runtime_gens only grows), so a match is
+  // that runtime, still active: not yet past begin_shutdown's step 1.
+  std::lock_guard lk(active_mu);
+  return active && active->gen == gen;
+}
+
 runtime::runtime(const options& o, unsigned nprocs)
     : opts(o),
       gen(runtime_gens.fetch_add(1, std::memory_order_relaxed) + 1),

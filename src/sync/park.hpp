@@ -114,6 +114,21 @@ using abandon_fn = bool (*)(void* arg, bool readied) noexcept;
 // May switch: no
 void waiter_on_abandon(waiter& w, abandon_fn fn, void* arg) noexcept;
 
+// For primitives whose waiters wait on a channel (semaphore): a channel
+// takes an abandoned goroutine off its own queue, but the primitive's queue
+// still holds its record, so it must be able to tell a waiter that will
+// never run again. goroutine_runtime_gen() is the generation (runtime::gen)
+// of the runtime the caller runs on as a goroutine with a P, 0 for any
+// other caller (a foreign thread, a goroutine inside blocking(): threads
+// that stay alive). runtime_gen_live(gen) is false once that runtime has
+// begun shutting down (it has given up the active slot, lifetime.cpp step
+// 1): its goroutines parked or runnable then never run again.
+// Called from: any
+// Locks: runtime_gen_live takes the active-runtime lock (a leaf)
+// May switch: no
+std::uint64_t goroutine_runtime_gen() noexcept;
+bool runtime_gen_live(std::uint64_t gen) noexcept;
+
 // Parks the caller on w, which the caller has already pushed onto a wait list
 // while holding lk. Releases lk only after the park has committed (the
 // goroutine's context is saved), so a waker that takes w from the list under

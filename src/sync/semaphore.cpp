@@ -18,13 +18,24 @@
 #include <vector>
 
 #include "goro/select.hpp"
+#include "sync/park.hpp"
 
 namespace goro::detail {
 
 struct sem_waiter {
   std::int64_t n;
+  // The waiter's runtime generation if it waits as a goroutine (0: a
+  // thread, which stays alive). A goroutine abandoned when its runtime
+  // ended (spec/scheduler.md, "Lifetime") leaves the channel's queue but
+  // not ours: prune_dead_locked drops such records before they could take
+  // tokens nobody would ever release, or block the queue's head forever.
+  std::uint64_t gen = goroutine_runtime_gen();
   chan<std::monostate> ready;  // closed when granted
   bool granted = false;        // under the semaphore's lock
+  // In the queue (under the lock). A pruned record's goroutine is judged
+  // dead, yet one caught running at its runtime's shutdown may still get
+  // to its own erase below: it must not erase a second time.
+  bool queued = false;
   std::list<std::shared_ptr<sem_waiter>>::iterator pos;
 };
 
@@ -46,16 +57,27 @@ void check_weight(const char* fn, std::int64_t n) {
                                 std::to_string(n) + " is negative (a weight is 0 or more)");
 }
 
+// Drops the records at q's head whose goroutine can never run again (see
+// sem_waiter::gen). Only the head matters: a dead record further back is
+// dropped once it gets there, and holds nothing meanwhile.
+void prune_dead_locked(std::list<std::shared_ptr<sem_waiter>>& q) {
+  while (!q.empty() && q.front()->gen != 0 && !runtime_gen_live(q.front()->gen)) {
+    q.front()->queued = false;
+    q.pop_front();
+  }
+}
+
 // Grants the waiters at the head of q that fit (x/sync's notifyWaiters):
 // strictly in order, so a large head waiter is not overtaken. The
 // channels to close (after the lock) are appended to wake.
 void notify_locked(std::list<std::shared_ptr<sem_waiter>>& q, std::int64_t size, std::int64_t& cur,
                    std::vector<chan<std::monostate>>& wake) {
-  while (!q.empty()) {
+  for (prune_dead_locked(q); !q.empty(); prune_dead_locked(q)) {
     sem_waiter& w = *q.front();
     if (size - cur < w.n) break;
     cur += w.n;
     w.granted = true;
+    w.queued = false;
     wake.push_back(w.ready);
     q.pop_front();
   }
@@ -80,6 +102,7 @@ semaphore::~semaphore() = default;
 bool semaphore::try_acquire(std::int64_t n) {
   check_weight("try_acquire", n);
   futex_guard g(lk_);
+  prune_dead_locked(q_->q);
   if (size_ - cur_ < n || !q_->q.empty()) return false;
   cur_ += n;
   return true;
@@ -93,6 +116,7 @@ void semaphore::acquire(std::int64_t n) {
                                 " (it could never be granted)");
   {
     futex_guard g(lk_);
+    prune_dead_locked(q_->q);
     if (size_ - cur_ >= n && q_->q.empty()) {
       cur_ += n;
       return;
@@ -108,6 +132,7 @@ std::error_code semaphore::acquire(context ctx, std::int64_t n) {
   if (auto e = ctx.err()) return e;
   {
     futex_guard g(lk_);
+    prune_dead_locked(q_->q);
     if (size_ - cur_ >= n && q_->q.empty()) {
       cur_ += n;
       return {};
@@ -129,11 +154,13 @@ std::error_code semaphore::acquire_slow(const context* ctx, std::int64_t n) {
   {
     futex_guard g(lk_);
     // Again under the lock: a release may have come between.
+    prune_dead_locked(q_->q);
     if (size_ - cur_ >= n && q_->q.empty()) {
       cur_ += n;
       return {};
     }
     w->pos = q_->q.insert(q_->q.end(), w);
+    w->queued = true;
   }
   if (!ctx) {
     (void)w->ready.recv();
@@ -156,8 +183,9 @@ std::error_code semaphore::acquire_slow(const context* ctx, std::int64_t n) {
       // Granted after ctx was done: pretend it was not, give them back.
       cur_ -= n;
       notify_locked(q_->q, size_, cur_, wake);
-    } else {
+    } else if (w->queued) {
       bool front = q_->q.front() == w;
+      w->queued = false;
       q_->q.erase(w->pos);
       // Leaving the head may let the waiters behind us fit.
       if (front && size_ > cur_) notify_locked(q_->q, size_, cur_, wake);
