@@ -6,7 +6,13 @@
 // the children so far on a wait_group, local work, change gomaxprocs, a
 // producer/consumer pipe over a channel, a fan-in of several producers to
 // several consumers, a select over two channels until both close, a counter
-// under goro::mutex, sleep, a blocking call with and without handoff). The
+// under goro::mutex, sleep, a blocking call with and without handoff; and
+// issue 16's library: a child joined through goro::spawn's task, counters
+// under a rw_mutex checked by readers, a hand-off through a mutex and two
+// conds, a once raced by several goroutines, a weighted semaphore's bound,
+// an errgroup with a limit and a planted failure, goroutines waiting on a
+// context's done() until it is cancelled or times out, and a ticker and a
+// timer's stop/reset results). The
 // same program runs on the real runtime at procs 1, 2 and 8 and through a
 // sequential interpreter, and then:
 //  - every goroutine ran exactly once (a per-goroutine run counter is 1);
@@ -41,6 +47,10 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <stdexcept>
+#include <variant>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -83,6 +93,24 @@ struct action {
     sleep,           // goro::sleep_for(arg microseconds)
     blocking,        // goro::blocking (arg2 = 1: blocking_long) around a thread
                      // sleep of arg microseconds
+    // Issue 16's library surface:
+    task_spawn,    // goro::spawn(child); its task is joined (join()) at the next join
+    rw_add,        // arg2 writers add 1 to two counters arg times each under a
+                   // rw_mutex's write lock while 2 readers check, under the
+                   // shared lock, that the counters agree: the final count
+    cond_relay,    // a producer hands arg values one at a time to a consumer
+                   // through a slot guarded by a mutex and two conds: the sum
+    once_race,     // arg2 goroutines call one once: f ran once, every call returned
+    sem_limit,     // arg2 workers acquire weights 1..arg3 of a semaphore of
+                   // arg3, arg times each; nobody sees more than arg3 held:
+                   // the total weight acquired
+    errgroup_sum,  // an errgroup (set_limit(arg2), 0: none) runs arg leaves;
+                   // arg3 = 1: one of them throws, wait() rethrows: the sum
+    ctx_cancel,    // arg goroutines wait in select on a context's done();
+                   // arg2 = 0: cancelled, 1: a timeout of 300 us: how many
+                   // saw it, and err()
+    timers,        // a ticker delivers arg ticks and stops; a timer is stopped,
+                   // reset and fires: the tick count and stop/reset's results
   } kind = work;
   std::uint32_t arg = 0;
   node_ptr child;  // spawn, spawn_foreign, spawn_detached
@@ -104,14 +132,17 @@ struct program {
 
 void show_node(const node& n, std::ostream& os, int indent) {
   static const char* names[] = {
-      "work",       "yield", "spawn",  "spawn_foreign", "spawn_detached", "fan_out", "join",
-      "gomaxprocs", "pipe",  "fan_in", "select_merge",  "mutex_add",      "sleep",   "blocking"};
+      "work",       "yield",      "spawn",     "spawn_foreign", "spawn_detached", "fan_out",
+      "join",       "gomaxprocs", "pipe",      "fan_in",        "select_merge",   "mutex_add",
+      "sleep",      "blocking",   "task_spawn", "rw_add",       "cond_relay",     "once_race",
+      "sem_limit",  "errgroup_sum", "ctx_cancel", "timers"};
   os << std::string(indent, ' ') << "g" << n.id << ":\n";
   for (const action& a : n.body) {
     os << std::string(indent + 2, ' ') << names[a.kind];
     if (a.kind != action::yield && a.kind != action::join && !a.child) os << " " << a.arg;
     if (a.kind >= action::pipe && a.kind != action::sleep) os << " " << a.arg2;
-    if (a.kind == action::fan_in) os << " " << a.arg3;
+    if (a.kind == action::fan_in || a.kind == action::sem_limit || a.kind == action::errgroup_sum)
+      os << " " << a.arg3;
     os << "\n";
     if (a.child) show_node(*a.child, os, indent + 4);
   }
@@ -152,6 +183,14 @@ node_ptr gen_node(int depth, int& next_id, int& leaves) {
         {1, action::mutex_add},
         {1, action::sleep},
         {1, action::blocking},
+        {can_spawn ? 2 : 0, action::task_spawn},
+        {1, action::rw_add},
+        {1, action::cond_relay},
+        {1, action::once_race},
+        {1, action::sem_limit},
+        {1, action::errgroup_sum},
+        {1, action::ctx_cancel},
+        {1, action::timers},
     });
     switch (a.kind) {
       case action::work: a.arg = *rc::gen::inRange<std::uint32_t>(0, 1000); break;
@@ -159,7 +198,29 @@ node_ptr gen_node(int depth, int& next_id, int& leaves) {
       case action::gomaxprocs: a.arg = *rc::gen::element<std::uint32_t>(1u, 2u, 3u, 8u); break;
       case action::spawn:
       case action::spawn_foreign:
-      case action::spawn_detached: a.child = gen_node(depth + 1, next_id, leaves); break;
+      case action::spawn_detached:
+      case action::task_spawn: a.child = gen_node(depth + 1, next_id, leaves); break;
+      case action::rw_add:
+        a.arg = *rc::gen::inRange<std::uint32_t>(1, 100);
+        a.arg2 = *rc::gen::inRange<std::uint32_t>(1, 4);
+        break;
+      case action::cond_relay: a.arg = *rc::gen::inRange<std::uint32_t>(0, 50); break;
+      case action::once_race: a.arg2 = *rc::gen::inRange<std::uint32_t>(1, 7); break;
+      case action::sem_limit:
+        a.arg = *rc::gen::inRange<std::uint32_t>(1, 30);
+        a.arg2 = *rc::gen::inRange<std::uint32_t>(1, 5);
+        a.arg3 = *rc::gen::inRange<std::uint32_t>(1, 4);
+        break;
+      case action::errgroup_sum:
+        a.arg = *rc::gen::inRange<std::uint32_t>(0, 40);
+        a.arg2 = *rc::gen::inRange<std::uint32_t>(0, 4);
+        a.arg3 = *rc::gen::inRange<std::uint32_t>(0, 2);
+        break;
+      case action::ctx_cancel:
+        a.arg = *rc::gen::inRange<std::uint32_t>(0, 40);
+        a.arg2 = *rc::gen::inRange<std::uint32_t>(0, 2);
+        break;
+      case action::timers: a.arg = *rc::gen::inRange<std::uint32_t>(1, 4); break;
       case action::pipe:
         a.arg = *rc::gen::inRange<std::uint32_t>(0, 60);
         a.arg2 = *rc::gen::element<std::uint32_t>(0u, 1u, 4u);
@@ -242,11 +303,34 @@ std::uint64_t interpret(const node& n, std::uint64_t& detached_sum) {
         acc = mix(mix(acc, sum), std::uint64_t(producers) * a.arg);
         break;
       }
-      case action::mutex_add: acc = mix(acc, std::uint64_t(a.arg) * a.arg2); break;
+      case action::mutex_add:
+      case action::rw_add: acc = mix(acc, std::uint64_t(a.arg) * a.arg2); break;
       case action::sleep:
       case action::blocking: break;
       case action::spawn:
-      case action::spawn_foreign: pending.push_back(interpret(*a.child, detached_sum)); break;
+      case action::spawn_foreign:
+      case action::task_spawn: pending.push_back(interpret(*a.child, detached_sum)); break;
+      case action::cond_relay: {
+        std::uint64_t sum = 0;
+        for (std::uint32_t j = 0; j < a.arg; j++) sum += chan_value(n.id, op, 0, j);
+        acc = mix(acc, sum);
+        break;
+      }
+      case action::once_race: acc = mix(mix(acc, 1), a.arg2); break;
+      case action::sem_limit: {
+        std::uint64_t total = 0;
+        for (std::uint32_t w = 0; w < a.arg2; w++) total += std::uint64_t(a.arg) * (w % a.arg3 + 1);
+        acc = mix(acc, total);
+        break;
+      }
+      case action::errgroup_sum: {
+        std::uint64_t sum = 0;
+        for (std::uint32_t i = 0; i < a.arg; i++) sum += leaf_value(n.id, i);
+        acc = mix(mix(acc, sum), a.arg3 != 0 && a.arg > 0);
+        break;
+      }
+      case action::ctx_cancel: acc = mix(mix(acc, a.arg), a.arg2 ? 2 : 1); break;
+      case action::timers: acc = mix(mix(acc, a.arg), 0b1010); break;
       case action::spawn_detached: detached_sum += interpret(*a.child, detached_sum); break;
       case action::fan_out: {
         std::uint64_t sum = 0;
@@ -272,6 +356,139 @@ struct exec_env {
   explicit exec_env(int nodes) : runs(static_cast<std::size_t>(nodes)) {}
 };
 
+// The issue-16 actions that need more than a few lines.
+
+std::uint64_t exec_rw_add(const action& a) {
+  goro::rw_mutex mu;
+  std::uint64_t x = 0, y = 0;  // plain: the rw_mutex is the only guard
+  std::atomic<bool> writers_done{false};
+  std::atomic<int> torn{0};
+  goro::wait_group writers, readers;
+  writers.add(a.arg2);
+  for (std::uint32_t w = 0; w < a.arg2; w++)
+    goro::go([&, times = a.arg] {
+      for (std::uint32_t j = 0; j < times; j++) {
+        std::lock_guard lk(mu);
+        x++;
+        if (j % 8 == 0) goro::yield();  // a reader arriving now must wait
+        y++;
+      }
+      writers.done();
+    });
+  readers.add(2);
+  for (int r = 0; r < 2; r++)
+    goro::go([&] {
+      for (;;) {
+        {
+          std::shared_lock lk(mu);
+          if (x != y) torn.fetch_add(1, std::memory_order_relaxed);
+        }
+        if (writers_done.load(std::memory_order_acquire)) break;
+        goro::yield();
+      }
+      readers.done();
+    });
+  writers.wait();
+  writers_done.store(true, std::memory_order_release);
+  readers.wait();
+  std::shared_lock lk(mu);
+  return torn.load() ? 0xbadc0de : x;
+}
+
+std::uint64_t exec_cond_relay(const action& a, int id, std::size_t op) {
+  goro::mutex mu;
+  goro::cond filled(mu), emptied(mu);
+  std::optional<std::uint64_t> slot;  // guarded by mu
+  goro::wait_group done;
+  done.add(1);
+  goro::go([&, count = a.arg] {
+    for (std::uint32_t j = 0; j < count; j++) {
+      std::unique_lock lk(mu);
+      while (slot) emptied.wait();
+      slot = chan_value(id, op, 0, j);
+      filled.signal();
+    }
+    done.done();
+  });
+  std::uint64_t sum = 0;
+  for (std::uint32_t j = 0; j < a.arg; j++) {
+    std::unique_lock lk(mu);
+    while (!slot) filled.wait();
+    sum += *slot;
+    slot.reset();
+    emptied.broadcast();
+  }
+  done.wait();
+  return sum;
+}
+
+std::uint64_t exec_sem_limit(const action& a) {
+  const std::int64_t cap = a.arg3;
+  goro::semaphore sem(cap);
+  std::atomic<std::int64_t> held{0}, total{0};
+  std::atomic<bool> over{false};
+  goro::wait_group wg;
+  wg.add(a.arg2);
+  for (std::uint32_t w = 0; w < a.arg2; w++)
+    goro::go([&, weight = std::int64_t(w % a.arg3 + 1), times = a.arg] {
+      for (std::uint32_t j = 0; j < times; j++) {
+        sem.acquire(weight);
+        if (held.fetch_add(weight, std::memory_order_relaxed) + weight > cap)
+          over.store(true, std::memory_order_relaxed);
+        total.fetch_add(weight, std::memory_order_relaxed);
+        if (j % 4 == 0) goro::yield();
+        held.fetch_sub(weight, std::memory_order_relaxed);
+        sem.release(weight);
+      }
+      wg.done();
+    });
+  wg.wait();
+  return over.load() ? 0xbadc0de : static_cast<std::uint64_t>(total.load());
+}
+
+// Returns acc with the outcome folded in, as interpret does.
+std::uint64_t exec_ctx_cancel(const action& a, std::uint64_t acc) {
+  auto [parent, cancel_parent] = goro::with_cancel(goro::background());
+  auto [ctx, cancel] = a.arg2 ? goro::with_timeout(parent, std::chrono::microseconds(300))
+                              : goro::with_cancel(parent);
+  std::atomic<std::uint64_t> saw{0};
+  goro::wait_group wg;
+  wg.add(a.arg);
+  for (std::uint32_t i = 0; i < a.arg; i++)
+    goro::go([&, ctx = ctx] {
+      goro::chan<int> never;
+      goro::select(goro::on_recv(ctx.done(),
+                                 [&](std::optional<std::monostate>) {
+                                   saw.fetch_add(1, std::memory_order_relaxed);
+                                 }),
+                   goro::on_recv(never, [](std::optional<int>) {}));
+      wg.done();
+    });
+  if (!a.arg2) cancel();
+  wg.wait();
+  if (a.arg == 0) ctx.done().recv();  // nobody waited: wait for it ourselves
+  std::uint64_t code = static_cast<std::uint64_t>(ctx.err().value());
+  bool parent_live = !parent.err();  // a child's end never reaches its parent
+  cancel();
+  cancel_parent();
+  return parent_live ? mix(mix(acc, saw.load()), code) : 0xbadc0de;
+}
+
+// Returns acc with the outcome folded in, as interpret does.
+std::uint64_t exec_timers(const action& a, std::uint64_t acc) {
+  goro::ticker tk = goro::new_ticker(std::chrono::microseconds(200));
+  std::uint32_t ticks = 0;
+  for (; ticks < a.arg; ticks++) tk.c().recv();
+  tk.stop();
+  goro::timer t = goro::new_timer(std::chrono::hours(1));
+  std::uint32_t flags = 0;
+  flags |= t.stop() ? 0b1000 : 0;                                    // it was pending
+  flags |= t.reset(std::chrono::microseconds(100)) ? 0b0100 : 0;     // it was stopped
+  t.c().recv();                                                      // it fires
+  flags |= t.stop() ? 0b0001 : 0b0010;                               // it had fired
+  return mix(mix(acc, ticks), flags);
+}
+
 std::uint64_t exec_node(const node& n, exec_env& env) {
   env.runs[static_cast<std::size_t>(n.id)].fetch_add(1, std::memory_order_relaxed);
   std::uint64_t acc = seed_of(n.id);
@@ -279,16 +496,22 @@ std::uint64_t exec_node(const node& n, exec_env& env) {
   // wait_group's release/acquire makes the slot visible after wait().
   std::size_t nslots = 0;
   for (const action& a : n.body)
-    if (a.kind == action::spawn || a.kind == action::spawn_foreign || a.kind == action::fan_out)
+    if (a.kind == action::spawn || a.kind == action::spawn_foreign || a.kind == action::fan_out ||
+        a.kind == action::task_spawn)
       nslots++;
   std::vector<std::uint64_t> slots(nslots, 0);
+  // task_spawn's children, joined in slot order by fold (join() parks until
+  // the child returns and hands over its value: no wait_group involved).
+  std::vector<goro::task<std::uint64_t>> tasks(nslots);
   std::vector<std::atomic<std::uint64_t>> fan_sums(nslots);
   std::size_t first_pending = 0, next_slot = 0;
   goro::wait_group wg;
   auto fold = [&] {
     wg.wait();
-    for (; first_pending < next_slot; first_pending++)
+    for (; first_pending < next_slot; first_pending++) {
+      if (tasks[first_pending].joinable()) slots[first_pending] = tasks[first_pending].join();
       acc = mix(acc, slots[first_pending] + fan_sums[first_pending].load());
+    }
   };
   for (std::size_t op = 0; op < n.body.size(); op++) {
     const action& a = n.body[op];
@@ -440,6 +663,55 @@ std::uint64_t exec_node(const node& n, exec_env& env) {
       }
       case action::join: fold(); break;
       case action::gomaxprocs: goro::gomaxprocs(a.arg); break;
+      case action::task_spawn: {
+        std::size_t slot = next_slot++;
+        tasks[slot] = goro::spawn([&env, child = a.child.get()] { return exec_node(*child, env); });
+        break;
+      }
+      case action::rw_add: acc = mix(acc, exec_rw_add(a)); break;
+      case action::cond_relay: acc = mix(acc, exec_cond_relay(a, n.id, op)); break;
+      case action::once_race: {
+        goro::once once;
+        std::atomic<int> ran{0}, returned{0};
+        goro::wait_group wg2;
+        wg2.add(a.arg2);
+        for (std::uint32_t w = 0; w < a.arg2; w++)
+          goro::go([&] {
+            once.call([&] {
+              goro::yield();  // the others pile up behind the running f
+              ran.fetch_add(1, std::memory_order_relaxed);
+            });
+            returned.fetch_add(1, std::memory_order_relaxed);
+            wg2.done();
+          });
+        wg2.wait();
+        acc = mix(mix(acc, std::uint64_t(ran.load())), std::uint64_t(returned.load()));
+        break;
+      }
+      case action::sem_limit: acc = mix(acc, exec_sem_limit(a)); break;
+      case action::errgroup_sum: {
+        goro::errgroup eg;
+        if (a.arg2) eg.set_limit(static_cast<int>(a.arg2));
+        std::atomic<std::uint64_t> sum{0};
+        for (std::uint32_t i = 0; i < a.arg; i++)
+          eg.go([&sum, id = n.id, i, fail = a.arg3 != 0 && i == a.arg / 2] {
+            sum.fetch_add(leaf_value(id, i), std::memory_order_relaxed);
+            if (i % 5 == 0) goro::yield();
+            if (fail) throw std::runtime_error("errgroup_sum: the planted failure");
+          });
+        bool threw = false;
+        try {
+          eg.wait();
+        } catch (const std::runtime_error&) {
+          threw = true;
+        }
+        // wait() cancels ctx() whether or not a task failed (x/sync's Wait).
+        if (!eg.ctx().err()) threw = !threw;  // shows up as a result mismatch
+        acc = mix(mix(acc, sum.load()), threw);
+        break;
+      }
+      case action::ctx_cancel: acc = exec_ctx_cancel(a, acc); break;
+      case action::timers: acc = exec_timers(a, acc); break;
     }
   }
   fold();
@@ -534,7 +806,21 @@ TEST(RuntimeProps, HandBuiltProgramRunsAndMatches) {
                 {action::sleep, 100, nullptr},
                 {action::blocking, 200, nullptr, 0},
                 {action::blocking, 200, nullptr, 1}};
-  program p{root, 3, 70};
+  auto tasked = std::make_shared<node>();
+  tasked->id = 3;
+  tasked->body = {{action::work, 11, nullptr}, {action::sleep, 50, nullptr}};
+  root->body.insert(root->body.end(), {{action::task_spawn, 0, tasked},
+                                       {action::rw_add, 40, nullptr, 3},
+                                       {action::cond_relay, 30, nullptr},
+                                       {action::once_race, 0, nullptr, 5},
+                                       {action::sem_limit, 10, nullptr, 4, 3},
+                                       {action::errgroup_sum, 30, nullptr, 2, 1},
+                                       {action::errgroup_sum, 20, nullptr, 0, 0},
+                                       {action::ctx_cancel, 20, nullptr, 0},
+                                       {action::ctx_cancel, 10, nullptr, 1},
+                                       {action::timers, 2, nullptr},
+                                       {action::join, 0, nullptr}});
+  program p{root, 4, 70};
   outcome want;
   want.root = interpret(*p.root, want.detached_sum);
   EXPECT_NE(want.detached_sum, 0u);
