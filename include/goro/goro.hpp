@@ -22,6 +22,7 @@
 #include "goro/mutex.hpp"
 #include "goro/net.hpp"
 #include "goro/options.hpp"
+#include "goro/rw_mutex.hpp"
 #include "goro/select.hpp"
 #include "goro/time.hpp"
 #include "goro/wait_group.hpp"
