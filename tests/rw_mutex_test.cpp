@@ -309,7 +309,7 @@ TEST(RWMutexTest, OutlivesRun) {
 // after the readers were let in) writes freed memory: ASan reports it.
 TEST(RWMutexTest, DestroyedByItsLastUserWhileAnotherUnlockReturns) {
   goro_test::watchdog wd(std::chrono::seconds(120));
-  const int rounds = goro_test::under_sanitizer ? 2000 : 20000;
+  int rounds = goro_test::under_sanitizer ? 2000 : 20000;
   constexpr int users = 3, per = 4;
   struct shared {
     goro::rw_mutex mu;

@@ -109,6 +109,10 @@ struct rw_mutex_orders {
   static constexpr std::memory_order reader_sub = std::memory_order_release;
   // the writer's subtraction: acquires the departures before it.
   static constexpr std::memory_order writer_sub = std::memory_order_acquire;
+  // unlock releases w before the readers (R5). false only in c11's teeth:
+  // Go's order, which touches w after a reader it let in may have
+  // destroyed the rw_mutex.
+  static constexpr bool unlock_w_first = true;
 };
 
 // Go's TryRLock: never blocks; fails while a writer is pending.
@@ -242,7 +246,7 @@ inline void rw_unlock(atomic<std::uint64_t>& readers, Env& env) {
     env.fatal("goro::rw_mutex: unlock of an rw_mutex not locked for writing");
   // w first: the release below is our last access to *this (R5). A writer
   // that takes w now waits for that release (R4).
-  env.wunlock();
+  if constexpr (O::unlock_w_first) env.wunlock();
   env.lock();
   // release: our critical section happens before every reader we let in
   // (they acquire with their fetch_add, or through the lock and ready()),
@@ -254,6 +258,7 @@ inline void rw_unlock(atomic<std::uint64_t>& readers, Env& env) {
   if (rw_count(old) >= 0) env.fatal("goro::rw_mutex: inconsistent state (unlock without writer)");
   auto woken = env.release_waiters();
   env.unlock();
+  if constexpr (!O::unlock_w_first) env.wunlock();  // teeth only: Go's order
   env.ready_released(woken);
 }
 
