@@ -90,6 +90,7 @@ WORKLOAD_UNITS = {
     "blocking_call": "ns/op",
     "sleep_timers": "ns/op",
     "after_select": "ns/op",
+    "rwmutex_read_mostly": "ns/op",
 }
 
 TIME_UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
