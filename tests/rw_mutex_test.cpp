@@ -303,6 +303,53 @@ TEST(RWMutexTest, OutlivesRun) {
   EXPECT_EQ(data, 3);
 }
 
+// Ours: goroutines still parked on an rw_mutex when main returns are
+// abandoned (spec/scheduler.md, "Lifetime"); the rw_mutex, which outlives
+// run, must keep none of their counts. Here a pending writer waits for this
+// thread's read lock, a reader waits behind that writer, and a second
+// writer waits for w_. After run, this thread's unlock_shared is the last
+// departure: it finds no writer to wake and unlocks for the abandoned one,
+// and the rw_mutex is free again (a count kept for the abandoned reader
+// would hang the lock() below).
+TEST(RWMutexTest, AbandonedWaitersLeaveNothingBehind) {
+  goro_test::watchdog wd(std::chrono::seconds(60));
+  goro::rw_mutex m;
+  m.lock_shared();
+  std::atomic<int> started{0};
+  goro::run(
+      [&] {
+        goro::go([&] {
+          started++;
+          m.lock();  // pending: waits for our read lock
+        });
+        goro::go([&] {
+          started++;
+          m.lock_shared();  // waits behind the pending writer
+        });
+        goro::go([&] {
+          started++;
+          m.lock();  // waits for w_
+        });
+        while (started.load() < 3) goro::yield();
+        for (int i = 0; i < 20; i++) goro::yield();  // all three park (one P)
+        EXPECT_FALSE(m.try_lock_shared());
+      },
+      procs(1));
+  m.unlock_shared();
+  EXPECT_TRUE(m.try_lock());
+  m.unlock();
+  m.lock();
+  m.unlock();
+  {
+    std::shared_lock a(m);
+    std::shared_lock b(m);
+  }
+  std::thread t([&] { std::unique_lock lk(m); });
+  t.join();
+  EXPECT_TRUE(m.try_lock_shared());
+  m.unlock_shared();
+}
+
 // Ours: the last user destroys the rw_mutex right after its own unlock,
 // while another user's unlock may still be running ([thread.sharedmutex]).
 // An unlock touching *this after its releasing RMW (Go's order: w.Unlock
