@@ -3,6 +3,10 @@
 // blocking new readers, std's lock wrappers, foreign threads, lifetime.
 #include <gtest/gtest.h>
 
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -393,6 +397,113 @@ TEST(RWMutexTest, DestroyedByItsLastUserWhileAnotherUnlockReturns) {
       },
       procs(4));
   EXPECT_EQ(deleted, rounds);
+}
+
+// Ours: the window Go's order would open (unlock letting readers in before
+// it unlocks w, so w.Unlock touches an rw_mutex a reader let in may have
+// destroyed) is a few instructions wide; signals stretch it, as in
+// mutex_test's DestroyedWhileAnInterruptedUnlockResumes. A foreign thread
+// write-locks, then unlocks under a hail of signals whose handler
+// busy-waits; a goroutine takes a read lock the moment it is released, and
+// as the last user deletes the rw_mutex. An unlock stalled after its
+// release must not touch it when it resumes (ASan: heap-use-after-free
+// with Go's order, rw_mutex_orders::unlock_w_first false).
+namespace interrupted {
+std::atomic<long> handled{0};
+long ns_since(const timespec& t0) {
+  timespec t{};
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (t.tv_sec - t0.tv_sec) * 1'000'000'000L + (t.tv_nsec - t0.tv_nsec);
+}
+void stall(int) {
+  // async-signal-safe: clock_gettime and a lock-free atomic.
+  timespec t0{};
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  while (ns_since(t0) < 15'000) {
+  }
+  handled.fetch_add(1, std::memory_order_relaxed);
+}
+}  // namespace interrupted
+
+TEST(RWMutexTest, DestroyedWhileAnInterruptedUnlockResumes) {
+  const int rounds = goro_test::under_sanitizer ? 400 : 800;
+  goro_test::watchdog wd(std::chrono::seconds(120));
+  struct shared {
+    goro::rw_mutex mu;
+    std::atomic<int> left{2};  // the thread's write and the goroutine's read
+  };
+  struct sigaction sa {
+  }, old{};
+  sa.sa_handler = interrupted::stall;
+  sigemptyset(&sa.sa_mask);
+  ASSERT_EQ(sigaction(SIGUSR2, &sa, &old), 0);
+  std::atomic<shared*> slot{nullptr};
+  std::atomic<int> held{-1}, thread_rounds{0};
+  std::atomic<bool> armed{false}, stop{false};
+  std::atomic<long> deleted{0};
+  std::thread user([&] {
+    for (int r = 0; r < rounds; r++) {
+      shared* s;
+      while (!(s = slot.exchange(nullptr, std::memory_order_acquire))) std::this_thread::yield();
+      s->mu.lock();
+      held.store(r, std::memory_order_release);
+      armed.store(true, std::memory_order_release);
+      timespec t0{};
+      clock_gettime(CLOCK_MONOTONIC, &t0);
+      while (interrupted::ns_since(t0) < 30'000) {
+      }
+      bool last = s->left.fetch_sub(1) == 1;
+      s->mu.unlock();
+      if (last) {
+        delete s;
+        deleted.fetch_add(1, std::memory_order_relaxed);
+      }
+      armed.store(false, std::memory_order_release);
+      thread_rounds.fetch_add(1, std::memory_order_release);
+    }
+  });
+  std::thread interrupter([&] {
+    while (!stop.load(std::memory_order_relaxed)) {
+      if (!armed.load(std::memory_order_acquire)) continue;
+      pthread_kill(user.native_handle(), SIGUSR2);
+      timespec t0{};
+      clock_gettime(CLOCK_MONOTONIC, &t0);
+      while (interrupted::ns_since(t0) < 1'000) {
+      }
+    }
+  });
+  goro::run(
+      [&] {
+        for (int r = 0; r < rounds; r++) {
+          auto* s = new shared;
+          goro::wait_group wg;
+          wg.add(1);
+          goro::go([&, s, r] {
+            while (held.load(std::memory_order_acquire) != r) goro::yield();
+            // The moment the write lock is released (never blocks: a
+            // spinner in the runtime's try_lock_shared is not preempted).
+            while (!s->mu.try_lock_shared())
+              if (!armed.load(std::memory_order_acquire)) goro::yield();
+            bool last = s->left.fetch_sub(1) == 1;
+            s->mu.unlock_shared();
+            if (last) {
+              delete s;
+              deleted.fetch_add(1, std::memory_order_relaxed);
+            }
+            wg.done();
+          });
+          slot.store(s, std::memory_order_release);
+          wg.wait();
+          while (thread_rounds.load(std::memory_order_acquire) <= r) goro::yield();
+        }
+      },
+      goro_test::threads_wake_goroutines(procs(2)));
+  stop.store(true);
+  interrupter.join();
+  user.join();
+  sigaction(SIGUSR2, &old, nullptr);
+  EXPECT_EQ(deleted.load(), rounds);
+  EXPECT_GT(interrupted::handled.load(), 0);
 }
 
 // Ours, Go's TestRWDoubleUnlock kind of misuse: unlock of an rw_mutex that
