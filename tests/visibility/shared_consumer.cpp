@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 
 using namespace std::chrono_literals;
@@ -36,6 +37,15 @@ int main() {
     }
     wg.wait();
     if (sum != 55 || goro::num_goroutine() < 1) return fail("wait_group/mutex");
+    goro::rw_mutex rw;
+    {
+      std::shared_lock<goro::rw_mutex> r(rw);
+      if (rw.try_lock()) return fail("rw_mutex try_lock under a read lock");
+    }
+    {
+      std::unique_lock<goro::rw_mutex> w(rw);
+      if (rw.try_lock_shared()) return fail("rw_mutex try_lock_shared under a write lock");
+    }
     c.send(1);
     if (c.try_send(2)) return fail("try_send on a full channel");
     int got = 0;
