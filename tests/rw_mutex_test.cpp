@@ -506,6 +506,33 @@ TEST(RWMutexTest, DestroyedWhileAnInterruptedUnlockResumes) {
   EXPECT_GT(interrupted::handled.load(), 0);
 }
 
+// Ours: goroutines parked on an rw_mutex count for deadlock detection under
+// Go's wait reasons (sync.RWMutex.RLock, sync.RWMutex.Lock). Main holds a
+// read lock and waits for nothing that will come; a writer waits for main,
+// a reader waits behind the writer.
+TEST(RWMutexTest, DeadlockNamesTheWaitReasons) {
+  goro_test::watchdog wd(std::chrono::seconds(60));
+  goro::rw_mutex m;
+  goro::chan<int> never;
+  try {
+    goro::run(
+        [&] {
+          m.lock_shared();
+          goro::go([&] { m.lock(); });
+          goro::go([&] {
+            for (int i = 0; i < 10; i++) goro::yield();  // after the writer
+            m.lock_shared();
+          });
+          never.recv();
+        },
+        procs(1));
+    FAIL() << "run returned; want goro::deadlock";
+  } catch (const goro::deadlock& e) {
+    EXPECT_EQ(e.parked.at("sync.RWMutex.Lock"), 1u);
+    EXPECT_EQ(e.parked.at("sync.RWMutex.RLock"), 1u);
+  }
+}
+
 // Ours, Go's TestRWDoubleUnlock kind of misuse: unlock of an rw_mutex that
 // is not locked ends the process with a message (Go: fatal error "sync:
 // Unlock of unlocked RWMutex"), as goro::mutex does.
