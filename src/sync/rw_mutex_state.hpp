@@ -69,6 +69,8 @@
 //                            ready_released() after the unlock
 //   wake_writer()            take the lock, dequeue the writer of
 //                            sleep_writer, unlock, ready it; false if none
+//   waiter, remove(waiter*)  the waiter type, and the abandon paths' unlink
+//                            of one if it is still queued (lock held)
 //   fatal(msg)               misuse or a broken invariant: does not return
 #pragma once
 #include <cstdint>
