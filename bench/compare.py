@@ -96,6 +96,7 @@ WORKLOAD_UNITS = {
     "pipe_pingpong": "ns/op",
     "semaphore_acquire_release": "ns/op",
     "context_cancel_10k": "ms",
+    "rwmutex_read_mostly": "ns/op",
 }
 
 TIME_UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}

@@ -26,6 +26,7 @@
 #include "goro/net.hpp"
 #include "goro/once.hpp"
 #include "goro/options.hpp"
+#include "goro/rw_mutex.hpp"
 #include "goro/select.hpp"
 #include "goro/semaphore.hpp"
 #include "goro/task.hpp"

@@ -109,6 +109,8 @@ const char* wait_reason_name(wait_reason r) {
     case wait_reason::sync_mutex_lock: return "sync.Mutex.Lock";
     case wait_reason::sync_wait_group_wait: return "sync.WaitGroup.Wait";
     case wait_reason::sync_cond_wait: return "sync.Cond.Wait";
+    case wait_reason::sync_rw_mutex_rlock: return "sync.RWMutex.RLock";
+    case wait_reason::sync_rw_mutex_lock: return "sync.RWMutex.Lock";
     case wait_reason::semacquire: return "semacquire";
     case wait_reason::sleep: return "sleep";
     case wait_reason::io_wait: return "IO wait";

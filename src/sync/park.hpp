@@ -27,6 +27,8 @@ enum class wait_reason : std::uint8_t {
   sync_mutex_lock,       // goro::mutex::lock
   sync_wait_group_wait,  // goro::wait_group::wait
   sync_cond_wait,        // goro::cond::wait
+  sync_rw_mutex_rlock,   // goro::rw_mutex::lock_shared
+  sync_rw_mutex_lock,    // goro::rw_mutex::lock
   semacquire,            // the runtime's own semaphore (stop-the-world)
   sleep,                 // sleep_for / sleep_until
   io_wait,               // the netpoller: a socket not ready yet

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <mutex>
 #include <stdexcept>
+#include <shared_mutex>
 #include <string>
 
 using namespace std::chrono_literals;
@@ -57,6 +58,15 @@ int main() {
     once_f();
     once_f();
     if (onces != 2 || goro::once_value([] { return 3; })() != 3) return fail("cond/once");
+    goro::rw_mutex rw;
+    {
+      std::shared_lock<goro::rw_mutex> r(rw);
+      if (rw.try_lock()) return fail("rw_mutex try_lock under a read lock");
+    }
+    {
+      std::unique_lock<goro::rw_mutex> w(rw);
+      if (rw.try_lock_shared()) return fail("rw_mutex try_lock_shared under a write lock");
+    }
     c.send(1);
     if (c.try_send(2)) return fail("try_send on a full channel");
     int got = 0;
