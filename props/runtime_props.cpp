@@ -49,11 +49,11 @@
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
-#include <stdexcept>
-#include <variant>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include "goro/goro.hpp"
@@ -132,10 +132,10 @@ struct program {
 
 void show_node(const node& n, std::ostream& os, int indent) {
   static const char* names[] = {
-      "work",       "yield",      "spawn",     "spawn_foreign", "spawn_detached", "fan_out",
-      "join",       "gomaxprocs", "pipe",      "fan_in",        "select_merge",   "mutex_add",
-      "sleep",      "blocking",   "task_spawn", "rw_add",       "cond_relay",     "once_race",
-      "sem_limit",  "errgroup_sum", "ctx_cancel", "timers"};
+      "work",      "yield",        "spawn",      "spawn_foreign", "spawn_detached", "fan_out",
+      "join",      "gomaxprocs",   "pipe",       "fan_in",        "select_merge",   "mutex_add",
+      "sleep",     "blocking",     "task_spawn", "rw_add",        "cond_relay",     "once_race",
+      "sem_limit", "errgroup_sum", "ctx_cancel", "timers"};
   os << std::string(indent, ' ') << "g" << n.id << ":\n";
   for (const action& a : n.body) {
     os << std::string(indent + 2, ' ') << names[a.kind];
@@ -482,10 +482,10 @@ std::uint64_t exec_timers(const action& a, std::uint64_t acc) {
   tk.stop();
   goro::timer t = goro::new_timer(std::chrono::hours(1));
   std::uint32_t flags = 0;
-  flags |= t.stop() ? 0b1000 : 0;                                    // it was pending
-  flags |= t.reset(std::chrono::microseconds(100)) ? 0b0100 : 0;     // it was stopped
-  t.c().recv();                                                      // it fires
-  flags |= t.stop() ? 0b0001 : 0b0010;                               // it had fired
+  flags |= t.stop() ? 0b1000 : 0;                                 // it was pending
+  flags |= t.reset(std::chrono::microseconds(100)) ? 0b0100 : 0;  // it was stopped
+  t.c().recv();                                                   // it fires
+  flags |= t.stop() ? 0b0001 : 0b0010;                            // it had fired
   return mix(mix(acc, ticks), flags);
 }
 
@@ -779,6 +779,18 @@ GORO_PROP(RuntimeProps, RandomProgramsMatchSequentialInterpreter, 300, ()) {
   RC_CLASSIFY(p.show().find("select_merge") != std::string::npos, "select");
   RC_CLASSIFY(p.show().find("blocking") != std::string::npos, "blocking call");
   RC_CLASSIFY(p.leaves > 100, "over 100 fan-out leaves");
+  const std::string shown = p.show();
+  RC_CLASSIFY(shown.find("task_spawn") != std::string::npos ||
+                  shown.find("errgroup_sum") != std::string::npos,
+              "task or errgroup");
+  RC_CLASSIFY(shown.find("rw_add") != std::string::npos ||
+                  shown.find("cond_relay") != std::string::npos ||
+                  shown.find("once_race") != std::string::npos ||
+                  shown.find("sem_limit") != std::string::npos,
+              "rw_mutex, cond, once or semaphore");
+  RC_CLASSIFY(
+      shown.find("ctx_cancel") != std::string::npos || shown.find("timers") != std::string::npos,
+      "context or timers");
 }
 
 // The interpreter and the generator agree with a hand-built program, so a
