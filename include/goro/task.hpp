@@ -13,8 +13,9 @@
 
 namespace goro {
 
+// goro.hpp defines go after including this header; spawn names it here.
 template <class F, class... A>
-void go(F&& f, A&&... args);
+void go(F&& f, A&&... args);  // NOLINT(readability-redundant-declaration)
 
 template <class T>
 class task;

@@ -476,9 +476,13 @@ namespace detail {
 // orders the callback against the dial moving on to the next address's
 // socket: whichever comes second sees the other's write.
 struct dial_interrupt {
+  // A goro::mutex (the callback runs in a goroutine and calls
+  // poll_set_deadline, which must hold no runtime lock); clang cannot
+  // check it (goro::mutex is not an annotated capability), hence no
+  // GORO_GUARDED_BY on the two fields it guards.
   goro::mutex mu;
-  std::shared_ptr<socket_state> current GORO_GUARDED_BY(mu);
-  bool fired GORO_GUARDED_BY(mu) = false;
+  std::shared_ptr<socket_state> current;  // guarded by mu
+  bool fired = false;                     // guarded by mu
   // Receives once the callback has returned: a dial whose stop() came too
   // late waits for it before clearing the deadline the callback set.
   goro::chan<std::monostate> finished{1};

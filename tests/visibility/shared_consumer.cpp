@@ -8,8 +8,8 @@
 #include <chrono>
 #include <cstdio>
 #include <mutex>
-#include <stdexcept>
 #include <shared_mutex>
+#include <stdexcept>
 #include <string>
 
 using namespace std::chrono_literals;
