@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "context/overflow.hpp"
 #include "sysmon/sysmon.hpp"
@@ -195,6 +196,12 @@ struct main_task final : task {
 
 std::atomic<std::uint64_t> runtime_gens{0};
 
+// The generations of the runtime objects that exist (usually one; an old
+// one lingers while a foreign thread still holds a reference). For
+// runtime_gen_live.
+std::mutex alive_mu;
+std::vector<std::uint64_t> alive_gens;
+
 }  // namespace
 
 runtime* acquire_active() {
@@ -210,10 +217,14 @@ std::uint64_t goroutine_runtime_gen() noexcept {
 }
 
 bool runtime_gen_live(std::uint64_t gen) noexcept {
-  // Generations are never reused (runtime_gens only grows), so a match is
-  // that runtime, still active: not yet past begin_shutdown's step 1.
-  std::lock_guard lk(active_mu);
-  return active && active->gen == gen;
+  // Generations are never reused (runtime_gens only grows). The lock
+  // orders this read after the destructor's erase, which comes after every
+  // M of that runtime has exited: a false here means none of its
+  // goroutines runs or ever will.
+  std::lock_guard lk(alive_mu);
+  for (std::uint64_t g : alive_gens)
+    if (g == gen) return true;
+  return false;
 }
 
 runtime::runtime(const options& o, unsigned nprocs)
@@ -228,9 +239,16 @@ runtime::runtime(const options& o, unsigned nprocs)
     std::size_t reserve = 1024 + budget_check_every * nprocs;
     guarded_budget = room > reserve ? room - reserve : 0;
   }
+  std::lock_guard lk(alive_mu);
+  alive_gens.push_back(gen);
 }
 
 runtime::~runtime() {
+  {
+    // First: from here its goroutines' frames are being freed.
+    std::lock_guard lk(alive_mu);
+    std::erase(alive_gens, gen);
+  }
   // Pending timers first: a sleep timer lives on its goroutine's stack,
   // which the loop over allgs below unmaps, so reading its dispose field
   // afterwards would fault (mprotect-guarded stacks are unmapped, not pooled).

@@ -123,10 +123,10 @@ void waiter_on_abandon(waiter& w, abandon_fn fn, void* arg) noexcept;
 // of the runtime the caller runs on as a goroutine with a P, 0 for any
 // other caller (a foreign thread, a goroutine inside blocking(): threads
 // that stay alive). runtime_gen_live(gen) is false once that runtime has
-// begun shutting down (it has given up the active slot, lifetime.cpp step
-// 1): its goroutines parked or runnable then never run again.
+// been torn down (its destructor has begun, after every M exited): its
+// goroutines then never run again, and their frames are gone.
 // Called from: any
-// Locks: runtime_gen_live takes the active-runtime lock (a leaf)
+// Locks: runtime_gen_live takes the live-runtimes lock (a leaf)
 // May switch: no
 std::uint64_t goroutine_runtime_gen() noexcept;
 bool runtime_gen_live(std::uint64_t gen) noexcept;

@@ -27,21 +27,29 @@ struct sem_waiter {
   // The waiter's runtime generation if it waits as a goroutine (0: a
   // thread, which stays alive). A goroutine abandoned when its runtime
   // ended (spec/scheduler.md, "Lifetime") leaves the channel's queue but
-  // not ours: prune_dead_locked drops such records before they could take
-  // tokens nobody would ever release, or block the queue's head forever.
+  // not ours, and its frame, freed without unwinding, never lets go of the
+  // record: prune_dead_locked frees such records once that runtime is gone,
+  // before they could take tokens nobody would ever release, hold the
+  // queue's head forever, or leak.
   std::uint64_t gen = goroutine_runtime_gen();
   chan<std::monostate> ready;  // closed when granted
   bool granted = false;        // under the semaphore's lock
-  // In the queue (under the lock). A pruned record's goroutine is judged
-  // dead, yet one caught running at its runtime's shutdown may still get
-  // to its own erase below: it must not erase a second time.
-  bool queued = false;
-  std::list<std::shared_ptr<sem_waiter>>::iterator pos;
+  // Owners, under the semaphore's lock: the queue (while queued) and the
+  // waiter (until acquire_slow returns). The last one frees the record;
+  // prune_dead_locked frees it outright, its waiter being gone.
+  int refs = 2;
+  bool queued = false;  // under the lock
+  std::list<sem_waiter*>::iterator pos;
 };
 
 struct sem_queue {
-  std::list<std::shared_ptr<sem_waiter>> q;
+  std::list<sem_waiter*> q;
 };
+
+// Drops one owner's hold on w (under the semaphore's lock).
+void sem_unref_locked(sem_waiter* w) {
+  if (--w->refs == 0) delete w;
+}
 
 }  // namespace goro::detail
 
@@ -57,12 +65,12 @@ void check_weight(const char* fn, std::int64_t n) {
                                 std::to_string(n) + " is negative (a weight is 0 or more)");
 }
 
-// Drops the records at q's head whose goroutine can never run again (see
-// sem_waiter::gen). Only the head matters: a dead record further back is
+// Frees the records at q's head whose goroutine can never run again: its
+// runtime is gone (see sem_waiter::gen). Only the head matters: a dead record further back is
 // dropped once it gets there, and holds nothing meanwhile.
-void prune_dead_locked(std::list<std::shared_ptr<sem_waiter>>& q) {
+void prune_dead_locked(std::list<sem_waiter*>& q) {
   while (!q.empty() && q.front()->gen != 0 && !runtime_gen_live(q.front()->gen)) {
-    q.front()->queued = false;
+    delete q.front();  // both owners: the queue, and a frame that is gone
     q.pop_front();
   }
 }
@@ -70,7 +78,7 @@ void prune_dead_locked(std::list<std::shared_ptr<sem_waiter>>& q) {
 // Grants the waiters at the head of q that fit (x/sync's notifyWaiters):
 // strictly in order, so a large head waiter is not overtaken. The
 // channels to close (after the lock) are appended to wake.
-void notify_locked(std::list<std::shared_ptr<sem_waiter>>& q, std::int64_t size, std::int64_t& cur,
+void notify_locked(std::list<sem_waiter*>& q, std::int64_t size, std::int64_t& cur,
                    std::vector<chan<std::monostate>>& wake) {
   for (prune_dead_locked(q); !q.empty(); prune_dead_locked(q)) {
     sem_waiter& w = *q.front();
@@ -78,8 +86,9 @@ void notify_locked(std::list<std::shared_ptr<sem_waiter>>& q, std::int64_t size,
     cur += w.n;
     w.granted = true;
     w.queued = false;
-    wake.push_back(w.ready);
+    wake.push_back(w.ready);  // a handle of its own: w may be freed first
     q.pop_front();
+    sem_unref_locked(&w);
   }
 }
 
@@ -97,7 +106,11 @@ semaphore::semaphore(std::int64_t n) : size_(n), q_(std::make_unique<sem_queue>(
                                 " is negative (the number of tokens is 0 or more)");
 }
 
-semaphore::~semaphore() = default;
+semaphore::~semaphore() {
+  // Only records whose goroutine was abandoned can be left (a live waiter
+  // keeps the semaphore in use): theirs are the only owners left.
+  for (sem_waiter* w : q_->q) delete w;
+}
 
 bool semaphore::try_acquire(std::int64_t n) {
   check_weight("try_acquire", n);
@@ -148,7 +161,7 @@ std::error_code semaphore::acquire(context ctx, std::int64_t n) {
 }
 
 std::error_code semaphore::acquire_slow(const context* ctx, std::int64_t n) {
-  auto w = std::make_shared<sem_waiter>();
+  auto* w = new sem_waiter;
   w->n = n;
   std::vector<chan<std::monostate>> wake;
   {
@@ -157,18 +170,28 @@ std::error_code semaphore::acquire_slow(const context* ctx, std::int64_t n) {
     prune_dead_locked(q_->q);
     if (size_ - cur_ >= n && q_->q.empty()) {
       cur_ += n;
+      delete w;  // never published
       return {};
     }
     w->pos = q_->q.insert(q_->q.end(), w);
     w->queued = true;
   }
+  // w->ready, not a copy: our hold keeps w alive until we drop it below,
+  // and an abandoned frame must own nothing that outlives the record (a
+  // copy's reference to the channel would leak with the frame).
   if (!ctx) {
     (void)w->ready.recv();
+    futex_guard g(lk_);
+    sem_unref_locked(w);
     return {};
   }
   bool cancelled = false;
   goro::select(goro::on_recv(ctx->done(), [&] { cancelled = true; }), goro::on_recv(w->ready));
   if (!cancelled) {
+    {
+      futex_guard g(lk_);
+      sem_unref_locked(w);
+    }
     // Granted; if ctx is done as well, fail anyway and give the tokens back
     // (as x/sync: the caller sees a done ctx either way).
     if (auto e = ctx->err()) {
@@ -187,9 +210,11 @@ std::error_code semaphore::acquire_slow(const context* ctx, std::int64_t n) {
       bool front = q_->q.front() == w;
       w->queued = false;
       q_->q.erase(w->pos);
+      sem_unref_locked(w);  // the queue's hold; ours keeps w until below
       // Leaving the head may let the waiters behind us fit.
       if (front && size_ > cur_) notify_locked(q_->q, size_, cur_, wake);
     }
+    sem_unref_locked(w);  // ours
   }
   wake_all(wake);
   return ctx->err();
