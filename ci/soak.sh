@@ -10,12 +10,12 @@ events=${GORO_SOAK_EVENTS:-1000000000}
 filter=Stress.CountedSchedulingEventsConserve
 
 cmake -S . -B build/release-chaos -G Ninja -DCMAKE_BUILD_TYPE=Release -DGORO_CHAOS=ON \
-  -DGORO_BUILD_TESTS=ON -DGORO_BUILD_BENCH=OFF -DGORO_BUILD_EXAMPLES=OFF >/dev/null
+  -DGORO_BUILD_TESTS=ON -DGORO_BUILD_STRESS=ON -DGORO_BUILD_BENCH=OFF -DGORO_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build build/release-chaos --target stress_test
 GORO_SOAK_EVENTS=$events build/release-chaos/stress/stress_test --gtest_filter=$filter
 
 if [[ ${SOAK_TSAN:-1} != 0 ]]; then
-  cmake --preset tsan -DGORO_BUILD_TESTS=ON -DGORO_BUILD_BENCH=OFF -DGORO_BUILD_EXAMPLES=OFF >/dev/null
+  cmake --preset tsan -DGORO_BUILD_TESTS=ON -DGORO_BUILD_STRESS=ON -DGORO_BUILD_BENCH=OFF -DGORO_BUILD_EXAMPLES=OFF >/dev/null
   cmake --build build/tsan --target stress_test
   GORO_SOAK_EVENTS=$((events / 10)) TSAN_OPTIONS=halt_on_error=1 \
     build/tsan/stress/stress_test --gtest_filter=$filter

@@ -2,9 +2,11 @@
 # Builds goro and passes every test: the README's test command and what CI runs.
 #
 #   ci/test.sh            deps, then release (unit, props, stress, bench-smoke,
-#                         tla, lint, c11), debug with the invariant auditor,
-#                         TSan with and without it (tsan, tsan-release),
-#                         ASan+UBSan, and the mutant checks
+#                         tla, lint, c11), debug with the invariant auditor
+#                         (unit, props), TSan with it (unit, props) and
+#                         without it (tsan-release: unit, props, stress),
+#                         ASan+UBSan with it (unit, props, stress), and the
+#                         mutant checks
 #   GORO_TEST_QUICK=1     release build and its labels only (a fast local loop)
 #   GORO_SKIP_LINT=1      lint (clang-format, clang-tidy) reported as skipped:
 #                         local use only, for a tree knowingly unformatted
@@ -27,9 +29,9 @@ step() { printf '\n== %s (%ss since start)\n' "$*" "$SECONDS"; }
 ctest_preset() {
   local preset=$1 labels=$2 parts; shift 2
   case $preset in
-    release) parts=(-DGORO_BUILD_BENCH=ON -DGORO_BUILD_STRESS=ON -DGORO_C11=ON) ;;
-    debug) parts=(-DGORO_BUILD_BENCH=OFF -DGORO_BUILD_STRESS=OFF -DGORO_C11=OFF) ;;
-    *) parts=(-DGORO_BUILD_BENCH=OFF -DGORO_BUILD_STRESS=ON -DGORO_C11=OFF) ;;
+    release) parts=(-DGORO_BUILD_BENCH=ON -DGORO_BUILD_EXAMPLES=ON -DGORO_BUILD_STRESS=ON -DGORO_C11=ON) ;;
+    debug | tsan) parts=(-DGORO_BUILD_BENCH=OFF -DGORO_BUILD_EXAMPLES=OFF -DGORO_BUILD_STRESS=OFF -DGORO_C11=OFF) ;;
+    *) parts=(-DGORO_BUILD_BENCH=OFF -DGORO_BUILD_EXAMPLES=OFF -DGORO_BUILD_STRESS=ON -DGORO_C11=OFF) ;;
   esac
   step "configure + build: $preset"
   # Explicit ON: a cache left by someone's -DGORO_BUILD_TESTS=OFF must not
@@ -57,13 +59,14 @@ if [ "${GORO_TEST_QUICK:-0}" = 1 ]; then
   exit 0
 fi
 ctest_preset debug 'unit|props'
-ctest_preset tsan 'unit|props|stress'
+# TSan with the invariant auditor over the unit tests and properties; the
+# stress suite runs under TSan in tsan-release below (the shipped protocol)
+# and with the auditor under ASan, so this run leaves it out to keep CI near
+# its 30 minutes (issue 16 added nine test files to every preset).
+ctest_preset tsan 'unit|props'
 # TSan again over the release protocol (GORO_CHECK_INVARIANTS off): the
 # checks add no synchronization (spec/memory-model.md §9), and this run is
 # what shows the shipped program, not only the checked one, is race-free.
-# Every label the checked run has: measured at 2 min 36 s to build and
-# 1 min 53 s for the 281 tests on 2 shared cores, so CI stays well under its
-# 30 minutes.
 ctest_preset tsan-release 'unit|props|stress'
 ctest_preset asan 'unit|props|stress'
 if [ -x "$here/mutants.sh" ]; then
