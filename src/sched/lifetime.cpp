@@ -198,9 +198,16 @@ std::atomic<std::uint64_t> runtime_gens{0};
 
 // The generations of the runtime objects that exist (usually one; an old
 // one lingers while a foreign thread still holds a reference). For
-// runtime_gen_live.
-std::mutex alive_mu;
-std::vector<std::uint64_t> alive_gens;
+// runtime_gen_live. Never destroyed: an M may release the last reference
+// to its runtime after main has returned and static destructors have run.
+std::mutex& alive_mu() {
+  static auto* mu = new std::mutex;
+  return *mu;
+}
+std::vector<std::uint64_t>& alive_gens() {
+  static auto* gens = new std::vector<std::uint64_t>;
+  return *gens;
+}
 
 }  // namespace
 
@@ -221,8 +228,8 @@ bool runtime_gen_live(std::uint64_t gen) noexcept {
   // orders this read after the destructor's erase, which comes after every
   // M of that runtime has exited: a false here means none of its
   // goroutines runs or ever will.
-  std::lock_guard lk(alive_mu);
-  for (std::uint64_t g : alive_gens)
+  std::lock_guard lk(alive_mu());
+  for (std::uint64_t g : alive_gens())
     if (g == gen) return true;
   return false;
 }
@@ -239,15 +246,15 @@ runtime::runtime(const options& o, unsigned nprocs)
     std::size_t reserve = 1024 + budget_check_every * nprocs;
     guarded_budget = room > reserve ? room - reserve : 0;
   }
-  std::lock_guard lk(alive_mu);
-  alive_gens.push_back(gen);
+  std::lock_guard lk(alive_mu());
+  alive_gens().push_back(gen);
 }
 
 runtime::~runtime() {
   {
     // First: from here its goroutines' frames are being freed.
-    std::lock_guard lk(alive_mu);
-    std::erase(alive_gens, gen);
+    std::lock_guard lk(alive_mu());
+    std::erase(alive_gens(), gen);
   }
   // Pending timers first: a sleep timer lives on its goroutine's stack,
   // which the loop over allgs below unmaps, so reading its dispose field
