@@ -209,6 +209,11 @@ std::vector<std::uint64_t>& alive_gens() {
   return *gens;
 }
 
+void retire_gen(std::uint64_t gen) {
+  std::lock_guard lk(alive_mu());
+  std::erase(alive_gens(), gen);
+}
+
 }  // namespace
 
 runtime* acquire_active() {
@@ -225,9 +230,9 @@ std::uint64_t goroutine_runtime_gen() noexcept {
 
 bool runtime_gen_live(std::uint64_t gen) noexcept {
   // Generations are never reused (runtime_gens only grows). The lock
-  // orders this read after the destructor's erase, which comes after every
-  // M of that runtime has exited: a false here means none of its
-  // goroutines runs or ever will.
+  // orders this read after retire_gen's erase, which run_main makes once
+  // no M is in the scheduler and the waiters are abandoned (step 6): a
+  // false here means none of its goroutines runs or ever will.
   std::lock_guard lk(alive_mu());
   for (std::uint64_t g : alive_gens())
     if (g == gen) return true;
@@ -251,11 +256,9 @@ runtime::runtime(const options& o, unsigned nprocs)
 }
 
 runtime::~runtime() {
-  {
-    // First: from here its goroutines' frames are being freed.
-    std::lock_guard lk(alive_mu());
-    std::erase(alive_gens(), gen);
-  }
+  // Already retired by run_main, unless the run never got that far (a
+  // runtime whose construction or start failed).
+  retire_gen(gen);
   // Pending timers first: a sleep timer lives on its goroutine's stack,
   // which the loop over allgs below unmaps, so reading its dispose field
   // afterwards would fault (mprotect-guarded stacks are unmapped, not pooled).
@@ -377,6 +380,10 @@ void run_main(main_ref main, const options& opts_in) {
   // goroutine locked a thread) has started every M handed to it.
   stop_template_thread(*rt);
   abandon_waiters(*rt);  // step 6
+  // No goroutine of this runtime runs any more, nor ever will: the
+  // semaphore may now free its abandoned waiters' records
+  // (runtime_gen_live), even if an exiting M keeps the object a while.
+  retire_gen(rt->gen);
   std::exception_ptr exc = rt->main_exc;
   rt->main_exc = nullptr;
   rt->release();  // step 7

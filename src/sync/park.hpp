@@ -122,9 +122,9 @@ void waiter_on_abandon(waiter& w, abandon_fn fn, void* arg) noexcept;
 // never run again. goroutine_runtime_gen() is the generation (runtime::gen)
 // of the runtime the caller runs on as a goroutine with a P, 0 for any
 // other caller (a foreign thread, a goroutine inside blocking(): threads
-// that stay alive). runtime_gen_live(gen) is false once that runtime has
-// been torn down (its destructor has begun, after every M exited): its
-// goroutines then never run again, and their frames are gone.
+// that stay alive). runtime_gen_live(gen) is false once that runtime's
+// run has ended (run_main's teardown step 6: no M in the scheduler, the
+// waiters abandoned): its goroutines then never run again.
 // Called from: any
 // Locks: runtime_gen_live takes the live-runtimes lock (a leaf)
 // May switch: no
