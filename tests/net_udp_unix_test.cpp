@@ -913,10 +913,16 @@ TEST(NetDialContextTest, AConnectionOutlivesItsDialContext) {
   goro::run(
       [] {
         auto ln = goro::net::tcp_listener::listen("127.0.0.1", 0);
-        goro::go([ln]() mutable {
-          goro::net::tcp_conn c = ln.accept();
-          char buf[8];
-          while (std::size_t n = c.read(buf, sizeof buf)) c.write(buf, n);
+        goro::chan<int> echo_done(1);
+        // Waited for below: an echo goroutine abandoned mid-read would leak
+        // its connection (abandoned frames are not unwound).
+        goro::go([ln, echo_done]() mutable {
+          {
+            goro::net::tcp_conn c = ln.accept();
+            char buf[8];
+            while (std::size_t n = c.read(buf, sizeof buf)) c.write(buf, n);
+          }
+          echo_done.send(1);
         });
         auto [ctx, cancel] = goro::with_timeout(goro::background(), 1h);
         goro::net::tcp_conn c = goro::net::tcp_conn::dial(ctx, "127.0.0.1", ln.port());
@@ -927,6 +933,7 @@ TEST(NetDialContextTest, AConnectionOutlivesItsDialContext) {
         while (got < 4) got += c.read(buf + got, 4 - got);
         EXPECT_EQ(std::string(buf, 4), "ping");
         c.close();
+        echo_done.recv();  // the echo saw end of stream and left
 
         auto ul = goro::net::listen_unix("");
         auto [uctx, ucancel] = goro::with_cancel(goro::background());
