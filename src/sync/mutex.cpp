@@ -155,7 +155,16 @@ struct mutex_env {
     std::this_thread::yield();
     bucket().lock.lock();
   }
-  bool wake() const { return sema_wake(addr); }
+  bool wake() const {
+    // The wake that unlock's releasing RMW decided must follow it with no
+    // preemption between (unlock_slow's nopreempt): teardown waits for a
+    // wake in flight (mutex_abandon), and a goroutine preempted in between
+    // is runnable, so it never runs again once the runtime stops.
+    GORO_INVARIANT(!detail::getg() || detail::getg()->preemptoff.load(std::memory_order_relaxed) > 0,
+                   "MutexWakeUnpreemptible: goroutine %llu decides a wake while preemptible",
+                   (unsigned long long)detail::getg()->goid);
+    return sema_wake(addr);
+  }
   static void after_handoff() {
     // The receiver is in our runnext, so yielding runs it next (Go's goyield).
     if (on_p()) yield();
@@ -205,8 +214,18 @@ void mutex::lock_slow() {
 }
 
 void mutex::unlock_slow(std::int32_t old) {
-  mutex_env env{&state_, this};
-  detail::mutex_unlock_slow(state_, old, env);
+  {
+    // Not preemptible from the releasing RMW to the wake it decided: a
+    // goroutine preempted between them would leave the wake in flight, and
+    // a runtime that stops then never runs it again, while teardown waits
+    // for that wake (mutex_abandon). Before: Lifetime.ForeignTryRecvAnd-
+    // UnlockRacingTheEndOfRun hung in about 1 run in 100 under load, when
+    // an async preemption landed there. after_handoff's yield is still a
+    // scheduling point (preemptoff holds off only signals).
+    detail::nopreempt np;
+    mutex_env env{&state_, this};
+    detail::mutex_unlock_slow(state_, old, env);
+  }
   detail::honour_preempt();  // uses nothing of *this (park.hpp)
 }
 

@@ -271,8 +271,9 @@ inline bool mutex_abandon(atomic<std::int32_t>& state, Env& env, bool readied,
   // below), or it took a waiter that queued itself in front of w (a
   // requeue), and that waiter's counting CAS left a count for w. The wait
   // ends: the unlocker has passed its RMW and needs only the bucket lock (a
-  // goroutine cannot be stopped between the two: no preemption point in
-  // runtime code, and teardown starts once no goroutine runs).
+  // goroutine cannot be stopped between the two: unlock_slow runs them in
+  // one nopreempt region, no scheduling point lies between them, and
+  // teardown starts once no goroutine runs).
   // relaxed: a count change publishes nothing (as unlock_slow's CAS).
   std::int32_t cur = state.load(std::memory_order_relaxed);
   for (;;) {
