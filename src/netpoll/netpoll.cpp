@@ -281,6 +281,9 @@ polldesc* poll_open(int fd) {
 }
 
 unsigned poll_close(polldesc* pd) {
+  // Not preemptible from taking the waiters to readying them (park.cpp,
+  // ready): teardown waits for their goready.
+  nopreempt np;
   // Retained first: the deadline timers below may sit in its heaps.
   runtime* rt = retain_current_runtime();
   pd->lock.lock();
@@ -456,6 +459,9 @@ int poll_wait(polldesc* pd, poll_mode mode) {
 }
 
 void poll_set_deadline(polldesc* pd, std::int64_t when, bool read, bool write) {
+  // Not preemptible from taking the waiters of a passed deadline to readying
+  // them (park.cpp, ready): teardown waits for their goready.
+  nopreempt np;
   if (when == INT64_MAX) when = 0;  // never comes: no deadline, and no timer kept pending
   // The runtime whose heaps take the timers: the caller's, or else the one
   // running. Retained before pd->lock (acquire_active takes a mutex).

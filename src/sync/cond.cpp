@@ -32,6 +32,7 @@
 // undoes all that C1 counts for it.
 #include "goro/cond.hpp"
 
+#include "sched/runtime.hpp"
 #include "sync/park.hpp"
 
 namespace goro {
@@ -93,8 +94,14 @@ void cond::wait() {
   m_.lock();
 }
 
+// signal and broadcast take waiters off the list and ready them in one
+// nopreempt region (park.hpp, ready): a goroutine preempted in between
+// would be runnable with the waiters in its hands, and once its runtime
+// stops it never runs again, while teardown waits for their goready
+// (abandon_parked).
 void cond::signal() {
   detail::honour_preempt();  // park.hpp
+  detail::nopreempt np;
   lock_.lock();
   detail::waiter* w = cond_access::choose_one(*this);
   lock_.unlock();
@@ -103,7 +110,8 @@ void cond::signal() {
 
 void cond::broadcast() {
   detail::honour_preempt();  // park.hpp
-  detail::wait_list wake;    // the parked ones, readied after unlocking
+  detail::nopreempt np;
+  detail::wait_list wake;  // the parked ones, readied after unlocking
   lock_.lock();
   while (waiters_.head)
     if (detail::waiter* w = cond_access::choose_one(*this)) detail::waitq_push(wake, w);

@@ -101,6 +101,13 @@ void park_commit(waiter& w, void (*unlockf)(void*, unlock_step) noexcept, void* 
 }
 
 void ready(waiter* w) {
+  // A goroutine that took w off its list readies it before it can be
+  // preempted (its caller's nopreempt spans both): preempted in between, it
+  // would be runnable with w in its hands, and once the runtime stops it
+  // never runs again, while teardown waits for w's goready (abandon_parked).
+  GORO_INVARIANT(!getg() || getg()->preemptoff.load(std::memory_order_relaxed) > 0,
+                 "ReadyUnpreemptible: goroutine %llu readies a waiter while preemptible",
+                 (unsigned long long)getg()->goid);
   ready_waiter(
       w, [](g* gp) { goready(gp); },
       [](atomic<std::uint32_t>* word, int n) { futex_wake(word, n); });

@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "sched/runtime.hpp"
 #include "sync/park.hpp"
 #include "sync/wait_group_state.hpp"
 
@@ -70,6 +71,9 @@ void wait_group::add(std::int64_t n) {
   if (n > INT32_MAX || n < INT32_MIN)
     throw std::length_error("goro::wait_group::add(" + std::to_string(n) +
                             "): delta out of the 32-bit range");
+  // The waiters taken off the list at zero are readied in the same
+  // nopreempt region (park.hpp, ready): teardown waits for their goready.
+  detail::nopreempt np;
   wg_env env{&counter_, &lock_, &waiters_};
   detail::wait_group_add(counter_, n, env);
 }
