@@ -46,8 +46,9 @@
 #
 # One build directory (build/mutants: release, GORO_CHAOS=ON and the
 # invariant auditor GORO_CHECK_INVARIANTS=ON). The mutant's macro is a
-# PRIVATE definition of the goro library, so switching mutants recompiles the
-# library only, and each check links only the binary it runs.
+# definition on just the library sources that include its site
+# (GORO_MUTANT_SOURCES, from mutant_sources), so switching mutants
+# recompiles those only, and each check links only the binary it runs.
 #
 # Each mutant runs the checks in order (RapidCheck without shrinking, to save
 # time) until one fails or times out: that check caught it. Last, the
@@ -78,7 +79,10 @@ jobs=$(nproc)
 # PHandoff_no_needspinning trace); Stress.NeedspinningCounterexampleNoLostWakeup
 # drives the runtime through it with the chaos hooks and catches it every
 # time, in its first round.
-mutants=${GORO_MUTANTS:-"steal_plain_store publish_tail_first get_plain_store no_spin_recheck wg_stale_wake exitsyscall_no_cas preempt_anywhere no_needspinning resize_drops_runnext timer_early preempt_no_xrstor netpoll_no_latch no_checkdead checkdead_ignores_threads uncounted_foreign_ready"}
+# In the order that recompiles least (mutant_sources): the ones whose site
+# is in a header most of the library includes (local_runq.hpp, psyscall.hpp,
+# poll_latch.hpp), then spinning.hpp's, then those in one source file each.
+mutants=${GORO_MUTANTS:-"steal_plain_store publish_tail_first get_plain_store exitsyscall_no_cas netpoll_no_latch no_spin_recheck no_needspinning wg_stale_wake preempt_anywhere preempt_no_xrstor resize_drops_runnext timer_early no_checkdead checkdead_ignores_threads uncounted_foreign_ready"}
 # The checks, as ctest names (gtest_discover_tests: Suite.Name).
 # Quick checks first: a mutant's run stops at its first catch.
 checks="SysmonTest.AsyncPreemptionRefusesRuntimeAndLibraryCode
@@ -202,10 +206,45 @@ binary_of() {
   esac
 }
 
+# mutant_sources MUTANT: the library sources whose translation units see
+# the mutant's site (a .cpp holding it, or one including a header that
+# holds it), from the build's dependency records, ;-separated for CMake
+# (GORO_MUTANT_SOURCES). Only those get the macro, so switching mutants
+# recompiles a few files, not the library (15 full rebuilds were most of
+# this script's time). Empty for "none". Needs the library built once.
+mutant_sources() {
+  local m=$1 sites srcs
+  [ "$m" != none ] || return 0
+  sites=$(grep -rlw --include='*.cpp' --include='*.hpp' "mutant_id::$m" src |
+    grep -v '^src/base/build_config.hpp$' || true)
+  if [ -z "$sites" ]; then
+    echo "mutants: no site of mutant_id::$m under src/" >&2
+    exit 1
+  fi
+  srcs=$(ninja -C "$build" -t deps | awk -v top="$top/" -v sites="$sites" '
+    BEGIN { n = split(sites, a, "\n"); for (i = 1; i <= n; i++) want[top a[i]] = 1 }
+    /^CMakeFiles\/goro_objects\.dir\// {
+      cur = $1; sub(/:$/, "", cur); sub(/^CMakeFiles\/goro_objects\.dir\//, "", cur); sub(/\.o$/, "", cur)
+      next
+    }
+    /^[^ ]/ { cur = ""; next }
+    cur != "" && ($1 in want) { hit[cur] = 1 }
+    END { for (s in hit) print s }' | sort | paste -sd';')
+  if [ -z "$srcs" ]; then
+    echo "mutants: no library source includes the site of $m ($sites)" >&2
+    exit 1
+  fi
+  printf '%s' "$srcs"
+}
+
 # configure MUTANT: points the build at one mutant. Nothing is built here:
-# run_check builds the one binary it needs (the library once, then a link).
+# run_check builds the one binary it needs (the mutant's sources, then a link).
 configure() {
+  local srcs
+  srcs=$(mutant_sources "$1") || exit 1
+  [ "$1" = none ] || echo "   (macro on: ${srcs//;/ })"
   cmake --preset release -B "$build" -DGORO_CHAOS=ON -DGORO_CHECK_INVARIANTS=ON -DGORO_MUTANT="$1" \
+    -DGORO_MUTANT_SOURCES="$srcs" \
     -DGORO_BUILD_BENCH=OFF -DGORO_BUILD_EXAMPLES=OFF -Wno-dev >/dev/null 2>"$build.cmake.err" || {
     cat "$build.cmake.err"
     exit 1
@@ -358,6 +397,11 @@ c11_cell() {
 
 mkdir -p "$build/logs"
 start=$SECONDS
+# The correct library first: its dependency records say which sources see
+# each mutant's site (mutant_sources).
+mutant=none
+configure none
+build_targets goro_objects
 uncaught="" tlc_bad="" c11_bad=""
 table="| mutant | the bug | order-sensitive | TLC | c11 | props | stress | auditor | unit | first symptom |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
