@@ -494,4 +494,13 @@ struct nopreempt {
   nopreempt& operator=(const nopreempt&) = delete;
 };
 
+// For the auditor's checks that a stretch runs inside a nopreempt region:
+// true on a thread with no goroutine (g0, a foreign thread), or for a
+// goroutine whose preemptoff is held. relaxed: only this G's thread (and a
+// signal on it) writes the count.
+inline bool unpreemptible() noexcept {
+  g* gp = getg();
+  return !gp || gp->preemptoff.load(std::memory_order_relaxed) > 0;
+}
+
 }  // namespace goro::detail

@@ -138,7 +138,7 @@ void after_switch(transfer_t t, fiber_san& self) {
   m* mp = static_cast<m*>(t.data);
   // Switch code on a G's stack must not be preempted: it uses the M it came
   // in on (mp) and finishes that M's pending post-switch step.
-  GORO_INVARIANT(!getg() || getg()->preemptoff.load(std::memory_order_relaxed) > 0,
+  GORO_INVARIANT(unpreemptible(),
                  "NoPreemptSwitch: goroutine %llu finishes a switch while preemptible",
                  (unsigned long long)getg()->goid);
   g* prev = mp->sw_from;

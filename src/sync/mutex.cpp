@@ -160,10 +160,9 @@ struct mutex_env {
     // preemption between (unlock_slow's nopreempt): teardown waits for a
     // wake in flight (mutex_abandon), and a goroutine preempted in between
     // is runnable, so it never runs again once the runtime stops.
-    GORO_INVARIANT(
-        !detail::getg() || detail::getg()->preemptoff.load(std::memory_order_relaxed) > 0,
-        "MutexWakeUnpreemptible: goroutine %llu decides a wake while preemptible",
-        (unsigned long long)detail::getg()->goid);
+    GORO_INVARIANT(detail::unpreemptible(),
+                   "MutexWakeUnpreemptible: goroutine %llu decides a wake while preemptible",
+                   (unsigned long long)detail::getg()->goid);
     return sema_wake(addr);
   }
   static void after_handoff() {

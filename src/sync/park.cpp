@@ -105,7 +105,7 @@ void ready(waiter* w) {
   // preempted (its caller's nopreempt spans both): preempted in between, it
   // would be runnable with w in its hands, and once the runtime stops it
   // never runs again, while teardown waits for w's goready (abandon_parked).
-  GORO_INVARIANT(!getg() || getg()->preemptoff.load(std::memory_order_relaxed) > 0,
+  GORO_INVARIANT(unpreemptible(),
                  "ReadyUnpreemptible: goroutine %llu readies a waiter while preemptible",
                  (unsigned long long)getg()->goid);
   ready_waiter(
