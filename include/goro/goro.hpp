@@ -32,6 +32,7 @@
 #include "goro/task.hpp"
 #include "goro/time.hpp"
 #include "goro/timer.hpp"
+#include "goro/trace.hpp"
 #include "goro/wait_group.hpp"
 
 namespace goro {

@@ -94,6 +94,7 @@ unsigned gomaxprocs(unsigned n) {
   // our M (nothing can migrate a G that does not yield).
   cur = rt->gomaxprocs.load(std::memory_order_relaxed);
   start_the_world(mp, n);
+  trace::procs_change(n);
   rt->world_sema.release();
   return cur;
 }

@@ -75,6 +75,7 @@ void gosched() {
       // Neither we nor r.gp locked to a thread (lock_os_thread): else g0
       // sorts it out (stoplockedm, startlockedm).
       if (!locked_switch(mp, r.gp)) [[likely]] {
+        trace::go_stop(trace::stop_reason::gosched);
         switch_to_local(mp, gp, r, post_runqput, nullptr);
         return;
       }
@@ -86,6 +87,7 @@ void gosched() {
       return;
     }
   }
+  trace::go_stop(trace::stop_reason::gosched);
   mp->curg.store(nullptr, std::memory_order_relaxed);
   switch_context(mp, gp, nullptr, post_globrunqput, nullptr);
 }
@@ -95,6 +97,7 @@ void gopark(post_switch_fn unlockf, void* arg, wait_reason reason) {
   m* mp = getm();
   g* gp = mp->curg.load(std::memory_order_relaxed);
   gp->waitreason = reason;
+  trace::go_block(reason);
   owner_add(mp->p_->stat.parks, 1);
   // gopark_commit (sync/park_core.hpp): the status, written before the
   // switch; a waker can only find gp after unlockf runs, which is after our
@@ -123,6 +126,7 @@ void goready(g* gp) {
                  (unsigned long long)gp->goid,
                  gstatus_name(gp->status.load(std::memory_order_relaxed)));
   nopreempt np;
+  trace::go_unblock(gp);
   m* mp = getm();
   // goready_put, goready_abandoned: sync/park_core.hpp, the handshake's
   // core that c11/park_c11.cpp checks.
@@ -218,6 +222,7 @@ void goexit1() {
   runtime& rt = *mp->rt;
   destroy_task(gp);
   casgstatus(gp, gstatus::running, gstatus::dead, "goexit");
+  trace::go_destroy();
   owner_add(mp->p_->nfinished, 1);
   if (gp->is_main) begin_shutdown(rt);
   if (gp->lockedm.load(std::memory_order_relaxed)) [[unlikely]] {
@@ -246,6 +251,7 @@ void preempt_slow() {
   if (!pp || !pp->preempt.load(std::memory_order_relaxed)) return;
   clear_preempt(pp);
   owner_add(pp->stat.preempts, 1);
+  trace::go_stop(trace::stop_reason::preempted);
   // Go's gopreempt_m: to the global queue, so a preempted G does not simply
   // run again next on its own P.
   switch_from_g(mp, gp, post_globrunqput, nullptr);
@@ -263,6 +269,7 @@ extern "C" void goro_async_preempt_park() {
   m* mp = getm();
   mp->rt->nasync_preempts.fetch_add(1, std::memory_order_relaxed);
   if (mp->p_) clear_preempt(mp->p_);
+  trace::go_stop(trace::stop_reason::preempted);
   switch_from_g(mp, gp, post_globrunqput, nullptr);
   errno_set(saved_errno);
   std::atomic_signal_fence(std::memory_order_seq_cst);

@@ -51,6 +51,7 @@
 #include "sched/gstatus.hpp"
 #include "sched/proc.hpp"
 #include "sched/spinning.hpp"
+#include "trace/trace.hpp"
 
 namespace goro::detail {
 
@@ -118,6 +119,7 @@ __attribute__((always_inline)) inline void switch_to_local(m* mp, g* gp, runq_re
   owner_add(pp->stat.schedules, 1);
   prepare_start(*mp->rt, r.gp);
   casgstatus(r.gp, gstatus::runnable, gstatus::running, "execute (G-side)");
+  trace::go_start(r.gp);
   mp->curg.store(r.gp, std::memory_order_relaxed);
   switch_context(mp, gp, r.gp, post, arg);
 }

@@ -307,6 +307,8 @@ runtime::~runtime() {
 void run_main(main_ref main, const options& opts_in) {
   unsigned nprocs = 0;
   options opts = validate(opts_in, nprocs);
+  // GORO_TRACE: before any goroutine exists.
+  trace::env_start_at_run();
   if (getm_unchecked())  // only asks whether this thread is an M at all
     throw std::logic_error(
         "goro::run: called from a goroutine or a runtime thread; a runtime is already "
@@ -357,6 +359,7 @@ void run_main(main_ref main, const options& opts_in) {
   mg->fn = new (mg->storage) main_task(main);
   mg->fn_inline = true;
   casgstatus(mg, gstatus::dead, gstatus::runnable, "newproc (main)");
+  trace::go_create_foreign(mg);  // made by run's thread, which has no P
   rt->main_g = mg;
   owner_add(p0->ncreated, 1);
   runqput(*rt, p0, mg, false);
@@ -376,6 +379,7 @@ void run_main(main_ref main, const options& opts_in) {
   }
   sysmon_stop(*rt);             // step 4
   wait_scheduler_drained(*rt);  // step 5
+  trace::stop_at_run_end();     // no M schedules any more: the trace is complete
   // No M is in the scheduler: no newm can come. The template thread (if a
   // goroutine locked a thread) has started every M handed to it.
   stop_template_thread(*rt);

@@ -210,6 +210,7 @@ void newg_commit(newg_handle h, task* t) {
     p* pp = mp->p_;
     gp->goid = newgoid(rt, pp);
     casgstatus(gp, gstatus::dead, gstatus::runnable, "newproc");
+    trace::go_create(gp);
     owner_add(pp->ncreated, 1);
     // Go's newproc: the new G goes to runnext and runs next on this P.
     runqput(rt, pp, gp, true);
@@ -217,6 +218,7 @@ void newg_commit(newg_handle h, task* t) {
     return;
   }
   gp->goid = newgoid(rt, nullptr);
+  trace::go_create_foreign(gp);
   // No P: status, census count and global queue in one sched.lock round.
   injectg_newproc(rt, gp);
   rt.release();

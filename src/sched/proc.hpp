@@ -22,7 +22,7 @@ namespace goro::detail {
 // Called from: the M taking or dropping pp (g0, or its G in exitsyscall /
 // entersyscall). Locks: none required (pp is the caller's by the idle list,
 // a CAS on its status, or startm's hand-over). May switch: no.
-void acquirep(m* mp, p* pp);
+void acquirep(m* mp, p* pp, bool trace_start = true);  // trace_start: see exitsyscall
 p* releasep(m* mp);
 
 // The idle P and idle M lists (Go: pidleput, pidleget, mput, mget).

@@ -115,8 +115,10 @@ void stop_the_world(m* mp) {
       for (std::uint32_t i = 0; i < nprocs; i++) {
         p* pp = rt.allp[i].load(std::memory_order_relaxed);
         pstatus st = pstatus::syscall;
-        if (pp->status.compare_exchange_strong(st, pstatus::stopped, std::memory_order_seq_cst))
+        if (pp->status.compare_exchange_strong(st, pstatus::stopped, std::memory_order_seq_cst)) {
+          trace::proc_steal(pp);
           l->stopwait--;
+        }
       }
       GORO_INVARIANT(l->stopwait >= 0, "stop_the_world: stopwait %d", l->stopwait);
       if (l->stopwait == 0) break;
@@ -148,6 +150,7 @@ void start_the_world(m* mp, unsigned nprocs) {
   p* cur = mp->p_;
   if (static_cast<std::uint32_t>(cur->id) >= nprocs) {
     // Our own P is going away; continue on P0.
+    trace::proc_stop(cur);
     cur->m_ = nullptr;
     mp->p_ = nullptr;
     p* p0 = rt.allp[0].load(std::memory_order_relaxed);

@@ -35,6 +35,7 @@
 #include "sched/psyscall.hpp"
 #include "sync/park.hpp"
 #include "time/timer.hpp"
+#include "trace/state.hpp"
 
 namespace goro::detail {
 
@@ -98,6 +99,7 @@ struct g {
   // before it parks, cleared by gopark when it resumes.
   abandon_fn abandon = nullptr;
   void* abandon_arg = nullptr;
+  trace::g_state trace;  // the execution tracer's (trace/state.hpp)
   alignas(std::max_align_t) unsigned char storage[g_inline_task_bytes];
 };
 
@@ -229,6 +231,8 @@ struct alignas(64) p {
   // Written only by the holder (load+store, no RMW), read by anyone.
   std::atomic<std::uint64_t> ncreated{0}, nfinished{0};
   sched_counters stat;  // this P's scheduling events (holder writes)
+  // The execution tracer's (trace/state.hpp).
+  trace::p_state trace;
   std::uint32_t spawn_since_budget_check = 0;
 
   timer_heap timers;

@@ -14,7 +14,7 @@
 
 namespace goro::detail {
 
-void acquirep(m* mp, p* pp) {
+void acquirep(m* mp, p* pp, bool trace_start) {
   GORO_INVARIANT(mp->p_ == nullptr, "OneMPerP: acquirep: M%lld already holds P%d",
                  (long long)mp->id, mp->p_ ? mp->p_->id : -1);
   GORO_INVARIANT(pp->m_.load(std::memory_order_relaxed) == nullptr,
@@ -29,6 +29,7 @@ void acquirep(m* mp, p* pp) {
   // release: sysmon reads m_ with acquire and then m::tid.
   pp->m_.store(mp, std::memory_order_release);
   pp->status.store(pstatus::running, std::memory_order_relaxed);
+  if (trace_start) trace::proc_start(pp);
 }
 
 p* releasep(m* mp) {
@@ -36,6 +37,7 @@ p* releasep(m* mp) {
   GORO_INVARIANT(pp != nullptr, "OneMPerP: releasep: M%lld holds no P", (long long)mp->id);
   GORO_INVARIANT(pp->m_.load(std::memory_order_relaxed) == mp,
                  "OneMPerP: releasep: P%d held by another M", pp->id);
+  trace::proc_stop(pp);
   pp->m_.store(nullptr, std::memory_order_relaxed);
   mp->p_ = nullptr;
   pp->status.store(pstatus::idle, std::memory_order_relaxed);

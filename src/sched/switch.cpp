@@ -228,6 +228,7 @@ void execute(m* mp, g* gp, bool inherit_time) {
                  (unsigned long long)gp->goid,
                  gstatus_name(gp->status.load(std::memory_order_relaxed)));
   casgstatus(gp, gstatus::runnable, gstatus::running, "execute");
+  trace::go_start(gp);
   mp->curg.store(gp, std::memory_order_relaxed);
   switch_context(mp, nullptr, gp, nullptr, nullptr);
 }

@@ -30,6 +30,7 @@ bool entersyscall(bool handoff) noexcept {
   if (!pp) return false;  // already inside a blocking call
   runtime& rt = *mp->rt;
   casgstatus(gp, gstatus::running, gstatus::syscall, "entersyscall");
+  trace::go_syscall_begin(pp);
   owner_add(pp->stat.syscalls, 1);
   // Out of the scheduler for the call: run_main does not wait for it.
   msched_leave(rt);
@@ -53,6 +54,7 @@ bool entersyscall(bool handoff) noexcept {
     sched_guard l(rt.sched);
     pstatus st = pstatus::syscall;
     if (pp->status.compare_exchange_strong(st, pstatus::stopped, std::memory_order_acq_rel)) {
+      trace::proc_stop(pp);
       mp->oldp = nullptr;
       if (--l->stopwait == 0) rt.sched.stopnote.wakeup();
     }
@@ -129,14 +131,20 @@ void exitsyscall() noexcept {
   struct exit_env {
     m* mp;
     runtime& rt;
-    void acquirep(p* pp) noexcept { detail::acquirep(mp, pp); }
+    // The P came from the idle list, not back from our call (the tracer's
+    // ProcStart and GoSyscallEndBlocked; the fast path's is GoSyscallEnd).
+    bool lost_p = false;
+    void acquirep(p* pp) noexcept { detail::acquirep(mp, pp, lost_p); }
     p* pidleget() noexcept {
       if (rt.sched.npidle.load(std::memory_order_relaxed) <= 0) return nullptr;
       sched_guard l(rt.sched);
-      return detail::pidleget(rt, *l);
+      p* pp = detail::pidleget(rt, *l);
+      lost_p = pp != nullptr;
+      return pp;
     }
   } env{mp, rt};
   if (p* pp = exitsyscall_acquirep(oldp, env)) {
+    trace::go_syscall_end(gp, env.lost_p);
     exitsyscall_done(gp, pp);
     return;
   }
@@ -144,6 +152,7 @@ void exitsyscall() noexcept {
   // We let go of the G with no lock held, even with the world stopped: the
   // auditor reads curg racily and counts "a G in a call on no M" and "a
   // runnable G that is still some M's curg" as in transit (audit.hpp, (c)).
+  trace::go_syscall_end_blocked(gp);
   mp->curg.store(nullptr, std::memory_order_relaxed);
   switch_context(mp, gp, nullptr, post_exitsyscall0, nullptr);
   // Resumed by execute(), on some M with a P: status running, slice new.

@@ -20,6 +20,7 @@
 
 #include "sched/proc.hpp"
 #include "sched/psyscall.hpp"
+#include "trace/trace.hpp"
 
 namespace goro::detail {
 
@@ -131,6 +132,7 @@ retake_result retake(runtime& rt, std::int64_t now) {
     // acquire: we see the P as its last holder left it (no release: we
     // hand the P on only through handoffp's own lock or note).
     retakep(*pp, [&](p& won) {
+      trace::proc_steal(&won);
       won.syscalltick.store(t + 1, std::memory_order_relaxed);
       rt.nretakes.fetch_add(1, std::memory_order_relaxed);
       res.acted++;

@@ -1,0 +1,30 @@
+// What a G and a P carry for the execution tracer (trace/trace.hpp), kept
+// light so that sched/runtime.hpp can embed it.
+#pragma once
+#include <atomic>
+#include <cstdint>
+
+namespace goro::detail::trace {
+
+// What a G or P carries for the writer. Relaxed atomics: each is written by
+// whoever owns the G or P at that moment (the M running the G, the waker of
+// a waiting G, the holder or claimer of a P), and ownership passes through
+// the scheduler's own hand-offs (run queues, sched.lock, the P status CAS),
+// which order the writes. Atomic so that a hand-off the tracer did not
+// foresee makes a wrong trace (which Go's parser rejects), never a data race.
+struct g_state {
+  // The trace session that has seen this G (its status is in the trace).
+  std::atomic<std::uint64_t> session{0};
+  // Go's per-goroutine sequence number (GoStart, GoUnblock).
+  std::atomic<std::uint64_t> seq{0};
+};
+struct p_state {
+  std::atomic<std::uint64_t> session{0};
+  std::atomic<std::uint64_t> seq{0};  // Go's per-P sequence (ProcStart, ProcSteal, GoSyscallBegin)
+  // The trace thread id of the M that took this P into a blocking call
+  // (GoSyscallBegin), or ~0: whom a ProcSteal steals it from (Go's
+  // p.trace.mSyscallID).
+  std::atomic<std::uint64_t> syscall_m{~std::uint64_t{0}};
+};
+
+}  // namespace goro::detail::trace
