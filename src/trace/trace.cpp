@@ -543,10 +543,23 @@ void go_syscall_begin_slow(p* pp) {
 void go_syscall_end_slow(g* gp, bool lost_p) {
   writer w;
   if (!w.ok()) return;
+  p* pp = w.mp()->p_;
+  std::uint64_t in_call = pp->trace.syscall_m.load(std::memory_order_relaxed);
+  if (!lost_p && pp->trace.session.load(std::memory_order_relaxed) == w.session() &&
+      in_call != w.tid()) {
+    // The fast path's CAS took back our old P, but the P is in another M's
+    // blocking call: it was retaken from ours, ran elsewhere and went into
+    // that M's call. We take it from that M (Go's exitsyscallfast_reacquired:
+    // ProcSteal, ProcStart) and our call counts as having lost its P.
+    w.event(EvProcSteal, pp->id, next_seq(pp->trace.seq), in_call);
+    pp->trace.syscall_m.store(no_thread, std::memory_order_relaxed);
+    w.event(EvProcStart, pp->id, next_seq(pp->trace.seq));
+    lost_p = true;
+  }
   if (!lost_p) {
     // Our own P, taken back by the fast path's CAS: still bound to this M
-    // in the trace, in its syscall state.
-    p* pp = w.mp()->p_;
+    // in the trace, in its syscall state (or, first seen now, in a call
+    // that began before the trace).
     w.ensure_p(pp, ProcSyscall);
     w.ensure_g(gp, GoSyscall);
     w.event(EvGoSyscallEnd);
