@@ -27,4 +27,14 @@ if [ ! -s "$jar" ]; then
       -DoutputDirectory="$top/tla/.tools" -Dmdep.stripVersion=false
 fi
 test -s "$jar" || { echo "deps.sh: TLC jar missing at $jar after mvn" >&2; exit 1; }
+# golang.org/x/exp/trace (Go's trace reader, pinned by tools/tracecheck's
+# go.mod and go.sum) from the Go module proxy, for the trace.* checks. Without
+# a Go toolchain those checks are not registered (tests/CMakeLists.txt).
+go_bin=$(command -v go || true)
+[ -n "$go_bin" ] || { [ -x /usr/local/go/bin/go ] && go_bin=/usr/local/go/bin/go; }
+if [ -n "$go_bin" ]; then
+  (cd "$top/tools/tracecheck" && "$go_bin" mod download)
+else
+  echo "deps.sh: no Go toolchain: the trace.* checks will not be registered" >&2
+fi
 echo "deps.sh: all dependencies present"
