@@ -404,9 +404,22 @@ std::string demangle(const char* name) {
 // is in), and the object file that holds its code.
 void symbolize(const stack_entry& e, std::string& fn, std::string& file) {
   fn = demangle(e.type->name());
-  const std::string impl = "goro::detail::task_impl<";
-  if (fn.rfind(impl, 0) == 0 && fn.back() == '>')
-    fn = fn.substr(impl.size(), fn.size() - impl.size() - 1);
+  // task_impl<F>: F. And goro::go<F>(F&&)::{lambda()#1}, the wrapper go()
+  // builds around the caller's F: F, the function the goroutine runs.
+  for (const char* wrapper : {"goro::detail::task_impl<", "goro::go<"}) {
+    std::size_t n = std::strlen(wrapper);
+    if (fn.compare(0, n, wrapper) != 0) continue;
+    int depth = 1;
+    std::size_t k = n;
+    for (; k < fn.size() && depth > 0; k++) {
+      if (fn[k] == '<') depth++;
+      else if (fn[k] == '>') depth--;
+    }
+    if (depth == 0) {
+      fn.erase(k - 1);
+      fn.erase(0, n);
+    }
+  }
   Dl_info info{};
   if (dladdr(reinterpret_cast<void*>(e.pc), &info) && info.dli_fname) file = info.dli_fname;
   else file = "?";
