@@ -280,6 +280,7 @@ runtime::~runtime() {
     // Abandoned goroutines: their frames are discarded without unwinding
     // (as Go's exit does); their closures and stacks are freed here.
     destroy_task(gp);
+    delete gp->label;  // no goroutine runs: nobody reads it (allg_mu not needed)
     san_destroy(gp->san);
 #ifdef GORO_ASAN
     // An abandoned frame's functions never returned, so ASan's poisoning of
