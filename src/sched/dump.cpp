@@ -314,7 +314,7 @@ backtrace_state* bt_state() {
 #endif
 
 // The inlined call chain at pc, innermost first (at least one frame).
-std::vector<frame> symbolize(std::uintptr_t pc) {
+std::vector<frame> symbolize_uncached(std::uintptr_t pc) {
   std::vector<frame> fs;
 #ifdef GORO_HAVE_LIBBACKTRACE
   if (backtrace_state* st = bt_state()) {
@@ -350,6 +350,17 @@ std::vector<frame> symbolize(std::uintptr_t pc) {
   return fs;
 }
 
+// One dump's symbols: the same few PCs recur in thousands of goroutines,
+// and each lookup reads DWARF tables. Only the dumping thread uses it.
+struct symcache {
+  std::map<std::uintptr_t, std::vector<frame>> m;
+  const std::vector<frame>& operator()(std::uintptr_t pc) {
+    auto it = m.find(pc);
+    if (it == m.end()) it = m.emplace(pc, symbolize_uncached(pc)).first;
+    return it->second;
+  }
+};
+
 bool starts_with(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
 
 // The frames below a goroutine's own function: the runtime's entry, the
@@ -377,14 +388,14 @@ bool is_plumbing(const frame& f) {
 // The symbolized, trimmed stack: every pc's inline chain, innermost first,
 // without the switch itself on top (a parked G's stack starts at gopark, as
 // Go's does) and stopping at the goroutine's entry.
-std::vector<frame> symbolize_stack(const pcstack& s) {
+std::vector<frame> symbolize_stack(const pcstack& s, symcache& symbolize) {
   std::vector<frame> out;
   for (int i = 0; i < s.n; i++) {
-    for (frame& f : symbolize(s.pc[i])) {
+    for (const frame& f : symbolize(s.pc[i])) {
       if (is_entry_frame(f.func)) return out;
       if (is_plumbing(f)) continue;
       if (out.empty() && starts_with(f.func, "goro::detail::switch_")) continue;
-      out.push_back(std::move(f));
+      out.push_back(f);
     }
   }
   return out;
@@ -393,9 +404,9 @@ std::vector<frame> symbolize_stack(const pcstack& s) {
 // The function with the go statement: the first frame at gopc that is not
 // go() itself (always inlined, so it shows as an inlined frame of
 // goro.hpp, or, without debug information, not at all).
-frame creator_frame(std::uintptr_t gopc) {
-  std::vector<frame> fs = symbolize(gopc - 1);
-  for (frame& f : fs)
+frame creator_frame(std::uintptr_t gopc, symcache& symbolize) {
+  const std::vector<frame>& fs = symbolize(gopc - 1);
+  for (const frame& f : fs)
     if (!is_plumbing(f)) return f;
   return fs.back();
 }
@@ -494,9 +505,10 @@ std::vector<gsnap> take_snapshot(g* exclude) {
     if (!s.self) continue;
     std::vector<frame> fs;
     int cut = 0;
+    symcache symbolize;
     for (int i = 0; i < s.stk.n; i++) {
       bool ours = false;
-      for (frame& f : symbolize(s.stk.pc[i]))
+      for (const frame& f : symbolize(s.stk.pc[i]))
         if (starts_with(f.func, "goro::dump_goroutines") ||
             starts_with(f.func, "goro::write_goroutine_profile") ||
             starts_with(f.func, "goro::detail::"))
@@ -563,6 +575,7 @@ void write_header(std::ostream& o, std::uint64_t goid, const std::string& label,
 }
 
 void write_dump(std::ostream& o, const std::vector<gsnap>& snaps) {
+  symcache sc;
   std::int64_t now = nanotime();
   bool first = true;
   for (const gsnap& s : snaps) {
@@ -570,12 +583,12 @@ void write_dump(std::ostream& o, const std::vector<gsnap>& snaps) {
     first = false;
     write_header(o, s.goid, s.label, status_text(s, now));
     if (s.have_stack) {
-      for (const frame& f : symbolize_stack(s.stk)) write_frame(o, f);
+      for (const frame& f : symbolize_stack(s.stk, sc)) write_frame(o, f);
     } else {
       o << "\t(stack unavailable: " << (s.no_stack ? s.no_stack : "?") << ")\n";
     }
     if (s.gopc) {
-      frame c = creator_frame(s.gopc);
+      frame c = creator_frame(s.gopc, sc);
       o << "created by " << c.func;
       if (s.parent) o << " in goroutine " << s.parent;
       o << "\n\t" << (c.file.empty() ? "?" : c.file) << ':' << c.line << '\n';
@@ -654,6 +667,7 @@ std::vector<mapping> read_mappings() {
 }
 
 void write_profile(std::ostream& o, const std::vector<gsnap>& snaps) {
+  symcache symbolize;
   strtab st;
   pb prof;
   // sample_type and period_type: goroutine/count, period 1 (as Go's).
@@ -830,7 +844,8 @@ void print_goroutine_stack(g* gp, const char* status, const pcstack& stk, bool h
   std::ostringstream o;
   write_header(o, gp->goid, label, status);
   if (have_stack) {
-    for (const frame& f : symbolize_stack(stk)) write_frame(o, f);
+    symcache sc;
+    for (const frame& f : symbolize_stack(stk, sc)) write_frame(o, f);
   } else {
     o << "\t(stack unavailable: its thread did not answer)\n";
   }
