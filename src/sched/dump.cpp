@@ -815,8 +815,14 @@ bool capture_thread_stack(int tid, pcstack& out, std::int64_t timeout_ns) {
   return ok && out.n > 0;
 }
 
+// allg_mu is held only inside nopreempt regions: a goroutine preempted
+// while holding it would stop the dumper (which takes it with the world
+// stopped) for good. (Runtime code is not preempted by the PC rule but by
+// preemptoff: sysmon/preempt.cpp.)
+
 void free_label(g* gp) noexcept {
   if (!gp->label) return;
+  nopreempt np;
   std::string* l;
   {
     std::lock_guard lk(gp->rt->allg_mu);
@@ -829,6 +835,7 @@ void free_label(g* gp) noexcept {
 void newg_set_label(const newg_handle& h, std::string_view name) {
   if (name.empty()) return;
   auto* l = new std::string(name);
+  nopreempt np;  // see free_label
   std::lock_guard lk(h.gp->rt->allg_mu);
   delete h.gp->label;
   h.gp->label = l;
@@ -925,6 +932,7 @@ void set_label(std::string_view name) {
   std::string* fresh = name.empty() ? nullptr : new std::string(name);
   std::string* old;
   {
+    nopreempt np;  // see free_label
     std::lock_guard lk(gp->rt->allg_mu);
     old = gp->label;
     gp->label = fresh;
