@@ -309,6 +309,26 @@ TEST(StallWarn, ReportsASpinnerWithAsyncPreemptionOff) {
   if (!goro_test::under_tsan) EXPECT_THAT(err, HasSubstr("spin_without_scheduling_points")) << err;
 }
 
+[[gnu::noinline]] void spin_where_preemption_is_refused(std::uint64_t reports_before) {
+  // The runtime's own no-preemption mark: the SIGURG handler declines here
+  // at every sysmon tick, as it would in libc or the runtime.
+  goro::detail::nopreempt np;
+  while (goro::detail::stall_reports() == reports_before) asm volatile("pause");
+}
+
+TEST(StallWarn, ReportsASpinnerThatRefusesAsyncPreemption) {
+  if (!goro_test::async_available()) GTEST_SKIP() << "asynchronous preemption unavailable here";
+  goro_test::watchdog wd(std::chrono::seconds(60));
+  setenv("GORO_DEBUG", "stallwarn=50", 1);
+  ::testing::internal::CaptureStderr();
+  std::uint64_t before = goro::detail::stall_reports();
+  goro::run([before] { spin_where_preemption_is_refused(before); }, goro_test::procs(1));
+  std::string err = ::testing::internal::GetCapturedStderr();
+  unsetenv("GORO_DEBUG");
+  EXPECT_THAT(err, HasSubstr("(asynchronous preemption refused)\ngoroutine 1 [running]:\n"));
+  EXPECT_THAT(err, HasSubstr("spin_where_preemption_is_refused")) << err;
+}
+
 // ---- The goroutine profile -------------------------------------------------------
 
 std::string find_go() {

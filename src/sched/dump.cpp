@@ -63,7 +63,8 @@
 // exactly the resumed frame's view. The push and fn's frame overwrite the
 // saved registers below ctx + 0x38, so the caller keeps a copy and puts it
 // back (the memory below, down to the stack's bottom, is unused while the
-// goroutine is parked).
+// goroutine is parked). x86-64 only: elsewhere parked stacks are not walked.
+#if defined(__x86_64__)
 asm(R"(
   .text
   .p2align 4
@@ -132,6 +133,12 @@ goro_unwind_on_stack:
   .globl goro_unwind_on_stack_end
 goro_unwind_on_stack_end:
 )");
+constexpr bool can_walk_parked = true;
+#else
+constexpr bool can_walk_parked = false;
+extern "C" void goro_unwind_on_stack(void*, void (*)(void*), void*) {}
+extern "C" char goro_unwind_on_stack_end[1];
+#endif
 
 extern "C" void goro_unwind_on_stack(void* ctx, void (*fn)(void*), void* arg);
 extern "C" char goro_unwind_on_stack_end[];
@@ -208,7 +215,7 @@ constexpr std::size_t unwind_room = 16 * 1024;
 bool unwind_parked(g* gp, pcstack& out) {
   out.n = 0;
   void* ctx = gp->ctx;
-  if (!ctx || !gp->stk) return false;
+  if (!can_walk_parked || !ctx || !gp->stk) return false;
   auto c = reinterpret_cast<std::uintptr_t>(ctx);
   auto lo = reinterpret_cast<std::uintptr_t>(gp->stk.lo);
   auto hi = reinterpret_cast<std::uintptr_t>(gp->stk.hi());
