@@ -364,6 +364,9 @@ TEST(Profile, GoToolPprofReadsIt) {
     std::ofstream f(pb, std::ios::binary);
     f << prof;
   }
+  // go needs a build cache for its first `go tool pprof` (it compiles the
+  // tool); without HOME it has no default one.
+  if (!std::getenv("HOME") && !std::getenv("GOCACHE")) setenv("GOCACHE", "/tmp/goro-gocache", 0);
   std::string cmd = go + " tool pprof -raw " + pb + " > " + txt + " 2>&1";
   int rc = std::system(cmd.c_str());
   std::ifstream in(txt);
