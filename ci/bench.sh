@@ -8,8 +8,10 @@
 # Builds goro's release benchmark binary (build/release/bench/goro_bench) and
 # the Go peer (bench/go -> build/go-peer/peer), checks compare.py's parsers on
 # their fixtures, then runs both binaries interleaved (goro, Go, goro, Go...)
-# and prints the goro/Go table, also written to bench/RESULTS.md.
-# Exits non-zero if a build fails or either binary crashes or exits non-zero.
+# and prints the goro/Go table, also written to bench/RESULTS.md, then draws
+# it as bench/results.svg (bench/plot.py, matplotlib).
+# Exits non-zero if a build fails, either binary crashes or exits non-zero, or
+# the plot cannot be drawn.
 # Set BENCH_SKIP_DEPS=1 to skip ci/deps.sh (the Debian packages) on a machine
 # that already has them, and BENCH_GORO=PATH to use an already built
 # goro_bench instead of building it.
@@ -51,5 +53,14 @@ echo "== compare.py self-test"
 python3 bench/compare.py --self-test
 
 echo "== running (BENCH_REPS=${BENCH_REPS:-3})"
+rc=0
 python3 bench/compare.py --reps "${BENCH_REPS:-3}" --goro "$goro_bin" --go "$go_bin" \
-  --out bench/RESULTS.md "$@"
+  --out bench/RESULTS.md "$@" || rc=$?
+
+# The plot is drawn from the table just written, even when a run failed (the
+# table then says which), so the two always agree. Debian's matplotlib is for
+# /usr/bin/python3, which a pyenv or venv python3 on PATH would not see.
+echo "== plot: bench/results.svg"
+plot_py=python3; [ -x /usr/bin/python3 ] && plot_py=/usr/bin/python3
+"$plot_py" bench/plot.py bench/RESULTS.md -o bench/results.svg || rc=1
+exit "$rc"

@@ -8,7 +8,7 @@ top=$(cd "$here/.." && pwd)
 pkgs=(cmake ninja-build g++ clang-14 libclang-rt-14-dev libgtest-dev libgmock-dev
       librapidcheck-dev libboost-context-dev libbenchmark-dev maven
       openjdk-17-jre-headless clang-format-14 clang-tidy-14 relacy-dev
-      pkgconf python3)
+      pkgconf python3 python3-matplotlib)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -19,6 +19,7 @@
 #include "goro/cond.hpp"
 #include "goro/context.hpp"
 #include "goro/deadlock.hpp"
+#include "goro/debug.hpp"
 #include "goro/detail/export.hpp"
 #include "goro/detail/task.hpp"
 #include "goro/errgroup.hpp"
@@ -76,8 +77,11 @@ std::invoke_result_t<F> run(F&& main, options opts = {}) {
 // Memory ordering: the go() call happens before the new goroutine starts,
 // so it sees everything the caller wrote before go(), including the copies
 // of f and args.
+//
+// Always inlined (a debug build too), so that newg_begin's return address
+// lies in the function with the go statement: dumps name it in "created by".
 template <class F, class... A>
-void go(F&& f, A&&... args) {
+[[gnu::always_inline]] inline void go(F&& f, A&&... args) {
   // The closure's move throws when moving f or an argument does; the move
   // into the G's storage below catches that and aborts the spawn.
   // NOLINTNEXTLINE(bugprone-exception-escape)
@@ -88,6 +92,27 @@ void go(F&& f, A&&... args) {
   detail::newg_handle h = detail::newg_begin(sizeof(T), alignof(T));
   T* t;
   try {
+    t = new (h.storage) T(std::move(fn));
+  } catch (...) {
+    detail::newg_abort(h);
+    throw;
+  }
+  detail::newg_commit(h, t);
+}
+
+// go(named("reader"), f, args...): as go(f, args...), and the new goroutine
+// carries the name (goro/debug.hpp: dumps, profiles, label()).
+template <class F, class... A>
+[[gnu::always_inline]] inline void go(named name, F&& f, A&&... args) {
+  // NOLINTNEXTLINE(bugprone-exception-escape)
+  auto fn = [f = std::forward<F>(f), ... args = std::forward<A>(args)]() mutable {
+    std::invoke(std::move(f), std::move(args)...);
+  };
+  using T = detail::task_impl<decltype(fn)>;
+  detail::newg_handle h = detail::newg_begin(sizeof(T), alignof(T));
+  T* t;
+  try {
+    detail::newg_set_label(h, name.name);
     t = new (h.storage) T(std::move(fn));
   } catch (...) {
     detail::newg_abort(h);

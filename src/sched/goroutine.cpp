@@ -3,6 +3,9 @@
 // preemption requests a G serves (preempt_slow, the async trampoline's park).
 #include "sched/internal.hpp"
 
+#include "sched/coarse_clock.hpp"
+#include "sched/dump.hpp"
+
 #include <cxxabi.h>
 #include <cstdio>
 #include <cstdlib>
@@ -97,6 +100,7 @@ void gopark(post_switch_fn unlockf, void* arg, wait_reason reason) {
   m* mp = getm();
   g* gp = mp->curg.load(std::memory_order_relaxed);
   gp->waitreason = reason;
+  gp->waitsince = coarse_nanotime();  // for dumps: one relaxed load (sched/coarse_clock.hpp)
   trace::go_block(reason);
   owner_add(mp->p_->stat.parks, 1);
   // gopark_commit (sync/park_core.hpp): the status, written before the
@@ -221,6 +225,7 @@ void goexit1() {
   g* gp = mp->curg.load(std::memory_order_relaxed);
   runtime& rt = *mp->rt;
   destroy_task(gp);
+  free_label(gp);  // a recycled G starts unnamed (sched/dump.cpp)
   casgstatus(gp, gstatus::running, gstatus::dead, "goexit");
   trace::go_destroy();
   owner_add(mp->p_->nfinished, 1);

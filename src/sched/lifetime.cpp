@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "context/overflow.hpp"
+#include "sched/dump.hpp"
+#include "sysmon/stallwarn.hpp"
 #include "sysmon/sysmon.hpp"
 
 namespace goro::detail {
@@ -278,6 +280,7 @@ runtime::~runtime() {
     // Abandoned goroutines: their frames are discarded without unwinding
     // (as Go's exit does); their closures and stacks are freed here.
     destroy_task(gp);
+    delete gp->label;  // no goroutine runs: nobody reads it (allg_mu not needed)
     san_destroy(gp->san);
 #ifdef GORO_ASAN
     // An abandoned frame's functions never returned, so ASan's poisoning of
@@ -307,6 +310,7 @@ runtime::~runtime() {
 void run_main(main_ref main, const options& opts_in) {
   unsigned nprocs = 0;
   options opts = validate(opts_in, nprocs);
+  debug_settings dbg = parse_goro_debug(std::getenv("GORO_DEBUG"));  // sysmon/stallwarn.hpp
   // GORO_TRACE: before any goroutine exists.
   trace::env_start_at_run();
   if (getm_unchecked())  // only asks whether this thread is an M at all
@@ -365,6 +369,8 @@ void run_main(main_ref main, const options& opts_in) {
   runqput(*rt, p0, mg, false);
 
   if (rt->opts.async_preempt) async_preempt_init();
+  rt->stallwarn_ns = dbg.stallwarn_ns;
+  if (dbg.sigquit) sigquit_install(*rt);  // goroutine dump on SIGQUIT (sched/dump.cpp)
   sysmon_start(*rt);
   newm(*rt, p0, false);  // M0; its thread's start publishes all of the above
   {
@@ -378,6 +384,7 @@ void run_main(main_ref main, const options& opts_in) {
     rt->shutdown_note.clear();
   }
   sysmon_stop(*rt);             // step 4
+  sigquit_uninstall(*rt);       // sysmon, which acts on it, is gone
   wait_scheduler_drained(*rt);  // step 5
   trace::stop_at_run_end();     // no M schedules any more: the trace is complete
   // No M is in the scheduler: no newm can come. The template thread (if a

@@ -1,6 +1,8 @@
 // Creating goroutines (Go's newproc) and the G free lists (gfget/gfput).
 #include "sched/internal.hpp"
 
+#include "sched/dump.hpp"
+
 #include <cstdio>
 #include <mutex>
 #include <new>
@@ -138,6 +140,9 @@ void check_guarded_budget(runtime& rt, p* pp) {
 }
 
 newg_handle newg_begin(std::size_t size, std::size_t align) {
+  // For "created by" in dumps: go() is always inlined into its caller, so
+  // our return address lies in the function that executed the go statement.
+  auto gopc = reinterpret_cast<std::uintptr_t>(__builtin_return_address(0));
   nopreempt np;
   m* mp = getm();
   runtime* rt = nullptr;
@@ -161,6 +166,9 @@ newg_handle newg_begin(std::size_t size, std::size_t align) {
       gp = gfget_global_locked(*rt, *l);
     }
     if (!gp) gp = malg(*rt);
+    gp->gopc = gopc;
+    g* cur = mp ? mp->curg.load(std::memory_order_relaxed) : nullptr;
+    gp->parentgoid = cur ? cur->goid : 0;
     if (size <= g_inline_task_bytes && align <= alignof(std::max_align_t)) {
       gp->fn_inline = true;
       return {gp, gp->storage, align};
@@ -191,6 +199,7 @@ void newg_abort(newg_handle h) noexcept {
     if (h.align <= __STDCPP_DEFAULT_NEW_ALIGNMENT__) ::operator delete(h.storage);
     else ::operator delete(h.storage, std::align_val_t(h.align));
   }
+  free_label(gp);
   {
     sched_guard l(rt.sched);
     gfput_global_locked(rt, *l, gp);

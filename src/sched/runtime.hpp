@@ -18,6 +18,7 @@
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -99,6 +100,20 @@ struct g {
   // before it parks, cleared by gopark when it resumes.
   abandon_fn abandon = nullptr;
   void* abandon_arg = nullptr;
+  // Observability (goroutine dumps and profiles, sched/dump.cpp;
+  // spec/dumps.md). waitsince: coarse_nanotime() when the G last parked,
+  // written by the G itself in gopark beside waitreason (and read, like it,
+  // only with the world stopped). label: the G's name (goro::named,
+  // goro::set_label), heap-allocated so an unnamed G pays one null pointer;
+  // written by the G itself (or by go() before the G is runnable) under
+  // rt->allg_mu, read under allg_mu, freed in goexit1. gopc: the return
+  // address of the go() call that created it (newg_begin), parentgoid: the
+  // creating goroutine's id (0: a thread outside the runtime); both written
+  // before the G is published by newg_commit.
+  std::int64_t waitsince = 0;
+  std::string* label = nullptr;
+  std::uintptr_t gopc = 0;
+  std::uint64_t parentgoid = 0;
   trace::g_state trace;  // the execution tracer's (trace/state.hpp)
   alignas(std::max_align_t) unsigned char storage[g_inline_task_bytes];
 };
@@ -243,6 +258,7 @@ struct alignas(64) p {
     std::int64_t schedwhen = 0, syscallwhen = 0;
     std::int64_t preempted_slice = -1;  // schedwhen of the slice last preempted
     std::int64_t kernel_checked = 0;    // when sysmon last read the M's thread state
+    std::int64_t stall_reported = -1;   // schedwhen of the slice last reported stalled
   } sysmontick;
 };
 
@@ -456,6 +472,9 @@ struct runtime {
   // Ms the SIGURG handler detached from their P while their thread was
   // blocked in the kernel outside goro's knowledge (entersyscall_for_blocked_thread).
   std::atomic<std::uint64_t> nkernel_detaches{0};
+
+  // GORO_DEBUG=stallwarn=MS (sysmon/stallwarn.hpp), in ns; 0: off.
+  std::int64_t stallwarn_ns = 0;
 
   // Lifetime: the instance outlives run() while abandoned Ms still run.
   std::atomic<int> refs{1};

@@ -18,8 +18,11 @@
 #include <cstdio>
 #include <cstring>
 
+#include "sched/coarse_clock.hpp"
+#include "sched/dump.hpp"
 #include "sched/proc.hpp"
 #include "sched/psyscall.hpp"
+#include "sysmon/stallwarn.hpp"
 #include "trace/trace.hpp"
 
 namespace goro::detail {
@@ -157,6 +160,8 @@ void sysmon_main(runtime* rt) {
     rt->sysmon_note.sleep_until(wake);
     if (rt->stopping.load(std::memory_order_acquire)) break;
     std::int64_t now = nanotime();
+    coarse_now.store(now, std::memory_order_relaxed);  // gopark's stamp (sched/coarse_clock.hpp)
+    sysmon_sigquit_poll(*rt, now);                     // a SIGQUIT's dump (sched/dump.cpp)
     // An overdue timer with an idle P and no M sleeping for timers: start an
     // M on that P (findrunnable runs every P's due timers before parking).
     if (std::int64_t w = earliest_timer(*rt);
@@ -183,13 +188,17 @@ void sysmon_main(runtime* rt) {
     }
     retake_result r = retake(*rt, now);
     next_expiry = r.next_expiry;
+    stallwarn_check(*rt, now);  // GORO_DEBUG=stallwarn (sysmon/stallwarn.cpp)
     idle = r.acted != 0 ? 0 : idle + 1;
   }
 }
 
 }  // namespace
 
-void sysmon_start(runtime& rt) { rt.sysmon_thread = std::thread(sysmon_main, &rt); }
+void sysmon_start(runtime& rt) {
+  coarse_now.store(nanotime(), std::memory_order_relaxed);
+  rt.sysmon_thread = std::thread(sysmon_main, &rt);
+}
 
 void sysmon_stop(runtime& rt) {
   rt.sysmon_note.wakeup();

@@ -17,6 +17,8 @@ struct g_state {
   std::atomic<std::uint64_t> session{0};
   // Go's per-goroutine sequence number (GoStart, GoUnblock).
   std::atomic<std::uint64_t> seq{0};
+  // The trace session that has this G's label (g::label) as a GoLabel.
+  std::atomic<std::uint64_t> label_session{0};
 };
 struct p_state {
   std::atomic<std::uint64_t> session{0};

@@ -511,6 +511,22 @@ void go_start_slow(g* gp) {
   w.ensure_p(w.mp()->p_, ProcRunning);
   w.ensure_g(gp, GoRunnable);
   w.event(EvGoStart, gp->goid, next_seq(gp->trace.seq));
+  // A named goroutine's label, the first time it runs in this trace (it may
+  // have been named before the trace began, or by go() before it ran). Read
+  // without allg_mu: only the G itself (or go(), before the G was runnable)
+  // writes it, and the G is not running yet; the run queue's hand-off
+  // orders those writes before this read.
+  if (std::string* label = gp->label) [[unlikely]] {
+    if (gp->trace.label_session.load(std::memory_order_relaxed) != w.session()) {
+      gp->trace.label_session.store(w.session(), std::memory_order_relaxed);
+      std::uint64_t id;
+      {
+        std::lock_guard lk(intern_mu);
+        id = intern_string_locked(*label);
+      }
+      w.event(EvGoLabel, id);
+    }
+  }
 }
 
 void go_stop_slow(stop_reason r) {
@@ -747,6 +763,7 @@ void trace_go_label(g* gp, std::string_view label) {
   if (!w.ok() || !w.mp() || !w.mp()->p_ || w.mp()->curg.load(std::memory_order_relaxed) != gp)
     return;
   w.ensure_running();
+  gp->trace.label_session.store(w.session(), std::memory_order_relaxed);
   std::uint64_t id;
   {
     std::lock_guard lk(trace::intern_mu);

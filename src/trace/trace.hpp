@@ -164,10 +164,12 @@ void stop_at_run_end();
 }  // namespace trace
 
 // GoLabel: names the current goroutine `label` in the trace (Go's
-// goroutine labels, shown by `go tool trace`). For goro::named /
-// goro::set_label: call it from the goroutine itself (a G with a P), after
-// the name is set; a no-op unless a trace is being written. Labels longer
-// than 1 KiB are cut to that (Go's limit for a string in a trace).
+// goroutine labels, shown by `go tool trace`). goro::set_label calls it
+// from the goroutine itself (a G with a P), after the name is set; a
+// goroutine named by go(goro::named(...)) gets its GoLabel with its first
+// GoStart in a trace. A no-op unless a trace is being written, or if gp is
+// not the caller's running goroutine. Labels longer than 1 KiB are cut to
+// that (Go's limit for a string in a trace).
 void trace_go_label(g* gp, std::string_view label);
 
 }  // namespace goro::detail

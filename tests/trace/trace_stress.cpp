@@ -26,8 +26,6 @@
 #include <vector>
 
 #include "goro/goro.hpp"
-#include "sched/runtime.hpp"
-#include "trace/trace.hpp"
 
 namespace {
 
@@ -40,7 +38,7 @@ constexpr int kInsideCall = 2;  // phase G
 constexpr int kCrowd = 200;     // phase J
 constexpr int kSelects = 10;    // phase K
 constexpr int kCreated = kPingPongs + kGated + kLockers + kCallers + 1 /* E */ + kForeignGo +
-                         kInsideCall + 1 /* H */ + 1 /* I */ + kSelects + kCrowd;
+                         kInsideCall + 2 /* H */ + 1 /* I */ + kSelects + kCrowd;
 constexpr int kForeign = kForeignGo + kInsideCall;
 
 void die(const char* what) {
@@ -138,14 +136,15 @@ void scenario() {
     for (int i = 0; i < kInsideCall; i++) goro::blocking([&] { goro::go([&] { wg.done(); }); });
     wg.wait();
   }
-  // H: a label. I: a sleep. K: a select that waits (GOMAXPROCS 1 again).
+  // H: labels (set_label, and a named go). I: a sleep. K: a select that waits (GOMAXPROCS 1 again).
   {
     goro::wait_group wg;
-    wg.add(2);
+    wg.add(3);
     goro::go([&] {
-      goro::detail::trace_go_label(goro::detail::getg(), "reader");
+      goro::set_label("reader");
       wg.done();
     });
+    goro::go(goro::named("writer"), [&] { wg.done(); });
     goro::go([&] {
       goro::sleep_for(std::chrono::milliseconds(1));
       wg.done();
