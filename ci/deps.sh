@@ -33,7 +33,7 @@ test -s "$jar" || { echo "deps.sh: TLC jar missing at $jar after mvn" >&2; exit 
 go_bin=$(command -v go || true)
 [ -n "$go_bin" ] || { [ -x /usr/local/go/bin/go ] && go_bin=/usr/local/go/bin/go; }
 if [ -n "$go_bin" ]; then
-  (cd "$top/tools/tracecheck" && "$go_bin" mod download)
+  (cd "$top/tools/tracecheck" && GO="$go_bin" bash go.sh mod download)
 else
   echo "deps.sh: no Go toolchain: the trace.* checks will not be registered" >&2
 fi
