@@ -307,11 +307,15 @@ runtime::~runtime() {
 void run_main(main_ref main, const options& opts_in) {
   unsigned nprocs = 0;
   options opts = validate(opts_in, nprocs);
+  // GORO_DEBUG (base/godebug.hpp): a bad value fails run() here, before
+  // anything starts, as a bad option does.
+  debug_settings debug = godebug_from_env();
   if (getm_unchecked())  // only asks whether this thread is an M at all
     throw std::logic_error(
         "goro::run: called from a goroutine or a runtime thread; a runtime is already "
         "running here");
   auto* rt = new runtime(opts, nprocs);
+  rt->debug = debug;
   {
     std::lock_guard lk(active_mu);
     if (active) {
@@ -353,6 +357,7 @@ void run_main(main_ref main, const options& opts_in) {
   mg->is_main = true;
   rt->goidgen.store(1, std::memory_order_relaxed);
   mg->goid = 1;
+  mg->goid_racy.store(1, std::memory_order_relaxed);
   static_assert(sizeof(main_task) <= g_inline_task_bytes);
   mg->fn = new (mg->storage) main_task(main);
   mg->fn_inline = true;
