@@ -176,4 +176,38 @@ TEST(Schedtrace, DetailShowsPsMsAndAGoroutineParkedOnAChannel) {
   EXPECT_GE(main_asleep_seen, 1) << "no trace showed main asleep";
 }
 
+// The printer reads the Ps, Ms and Gs without stopping them: under
+// ThreadSanitizer this shows those reads race with nothing (goroutines
+// spawned, recycled, parked, readied and exiting on both Ps while a trace
+// with every detail line is printed each millisecond).
+TEST(Schedtrace, DetailWhileGoroutinesChurn) {
+  goro_test::watchdog dog(60s);
+  auto lines = run_traced("schedtrace=1,scheddetail=1", procs(2), [] {
+    auto until = std::chrono::steady_clock::now() + 50ms;
+    while (std::chrono::steady_clock::now() < until) {
+      goro::wait_group wg;
+      goro::chan<int> c;
+      wg.add(8);
+      for (int i = 0; i < 8; i++)
+        goro::go([&, i] {
+          if (i % 2) c.send(i);
+          else c.recv();
+          wg.done();
+        });
+      wg.wait();
+    }
+  });
+  int headers = 0;
+  for (const std::string& l : lines) {
+    std::smatch m;
+    if (l.rfind("SCHED", 0) == 0) {
+      EXPECT_TRUE(std::regex_match(l, m, detail_header)) << l;
+      headers++;
+    } else if (l.rfind("  G", 0) == 0) {
+      EXPECT_TRUE(std::regex_match(l, m, g_line)) << l;
+    }
+  }
+  EXPECT_GE(headers, 2);
+}
+
 }  // namespace

@@ -6,8 +6,8 @@
 // fields and the ones goro prints a neutral value for.
 //
 // Reading the state as Go does: sched.lock for the lists (allm, the idle M
-// list, the global queue's length, mcount), allg_mu for the goroutines (taken
-// after sched.lock is released), and racy reads of what the Ps, Ms and
+// list, the global queue's length, mcount), allg_mu for the goroutines (lock
+// order: sched.lock before allg_mu), and racy reads of what the Ps, Ms and
 // Gs change without those locks, each through an atomic with a relaxed load
 // (or acquire, for a pointer whose target we then read: p::m_), so a line
 // may mix two instants but never reads a torn or freed value (every M, P and
@@ -129,6 +129,13 @@ std::string schedtrace_text(runtime& rt, bool detailed, std::int64_t ms) {
     out += "]\n";
     return out;
   }
+  // allg_mu (after sched.lock, the lock order) from here on, for the M
+  // lines too: a G seen through m::curg or m::lockedg (relaxed loads) was
+  // pushed on allgs under allg_mu after it was constructed, so taking the
+  // lock orders its construction before our reads of it. Both locks are
+  // held to the end, as Go holds sched.lock: a G's lockedm is an M that
+  // exists, since newm needs sched.lock.
+  std::lock_guard gl(rt.allg_mu);
   // Ms asleep on their note (Go's m.blocked): the idle list and stoplockedm.
   std::vector<const m*> blocked;
   for (m* mp = l->midle; mp; mp = mp->schedlink) blocked.push_back(mp);
@@ -165,12 +172,6 @@ std::string schedtrace_text(runtime& rt, bool detailed, std::int64_t ms) {
       appendf(out, "%llu\n", (unsigned long long)lg->goid_racy.load(std::memory_order_relaxed));
     else out += "nil\n";
   }
-  // The G lines need nothing sched.lock guards (m_of_g is ours now): let
-  // the scheduler go on while a long list is formatted (Go holds the lock
-  // throughout; with a million goroutines that stalls every M for the
-  // print).
-  l.unlock();
-  std::lock_guard gl(rt.allg_mu);
   for (const g* gp : rt.allgs) {
     gstatus st = gp->status.load(std::memory_order_relaxed);
     // Go prints the wait reason it keeps, cleared when the G stops

@@ -47,7 +47,7 @@ std::size_t async_preempt_stack_room();
 // the instant `ms` milliseconds after the first trace (schedtrace.cpp).
 // schedtrace writes it to stderr.
 // Called from: sysmon (or a test thread) while the runtime lives
-// Locks: none held; takes sched.lock, then (detailed) allg_mu after it
+// Locks: none held; takes sched.lock, then (detailed) allg_mu
 // May switch: no
 std::string schedtrace_text(runtime& rt, bool detailed, std::int64_t ms);
 void schedtrace(runtime& rt, bool detailed, std::int64_t ms);
