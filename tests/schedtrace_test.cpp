@@ -91,6 +91,20 @@ TEST(Schedtrace, LinesParseAsGosAndComeAtThePeriod) {
     EXPECT_GE(ms[k], static_cast<long>(k) * period_ms) << "line " << k;
 }
 
+// An idle runtime lets sysmon back off to 10 ms sleeps; a 1 ms period must
+// still be kept. 200 ms give about 200 lines; sysmon's own idle ticks would
+// give fewer than 40 (its fast ticks last ~20 ms, then one per 10 ms), so
+// 80 is a bound only a trace paced by sysmon's sleep misses.
+TEST(Schedtrace, PeriodShorterThanSysmonsIdleSleepIsKept) {
+  goro_test::watchdog dog(60s);
+  auto lines = run_traced("schedtrace=1", procs(1), [] { goro::sleep_for(200ms); });
+  std::size_t n = 0;
+  for (const std::string& l : lines) n += l.rfind("SCHED", 0) == 0;
+  std::printf("SCHED lines in 200 ms at a 1 ms period: %zu\n", n);
+  EXPECT_GE(n, 80u) << "SCHED lines in 200 ms at a 1 ms period";
+  EXPECT_LE(n, 202u);
+}
+
 TEST(Schedtrace, OffWithoutTheKey) {
   auto lines = run_traced("", procs(1), [] { goro::sleep_for(30ms); });
   for (const std::string& l : lines) EXPECT_EQ(l.rfind("SCHED", 0), std::string::npos) << l;
