@@ -27,6 +27,7 @@
 
 #include "base/build_config.hpp"
 #include "base/fatal.hpp"
+#include "time/nanotime.hpp"
 
 namespace goro::detail {
 
@@ -38,10 +39,6 @@ namespace goro::detail {
 // two, so the test is a mask.
 constexpr unsigned latency_tracking_period = 64;
 static_assert((latency_tracking_period & (latency_tracking_period - 1)) == 0);
-// The clock of the samples (time/timer.hpp), declared here so this header
-// stays light. Never 0 on a running system (CLOCK_MONOTONIC counts from
-// boot).
-std::int64_t nanotime() noexcept;
 
 // G states, as Go's _Gidle.._Gdead.
 enum class gstatus : std::uint32_t { idle, runnable, running, syscall, waiting, dead };
