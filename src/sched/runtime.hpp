@@ -285,7 +285,7 @@ struct alignas(64) p {
   } sysmontick;
 
   // This P's scheduling events (holder writes). Last: with its per-reason
-  // and histogram arrays it spans 2 KB, which would push the fields above
+  // and histogram arrays it spans over 1 KB, which would push the fields above
   // (the run queue, timers.when0, read on every switch) apart.
   sched_counters stat;
 };
