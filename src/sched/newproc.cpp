@@ -218,6 +218,7 @@ void newg_commit(newg_handle h, task* t) {
   if (mp && mp->p_ && mp->rt == &rt) {
     p* pp = mp->p_;
     gp->goid = newgoid(rt, pp);
+    gp->goid_racy.store(gp->goid, std::memory_order_relaxed);
     casgstatus(gp, gstatus::dead, gstatus::runnable, "newproc");
     owner_add(pp->ncreated, 1);
     // Go's newproc: the new G goes to runnext and runs next on this P.
@@ -226,6 +227,7 @@ void newg_commit(newg_handle h, task* t) {
     return;
   }
   gp->goid = newgoid(rt, nullptr);
+  gp->goid_racy.store(gp->goid, std::memory_order_relaxed);
   // No P: status, census count and global queue in one sched.lock round.
   injectg_newproc(rt, gp);
   rt.release();
