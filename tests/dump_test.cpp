@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "goro/goro.hpp"
+#include "base/godebug.hpp"
 #include "sched/coarse_clock.hpp"
 #include "sched/runtime.hpp"
 #include "sysmon/stallwarn.hpp"
@@ -264,24 +265,27 @@ TEST(DumpDeathTest, GoroDebugSigquit0LeavesTheDefault) {
 
 // ---- GORO_DEBUG ------------------------------------------------------------------
 
-TEST(GoroDebug, ParsesAndNamesBadValues) {
-  using goro::detail::parse_goro_debug;
-  EXPECT_EQ(parse_goro_debug(nullptr).stallwarn_ns, 0);
-  EXPECT_EQ(parse_goro_debug("stallwarn=250").stallwarn_ns, 250'000'000);
-  EXPECT_FALSE(parse_goro_debug("stallwarn=5,sigquit=0").sigquit);
+TEST(GoroDebug, ParsesTheDumpKeysAndNamesBadValues) {
+  using goro::detail::parse_godebug;
+  EXPECT_EQ(parse_godebug("").stallwarn, 0);
+  EXPECT_EQ(parse_godebug("").sigquit, 1);
+  EXPECT_EQ(parse_godebug("stallwarn=250").stallwarn, 250);
+  EXPECT_EQ(parse_godebug("stallwarn=5,sigquit=0").sigquit, 0);
   auto msg = [](const char* env) {
     try {
-      parse_goro_debug(env);
+      parse_godebug(env);
     } catch (const std::invalid_argument& e) {
       return std::string(e.what());
     }
     return std::string("no error");
   };
-  EXPECT_THAT(msg("stallwarn=abc"), HasSubstr("stallwarn=\"abc\""));
-  EXPECT_THAT(msg("stallwarn=-1"), HasSubstr("0..3600000"));
-  EXPECT_THAT(msg("sigquit=2"), HasSubstr("sigquit=\"2\""));
-  EXPECT_THAT(msg("frobnicate=1"), HasSubstr("unknown key \"frobnicate\""));
-  EXPECT_THAT(msg("stallwarn"), HasSubstr("not key=value"));
+  EXPECT_THAT(msg("stallwarn=abc"), HasSubstr("\"stallwarn=abc\""));
+  EXPECT_THAT(msg("stallwarn=-1"), HasSubstr("0..86400000"));
+  EXPECT_THAT(msg("sigquit=2"), HasSubstr("sigquit must be a whole number in 0..1"));
+  EXPECT_THAT(msg("stallwarn"), HasSubstr("want key=value"));
+  std::string warnings;
+  parse_godebug("frobnicate=1", &warnings);
+  EXPECT_THAT(warnings, HasSubstr("unknown key \"frobnicate\""));
 }
 
 // ---- Stall warnings --------------------------------------------------------------
@@ -306,7 +310,9 @@ TEST(StallWarn, ReportsASpinnerWithAsyncPreemptionOff) {
   // ThreadSanitizer holds a signal back until the thread calls into libc,
   // which the spinner never does: the report then says its stack is
   // unavailable.
-  if (!goro_test::under_tsan) EXPECT_THAT(err, HasSubstr("spin_without_scheduling_points")) << err;
+  if (!goro_test::under_tsan) {
+    EXPECT_THAT(err, HasSubstr("spin_without_scheduling_points")) << err;
+  }
 }
 
 [[gnu::noinline]] void spin_where_preemption_is_refused(std::uint64_t reports_before) {

@@ -23,6 +23,7 @@
 #include "goro/detail/export.hpp"
 #include "goro/detail/task.hpp"
 #include "goro/errgroup.hpp"
+#include "goro/metrics.hpp"
 #include "goro/mutex.hpp"
 #include "goro/net.hpp"
 #include "goro/once.hpp"

@@ -10,17 +10,42 @@
 
 namespace goro::detail {
 
-namespace {}  // namespace
+namespace {
+
+// A removed P's count moves into the runtime's set: the P's holder no longer
+// writes it (the world is stopped), but foreign threads may be adding to
+// the runtime's, hence the fetch_add. Relaxed: only atomicity is needed.
+void fold_one(std::atomic<std::uint64_t>& to, std::atomic<std::uint64_t>& from) {
+  to.fetch_add(from.exchange(0, std::memory_order_relaxed), std::memory_order_relaxed);
+}
+
+}  // namespace
+
+void sched_counters::fold(sched_counters& from) {
+  fold_one(schedules, from.schedules);
+  fold_one(steals, from.steals);
+  fold_one(readies, from.readies);
+  fold_one(syscalls, from.syscalls);
+  fold_one(preempts, from.preempts);
+  for (std::size_t i = 0; i < wait_reasons; i++) fold_one(parks[i], from.parks[i]);
+  for (std::size_t i = 0; i < latency_buckets; i++) fold_one(latency[i], from.latency[i]);
+}
 
 sched_stats read_sched_stats(runtime& rt) {
   sched_stats st;
   auto add = [&st](const sched_counters& c) {
     st.schedules += c.schedules.load(std::memory_order_relaxed);
     st.steals += c.steals.load(std::memory_order_relaxed);
-    st.parks += c.parks.load(std::memory_order_relaxed);
     st.readies += c.readies.load(std::memory_order_relaxed);
     st.syscalls += c.syscalls.load(std::memory_order_relaxed);
     st.preempts_cooperative += c.preempts.load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i < wait_reasons; i++) {
+      std::uint64_t n = c.parks[i].load(std::memory_order_relaxed);
+      st.parks_by_reason[i] += n;
+      st.parks += n;
+    }
+    for (std::size_t i = 0; i < latency_buckets; i++)
+      st.latency[i] += c.latency[i].load(std::memory_order_relaxed);
   };
   add(rt.nop_stat);
   std::int64_t created = rt.nretired_created.load(std::memory_order_relaxed);
@@ -40,6 +65,7 @@ sched_stats read_sched_stats(runtime& rt) {
   st.retakes = rt.nretakes.load(std::memory_order_relaxed);
   st.kernel_detaches = rt.nkernel_detaches.load(std::memory_order_relaxed);
   st.preempts_async = rt.nasync_preempts.load(std::memory_order_relaxed);
+  st.netpoll_blocks = rt.nnetpoll_blocks.load(std::memory_order_relaxed);
   return st;
 }
 

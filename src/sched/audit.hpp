@@ -246,7 +246,7 @@ inline std::vector<std::pair<const g*, const char*>> audit_snapshot(runtime& rt)
                   gid(gp), (long long)lm->id);
           // Read after the status: a waker without a P may ready the G
           // meanwhile, but wakers never write waitreason; only gopark does.
-          if (gp->waitreason == wait_reason::zero)
+          if (gp->waitreason.load(std::memory_order_relaxed) == wait_reason::zero)
             fatal("invariant violated: OneGPlace: goroutine %llu is waiting with no wait "
                   "reason (gopark records one)",
                   gid(gp));

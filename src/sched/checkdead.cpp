@@ -147,7 +147,7 @@ std::exception_ptr checkdead(runtime& rt, sched_locked& l) {
         awake = gp;
         break;
       }
-      counts[static_cast<std::size_t>(gp->waitreason)]++;
+      counts[static_cast<std::size_t>(gp->waitreason.load(std::memory_order_relaxed))]++;
       asleep++;
     }
   }

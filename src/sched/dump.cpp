@@ -470,7 +470,7 @@ std::vector<gsnap> take_snapshot(g* exclude) {
       gsnap& s = snaps.emplace_back();
       s.goid = gp->goid;
       s.status = st;
-      s.reason = gp->waitreason;
+      s.reason = gp->waitreason.load(std::memory_order_relaxed);
       s.waitsince = gp->waitsince;
       s.locked = gp->lockedm.load(std::memory_order_relaxed) != nullptr;
       if (gp->label) s.label = *gp->label;

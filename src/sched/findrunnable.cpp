@@ -86,6 +86,8 @@ bool block_in_netpoll(m* mp) {
       if (delay < 0) delay = 0;
     }
     np.lastpoll.store(0, std::memory_order_relaxed);
+    // A count (/goro/netpoll/blocks:calls), on a path about to sleep.
+    rt.nnetpoll_blocks.fetch_add(1, std::memory_order_relaxed);
     netpoll(rt, delay, list);
     np.lastpoll.store(nanotime(), std::memory_order_relaxed);
   }

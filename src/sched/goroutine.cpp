@@ -99,10 +99,10 @@ void gopark(post_switch_fn unlockf, void* arg, wait_reason reason) {
   nopreempt np;
   m* mp = getm();
   g* gp = mp->curg.load(std::memory_order_relaxed);
-  gp->waitreason = reason;
+  gp->waitreason.store(reason, std::memory_order_relaxed);
   gp->waitsince = coarse_nanotime();  // for dumps: one relaxed load (sched/coarse_clock.hpp)
   trace::go_block(reason);
-  owner_add(mp->p_->stat.parks, 1);
+  owner_add(mp->p_->stat.parks[static_cast<std::size_t>(reason)], 1);
   // gopark_commit (sync/park_core.hpp): the status, written before the
   // switch; a waker can only find gp after unlockf runs, which is after our
   // context is saved.

@@ -104,6 +104,20 @@ inline void new_slice(p* pp) {
     clear_preempt(pp);
 }
 
+// gp, runnable, is about to run on pp: if casgstatus stamped it when it
+// became runnable (one in latency_tracking_period entries: every entry
+// counts in latency_seq, so the count tells whether this one did), its wait goes to
+// pp's latency histogram (/sched/latencies:seconds). The stamp was written
+// by whoever made gp runnable, before the run-queue hand-off we took it
+// through; only the holder of pp writes pp's histogram.
+// Called from: the holder of pp (G or g0). Locks: none. May switch: no.
+inline void latency_record(p* pp, g* gp) {
+  if ((gp->latency_seq & (latency_tracking_period - 1)) == 0) [[unlikely]] {
+    std::int64_t ns = nanotime() - gp->runnable_since;
+    owner_add(pp->stat.latency[latency_bucket(ns)], 1);
+  }
+}
+
 // Runs gp (runnable, just taken from a queue) on mp's P.
 // Called from: g0 with a P. Locks: none held. May switch: yes (returns when
 // the G switches back to g0).
@@ -117,6 +131,7 @@ __attribute__((always_inline)) inline void switch_to_local(m* mp, g* gp, runq_re
   p* pp = mp->p_;
   if (!r.inherit_time) new_slice(pp);
   owner_add(pp->stat.schedules, 1);
+  latency_record(pp, r.gp);
   prepare_start(*mp->rt, r.gp);
   casgstatus(r.gp, gstatus::runnable, gstatus::running, "execute (G-side)");
   trace::go_start(r.gp);
@@ -374,6 +389,12 @@ g* malg(runtime& rt);
 // counts. Racy (relaxed reads of counters others write): exact only while
 // nothing is created or finishes. Called from: anywhere. Locks: none.
 std::int64_t live_goroutines_racy(runtime& rt);
+
+// Threads the runtime owns (Go's mcount(), /sched/threads/total:threads):
+// its Ms, sysmon's thread and the template thread if started.
+// Called from: anywhere but a signal handler. Locks: takes sched.lock.
+// May switch: no.
+std::uint64_t runtime_threads(runtime& rt);
 
 // --- procresize.cpp ---------------------------------------------------------
 

@@ -310,7 +310,9 @@ runtime::~runtime() {
 void run_main(main_ref main, const options& opts_in) {
   unsigned nprocs = 0;
   options opts = validate(opts_in, nprocs);
-  debug_settings dbg = parse_goro_debug(std::getenv("GORO_DEBUG"));  // sysmon/stallwarn.hpp
+  // GORO_DEBUG (base/godebug.hpp): a bad value fails run() here, before
+  // anything starts, as a bad option does.
+  debug_settings debug = godebug_from_env();
   // GORO_TRACE: before any goroutine exists.
   trace::env_start_at_run();
   if (getm_unchecked())  // only asks whether this thread is an M at all
@@ -318,6 +320,7 @@ void run_main(main_ref main, const options& opts_in) {
         "goro::run: called from a goroutine or a runtime thread; a runtime is already "
         "running here");
   auto* rt = new runtime(opts, nprocs);
+  rt->debug = debug;
   {
     std::lock_guard lk(active_mu);
     if (active) {
@@ -359,6 +362,7 @@ void run_main(main_ref main, const options& opts_in) {
   mg->is_main = true;
   rt->goidgen.store(1, std::memory_order_relaxed);
   mg->goid = 1;
+  mg->goid_racy.store(1, std::memory_order_relaxed);
   static_assert(sizeof(main_task) <= g_inline_task_bytes);
   mg->fn = new (mg->storage) main_task(main);
   mg->fn_inline = true;
@@ -369,8 +373,7 @@ void run_main(main_ref main, const options& opts_in) {
   runqput(*rt, p0, mg, false);
 
   if (rt->opts.async_preempt) async_preempt_init();
-  rt->stallwarn_ns = dbg.stallwarn_ns;
-  if (dbg.sigquit) sigquit_install(*rt);  // goroutine dump on SIGQUIT (sched/dump.cpp)
+  if (rt->debug.sigquit) sigquit_install(*rt);  // goroutine dump on SIGQUIT (sched/dump.cpp)
   sysmon_start(*rt);
   newm(*rt, p0, false);  // M0; its thread's start publishes all of the above
   {

@@ -218,6 +218,7 @@ void newg_commit(newg_handle h, task* t) {
   if (mp && mp->p_ && mp->rt == &rt) {
     p* pp = mp->p_;
     gp->goid = newgoid(rt, pp);
+    gp->goid_racy.store(gp->goid, std::memory_order_relaxed);
     casgstatus(gp, gstatus::dead, gstatus::runnable, "newproc");
     trace::go_create(gp);
     owner_add(pp->ncreated, 1);
@@ -227,6 +228,7 @@ void newg_commit(newg_handle h, task* t) {
     return;
   }
   gp->goid = newgoid(rt, nullptr);
+  gp->goid_racy.store(gp->goid, std::memory_order_relaxed);
   trace::go_create_foreign(gp);
   // No P: status, census count and global queue in one sched.lock round.
   injectg_newproc(rt, gp);

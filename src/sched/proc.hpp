@@ -129,6 +129,12 @@ struct sched_stats {
   // sleeps in the kernel on a lock goro cannot see (preempt.cpp: detach).
   std::uint64_t kernel_detaches = 0;
   std::uint64_t preempts_cooperative = 0, preempts_async = 0;
+  // parks split by wait reason (their sum is parks).
+  std::uint64_t parks_by_reason[wait_reasons] = {};
+  // Sampled runnable -> running times, by latency_bucket (runtime.hpp).
+  std::uint64_t latency[latency_buckets] = {};
+  // Ms that blocked in netpoll (for sockets or timers) for lack of work.
+  std::uint64_t netpoll_blocks = 0;
   // Every scheduling event counted above (retakes are part of handoffs).
   std::uint64_t events() const {
     return goroutines_created + goroutines_exited + schedules + steals + parks + readies +

@@ -77,10 +77,7 @@ void destroy_p_locked(runtime& rt, sched_locked& l, p* pp) {
   rt.nretired_finished.fetch_add(
       static_cast<std::int64_t>(pp->nfinished.exchange(0, std::memory_order_seq_cst)),
       std::memory_order_seq_cst);
-  for (auto c : {&sched_counters::schedules, &sched_counters::steals, &sched_counters::parks,
-                 &sched_counters::readies, &sched_counters::syscalls, &sched_counters::preempts})
-    (rt.nop_stat.*c)
-        .fetch_add((pp->stat.*c).exchange(0, std::memory_order_relaxed), std::memory_order_relaxed);
+  rt.nop_stat.fold(pp->stat);
   pp->status.store(pstatus::stopped, std::memory_order_relaxed);
 }
 

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "base/fatal.hpp"
+#include "base/godebug.hpp"
 #include "base/owner_add.hpp"
 #include "context/context.hpp"
 #include "context/stack.hpp"
@@ -61,6 +62,15 @@ struct g {
   eh_state eh;  // exceptions being handled, while switched out
   // Moved only by casgstatus (sched/gstatus.hpp) and park_core.hpp.
   atomic<gstatus> status{gstatus::idle};
+  // Scheduling-latency sampling (Go's g.trackingSeq, gTrackingPeriod):
+  // casgstatus counts the G's entries into runnable and on every
+  // latency_tracking_period-th stamps runnable_since (below) with the clock;
+  // execute then records the time to running in the P's histogram
+  // (latency_record). Beside status, in the padding before the next
+  // pointer, so the per-switch test touches no extra cache line. Written by
+  // whoever makes the G runnable, read by whoever runs it next: the
+  // run-queue hand-off orders them (as it orders the G's context).
+  std::uint8_t latency_seq = 0;
   // The M this G is wired to by lock_os_thread (Go: g.lockedm), or null.
   // Written only by the G itself while it runs on that M (lock_os_thread,
   // unlock_os_thread, goexit1), always together with m::lockedg. Read by
@@ -77,8 +87,10 @@ struct g {
   bool fn_inline = false;  // fn lives in storage[]
   bool is_main = false;
   // Written by the G itself in gopark before it publishes itself anywhere a
-  // waker can find it; read only with the world stopped or every M idle.
-  wait_reason waitreason = wait_reason::zero;
+  // waker can find it; read with the world stopped or every M idle
+  // (checkdead), and racily by scheddetail (sysmon). Atomic for that racy
+  // reader, always relaxed: a plain mov on x86, and the value orders nothing.
+  std::atomic<wait_reason> waitreason{wait_reason::zero};
   runtime* rt = nullptr;
   // Non-zero while this G runs runtime code (or has been picked for an
   // asynchronous preemption): the SIGURG handler leaves it alone then. Per G,
@@ -116,6 +128,14 @@ struct g {
   std::uint64_t parentgoid = 0;
   trace::g_state trace;  // the execution tracer's (trace/state.hpp)
   alignas(std::max_align_t) unsigned char storage[g_inline_task_bytes];
+  // Cold, so after everything a switch touches:
+  // When the G last became runnable, valid while latency_seq says this
+  // runnable period is sampled (see latency_seq).
+  std::int64_t runnable_since = 0;
+  // goid again, for readers without any ordering with newproc's write (the
+  // schedtrace/scheddetail printer in sysmon reads every G's id while a P
+  // may be recycling one). Written next to goid by newproc, relaxed.
+  std::atomic<std::uint64_t> goid_racy{0};
 };
 
 // What the context we switch to must do for the one we left, once we are off
@@ -189,13 +209,37 @@ constexpr std::uint32_t runq_capacity = 256;
 // count, not a synchronization). The runtime's own set counts events of Ms
 // without a P (foreign threads, goroutines inside blocking()) and the totals
 // of Ps removed by procresize, with relaxed fetch_add.
+// The scheduling-latency histogram's buckets (/sched/latencies:seconds,
+// spec/metrics.md): [0, 64 ns), then each power of two from 64 ns to 2^36 ns
+// (68.7 s) split into 4 equal sub-buckets, then [2^36 ns, +Inf).
+constexpr std::size_t latency_sub_bits = 2;
+constexpr int latency_min_exp = 6, latency_max_exp = 36;
+constexpr std::size_t latency_buckets = 2 + (latency_max_exp - latency_min_exp) *
+                                                (std::size_t(1) << latency_sub_bits);
+constexpr std::size_t latency_bucket(std::int64_t ns) {
+  if (ns < (std::int64_t(1) << latency_min_exp)) return 0;
+  int e = 63 - __builtin_clzll(static_cast<std::uint64_t>(ns));
+  if (e >= latency_max_exp) return latency_buckets - 1;
+  std::size_t sub = (static_cast<std::uint64_t>(ns) >> (e - latency_sub_bits)) &
+                    ((std::size_t(1) << latency_sub_bits) - 1);
+  return 1 + static_cast<std::size_t>(e - latency_min_exp) * (std::size_t(1) << latency_sub_bits) +
+         sub;
+}
+constexpr std::size_t wait_reasons = static_cast<std::size_t>(wait_reason::count_);
+
 struct sched_counters {
   std::atomic<std::uint64_t> schedules{0};  // a G given the CPU (execute, G-side switch)
   std::atomic<std::uint64_t> steals{0};     // Gs taken from another P's queue
-  std::atomic<std::uint64_t> parks{0};      // gopark
   std::atomic<std::uint64_t> readies{0};    // goready (waiting -> runnable)
   std::atomic<std::uint64_t> syscalls{0};   // entersyscall (blocking(), with a P)
   std::atomic<std::uint64_t> preempts{0};   // cooperative preemptions served
+  // gopark, by wait reason (their sum: sched_stats::parks).
+  std::atomic<std::uint64_t> parks[wait_reasons] = {};
+  // Sampled runnable -> running times, by latency_bucket.
+  std::atomic<std::uint64_t> latency[latency_buckets] = {};
+  // Adds every count of `from` to this set and zeroes `from` (procresize
+  // folding a removed P into the runtime's set; the world is stopped).
+  void fold(sched_counters& from);
 };
 
 struct alignas(64) p {
@@ -245,7 +289,6 @@ struct alignas(64) p {
   // Goroutines created and finished on this P; summed by num_goroutine.
   // Written only by the holder (load+store, no RMW), read by anyone.
   std::atomic<std::uint64_t> ncreated{0}, nfinished{0};
-  sched_counters stat;  // this P's scheduling events (holder writes)
   // The execution tracer's (trace/state.hpp).
   trace::p_state trace;
   std::uint32_t spawn_since_budget_check = 0;
@@ -260,6 +303,11 @@ struct alignas(64) p {
     std::int64_t kernel_checked = 0;    // when sysmon last read the M's thread state
     std::int64_t stall_reported = -1;   // schedwhen of the slice last reported stalled
   } sysmontick;
+
+  // This P's scheduling events (holder writes). Last: with its per-reason
+  // and histogram arrays it spans over 1 KB, which would push the fields above
+  // (the run queue, timers.when0, read on every switch) apart.
+  sched_counters stat;
 };
 
 constexpr std::uint32_t max_procs = 1024;
@@ -472,9 +520,12 @@ struct runtime {
   // Ms the SIGURG handler detached from their P while their thread was
   // blocked in the kernel outside goro's knowledge (entersyscall_for_blocked_thread).
   std::atomic<std::uint64_t> nkernel_detaches{0};
+  // Ms that blocked in netpoll for lack of work (findrunnable's
+  // block_in_netpoll), relaxed: a count.
+  std::atomic<std::uint64_t> nnetpoll_blocks{0};
 
-  // GORO_DEBUG=stallwarn=MS (sysmon/stallwarn.hpp), in ns; 0: off.
-  std::int64_t stallwarn_ns = 0;
+  // GORO_DEBUG, parsed by run_main before the runtime exists; read-only after.
+  debug_settings debug;
 
   // Lifetime: the instance outlives run() while abandoned Ms still run.
   std::atomic<int> refs{1};

@@ -222,6 +222,7 @@ void execute(m* mp, g* gp, bool inherit_time) {
   runtime& rt = *mp->rt;
   if (!inherit_time) new_slice(mp->p_);
   owner_add(mp->p_->stat.schedules, 1);
+  latency_record(mp->p_, gp);
   prepare_start(rt, gp);
   GORO_INVARIANT(gp->status.load(std::memory_order_relaxed) == gstatus::runnable,
                  "GStatus: execute: goroutine %llu is %s, want runnable",

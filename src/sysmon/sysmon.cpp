@@ -151,17 +151,32 @@ void sysmon_main(runtime* rt) {
   std::int64_t delay = sysmon_min_delay;
   std::int64_t next_expiry = 0;
   std::int64_t next_deadcheck = 0;
+  // GORO_DEBUG=schedtrace: a SCHED line every `trace_period`, the first at
+  // sysmon's first tick ("SCHED 0ms", as Go's first line), timed from it.
+  const std::int64_t trace_period = rt->debug.schedtrace * 1'000'000;
+  std::int64_t trace_start = 0, next_trace = 0;
   while (!rt->stopping.load(std::memory_order_acquire)) {
     if (idle == 0) delay = sysmon_min_delay;
     else if (idle > 50) delay *= 2;
     if (delay > sysmon_max_delay) delay = sysmon_max_delay;
     std::int64_t wake = nanotime() + delay;
     if (next_expiry != 0 && next_expiry < wake) wake = next_expiry;
+    // The adaptive sleep (up to 10 ms) never delays a trace line (Go keeps
+    // sysmon out of its deep sleep while schedtrace is on for the same end).
+    if (trace_period != 0 && next_trace != 0 && next_trace < wake) wake = next_trace;
     rt->sysmon_note.sleep_until(wake);
     if (rt->stopping.load(std::memory_order_acquire)) break;
     std::int64_t now = nanotime();
     coarse_now.store(now, std::memory_order_relaxed);  // gopark's stamp (sched/coarse_clock.hpp)
     sysmon_sigquit_poll(*rt, now);                     // a SIGQUIT's dump (sched/dump.cpp)
+    if (trace_period != 0 && now >= next_trace) {
+      if (trace_start == 0) trace_start = now;
+      schedtrace(*rt, rt->debug.scheddetail != 0, (now - trace_start) / 1'000'000);
+      // From the schedule, not from now, so lines keep their period; after
+      // a stall (a suspended process) the next one is a period from now.
+      next_trace = next_trace == 0 ? now + trace_period : next_trace + trace_period;
+      if (next_trace <= now) next_trace = now + trace_period;
+    }
     // An overdue timer with an idle P and no M sleeping for timers: start an
     // M on that P (findrunnable runs every P's due timers before parking).
     if (std::int64_t w = earliest_timer(*rt);

@@ -2,6 +2,8 @@
 // in Go's fixed form, as in sync/park.hpp ("foreign thread (run's)": the
 // thread that called goro::run, which is not an M).
 #pragma once
+#include <string>
+
 #include "sched/runtime.hpp"
 
 namespace goro::detail {
@@ -40,5 +42,14 @@ std::uint64_t thread_sigmask();
 // Locks: none held
 // May switch: no
 std::size_t async_preempt_stack_room();
+
+// Go's schedtrace: the SCHED line (and, detailed, the P, M and G lines) for
+// the instant `ms` milliseconds after the first trace (schedtrace.cpp).
+// schedtrace writes it to stderr.
+// Called from: sysmon (or a test thread) while the runtime lives
+// Locks: none held; takes sched.lock, then (detailed) allg_mu
+// May switch: no
+std::string schedtrace_text(runtime& rt, bool detailed, std::int64_t ms);
+void schedtrace(runtime& rt, bool detailed, std::int64_t ms);
 
 }  // namespace goro::detail

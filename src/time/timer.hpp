@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "goro/detail/waitq.hpp"
+#include "time/nanotime.hpp"
 
 namespace goro::detail {
 
@@ -21,11 +22,7 @@ struct timer_heap;
 // Contracts in Go's fixed form, as in sync/park.hpp ("G in a call": a
 // goroutine inside blocking()).
 
-// Monotonic nanoseconds (CLOCK_MONOTONIC, the clock of steady_clock).
-// Called from: any (a vDSO clock read)
-// Locks: any
-// May switch: no
-std::int64_t nanotime() noexcept;
+// nanotime(): time/nanotime.hpp.
 
 struct timer {
   std::int64_t when = 0;           // CLOCK_MONOTONIC ns
