@@ -19,8 +19,8 @@
 #include <thread>
 #include <vector>
 
-#include "goro/goro.hpp"
 #include "base/godebug.hpp"
+#include "goro/goro.hpp"
 #include "sched/coarse_clock.hpp"
 #include "sched/runtime.hpp"
 #include "sysmon/stallwarn.hpp"
