@@ -4,7 +4,8 @@
 //   for (const goro::metrics::sample& s : goro::read_metrics())
 //     if (s.kind == goro::metrics::value_kind::uint64)
 //       std::printf("%s %llu\n", s.name.c_str(), (unsigned long long)s.uint64);
-//   auto steals = goro::metrics::find(goro::read_metrics(), "/goro/sched/steals:goroutines");
+//   std::vector<goro::metrics::sample> all = goro::read_metrics();
+//   const goro::metrics::sample* steals = goro::metrics::find(all, "/goro/sched/steals:goroutines");
 //
 // Names follow Go's form "/path:unit". Where Go has the metric it has Go's
 // name and meaning (/sched/goroutines:goroutines, /sched/latencies:seconds,
@@ -49,8 +50,11 @@ struct sample {
   float64_histogram histogram;  // kind float64_histogram
 };
 
-// The sample named `name` in `samples`, or nullptr.
+// The sample named `name` in `samples`, or nullptr. The pointer points into
+// `samples`, so a temporary vector (find(read_metrics(), ...)) is refused at
+// compile time: it would dangle at the end of the statement.
 GORO_API const sample* find(const std::vector<sample>& samples, std::string_view name);
+const sample* find(std::vector<sample>&& samples, std::string_view name) = delete;
 
 }  // namespace goro::metrics
 
