@@ -66,6 +66,32 @@ std::invoke_result_t<F> run(F&& main, options opts = {}) {
   }
 }
 
+namespace detail {
+// The body of both go()s: the closure into the new G's storage, then the
+// G made runnable. `name` (null: unnamed) is set before the G is published.
+// Always inlined into go(), which is always inlined into its caller.
+template <class F, class... A>
+[[gnu::always_inline]] inline void spawn(const std::string_view* name, F&& f, A&&... args) {
+  // The closure's move throws when moving f or an argument does; the move
+  // into the G's storage below catches that and aborts the spawn.
+  // NOLINTNEXTLINE(bugprone-exception-escape)
+  auto fn = [f = std::forward<F>(f), ... args = std::forward<A>(args)]() mutable {
+    std::invoke(std::move(f), std::move(args)...);
+  };
+  using T = task_impl<decltype(fn)>;
+  newg_handle h = newg_begin(sizeof(T), alignof(T));
+  T* t;
+  try {
+    if (name) newg_set_label(h, *name);
+    t = new (h.storage) T(std::move(fn));
+  } catch (...) {
+    newg_abort(h);
+    throw;
+  }
+  newg_commit(h, t);
+}
+}  // namespace detail
+
 // Starts f(args...) in a new goroutine (Go's `go` statement). f and args are
 // decay-copied now, on the calling thread, like std::thread. From a goroutine
 // the new G goes to the current P's runnext; from a thread outside the runtime
@@ -83,43 +109,14 @@ std::invoke_result_t<F> run(F&& main, options opts = {}) {
 // lies in the function with the go statement: dumps name it in "created by".
 template <class F, class... A>
 [[gnu::always_inline]] inline void go(F&& f, A&&... args) {
-  // The closure's move throws when moving f or an argument does; the move
-  // into the G's storage below catches that and aborts the spawn.
-  // NOLINTNEXTLINE(bugprone-exception-escape)
-  auto fn = [f = std::forward<F>(f), ... args = std::forward<A>(args)]() mutable {
-    std::invoke(std::move(f), std::move(args)...);
-  };
-  using T = detail::task_impl<decltype(fn)>;
-  detail::newg_handle h = detail::newg_begin(sizeof(T), alignof(T));
-  T* t;
-  try {
-    t = new (h.storage) T(std::move(fn));
-  } catch (...) {
-    detail::newg_abort(h);
-    throw;
-  }
-  detail::newg_commit(h, t);
+  detail::spawn(nullptr, std::forward<F>(f), std::forward<A>(args)...);
 }
 
 // go(named("reader"), f, args...): as go(f, args...), and the new goroutine
-// carries the name (goro/debug.hpp: dumps, profiles, label()).
+// carries the name (goro/debug.hpp: dumps, profiles, traces, label()).
 template <class F, class... A>
 [[gnu::always_inline]] inline void go(named name, F&& f, A&&... args) {
-  // NOLINTNEXTLINE(bugprone-exception-escape)
-  auto fn = [f = std::forward<F>(f), ... args = std::forward<A>(args)]() mutable {
-    std::invoke(std::move(f), std::move(args)...);
-  };
-  using T = detail::task_impl<decltype(fn)>;
-  detail::newg_handle h = detail::newg_begin(sizeof(T), alignof(T));
-  T* t;
-  try {
-    detail::newg_set_label(h, name.name);
-    t = new (h.storage) T(std::move(fn));
-  } catch (...) {
-    detail::newg_abort(h);
-    throw;
-  }
-  detail::newg_commit(h, t);
+  detail::spawn(&name.name, std::forward<F>(f), std::forward<A>(args)...);
 }
 
 // runtime.Gosched: lets other goroutines run; the caller stays runnable and
