@@ -5,7 +5,8 @@
 //     if (s.kind == goro::metrics::value_kind::uint64)
 //       std::printf("%s %llu\n", s.name.c_str(), (unsigned long long)s.uint64);
 //   std::vector<goro::metrics::sample> all = goro::read_metrics();
-//   const goro::metrics::sample* steals = goro::metrics::find(all, "/goro/sched/steals:goroutines");
+//   const goro::metrics::sample* steals = goro::metrics::find(all,
+//   "/goro/sched/steals:goroutines");
 //
 // Names follow Go's form "/path:unit". Where Go has the metric it has Go's
 // name and meaning (/sched/goroutines:goroutines, /sched/latencies:seconds,
