@@ -142,14 +142,36 @@ TEST(Metrics, StealsOnlyWithASecondP) {
   EXPECT_GT(run_spawners(2), 0u) << "the second P ran none of 64 queued goroutines";
 }
 
+// Yields until `name` has grown by at least `by` past `base`: the way a test
+// learns that another goroutine has parked without guessing at the order the
+// scheduler runs them in (sysmon may preempt a goroutine at any safe point,
+// go() included, so "the spawned one runs only once we park" is not a given).
+// A park that never happens fails the test here after a generous bound.
+void await_metric(const std::string& name, std::uint64_t base, std::uint64_t by) {
+  auto deadline = clock_type::now() + 30s;
+  while (metric(name) - base < by) {
+    ASSERT_LT(clock_type::now(), deadline) << name << " never grew by " << by;
+    goro::yield();
+  }
+}
+
 TEST(Metrics, ParksCountedByWaitReason) {
   goro::run(
       [] {
         auto ms0 = goro::read_metrics();
-        // chan receive: procs 1, so the sender runs only once we park.
+        // chan receive: the receiver parks (we wait until the metric says
+        // so), then our send hands it the value without parking.
         goro::chan<int> c;
-        goro::go([&] { c.send(1); });
-        c.recv();
+        goro::wait_group received;
+        received.add(1);
+        goro::go([&] {
+          EXPECT_EQ(c.recv(), 1);
+          received.done();
+        });
+        await_metric("/goro/sched/parks/chan-receive:events",
+                     metric(ms0, "/goro/sched/parks/chan-receive:events"), 1);
+        c.send(1);
+        received.wait();
         auto ms1 = goro::read_metrics();
         EXPECT_EQ(metric(ms1, "/goro/sched/parks/chan-receive:events") -
                       metric(ms0, "/goro/sched/parks/chan-receive:events"),
@@ -171,7 +193,8 @@ TEST(Metrics, ParksCountedByWaitReason) {
           mu.unlock();
           wg.done();
         });
-        goro::yield();  // it runs, and parks on mu
+        await_metric("/goro/sched/parks/mutex-lock:events",
+                     metric(ms1, "/goro/sched/parks/mutex-lock:events"), 1);
         mu.unlock();
         wg.wait();
         auto ms2 = goro::read_metrics();
