@@ -3,7 +3,7 @@
 #
 #   ci/tlc.sh            check every model and mutant, then write tla/RESULTS.md
 #   ci/tlc.sh NAME       check one (a model config such as RunQueue, RunQueueLive,
-#                        PHandoff, or a mutant such as RunQueue_steal_plain_store)
+#                        PHandoff, Chan, ChanSelSend, or a mutant such as RunQueue_steal_plain_store)
 #   ci/tlc.sh --list     print the names
 #   ci/tlc.sh --key NAME print the key of NAME's inputs (see below)
 #
@@ -38,8 +38,10 @@ declare -A model_module=(
   [RunQueue]=RunQueue.tla
   [RunQueueLive]=RunQueue.tla
   [PHandoff]=PHandoff.tla
+  [Chan]=Chan.tla
+  [ChanSelSend]=Chan.tla
 )
-models=(RunQueue RunQueueLive PHandoff)
+models=(RunQueue RunQueueLive PHandoff Chan ChanSelSend)
 mapfile -t mutants < <(cd "$tla/mutants" && ls -1 ./*.cfg | sed 's|^\./||; s|\.cfg$||' | sort)
 
 fetch_tlc() {
