@@ -38,8 +38,9 @@ declare -A model_module=(
   [RunQueue]=RunQueue.tla
   [RunQueueLive]=RunQueue.tla
   [PHandoff]=PHandoff.tla
+  [PHandoffNetpoll]=PHandoff.tla
 )
-models=(RunQueue RunQueueLive PHandoff)
+models=(RunQueue RunQueueLive PHandoff PHandoffNetpoll)
 mapfile -t mutants < <(cd "$tla/mutants" && ls -1 ./*.cfg | sed 's|^\./||; s|\.cfg$||' | sort)
 
 fetch_tlc() {
