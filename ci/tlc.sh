@@ -38,10 +38,11 @@ declare -A model_module=(
   [RunQueue]=RunQueue.tla
   [RunQueueLive]=RunQueue.tla
   [PHandoff]=PHandoff.tla
+  [PHandoffNetpoll]=PHandoff.tla
   [Chan]=Chan.tla
   [ChanSelSend]=Chan.tla
 )
-models=(RunQueue RunQueueLive PHandoff Chan ChanSelSend)
+models=(RunQueue RunQueueLive PHandoff PHandoffNetpoll Chan ChanSelSend)
 mapfile -t mutants < <(cd "$tla/mutants" && ls -1 ./*.cfg | sed 's|^\./||; s|\.cfg$||' | sort)
 
 fetch_tlc() {

@@ -26,12 +26,29 @@
 (* Syscalls and sysmon follow Go's entersyscall, exitsyscall,              *)
 (* exitsyscallfast, exitsyscall0, retake and handoffp; goro implements     *)
 (* them in issue 4 under the same names.                                   *)
+(*                                                                         *)
+(* The netpoller (src/netpoll/netpoll.cpp, findrunnable.cpp:               *)
+(* block_in_netpoll, netpoll_nonblocking; sysmon.cpp): the Gs in IOG may   *)
+(* park waiting for a socket (poll_wait), an edge (environment, not fair)  *)
+(* makes one ready to be polled, and an M that found no work blocks in    *)
+(* netpoll without a P instead of parking, one at a time (the CAS on       *)
+(* sched.timer_sleeper).  The readiness latch itself (poll_latch.hpp) is   *)
+(* c11/netpoll_c11.cpp's business: here an edge finds its G parked, one   *)
+(* that comes before the park is consumed and the G does not park at all. *)
+(* Timers are not modelled: the blocker sleeps with no deadline            *)
+(* (timer_sleep_until = INT64_MAX) and only an edge or netpoll_break wakes *)
+(* it.  With IOG = {} no G waits for a socket, netpoll.waiters stays 0 and *)
+(* block_in_netpoll always returns at once: the model is the one without  *)
+(* a netpoller, state for state (PHandoff.cfg); PHandoffNetpoll.cfg turns  *)
+(* it on.                                                                  *)
 (***************************************************************************)
 EXTENDS Naturals, FiniteSets
 
-CONSTANTS NM, NP, NG     \* numbers of Ms, Ps and Gs
+CONSTANTS NM, NP, NG,    \* numbers of Ms, Ps and Gs
+          IOG             \* the Gs that may wait for a socket
 
 ASSUME NM \in Nat /\ NP \in Nat /\ NG \in Nat /\ NP >= 1 /\ NG >= 1 /\ NM >= NG + 1
+ASSUME IOG \subseteq 1..NG
 
 Ms == 1..NM
 Ps == 1..NP
@@ -56,19 +73,36 @@ VARIABLES
     mi,             \* the P index of the spinning M's final re-check loop
     nmspinning,     \* sched.nmspinning
     needspinning,   \* sched.needspinning (see Release)
-    spc, sp         \* sysmon: pc, and the P it is handing off
+    spc, sp,        \* sysmon: pc, and the P it is handing off
+    gio,            \* a G's part in the netpoller (see IOStates)
+    npwaiters,      \* netpoll.waiters
+    sleeper,        \* sched.timer_sleeper: the M claimed to block in netpoll
+    npbreak,        \* a netpoll_break not yet drained (wake_sig = 1, the
+                    \* eventfd readable)
+    plist,          \* plist[m]: the Gs m's poll took off their slots, for
+                    \* m to ready (its netpoll_ready_list)
+    nplate          \* ghost, see IdleBlockerLeaves
 
 gvars == <<gstatus, runq, globrunq>>
 pvars == <<pstatus, pm, pidle>>
 mvars == <<mp, moldp, mnextp, mcurg, mspinning, mpc, mi>>
 svars == <<nmspinning, needspinning>>
-vars == <<gvars, pvars, mvars, svars, spc, sp>>
+npvars == <<gio, npwaiters, sleeper, npbreak, plist, nplate>>
+vars == <<gvars, pvars, mvars, svars, spc, sp, npvars>>
 
 GStates == {"runnable", "running", "syscall", "waiting"}
 PStates == {"idle", "running", "syscall"}
 MPcs == {"parked", "woken", "schedule", "steal", "release", "dropspin",
          "recheck", "execute", "running", "rwCheck", "wakepCas", "wakepGet",
-         "syscall", "exitFast", "exitPidle", "exit0"}
+         "syscall", "exitFast", "exitPidle", "exit0",
+         "ioDone", "npCheck", "npCommit", "npBlocked", "npWoken", "npPidle",
+         "npReady"}
+\* gio[g]: "none"; "slot": parked in io_wait, in its descriptor's latch
+\* slot; "edge": still there, and epoll holds an edge for it; "polled":
+\* taken off the slot by a poll, in that poller's hands until it readies
+\* it; "dec": readied, and it has yet to decrement netpoll.waiters (the
+\* first thing it does when it runs again).
+IOStates == {"none", "slot", "edge", "polled", "dec"}
 
 TypeOK ==
     /\ gstatus \in [Gs -> GStates]
@@ -82,6 +116,9 @@ TypeOK ==
     /\ mpc \in [Ms -> MPcs] /\ mi \in [Ms -> 0..NP]
     /\ nmspinning \in Nat /\ needspinning \in BOOLEAN
     /\ spc \in {"idle", "handoff"} /\ sp \in Ps \cup {NoP}
+    /\ gio \in [Gs -> IOStates] /\ npwaiters \in Nat
+    /\ sleeper \in Ms \cup {NoM} /\ npbreak \in BOOLEAN
+    /\ plist \in [Ms -> SUBSET Gs] /\ nplate \in BOOLEAN
 
 \* M1 runs G1 on P1 (the main goroutine); the other Ps are idle, the other
 \* Ms parked, the other Gs waiting (not yet created, or blocked).
@@ -99,6 +136,9 @@ Init ==
     /\ mi = [m \in Ms |-> 0]
     /\ nmspinning = 0 /\ needspinning = FALSE
     /\ spc = "idle" /\ sp = NoP
+    /\ gio = [g \in Gs |-> "none"] /\ npwaiters = 0
+    /\ sleeper = NoM /\ npbreak = FALSE
+    /\ plist = [m \in Ms |-> {}] /\ nplate = FALSE
 
 -----------------------------------------------------------------------------
 Min(S) == CHOOSE x \in S : \A y \in S : x <= y
@@ -126,9 +166,30 @@ StartM(pp, spin) ==
     /\ mspinning' = [mspinning EXCEPT ![MGet] = spin]
 WakeM(pcs) == [pcs EXCEPT ![MGet] = "woken"]
 
-\* After ready_wake: back to the running G (goready/newproc), or on to
-\* execute the G findrunnable returned (resetspinning).
-Cont(m) == IF gstatus[mcurg[m]] = "running" THEN "running" ELSE "execute"
+\* After ready_wake: back to readying the rest of a poll's list (an M on
+\* g0 with no G: ready_polled), back to the running G (goready/newproc),
+\* or on to execute the G findrunnable returned (resetspinning).
+Cont(m) == IF mcurg[m] = NoG THEN "npReady"
+           ELSE IF gstatus[mcurg[m]] = "running" THEN "running" ELSE "execute"
+
+\* Where findrunnable goes when it gives up: block_in_netpoll, which
+\* returns at once (to stopm) unless netpoll.waiters != 0.  Without Gs
+\* that wait for sockets, waiters is always 0: straight to stopm, so that
+\* PHandoff.cfg has the same states as before the netpoller was modelled.
+Idle == IF IOG = {} THEN "parked" ELSE "npCheck"
+
+\* findrunnable's non-blocking poll (FindRunnable) is an optimization: the
+\* blocker and sysmon's poll are what guarantee progress.  FALSE here keeps
+\* PHandoffNetpoll.cfg in the CI budget; a config may override it with
+\* NpPollHere <- TRUE (tla/README.md).
+NpPollHere == FALSE
+
+\* timer_sleep_until = INT64_MAX: the sleeper between its store of the
+\* deadline (no timer is modelled, so it is always "none") and its reset.
+UntilMax == sleeper # NoM /\ mpc[sleeper] \in {"npBlocked", "npWoken"}
+\* An M in epoll_wait (lastpoll = 0 from just before to just after).
+Blocked == \E m \in Ms : mpc[m] = "npBlocked"
+EdgeGs == {g \in Gs : gio[g] = "edge"}
 
 -----------------------------------------------------------------------------
 (***************************************************************************)
@@ -144,7 +205,7 @@ AcquireP(m) ==
     /\ pstatus' = [pstatus EXCEPT ![pp] = "running"]
     /\ mnextp' = [mnextp EXCEPT ![m] = NoP]
     /\ mpc' = [mpc EXCEPT ![m] = "schedule"]
-    /\ UNCHANGED <<gvars, pidle, moldp, mcurg, mspinning, mi, svars, spc, sp>>
+    /\ UNCHANGED <<gvars, pidle, moldp, mcurg, mspinning, mi, svars, spc, sp, npvars>>
 
 \* becomeSpinning, for the self M: spinning, nmspinning++, needspinning = 0.
 BecomeSpinning(m) ==
@@ -160,6 +221,14 @@ BecomeSpinning(m) ==
 \* nmspinning and npidle (read in one step here: the rule is a heuristic,
 \* both outcomes are explored whenever the reads could differ, and the
 \* needspinning and re-check protocols must cover a wrong decision).
+\* Before the spin decision, netpoll_nonblocking: if waiters != 0 and no
+\* M is blocked in netpoll (lastpoll != 0), poll without blocking and
+\* ready what it finds onto this P (NpReady).  In the model (NpPollHere)
+\* only while no M is blocked, and a poll that finds nothing is not
+\* modelled (it changes nothing but lastpoll).  The code may also poll
+\* while an M blocks (its load of lastpoll can precede the blocker's
+\* store of 0, and its store of nanotime() follow it): that extra
+\* competitor for an edge is not modelled (tla/README.md).
 FindRunnable(m) ==
     LET pp == mp[m] IN
     /\ mpc[m] = "schedule"
@@ -167,13 +236,19 @@ FindRunnable(m) ==
              /\ runq' = [runq EXCEPT ![pp] = @ \ {g}]
              /\ mcurg' = [mcurg EXCEPT ![m] = g]
              /\ mpc' = [mpc EXCEPT ![m] = "execute"]
-             /\ UNCHANGED <<globrunq, mspinning, svars>>
+             /\ UNCHANGED <<globrunq, mspinning, svars, gio, plist>>
        \/ /\ runq[pp] = {}
           /\ \E g \in globrunq :
              /\ globrunq' = globrunq \ {g}
              /\ mcurg' = [mcurg EXCEPT ![m] = g]
              /\ mpc' = [mpc EXCEPT ![m] = "execute"]
-             /\ UNCHANGED <<runq, mspinning, svars>>
+             /\ UNCHANGED <<runq, mspinning, svars, gio, plist>>
+       \/ /\ runq[pp] = {} /\ globrunq = {}
+          /\ NpPollHere /\ npwaiters # 0 /\ EdgeGs # {} /\ ~Blocked
+          /\ gio' = [g \in Gs |-> IF g \in EdgeGs THEN "polled" ELSE gio[g]]
+          /\ plist' = [plist EXCEPT ![m] = EdgeGs]
+          /\ mpc' = [mpc EXCEPT ![m] = "npReady"]
+          /\ UNCHANGED <<runq, globrunq, mcurg, mspinning, svars>>
        \/ /\ runq[pp] = {} /\ globrunq = {}
           /\ IF mspinning[m] \/ 2 * nmspinning < NP - NPIdle
                THEN /\ IF mspinning[m] THEN UNCHANGED <<mspinning, svars>>
@@ -181,8 +256,9 @@ FindRunnable(m) ==
                     /\ mpc' = [mpc EXCEPT ![m] = "steal"]
                ELSE /\ mpc' = [mpc EXCEPT ![m] = "release"]
                     /\ UNCHANGED <<mspinning, svars>>
-          /\ UNCHANGED <<runq, globrunq, mcurg>>
-    /\ UNCHANGED <<gstatus, pvars, mp, moldp, mnextp, mi, spc, sp>>
+          /\ UNCHANGED <<runq, globrunq, mcurg, gio, plist>>
+    /\ UNCHANGED <<gstatus, pvars, mp, moldp, mnextp, mi, spc, sp,
+                   npwaiters, sleeper, npbreak, nplate>>
 
 \* stealwork: runqsteal from another P that is not on the idle list (Go
 \* tests idlepMask, which pidleput sets; a P that sysmon has just retaken
@@ -207,7 +283,7 @@ Steal(m) ==
                 /\ mcurg' = [mcurg EXCEPT ![m] = g]
                 /\ mpc' = [mpc EXCEPT ![m] = "execute"]
     /\ UNCHANGED <<gstatus, globrunq, pvars, mp, moldp, mnextp, mspinning, mi,
-                   svars, spc, sp>>
+                   svars, spc, sp, npvars>>
 
 \* Go's "delicate dance": a non-spinning M about to drop its P while
 \* someone failed to find an idle P for work it had seen (needspinning)
@@ -218,7 +294,7 @@ AbortDropForSpinner(m) == ~mspinning[m] /\ needspinning
 \* findrunnable, "return P and block", under sched.lock: the global queue
 \* once more; else releasep + pidleput.  A spinning M goes on to drop its
 \* spinning state; a non-spinning one parks (stopm: its mput under the same
-\* lock, folded into this step).
+\* lock, folded into this step), or first tries block_in_netpoll (Idle).
 Release(m) ==
     LET pp == mp[m] IN
     /\ mpc[m] = "release"
@@ -237,9 +313,9 @@ Release(m) ==
                 /\ pstatus' = [pstatus EXCEPT ![pp] = "idle"]
                 /\ pidle' = pidle \cup {pp}
                 /\ mpc' = [mpc EXCEPT ![m] =
-                                IF mspinning[m] THEN "dropspin" ELSE "parked"]
+                                IF mspinning[m] THEN "dropspin" ELSE Idle]
                 /\ UNCHANGED <<globrunq, mcurg, mspinning, svars>>
-    /\ UNCHANGED <<gstatus, runq, moldp, mnextp, mi, spc, sp>>
+    /\ UNCHANGED <<gstatus, runq, moldp, mnextp, mi, spc, sp, npvars>>
 
 \* Spinning -> not spinning: nmspinning--, then (after a seq_cst fence)
 \* look at every run queue again.
@@ -251,7 +327,7 @@ DropSpin(m) ==
     /\ mpc' = [mpc EXCEPT ![m] = "recheck"]
     /\ mi' = [mi EXCEPT ![m] = 1]
     /\ UNCHANGED <<gvars, pvars, mp, moldp, mnextp, mcurg, needspinning,
-                   spc, sp>>
+                   spc, sp, npvars>>
 
 \* The re-check loop, one P per step (the code reads the queues one after
 \* the other).  Work seen: take an idle P back (pidleget under the lock)
@@ -270,12 +346,12 @@ Recheck(m) ==
                      /\ BecomeSpinning(m)
                      /\ mpc' = [mpc EXCEPT ![m] = "schedule"]
                 ELSE /\ needspinning' = TRUE
-                     /\ mpc' = [mpc EXCEPT ![m] = "parked"]
+                     /\ mpc' = [mpc EXCEPT ![m] = Idle]
                      /\ UNCHANGED <<pvars, mp, mspinning, nmspinning>>
-         ELSE /\ mpc' = [mpc EXCEPT ![m] = IF i < NP THEN "recheck" ELSE "parked"]
+         ELSE /\ mpc' = [mpc EXCEPT ![m] = IF i < NP THEN "recheck" ELSE Idle]
               /\ UNCHANGED <<pvars, mp, mspinning, svars>>
     /\ mi' = [mi EXCEPT ![m] = IF runq[i] = {} /\ i < NP THEN i + 1 ELSE 0]
-    /\ UNCHANGED <<gvars, moldp, mnextp, mcurg, spc, sp>>
+    /\ UNCHANGED <<gvars, moldp, mnextp, mcurg, spc, sp, npvars>>
 
 \* schedule -> execute.  A spinning M that found work first stops spinning
 \* (resetspinning: nmspinning--, then ready_wake to start the next spinner).
@@ -288,10 +364,12 @@ Execute(m) ==
               /\ mpc' = [mpc EXCEPT ![m] = "rwCheck"]
               /\ UNCHANGED gstatus
          ELSE /\ gstatus' = [gstatus EXCEPT ![g] = "running"]
-              /\ mpc' = [mpc EXCEPT ![m] = "running"]
+              \* A G back from io_wait first leaves netpoll.waiters (IODone).
+              /\ mpc' = [mpc EXCEPT ![m] = IF gio[g] = "dec" THEN "ioDone"
+                                                             ELSE "running"]
               /\ UNCHANGED <<mspinning, nmspinning>>
     /\ UNCHANGED <<runq, globrunq, pvars, mp, moldp, mnextp, mcurg, mi,
-                   needspinning, spc, sp>>
+                   needspinning, spc, sp, npvars>>
 
 \* ready_wake / wakep after the submitter's seq_cst fence: load nmspinning;
 \* somebody spins already: they will find the work (or re-check).  This is
@@ -302,7 +380,7 @@ RWCheck(m) ==
     /\ mpc[m] = "rwCheck"
     /\ mpc' = [mpc EXCEPT ![m] = IF nmspinning = 0 THEN "wakepCas" ELSE Cont(m)]
     /\ UNCHANGED <<gvars, pvars, mp, moldp, mnextp, mcurg, mspinning, mi,
-                   svars, spc, sp>>
+                   svars, spc, sp, npvars>>
 
 \* wakep: CAS(nmspinning, 0, 1), so one waker at a time starts a spinner.
 WakePCas(m) ==
@@ -313,7 +391,7 @@ WakePCas(m) ==
          ELSE /\ mpc' = [mpc EXCEPT ![m] = Cont(m)]
               /\ UNCHANGED nmspinning
     /\ UNCHANGED <<gvars, pvars, mp, moldp, mnextp, mcurg, mspinning, mi,
-                   needspinning, spc, sp>>
+                   needspinning, spc, sp, npvars>>
 
 \* wakep, under sched.lock: pidlegetSpinning, then startm(pp, true); no idle
 \* P: undo the count and set needspinning.
@@ -329,7 +407,7 @@ WakePGet(m) ==
               /\ needspinning' = TRUE
               /\ mpc' = [mpc EXCEPT ![m] = Cont(m)]
               /\ UNCHANGED <<pidle, mnextp, mspinning>>
-    /\ UNCHANGED <<gvars, pstatus, pm, mp, moldp, mcurg, mi, spc, sp>>
+    /\ UNCHANGED <<gvars, pstatus, pm, mp, moldp, mcurg, mi, spc, sp, npvars>>
 
 -----------------------------------------------------------------------------
 (***************************************************************************)
@@ -343,17 +421,33 @@ Park(m) ==
     /\ mcurg' = [mcurg EXCEPT ![m] = NoG]
     /\ mpc' = [mpc EXCEPT ![m] = "schedule"]
     /\ UNCHANGED <<runq, globrunq, pvars, mp, moldp, mnextp, mspinning, mi,
-                   svars, spc, sp>>
+                   svars, spc, sp, npvars>>
+
+\* poll_wait, for a G in IOG that got EAGAIN: arm the latch slot,
+\* netpoll.waiters++, and park (park_unlock: pd.lock is released once the
+\* park has committed, so no edge falls between; an edge from before is
+\* latched and consumed instead, and the G does not park: not modelled).
+ParkIO(m) ==
+    LET g == mcurg[m] IN
+    /\ mpc[m] = "running"
+    /\ g \in IOG /\ gio[g] = "none"
+    /\ gstatus' = [gstatus EXCEPT ![g] = "waiting"]
+    /\ gio' = [gio EXCEPT ![g] = "slot"]
+    /\ npwaiters' = npwaiters + 1
+    /\ mcurg' = [mcurg EXCEPT ![m] = NoG]
+    /\ mpc' = [mpc EXCEPT ![m] = "schedule"]
+    /\ UNCHANGED <<runq, globrunq, pvars, mp, moldp, mnextp, mspinning, mi,
+                   svars, spc, sp, sleeper, npbreak, plist, nplate>>
 
 \* goready(g2) / newproc: g2 into our P's runnext, then ready_wake.
 Ready(m, g2) ==
     /\ mpc[m] = "running"
-    /\ gstatus[g2] = "waiting"
+    /\ gstatus[g2] = "waiting" /\ gio[g2] = "none"
     /\ gstatus' = [gstatus EXCEPT ![g2] = "runnable"]
     /\ runq' = [runq EXCEPT ![mp[m]] = @ \cup {g2}]
     /\ mpc' = [mpc EXCEPT ![m] = "rwCheck"]
     /\ UNCHANGED <<globrunq, pvars, mp, moldp, mnextp, mcurg, mspinning, mi,
-                   svars, spc, sp>>
+                   svars, spc, sp, npvars>>
 
 \* entersyscall: the P stays with this M as m.oldp in state syscall, but
 \* p.m and m.p are cleared (the status store comes last, so sysmon sees
@@ -368,7 +462,7 @@ EnterSyscall(m) ==
     /\ moldp' = [moldp EXCEPT ![m] = pp]
     /\ mpc' = [mpc EXCEPT ![m] = "syscall"]
     /\ UNCHANGED <<runq, globrunq, pidle, mnextp, mcurg, mspinning, mi,
-                   svars, spc, sp>>
+                   svars, spc, sp, npvars>>
 
 \* exitsyscall returns from the kernel (whenever it likes) and
 \* exitsyscallfast loads oldp.status: still syscall, try to CAS it back.
@@ -380,10 +474,15 @@ ExitSyscall(m) ==
          ELSE /\ mpc' = [mpc EXCEPT ![m] = "exitPidle"]
               /\ moldp' = [moldp EXCEPT ![m] = NoP]
     /\ UNCHANGED <<gvars, pvars, mp, mnextp, mcurg, mspinning, mi, svars,
-                   spc, sp>>
+                   spc, sp, npvars>>
+
+\* PHandoffNetpoll.cfg replaces EnterSyscall by this (EnterSyscall <-
+\* NoSyscall): syscalls, retake and handoffp are PHandoff.cfg's, and
+\* together with the netpoller they exceed the CI budget.
+NoSyscall(m) == FALSE
 
 GStep(m) == Park(m) \/ (\E g2 \in Gs : Ready(m, g2)) \/ EnterSyscall(m)
-            \/ ExitSyscall(m)
+            \/ ExitSyscall(m) \/ ParkIO(m)
 
 -----------------------------------------------------------------------------
 (***************************************************************************)
@@ -406,7 +505,7 @@ ExitSyscallFast(m) ==
               /\ UNCHANGED <<pstatus, pm, mp, gstatus>>
     /\ moldp' = [moldp EXCEPT ![m] = NoP]
     /\ UNCHANGED <<runq, globrunq, pidle, mnextp, mcurg, mspinning, mi,
-                   svars, spc, sp>>
+                   svars, spc, sp, npvars>>
 
 \* exitsyscallfast_pidle: any idle P, under sched.lock (the code peeks at
 \* sched.pidle first; a stale peek is the "no idle P" branch).
@@ -423,7 +522,7 @@ ExitSyscallPidle(m) ==
          ELSE /\ mpc' = [mpc EXCEPT ![m] = "exit0"]
               /\ UNCHANGED <<pvars, mp, gstatus>>
     /\ UNCHANGED <<runq, globrunq, moldp, mnextp, mcurg, mspinning, mi,
-                   svars, spc, sp>>
+                   svars, spc, sp, npvars>>
 
 \* exitsyscall0, on g0, under sched.lock: an idle P after all (acquirep +
 \* execute), else the G goes to the global queue and the M parks (stopm).
@@ -444,13 +543,156 @@ ExitSyscall0(m) ==
               /\ mcurg' = [mcurg EXCEPT ![m] = NoG]
               /\ mpc' = [mpc EXCEPT ![m] = "parked"]
               /\ UNCHANGED <<pvars, mp>>
-    /\ UNCHANGED <<runq, moldp, mnextp, mspinning, mi, svars, spc, sp>>
+    /\ UNCHANGED <<runq, moldp, mnextp, mspinning, mi, svars, spc, sp, npvars>>
+
+-----------------------------------------------------------------------------
+(***************************************************************************)
+(* The netpoller: block_in_netpoll (findrunnable.cpp), netpoll and         *)
+(* netpoll_break (netpoll.cpp), poll_wait's return (netpoll.cpp), and the  *)
+(* ready of what a poll found (ready_polled; goready in goroutine.cpp:    *)
+(* runqput + ready_wake with a P, injectg without).                        *)
+(***************************************************************************)
+
+\* injectg, for a G a thread without a P readies (goready's P-less path):
+\* the global queue and an idle P under sched.lock, then startm(pp, false).
+GlobInject(g) ==
+    /\ globrunq' = globrunq \cup {g}
+    /\ IF pidle # {}
+         THEN LET pp == PidleGet IN
+              /\ pidle' = pidle \ {pp}
+              /\ StartM(pp, FALSE)
+              /\ mpc' = WakeM(mpc)
+         ELSE UNCHANGED <<pidle, mnextp, mspinning, mpc>>
+
+\* The blocker, once it found no idle P, readies its list through injectg.
+\* Mutant PHandoff_netpoll_inject_no_wake replaces this.
+NpInject(g) == GlobInject(g)
+
+\* block_in_netpoll, entry: no timer (not modelled) and waiters == 0
+\* (relaxed load): return false, stopm.  Else claim the blocker's place,
+\* CAS(timer_sleeper, null, m); lost: stopm.  The load and the CAS are one
+\* step here: a change of waiters between them is the same as one between
+\* the CAS and NpCommit, which the model has (the CAS only excludes other
+\* claimers, and they read waiters themselves).
+\* Mutant PHandoff_netpoll_two_blockers replaces this and NpCommit.
+NpCheck(m) ==
+    /\ mpc[m] = "npCheck"
+    /\ IF npwaiters # 0 /\ sleeper = NoM
+         THEN /\ sleeper' = m
+              /\ mpc' = [mpc EXCEPT ![m] = "npCommit"]
+         ELSE /\ mpc' = [mpc EXCEPT ![m] = "parked"]
+              /\ UNCHANGED sleeper
+    /\ UNCHANGED <<gvars, pvars, mp, moldp, mnextp, mcurg, mspinning, mi,
+                   svars, spc, sp, gio, npwaiters, npbreak, plist, nplate>>
+
+\* timer_sleep_commit: timer_sleep_until = INT64_MAX (no deadline), seq_cst
+\* fence, re-read the timers (none); `stopping` is not modelled; then
+\* lastpoll = 0 and epoll_wait(-1).  One step: the stores are relaxed and
+\* only their values matter (UntilMax, Blocked), each read by a single
+\* load elsewhere; breaks and edges that come before the epoll_wait are
+\* pending when it starts and end it at once, as after it.
+\* Note what block_in_netpoll does not do: read waiters again after it
+\* publishes its deadline (IdleBlockerLeaves, nplate).
+NpCommit(m) ==
+    /\ mpc[m] = "npCommit"
+    /\ mpc' = [mpc EXCEPT ![m] = "npBlocked"]
+    /\ UNCHANGED <<gvars, pvars, mp, moldp, mnextp, mcurg, mspinning, mi,
+                   svars, spc, sp, npvars>>
+
+\* netpoll(-1) returns: epoll reported the edges pending (each waiter
+\* taken off its slot under pd.lock into the list) and, if a break is
+\* pending, the eventfd, which a blocking poll drains (wake_sig = 0 after
+\* the drain).  lastpoll = nanotime() folded in (a hint for sysmon).
+NpWake(m) ==
+    /\ mpc[m] = "npBlocked"
+    /\ EdgeGs # {} \/ npbreak
+    /\ gio' = [g \in Gs |-> IF g \in EdgeGs THEN "polled" ELSE gio[g]]
+    /\ plist' = [plist EXCEPT ![m] = EdgeGs]
+    /\ npbreak' = FALSE
+    /\ nplate' = FALSE
+    /\ mpc' = [mpc EXCEPT ![m] = "npWoken"]
+    /\ UNCHANGED <<gvars, pvars, mp, moldp, mnextp, mcurg, mspinning, mi,
+                   svars, spc, sp, npwaiters, sleeper>>
+
+\* timer_sleep_until = 0, then timer_sleeper = null (release).  Two
+\* consecutive stores by the sleeper, one step: in between, a G leaving
+\* the last wait sees no deadline and does not break (right: we are
+\* awake), and a claimer still finds the place taken (as in npCommit).
+NpWoken(m) ==
+    /\ mpc[m] = "npWoken"
+    /\ sleeper' = NoM
+    /\ mpc' = [mpc EXCEPT ![m] = "npPidle"]
+    /\ UNCHANGED <<gvars, pvars, mp, moldp, mnextp, mcurg, mspinning, mi,
+                   svars, spc, sp, gio, npwaiters, npbreak, plist, nplate>>
+
+\* Under sched.lock: pidleget.  A P: acquirep and ready the list onto it,
+\* then findrunnable again.  None: ready the list through injectg, stopm.
+NpPidle(m) ==
+    /\ mpc[m] = "npPidle"
+    /\ IF pidle # {}
+         THEN LET pp == PidleGet IN
+              /\ pidle' = pidle \ {pp}
+              /\ pstatus' = [pstatus EXCEPT ![pp] = "running"]
+              /\ pm' = [pm EXCEPT ![pp] = m]
+              /\ mp' = [mp EXCEPT ![m] = pp]
+         ELSE UNCHANGED <<pvars, mp>>
+    /\ mpc' = [mpc EXCEPT ![m] = "npReady"]
+    /\ UNCHANGED <<gvars, moldp, mnextp, mcurg, mspinning, mi, svars, spc, sp,
+                   npvars>>
+
+\* ready_polled, one G per step (each ready is its own runqput or locked
+\* section): goready with a P puts it in runnext and calls ready_wake
+\* (RWCheck, which returns here through Cont); without a P, injectg.  The
+\* list done: findrunnable again with a P, stopm without.  Also the end of
+\* netpoll_nonblocking (FindRunnable), which always has a P.
+NpReady(m) ==
+    /\ mpc[m] = "npReady"
+    /\ IF plist[m] = {}
+         THEN /\ mpc' = [mpc EXCEPT ![m] = IF mp[m] # NoP THEN "schedule"
+                                                         ELSE "parked"]
+              /\ UNCHANGED <<gvars, pidle, mnextp, mspinning, gio, plist>>
+         ELSE \E g \in plist[m] :
+              /\ plist' = [plist EXCEPT ![m] = @ \ {g}]
+              /\ gio' = [gio EXCEPT ![g] = "dec"]
+              /\ gstatus' = [gstatus EXCEPT ![g] = "runnable"]
+              /\ IF mp[m] # NoP
+                   THEN /\ runq' = [runq EXCEPT ![mp[m]] = @ \cup {g}]
+                        /\ mpc' = [mpc EXCEPT ![m] = "rwCheck"]
+                        /\ UNCHANGED <<globrunq, pidle, mnextp, mspinning>>
+                   ELSE /\ NpInject(g)
+                        /\ UNCHANGED runq
+    /\ UNCHANGED <<pstatus, pm, mp, moldp, mcurg, mi, svars, spc, sp,
+                   npwaiters, sleeper, npbreak, nplate>>
+
+\* poll_wait after the park returns: waiters.fetch_sub(1); the last
+\* waiter gone and the blocker sleeping with no deadline (relaxed load of
+\* timer_sleep_until == INT64_MAX): netpoll_break (CAS wake_sig 0 -> 1,
+\* then the eventfd write; a break already pending is left as it is).
+\* One step: the load comes right after the RMW, and between them the
+\* blocker can only move from npCommit to npBlocked, which makes the
+\* load see INT64_MAX and break: the interleavings the model drops are
+\* ones that break more.  nplate (ghost) records the decrement that
+\* fell while the blocker had read waiters != 0 but not yet published
+\* its deadline.
+\* Mutant PHandoff_netpoll_no_idle_break replaces this.
+IODone(m) ==
+    LET g == mcurg[m] IN
+    /\ mpc[m] = "ioDone"
+    /\ npwaiters' = npwaiters - 1
+    /\ npbreak' = (npbreak \/ (npwaiters = 1 /\ UntilMax))
+    /\ nplate' = (nplate \/ (npwaiters = 1 /\ \E m2 \in Ms : mpc[m2] = "npCommit"))
+    /\ gio' = [gio EXCEPT ![g] = "none"]
+    /\ mpc' = [mpc EXCEPT ![m] = "running"]
+    /\ UNCHANGED <<gvars, pvars, mp, moldp, mnextp, mcurg, mspinning, mi,
+                   svars, spc, sp, sleeper, plist>>
 
 MStep(m) ==
     \/ AcquireP(m) \/ FindRunnable(m) \/ Steal(m) \/ Release(m)
     \/ DropSpin(m) \/ Recheck(m) \/ Execute(m) \/ RWCheck(m)
     \/ WakePCas(m) \/ WakePGet(m)
     \/ ExitSyscallFast(m) \/ ExitSyscallPidle(m) \/ ExitSyscall0(m)
+    \/ IODone(m) \/ NpCheck(m) \/ NpCommit(m) \/ NpWake(m) \/ NpWoken(m)
+    \/ NpPidle(m) \/ NpReady(m)
 
 -----------------------------------------------------------------------------
 (***************************************************************************)
@@ -466,7 +708,7 @@ Retake(p) ==
     /\ pstatus[p] = "syscall"
     /\ pstatus' = [pstatus EXCEPT ![p] = "idle"]
     /\ spc' = "handoff" /\ sp' = p
-    /\ UNCHANGED <<gvars, pm, pidle, mvars, svars>>
+    /\ UNCHANGED <<gvars, pm, pidle, mvars, svars, npvars>>
 
 \* handoffp(pp), one step (its lock-free peeks and its locked section:
 \* nobody else can add to pp's queue, since pp has no M, and global puts
@@ -488,14 +730,14 @@ HandoffP ==
            ELSE /\ pidle' = pidle \cup {pp}
                 /\ UNCHANGED <<mnextp, mspinning, mpc, svars>>
     /\ spc' = "idle" /\ sp' = NoP
-    /\ UNCHANGED <<gvars, pstatus, pm, mp, moldp, mcurg, mi>>
+    /\ UNCHANGED <<gvars, pstatus, pm, mp, moldp, mcurg, mi, npvars>>
 
 Sysmon == (\E p \in Ps : Retake(p)) \/ HandoffP
 
 \* goready from a thread without a P: injectg puts g on the global queue
 \* and takes an idle P under sched.lock, then startm(pp, false).
 InjectG(g) ==
-    /\ gstatus[g] = "waiting"
+    /\ gstatus[g] = "waiting" /\ gio[g] = "none"
     /\ gstatus' = [gstatus EXCEPT ![g] = "runnable"]
     /\ globrunq' = globrunq \cup {g}
     /\ IF pidle # {}
@@ -504,17 +746,44 @@ InjectG(g) ==
               /\ StartM(pp, FALSE)
               /\ mpc' = WakeM(mpc)
          ELSE UNCHANGED <<pidle, mnextp, mspinning, mpc>>
-    /\ UNCHANGED <<runq, pstatus, pm, mp, moldp, mcurg, mi, svars, spc, sp>>
+    /\ UNCHANGED <<runq, pstatus, pm, mp, moldp, mcurg, mi, svars, spc, sp, npvars>>
+
+\* An edge for a G parked in io_wait: epoll holds it until a poll takes
+\* it.  The environment's: not fair (a socket may never become ready).
+IOEdge(g) ==
+    /\ gio[g] = "slot"
+    /\ gio' = [gio EXCEPT ![g] = "edge"]
+    /\ UNCHANGED <<gvars, pvars, mvars, svars, spc, sp, npwaiters, sleeper,
+                   npbreak, plist, nplate>>
+
+\* sysmon's poll: lastpoll != 0 and older than 10 ms, waiters != 0, and it
+\* wins CAS(lastpoll, last, now); netpoll(0), and each G found goes through
+\* injectg (sysmon has no P).  The poll and the readies are one step per
+\* G: while sysmon holds a G nobody else can reach it, so holding it
+\* longer only delays the inject, which the step's own timing covers.
+\* Only while no M is blocked (lastpoll != 0; see FindRunnable for the
+\* overwrite race that is left out), and then it must (weak fairness).
+\* Sysmon is one thread, but the model lets its poll fall between its
+\* Retake and its HandoffP too: more interleavings, and the poll stays
+\* enabled while sysmon retakes Ps again and again.
+SysmonPoll(g) ==
+    /\ npwaiters # 0 /\ gio[g] = "edge" /\ ~Blocked
+    /\ gio' = [gio EXCEPT ![g] = "dec"]
+    /\ gstatus' = [gstatus EXCEPT ![g] = "runnable"]
+    /\ GlobInject(g)
+    /\ UNCHANGED <<runq, pstatus, pm, mp, moldp, mcurg, mi, svars, spc, sp,
+                   npwaiters, sleeper, npbreak, plist, nplate>>
 
 Next ==
     \/ \E m \in Ms : MStep(m) \/ GStep(m)
     \/ Sysmon
-    \/ \E g \in Gs : InjectG(g)
+    \/ \E g \in Gs : InjectG(g) \/ IOEdge(g) \/ SysmonPoll(g)
 
 Fairness ==
     /\ \A m \in Ms : WF_vars(MStep(m))
     /\ \A p \in Ps : WF_vars(Retake(p))
     /\ WF_vars(HandoffP)
+    /\ \A g \in Gs : WF_vars(SysmonPoll(g))
 
 Spec == Init /\ [][Next]_vars /\ Fairness
 
@@ -556,13 +825,16 @@ PStateMatchesHolder ==
 
 \* No G lost or in two places: a waiting G is nowhere, any other G in
 \* exactly one run queue or M.
+\* A G a poll took off its slot is waiting, and in that poller's list.
 Places(g) ==
     Cardinality({p \in Ps : g \in runq[p]}) + (IF g \in globrunq THEN 1 ELSE 0)
     + Cardinality({m \in Ms : mcurg[m] = g})
+    + Cardinality({m \in Ms : g \in plist[m]})
 NoGLostOrDuplicated ==
-    \A g \in Gs : Places(g) = IF gstatus[g] = "waiting" THEN 0 ELSE 1
+    \A g \in Gs : Places(g) = IF gstatus[g] = "waiting" /\ gio[g] # "polled"
+                               THEN 0 ELSE 1
 
-RunningPcs == {"running", "rwCheck", "wakepCas", "wakepGet"}
+RunningPcs == {"running", "rwCheck", "wakepCas", "wakepGet", "ioDone"}
 
 \* A running G has exactly one M, and that M holds a P; a G in a syscall
 \* has an M without a P; a G an M holds is running, in a syscall, or just
@@ -588,6 +860,37 @@ SpinCount ==
     /\ \A m \in Ms : mspinning[m] =>
            mp[m] # NoP \/ mpc[m] \in {"woken", "dropspin"}
 
+\* The netpoller.  NpPcs: the M inside block_in_netpoll before it has a
+\* P; SleeperPcs: the part where it holds sched.timer_sleeper.
+NpPcs == {"npCheck", "npCommit", "npBlocked", "npWoken", "npPidle"}
+SleeperPcs == {"npCommit", "npBlocked", "npWoken"}
+
+\* At most one M blocks in netpoll (or is about to, or just woke).
+OneNetpollM == Cardinality({m \in Ms : mpc[m] \in SleeperPcs}) <= 1
+\* ... and it is the one timer_sleeper names.
+SleeperIsNetpollM ==
+    /\ \A m \in Ms : mpc[m] \in SleeperPcs => sleeper = m
+    /\ sleeper # NoM => mpc[sleeper] \in SleeperPcs
+\* An M in netpoll holds no P, is handed none, runs no G and does not spin.
+NetpollMHoldsNoP ==
+    \A m \in Ms : mpc[m] \in NpPcs =>
+        mp[m] = NoP /\ mnextp[m] = NoP /\ mcurg[m] = NoG /\ ~mspinning[m]
+\* netpoll.waiters counts the Gs from their io_wait park to their return.
+NetpollWaiters == npwaiters = Cardinality({g \in Gs : gio[g] # "none"})
+\* Only Gs in IOG wait for sockets; one in a slot is waiting; a polled one
+\* is in exactly one poller's list (NoGLostOrDuplicated), held by an M that
+\* has woken from its poll or is readying; a readied one is runnable or
+\* running.  Nobody else readies a G in the netpoller's hands.
+IOStateOK ==
+    \A g \in Gs :
+        /\ gio[g] # "none" => g \in IOG
+        /\ gio[g] \in {"slot", "edge", "polled"} => gstatus[g] = "waiting"
+        /\ gio[g] = "dec" => gstatus[g] \in {"runnable", "running"}
+        /\ (\E m \in Ms : g \in plist[m]) <=> gio[g] = "polled"
+        /\ \A m \in Ms : g \in plist[m] =>
+               mpc[m] \in {"npWoken", "npPidle", "npReady", "rwCheck",
+                           "wakepCas", "wakepGet"}
+
 (***************************************************************************)
 (* Liveness                                                                *)
 (***************************************************************************)
@@ -602,5 +905,29 @@ NoLostWakeup ==
 \* as here; and the run queues are sets, so any order is allowed.)
 NoDeadlockWhileRunnable ==
     (\E g \in Gs : gstatus[g] = "runnable") ~> (\E g \in Gs : gstatus[g] = "running")
+
+\* No lost readiness: a G whose socket became ready is eventually polled
+\* and readied (by the blocker, findrunnable's non-blocking poll, or
+\* sysmon), and once readied NoLostWakeup and NoDeadlockWhileRunnable
+\* take over.  "... and eventually runs" does not hold here, as in
+\* NoDeadlockWhileRunnable's comment: the global queue is a set, so with
+\* no preemption and no 61st tick an M may take the other G from it each
+\* time that G comes back (from a syscall, exitsyscall0) and never this one.
+IOEdgeReadied ==
+    \A g \in IOG : (gio[g] = "edge") ~> (gio[g] = "dec")
+
+\* An M blocked in netpoll with no G left waiting for a socket (and no
+\* timer: none is modelled) is woken, so it can park where checkdead
+\* counts it idle.  This is what poll_wait's break on the last waiter is
+\* for.  Except (~nplate) when the last waiter left between the blocker's
+\* load of waiters and its store of timer_sleep_until: then the G read
+\* no deadline and did not break, and the blocker does not look at waiters
+\* again, so it sleeps until the next edge, timer or shutdown.  That race
+\* is in the code (findrunnable.cpp, block_in_netpoll; tla/README.md);
+\* IdleBlockerLeavesAlways, without the exception, fails on it.
+IdleBlockerLeaves ==
+    (Blocked /\ npwaiters = 0 /\ ~nplate) ~> ~Blocked
+IdleBlockerLeavesAlways ==
+    (Blocked /\ npwaiters = 0) ~> ~Blocked
 
 =============================================================================

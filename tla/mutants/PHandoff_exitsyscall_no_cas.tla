@@ -18,5 +18,5 @@ ExitSyscallFastStore(m) ==
     /\ mpc' = [mpc EXCEPT ![m] = "running"]
     /\ moldp' = [moldp EXCEPT ![m] = NoP]
     /\ UNCHANGED <<runq, globrunq, pidle, mnextp, mcurg, mspinning, mi,
-                   svars, spc, sp>>
+                   svars, spc, sp, npvars>>
 =============================================================================

@@ -18,7 +18,7 @@ RWCheckIfIdleP(m) ==
     /\ mpc' = [mpc EXCEPT ![m] =
                  IF NPIdle > 0 /\ nmspinning = 0 THEN "wakepCas" ELSE Cont(m)]
     /\ UNCHANGED <<gvars, pvars, mp, moldp, mnextp, mcurg, mspinning, mi,
-                   svars, spc, sp>>
+                   svars, spc, sp, npvars>>
 
 \* findrunnable never turns a non-spinning M into the spinner.
 NeverAbortDrop(m) == FALSE

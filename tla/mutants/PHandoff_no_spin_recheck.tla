@@ -14,5 +14,5 @@ DropSpinAndPark(m) ==
     /\ nmspinning' = nmspinning - 1
     /\ mpc' = [mpc EXCEPT ![m] = "parked"]
     /\ UNCHANGED <<gvars, pvars, mp, moldp, mnextp, mcurg, mi, needspinning,
-                   spc, sp>>
+                   spc, sp, npvars>>
 =============================================================================
