@@ -79,15 +79,14 @@ VARIABLES
     sleeper,        \* sched.timer_sleeper: the M claimed to block in netpoll
     npbreak,        \* a netpoll_break not yet drained (wake_sig = 1, the
                     \* eventfd readable)
-    plist,          \* plist[m]: the Gs m's poll took off their slots, for
+    plist           \* plist[m]: the Gs m's poll took off their slots, for
                     \* m to ready (its netpoll_ready_list)
-    nplate          \* ghost, see IdleBlockerLeaves
 
 gvars == <<gstatus, runq, globrunq>>
 pvars == <<pstatus, pm, pidle>>
 mvars == <<mp, moldp, mnextp, mcurg, mspinning, mpc, mi>>
 svars == <<nmspinning, needspinning>>
-npvars == <<gio, npwaiters, sleeper, npbreak, plist, nplate>>
+npvars == <<gio, npwaiters, sleeper, npbreak, plist>>
 vars == <<gvars, pvars, mvars, svars, spc, sp, npvars>>
 
 GStates == {"runnable", "running", "syscall", "waiting"}
@@ -95,7 +94,7 @@ PStates == {"idle", "running", "syscall"}
 MPcs == {"parked", "woken", "schedule", "steal", "release", "dropspin",
          "recheck", "execute", "running", "rwCheck", "wakepCas", "wakepGet",
          "syscall", "exitFast", "exitPidle", "exit0",
-         "ioDone", "npCheck", "npCommit", "npBlocked", "npWoken", "npPidle",
+         "ioDone", "npCheck", "npCommit", "npRecheck", "npBlocked", "npWoken", "npPidle",
          "npReady"}
 \* gio[g]: "none"; "slot": parked in io_wait, in its descriptor's latch
 \* slot; "edge": still there, and epoll holds an edge for it; "polled":
@@ -118,7 +117,7 @@ TypeOK ==
     /\ spc \in {"idle", "handoff"} /\ sp \in Ps \cup {NoP}
     /\ gio \in [Gs -> IOStates] /\ npwaiters \in Nat
     /\ sleeper \in Ms \cup {NoM} /\ npbreak \in BOOLEAN
-    /\ plist \in [Ms -> SUBSET Gs] /\ nplate \in BOOLEAN
+    /\ plist \in [Ms -> SUBSET Gs]
 
 \* M1 runs G1 on P1 (the main goroutine); the other Ps are idle, the other
 \* Ms parked, the other Gs waiting (not yet created, or blocked).
@@ -138,7 +137,7 @@ Init ==
     /\ spc = "idle" /\ sp = NoP
     /\ gio = [g \in Gs |-> "none"] /\ npwaiters = 0
     /\ sleeper = NoM /\ npbreak = FALSE
-    /\ plist = [m \in Ms |-> {}] /\ nplate = FALSE
+    /\ plist = [m \in Ms |-> {}]
 
 -----------------------------------------------------------------------------
 Min(S) == CHOOSE x \in S : \A y \in S : x <= y
@@ -186,7 +185,7 @@ NpPollHere == FALSE
 
 \* timer_sleep_until = INT64_MAX: the sleeper between its store of the
 \* deadline (no timer is modelled, so it is always "none") and its reset.
-UntilMax == sleeper # NoM /\ mpc[sleeper] \in {"npBlocked", "npWoken"}
+UntilMax == sleeper # NoM /\ mpc[sleeper] \in {"npRecheck", "npBlocked", "npWoken"}
 \* An M in epoll_wait (lastpoll = 0 from just before to just after).
 Blocked == \E m \in Ms : mpc[m] = "npBlocked"
 EdgeGs == {g \in Gs : gio[g] = "edge"}
@@ -258,7 +257,7 @@ FindRunnable(m) ==
                     /\ UNCHANGED <<mspinning, svars>>
           /\ UNCHANGED <<runq, globrunq, mcurg, gio, plist>>
     /\ UNCHANGED <<gstatus, pvars, mp, moldp, mnextp, mi, spc, sp,
-                   npwaiters, sleeper, npbreak, nplate>>
+                   npwaiters, sleeper, npbreak>>
 
 \* stealwork: runqsteal from another P that is not on the idle list (Go
 \* tests idlepMask, which pidleput sets; a P that sysmon has just retaken
@@ -437,7 +436,7 @@ ParkIO(m) ==
     /\ mcurg' = [mcurg EXCEPT ![m] = NoG]
     /\ mpc' = [mpc EXCEPT ![m] = "schedule"]
     /\ UNCHANGED <<runq, globrunq, pvars, mp, moldp, mnextp, mspinning, mi,
-                   svars, spc, sp, sleeper, npbreak, plist, nplate>>
+                   svars, spc, sp, sleeper, npbreak, plist>>
 
 \* goready(g2) / newproc: g2 into our P's runnext, then ready_wake.
 Ready(m, g2) ==
@@ -583,21 +582,37 @@ NpCheck(m) ==
          ELSE /\ mpc' = [mpc EXCEPT ![m] = "parked"]
               /\ UNCHANGED sleeper
     /\ UNCHANGED <<gvars, pvars, mp, moldp, mnextp, mcurg, mspinning, mi,
-                   svars, spc, sp, gio, npwaiters, npbreak, plist, nplate>>
+                   svars, spc, sp, gio, npwaiters, npbreak, plist>>
 
 \* timer_sleep_commit: timer_sleep_until = INT64_MAX (no deadline), seq_cst
-\* fence, re-read the timers (none); `stopping` is not modelled; then
-\* lastpoll = 0 and epoll_wait(-1).  One step: the stores are relaxed and
-\* only their values matter (UntilMax, Blocked), each read by a single
-\* load elsewhere; breaks and edges that come before the epoll_wait are
-\* pending when it starts and end it at once, as after it.
-\* Note what block_in_netpoll does not do: read waiters again after it
-\* publishes its deadline (IdleBlockerLeaves, nplate).
+\* fence, re-read the timers (none).  One step: the store is relaxed and
+\* only its value matters (UntilMax), read by a single load elsewhere.
 NpCommit(m) ==
     /\ mpc[m] = "npCommit"
-    /\ mpc' = [mpc EXCEPT ![m] = "npBlocked"]
+    /\ mpc' = [mpc EXCEPT ![m] = "npRecheck"]
     /\ UNCHANGED <<gvars, pvars, mp, moldp, mnextp, mcurg, mspinning, mi,
                    svars, spc, sp, npvars>>
+
+\* After the fence, waiters again (relaxed): the last waiter may have left
+\* after NpCheck's load and before the deadline was published, and read no
+\* deadline, so nobody would break the poll.  The fences order this load
+\* against poll_wait's fetch_sub/fence/load of the deadline (store
+\* buffering): one of the two sees the other.  None left: give the place
+\* back (timer_sleep_until = 0, timer_sleeper = null, as NpWoken) and stopm.
+\* Else lastpoll = 0 and epoll_wait(-1) (`stopping` is not modelled);
+\* breaks and edges that come before the epoll_wait are pending when it
+\* starts and end it at once, as after it.
+\* Mutant PHandoff_netpoll_no_recheck (the code before this re-read, which
+\* this model found blocking for nothing) replaces this.
+NpRecheck(m) ==
+    /\ mpc[m] = "npRecheck"
+    /\ IF npwaiters = 0
+         THEN /\ sleeper' = NoM
+              /\ mpc' = [mpc EXCEPT ![m] = "parked"]
+         ELSE /\ mpc' = [mpc EXCEPT ![m] = "npBlocked"]
+              /\ UNCHANGED sleeper
+    /\ UNCHANGED <<gvars, pvars, mp, moldp, mnextp, mcurg, mspinning, mi,
+                   svars, spc, sp, gio, npwaiters, npbreak, plist>>
 
 \* netpoll(-1) returns: epoll reported the edges pending (each waiter
 \* taken off its slot under pd.lock into the list) and, if a break is
@@ -609,7 +624,6 @@ NpWake(m) ==
     /\ gio' = [g \in Gs |-> IF g \in EdgeGs THEN "polled" ELSE gio[g]]
     /\ plist' = [plist EXCEPT ![m] = EdgeGs]
     /\ npbreak' = FALSE
-    /\ nplate' = FALSE
     /\ mpc' = [mpc EXCEPT ![m] = "npWoken"]
     /\ UNCHANGED <<gvars, pvars, mp, moldp, mnextp, mcurg, mspinning, mi,
                    svars, spc, sp, npwaiters, sleeper>>
@@ -623,7 +637,7 @@ NpWoken(m) ==
     /\ sleeper' = NoM
     /\ mpc' = [mpc EXCEPT ![m] = "npPidle"]
     /\ UNCHANGED <<gvars, pvars, mp, moldp, mnextp, mcurg, mspinning, mi,
-                   svars, spc, sp, gio, npwaiters, npbreak, plist, nplate>>
+                   svars, spc, sp, gio, npwaiters, npbreak, plist>>
 
 \* Under sched.lock: pidleget.  A P: acquirep and ready the list onto it,
 \* then findrunnable again.  None: ready the list through injectg, stopm.
@@ -662,25 +676,23 @@ NpReady(m) ==
                    ELSE /\ NpInject(g)
                         /\ UNCHANGED runq
     /\ UNCHANGED <<pstatus, pm, mp, moldp, mcurg, mi, svars, spc, sp,
-                   npwaiters, sleeper, npbreak, nplate>>
+                   npwaiters, sleeper, npbreak>>
 
 \* poll_wait after the park returns: waiters.fetch_sub(1); the last
 \* waiter gone and the blocker sleeping with no deadline (relaxed load of
 \* timer_sleep_until == INT64_MAX): netpoll_break (CAS wake_sig 0 -> 1,
 \* then the eventfd write; a break already pending is left as it is).
-\* One step: the load comes right after the RMW, and between them the
-\* blocker can only move from npCommit to npBlocked, which makes the
-\* load see INT64_MAX and break: the interleavings the model drops are
-\* ones that break more.  nplate (ghost) records the decrement that
-\* fell while the blocker had read waiters != 0 but not yet published
-\* its deadline.
+\* Then (the code's seq_cst fence between them) the load.  One step: the
+\* load comes right after the RMW, and between them the blocker can only
+\* publish its deadline (npCommit to npRecheck) and go on, which makes
+\* the load see INT64_MAX and break: the interleavings the model drops are
+\* ones that break more, or in which the blocker's NpRecheck sees 0.
 \* Mutant PHandoff_netpoll_no_idle_break replaces this.
 IODone(m) ==
     LET g == mcurg[m] IN
     /\ mpc[m] = "ioDone"
     /\ npwaiters' = npwaiters - 1
     /\ npbreak' = (npbreak \/ (npwaiters = 1 /\ UntilMax))
-    /\ nplate' = (nplate \/ (npwaiters = 1 /\ \E m2 \in Ms : mpc[m2] = "npCommit"))
     /\ gio' = [gio EXCEPT ![g] = "none"]
     /\ mpc' = [mpc EXCEPT ![m] = "running"]
     /\ UNCHANGED <<gvars, pvars, mp, moldp, mnextp, mcurg, mspinning, mi,
@@ -691,7 +703,8 @@ MStep(m) ==
     \/ DropSpin(m) \/ Recheck(m) \/ Execute(m) \/ RWCheck(m)
     \/ WakePCas(m) \/ WakePGet(m)
     \/ ExitSyscallFast(m) \/ ExitSyscallPidle(m) \/ ExitSyscall0(m)
-    \/ IODone(m) \/ NpCheck(m) \/ NpCommit(m) \/ NpWake(m) \/ NpWoken(m)
+    \/ IODone(m) \/ NpCheck(m) \/ NpCommit(m) \/ NpRecheck(m) \/ NpWake(m)
+    \/ NpWoken(m)
     \/ NpPidle(m) \/ NpReady(m)
 
 -----------------------------------------------------------------------------
@@ -754,7 +767,7 @@ IOEdge(g) ==
     /\ gio[g] = "slot"
     /\ gio' = [gio EXCEPT ![g] = "edge"]
     /\ UNCHANGED <<gvars, pvars, mvars, svars, spc, sp, npwaiters, sleeper,
-                   npbreak, plist, nplate>>
+                   npbreak, plist>>
 
 \* sysmon's poll: lastpoll != 0 and older than 10 ms, waiters != 0, and it
 \* wins CAS(lastpoll, last, now); netpoll(0), and each G found goes through
@@ -772,7 +785,7 @@ SysmonPoll(g) ==
     /\ gstatus' = [gstatus EXCEPT ![g] = "runnable"]
     /\ GlobInject(g)
     /\ UNCHANGED <<runq, pstatus, pm, mp, moldp, mcurg, mi, svars, spc, sp,
-                   npwaiters, sleeper, npbreak, plist, nplate>>
+                   npwaiters, sleeper, npbreak, plist>>
 
 Next ==
     \/ \E m \in Ms : MStep(m) \/ GStep(m)
@@ -862,8 +875,8 @@ SpinCount ==
 
 \* The netpoller.  NpPcs: the M inside block_in_netpoll before it has a
 \* P; SleeperPcs: the part where it holds sched.timer_sleeper.
-NpPcs == {"npCheck", "npCommit", "npBlocked", "npWoken", "npPidle"}
-SleeperPcs == {"npCommit", "npBlocked", "npWoken"}
+NpPcs == {"npCheck", "npCommit", "npRecheck", "npBlocked", "npWoken", "npPidle"}
+SleeperPcs == {"npCommit", "npRecheck", "npBlocked", "npWoken"}
 
 \* At most one M blocks in netpoll (or is about to, or just woke).
 OneNetpollM == Cardinality({m \in Ms : mpc[m] \in SleeperPcs}) <= 1
@@ -919,15 +932,10 @@ IOEdgeReadied ==
 \* An M blocked in netpoll with no G left waiting for a socket (and no
 \* timer: none is modelled) is woken, so it can park where checkdead
 \* counts it idle.  This is what poll_wait's break on the last waiter is
-\* for.  Except (~nplate) when the last waiter left between the blocker's
-\* load of waiters and its store of timer_sleep_until: then the G read
-\* no deadline and did not break, and the blocker does not look at waiters
-\* again, so it sleeps until the next edge, timer or shutdown.  That race
-\* is in the code (findrunnable.cpp, block_in_netpoll; tla/README.md);
-\* IdleBlockerLeavesAlways, without the exception, fails on it.
+\* for.  It needs both halves of the handshake: the last waiter's break
+\* when it sees the deadline (IODone), and the blocker's re-read of
+\* waiters after publishing it (NpRecheck).
 IdleBlockerLeaves ==
-    (Blocked /\ npwaiters = 0 /\ ~nplate) ~> ~Blocked
-IdleBlockerLeavesAlways ==
     (Blocked /\ npwaiters = 0) ~> ~Blocked
 
 =============================================================================

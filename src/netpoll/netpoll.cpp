@@ -450,9 +450,16 @@ int poll_wait(polldesc* pd, poll_mode mode) {
       // The last network waiter gone: an M blocked in netpoll with no timer
       // to wake it for would block for nothing; break its poll so it parks in
       // stopm instead, where deadlock detection can count it as idle.
-      if (np.waiters.fetch_sub(1, std::memory_order_relaxed) == 1 &&
-          rt->sched.timer_sleep_until.load(std::memory_order_relaxed) == INT64_MAX)
-        netpoll_break(*rt);
+      // StoreLoad against block_in_netpoll, which publishes its deadline and
+      // then re-reads waiters: with a seq_cst fence on both sides, either we
+      // see its INT64_MAX here or it sees our decrement (findrunnable.cpp).
+      // Only the last waiter pays for the fence. The load is relaxed: the
+      // fence orders it, and the value is only compared.
+      if (np.waiters.fetch_sub(1, std::memory_order_relaxed) == 1) {
+        fence(std::memory_order_seq_cst);
+        if (rt->sched.timer_sleep_until.load(std::memory_order_relaxed) == INT64_MAX)
+          netpoll_break(*rt);
+      }
     }
   } env{rt, mode};
   return poll_latch_wait(*pd, mode == poll_mode::read, env);

@@ -78,6 +78,22 @@ bool block_in_netpoll(m* mp) {
   // the adder sees a deadline later than its timer and breaks our poll, or we
   // see its timer now.
   when = timer_sleep_commit(s.timer_sleep_until, when, [&] { return earliest_timer(rt); });
+  // With no deadline, read waiters again now that the deadline (INT64_MAX)
+  // is published: the last network waiter may have left after our first
+  // load and before the store, and then it read no deadline and did not
+  // break the poll (poll_wait). Store buffering against poll_wait's
+  // fetch_sub, fence, load of timer_sleep_until: the seq_cst fence in
+  // timer_sleep_commit (after our store) and poll_wait's fence (after its
+  // RMW) are totally ordered, so either it sees INT64_MAX and breaks the
+  // poll, or this load sees its decrement. relaxed: the fences order it.
+  // Without this the M would sleep in epoll_wait(-1) for nothing, and
+  // checkdead, which needs every M idle, would not see a deadlock
+  // (tla/PHandoff.tla, NpRecheck; mutant PHandoff_netpoll_no_recheck).
+  if (when == 0 && np.waiters.load(std::memory_order_relaxed) == 0) {
+    s.timer_sleep_until.store(0, std::memory_order_relaxed);
+    s.timer_sleeper.store(nullptr, std::memory_order_release);
+    return false;
+  }
   netpoll_ready_list list;
   if (!rt.stopping.load(std::memory_order_acquire)) {
     std::int64_t delay = -1;

@@ -12,7 +12,6 @@ IODoneNoBreak(m) ==
     LET g == mcurg[m] IN
     /\ mpc[m] = "ioDone"
     /\ npwaiters' = npwaiters - 1
-    /\ nplate' = (nplate \/ (npwaiters = 1 /\ \E m2 \in Ms : mpc[m2] = "npCommit"))
     /\ gio' = [gio EXCEPT ![g] = "none"]
     /\ mpc' = [mpc EXCEPT ![m] = "running"]
     /\ UNCHANGED <<gvars, pvars, mp, moldp, mnextp, mcurg, mspinning, mi,

@@ -20,7 +20,7 @@ NpCheckLoad(m) ==
 NpCommitStore(m) ==
     /\ mpc[m] = "npCommit"
     /\ sleeper' = m
-    /\ mpc' = [mpc EXCEPT ![m] = "npBlocked"]
+    /\ mpc' = [mpc EXCEPT ![m] = "npRecheck"]
     /\ UNCHANGED <<gvars, pvars, mp, moldp, mnextp, mcurg, mspinning, mi,
-                   svars, spc, sp, gio, npwaiters, npbreak, plist, nplate>>
+                   svars, spc, sp, gio, npwaiters, npbreak, plist>>
 =============================================================================
