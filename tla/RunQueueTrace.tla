@@ -26,10 +26,32 @@
 (* own entries in program order, and TLC searches the interleavings of    *)
 (* the processes (the merge order of Trace is only for the reader).       *)
 (*                                                                         *)
-(* Pruning that loses no behaviour: a thief's failed grab attempt writes   *)
-(* nothing shared, so an attempt is only started (its head load) when it  *)
-(* can decide the thief's current entry (head = the entry's "from"), and *)
-(* a lost thief CAS is not taken.                                         *)
+(* Pruning that loses no accepting behaviour:                            *)
+(*  - a thief's failed grab attempt writes nothing shared, so an attempt   *)
+(*    is only started (its head load) when it can decide the thief's      *)
+(*    current entry (head = the entry's "from"), and a lost thief CAS is  *)
+(*    not taken;                                                          *)
+(*  - a thief's head load, tail load and slot copies run as one block     *)
+(*    (no other process steps while a thief is between its head load and *)
+(*    its last copy).  Exact: in an attempt that decides an entry, head   *)
+(*    equals the value read from the head load to the CAS (it only grows, *)
+(*    and the CAS or the empty verdict needs it unchanged; for an empty   *)
+(*    verdict head <= tail = the value read), so the head load can move   *)
+(*    to just before the tail load; and no slot the thief copies is       *)
+(*    rewritten before a successful CAS (I3: the owner rewrites a slot    *)
+(*    only after head has passed it), so the copies can move to just      *)
+(*    after it.  These steps write only the thief's locals.  Without this *)
+(*    the thieves' reads float over long stretches of the owner's steps,  *)
+(*    and TLC visits every placement (10^6 states for some 3-thief runs); *)
+(*  - likewise the owner's steps from the start of an operation (or from  *)
+(*    a lost CAS) to the step that decides it run as one block.  Its      *)
+(*    loads there can move to just before the decision: a successful CAS  *)
+(*    needs the word unchanged; a put that saw room still sees room with  *)
+(*    the larger head a later load reads; runnext holds a G only the      *)
+(*    owner (busy here) can put; the global queue and the slot it stores  *)
+(*    are the owner's alone until the tail store.  The block ends at the  *)
+(*    decision: after put-next's CAS thieves may run before the displaced *)
+(*    G's put (putLoadHead is outside the block), as in the code.         *)
 (*                                                                         *)
 (* Verdict (ci/tla_trace.sh): the run is accepted iff some behaviour of    *)
 (* RunQueue consumes every line.  TLC 2.18 here has no POSTCONDITION, so  *)
@@ -55,6 +77,16 @@ Consume(p) == pos' = [pos EXCEPT ![p] = @ + 1] /\ consumed' = consumed + 1
 Stay == UNCHANGED <<pos, consumed>>
 
 TraceInit == Init /\ pos = [p \in Procs |-> 0] /\ consumed = 0
+
+\* Thief t is inside its read block (see the header): between its head load
+\* and its last copy.
+InBlock(t) == tpc[t] \in {"grabLoadTail", "grabCopy"}
+\* The owner is inside an operation's block (see the header).
+OwnerInBlock == opc \notin {"idle", "putLoadHead"}
+\* Process p may step: no other process is inside its block.
+MayStep(p) ==
+    /\ \A t \in Thieves \ {p} : ~InBlock(t)
+    /\ p # "o" => ~OwnerInBlock
 
 -----------------------------------------------------------------------------
 (* The owner, "o".  The steps that start an operation pick the kind the   *)
@@ -205,7 +237,9 @@ TThief(t) ==
     \/ TRunqGrabLoadHead(t) \/ TRunqGrabLoadTail(t) \/ TRunqGrabCopy(t)
     \/ TRunqGrabCas(t) \/ TRunqGrabLoadNext(t) \/ TRunqGrabCasNext(t)
 
-TraceNext == TOwner \/ \E t \in Thieves : TThief(t)
+TraceNext ==
+    \/ MayStep("o") /\ TOwner
+    \/ \E t \in Thieves : MayStep(t) /\ TThief(t)
 
 -----------------------------------------------------------------------------
 (* The verdict (see the header).                                           *)
