@@ -80,6 +80,12 @@ enum class mutant_id {
   no_checkdead,
   checkdead_ignores_threads,
   uncounted_foreign_ready,
+  // Run-queue mutants caught by trace validation against tla/RunQueue.tla
+  // (label tla-trace, tla/RunQueueTrace.tla), built only into the trace
+  // harness (tests/runq_trace.cpp); not in ci/mutants.sh's list.
+  steal_half_plus_one,
+  get_keeps_head,
+  put_overwrites_full,
 };
 
 inline constexpr mutant_id mutant =
@@ -113,6 +119,12 @@ inline constexpr mutant_id mutant =
     mutant_id::checkdead_ignores_threads;
 #elif defined(GORO_MUTANT_UNCOUNTED_FOREIGN_READY)
     mutant_id::uncounted_foreign_ready;
+#elif defined(GORO_MUTANT_STEAL_HALF_PLUS_ONE)
+    mutant_id::steal_half_plus_one;
+#elif defined(GORO_MUTANT_GET_KEEPS_HEAD)
+    mutant_id::get_keeps_head;
+#elif defined(GORO_MUTANT_PUT_OVERWRITES_FULL)
+    mutant_id::put_overwrites_full;
 #else
     mutant_id::none;
 #endif

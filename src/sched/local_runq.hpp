@@ -51,6 +51,9 @@
 //          appends them to the global queue).
 //  Pause   grab's courtesy pause before stealing runnext.
 //  O       the orders c11/ weakens (runq_orders below).
+//  T       the trace hook (runq_untraced below): tests/runq_trace.cpp
+//          records real runs through it for trace validation against
+//          tla/RunQueue.tla (tla/RunQueueTrace.tla, issue 14).
 // Atomics go through base/atomic.hpp: std::atomic here, rl::atomic there.
 #pragma once
 #include <cstdint>
@@ -81,7 +84,30 @@ struct runq_orders {
   static constexpr std::memory_order put_next = std::memory_order_release;
 };
 
-template <class G, std::uint32_t N, class O = runq_orders>
+// The trace hook: production's records nothing. Every call site is under
+// `if constexpr (T::on)`, so with this one the calls and their arguments
+// vanish at compile time: no instruction, no extra access to the queue, no
+// synchronization exists only in the traced build. A tracing T (the
+// harness's) sets on = true and defines, all static, called by the thread
+// that did the operation right after the atomic that decided it, with the
+// counter values that atomic read or wrote (q is the queue operated on):
+//   put(q, gp, tail)            put published tail (the new value)
+//   put_next(q, gp, old)        put-next's CAS swapped gp in for old
+//   putslow(q, h, n, batch, gp) putslow's CAS moved head h -> h+n
+//   get_next(q, gp)             get's CAS took gp from runnext
+//   get(q, h, h2, gp)           get's claim moved head h -> h2, taking gp
+//   get_empty(q, h)             get found the ring empty at head = tail = h
+//   grab(q, h, t, n, gs)        grab read head h, tail t and its CAS moved
+//                               head h -> h+n, taking gs[0..n)
+//   grab_next(q, h, t, gp)      grab read the ring empty (head h, tail t)
+//                               and its CAS took gp from runnext
+//   grab_none(q, h, t, next)    grab read the ring empty and found nothing
+//                               (next: it looked at runnext)
+struct runq_untraced {
+  static constexpr bool on = false;
+};
+
+template <class G, std::uint32_t N, class O = runq_orders, class T = runq_untraced>
 class local_runq {
   static_assert(N >= 2 && (N & (N - 1)) == 0, "runq capacity must be a power of two");
   static constexpr std::uint32_t mask = N - 1;
@@ -114,6 +140,7 @@ class local_runq {
       while (!runnext_.compare_exchange_weak(old, gp, O::put_next /* release */,
                                              std::memory_order_relaxed)) {
       }
+      if constexpr (T::on) T::put_next(this, gp, old);
       GORO_CHAOS_POINT();
       if (old == nullptr) return;
       gp = old;
@@ -123,7 +150,10 @@ class local_runq {
       // about to overwrite has been fully read by whoever took it (I3).
       std::uint32_t h = head_.load(std::memory_order_acquire);
       std::uint32_t t = tail_.load(std::memory_order_relaxed);  // ours alone
-      if (t - h < N) {
+      // MUTANT put_overwrites_full: a full ring (t - h == N) counts as having
+      // room, so the put overwrites the oldest unconsumed slot.
+      constexpr std::uint32_t room = mutant == mutant_id::put_overwrites_full ? N + 1 : N;
+      if (t - h < room) {
         if constexpr (mutant == mutant_id::publish_tail_first) {
           // MUTANT: publish the tail before the slot holds gp; a thief can
           // take a stale slot.
@@ -136,6 +166,7 @@ class local_runq {
           // release: the slot (and gp's contents) before the new tail (I2).
           tail_.store(t + 1, O::put_tail /* release */);
         }
+        if constexpr (T::on) T::put(this, gp, t + 1);
         GORO_CHAOS_POINT();
         return;
       }
@@ -163,6 +194,7 @@ class local_runq {
     if (!head_.compare_exchange_strong(h, h + n, std::memory_order_release,
                                        std::memory_order_relaxed))
       return false;
+    if constexpr (T::on) T::putslow(this, h, n, batch, gp);
     batch[n] = gp;
     sink(batch, n + 1);
     return true;
@@ -178,14 +210,20 @@ class local_runq {
     // nullptr we leave publishes nothing (spec/memory-model.md §12).
     G* next = runnext_.load(std::memory_order_relaxed);
     if (next != nullptr) GORO_CHAOS_POINT();
-    if (next != nullptr && runnext_.compare_exchange_strong(
-                               next, nullptr, std::memory_order_relaxed, std::memory_order_relaxed))
+    if (next != nullptr &&
+        runnext_.compare_exchange_strong(next, nullptr, std::memory_order_relaxed,
+                                         std::memory_order_relaxed)) {
+      if constexpr (T::on) T::get_next(this, next);
       return {next, true};
+    }
     for (;;) {
       // acquire: synchronize with other takers (see the header comment).
       std::uint32_t h = head_.load(std::memory_order_acquire);
       std::uint32_t t = tail_.load(std::memory_order_relaxed);  // ours alone
-      if (t == h) return {};
+      if (t == h) {
+        if constexpr (T::on) T::get_empty(this, h);
+        return {};
+      }
       G* gp = slots_[h & mask].load(std::memory_order_relaxed);
       GORO_CHAOS_POINT();
       if constexpr (mutant == mutant_id::get_plain_store) {
@@ -193,12 +231,18 @@ class local_runq {
         // only taker; a thief that claimed the same slot meanwhile also
         // keeps it.
         head_.store(h + 1, std::memory_order_release);
+        if constexpr (T::on) T::get(this, h, h + 1, gp);
         return {gp, false};
       }
+      // MUTANT get_keeps_head: the claim "succeeds" without moving head, so
+      // the same G is handed out again.
+      constexpr std::uint32_t step = mutant == mutant_id::get_keeps_head ? 0 : 1;
       // release: our read of the slot precedes the claim (I3).
-      if (head_.compare_exchange_strong(h, h + 1, std::memory_order_release,
-                                        std::memory_order_relaxed))
+      if (head_.compare_exchange_strong(h, h + step, std::memory_order_release,
+                                        std::memory_order_relaxed)) {
+        if constexpr (T::on) T::get(this, h, h + step, gp);
         return {gp, false};
+      }
     }
   }
 
@@ -261,7 +305,9 @@ class local_runq {
       // below t is visible (I2).
       std::uint32_t t = tail_.load(std::memory_order_acquire);
       std::uint32_t n = t - h;
-      n = n - n / 2;
+      if constexpr (mutant == mutant_id::steal_half_plus_one)
+        n = n == 0 ? 0 : n / 2 + 1;  // MUTANT: one more than half when even
+      else n = n - n / 2;
       if (n == 0) {
         if (steal_runnext) {
           G* next = runnext_.load(std::memory_order_relaxed);
@@ -278,9 +324,11 @@ class local_runq {
                                                   std::memory_order_relaxed))
               continue;
             into.slots_[into_tail & mask].store(next, std::memory_order_relaxed);
+            if constexpr (T::on) T::grab_next(this, h, t, next);
             return 1;
           }
         }
+        if constexpr (T::on) T::grab_none(this, h, t, steal_runnext);
         return 0;
       }
       // h and t were read at different times; a length above half the
@@ -296,13 +344,16 @@ class local_runq {
         // MUTANT: claim with a plain store; two takers can both "win" the
         // same Gs.
         head_.store(h + n, std::memory_order_release);
+        if constexpr (T::on) trace_grab(into, into_tail, h, t, n);
         return n;
       }
       // release: the slot reads precede the claim (I3); a failed CAS means the
       // owner or another thief moved head, and our copies are discarded.
       if (head_.compare_exchange_strong(h, h + n, std::memory_order_release,
-                                        std::memory_order_relaxed))
+                                        std::memory_order_relaxed)) {
+        if constexpr (T::on) trace_grab(into, into_tail, h, t, n);
         return n;
+      }
     }
   }
 
@@ -380,6 +431,16 @@ class local_runq {
   }
 
  private:
+  // T::grab with the Gs this grab copied, read back from into's slots: this
+  // thread wrote them, so reading them adds no ordering. Traced builds only.
+  void trace_grab(local_runq& into, std::uint32_t into_tail, std::uint32_t h, std::uint32_t t,
+                  std::uint32_t n) {
+    G* gs[N];
+    for (std::uint32_t i = 0; i < n; i++)
+      gs[i] = into.slots_[(into_tail + i) & mask].load(std::memory_order_relaxed);
+    T::grab(this, h, t, n, gs);
+  }
+
   atomic<std::uint32_t> head_{0};
   atomic<std::uint32_t> tail_{0};
   atomic<G*> runnext_{nullptr};
