@@ -2,7 +2,7 @@
 # Builds goro and passes every test: the README's test command and what CI runs.
 #
 #   ci/test.sh            deps, then release (unit, props, stress, bench-smoke,
-#                         tla, lint, c11), debug with the invariant auditor
+#                         tla, tla-trace, lint, c11), debug with the auditor
 #                         (unit, props), TSan with it (unit) and
 #                         without it (tsan-release: unit, props, stress),
 #                         ASan+UBSan with it (unit, props, stress), and the
@@ -54,7 +54,7 @@ ctest_preset() {
 total_passed=0
 total_skipped=0
 
-ctest_preset release 'unit|props|stress|bench-smoke|tla|lint|c11' -DGORO_TLA=ON
+ctest_preset release 'unit|props|stress|bench-smoke|tla|tla-trace|lint|c11' -DGORO_TLA=ON
 if [ "${GORO_TEST_QUICK:-0}" = 1 ]; then
   step "quick mode: done"
   echo "${total_passed} passed, 0 failed, ${total_skipped} skipped"
