@@ -1,6 +1,7 @@
 // The goroutine side of scheduling, run on the G's own stack: yield
 // (gosched), park (gopark), ready (goready), exit (goexit1) and the
 // preemption requests a G serves (preempt_slow, the async trampoline's park).
+#include "sim/controller.hpp"
 #include "sched/internal.hpp"
 
 #include "sched/coarse_clock.hpp"
@@ -66,6 +67,7 @@ void gosched() {
   runtime& rt = *mp->rt;
   // Inside blocking() the G holds no P: it is a thread in a system call.
   if (!mp->p_) {
+    if constexpr (sim) simulator::point(simulator::site::yield);  // the OS's yield chooses nothing in sim
     std::this_thread::yield();
     return;
   }

@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "sim/controller.hpp"
 #include "sched/coarse_clock.hpp"
 #include "sched/dump.hpp"
 #include "sched/proc.hpp"
@@ -212,12 +213,14 @@ void sysmon_main(runtime* rt) {
 
 void sysmon_start(runtime& rt) {
   coarse_now.store(nanotime(), std::memory_order_relaxed);
-  rt.sysmon_thread = std::thread(sysmon_main, &rt);
+  if constexpr (sim) rt.sysmon_thread = simulator::spawn_thread(sysmon_main, &rt);
+  else rt.sysmon_thread = std::thread(sysmon_main, &rt);
 }
 
 void sysmon_stop(runtime& rt) {
   rt.sysmon_note.wakeup();
-  if (rt.sysmon_thread.joinable()) rt.sysmon_thread.join();
+  if constexpr (sim) simulator::join(rt.sysmon_thread);
+  else if (rt.sysmon_thread.joinable()) rt.sysmon_thread.join();
 }
 
 }  // namespace goro::detail
