@@ -87,4 +87,125 @@ TEST(Sim, SameSeedSameLog) {
   }
 }
 
+// The seeds a sweep runs: [first, first + n), or only GORO_SIM_SEED when it
+// is set (the replay of a printed seed).
+std::vector<std::uint64_t> seeds(std::uint64_t first, std::uint64_t n) {
+  std::uint64_t s;
+  if (sim::env_seed(s)) return {s};
+  std::vector<std::uint64_t> v;
+  for (std::uint64_t i = 0; i < n; i++) v.push_back(first + i);
+  return v;
+}
+
+TEST(Sim, PctSameSeedSameLog) {
+  sim::session_stats a = run_seed(7, mixed, 3, sim::strategy::pct);
+  sim::session_stats b = run_seed(7, mixed, 3, sim::strategy::pct);
+  sim::session_stats c = run_seed(8, mixed, 3, sim::strategy::pct);
+  EXPECT_GT(a.decisions, 500u);
+  EXPECT_EQ(a.decisions, b.decisions);
+  EXPECT_EQ(a.hash, b.hash);
+  EXPECT_NE(a.hash, c.hash);
+  EXPECT_GT(a.pct_bound, 0.0);
+  std::printf("pct: %" PRIu64 " decisions, %u threads, depth 3: bound 1/(n*k^(d-1)) = %.3g\n",
+              a.decisions, a.threads, a.pct_bound);
+}
+
+// Programs run to completion under many seeds, procs 1..4, both strategies
+// (mixed() aborts, printing its seed, on a wrong result; the controller
+// aborts, printing the seed, if every thread waits with no deadline).
+TEST(Sim, ManySeedsComplete) {
+  std::uint64_t total = 0;
+  for (sim::strategy st : {sim::strategy::random, sim::strategy::pct})
+    for (unsigned n = 1; n <= 4; n++)
+      for (std::uint64_t seed : seeds(1000, 50)) {
+        sim::session_stats r = run_seed(seed, mixed, n, st);
+        ASSERT_GT(r.decisions, 100u) << "GORO_SIM_SEED=" << seed;
+        total += r.decisions;
+      }
+  std::printf("400 runs, %" PRIu64 " scheduling decisions\n", total);
+}
+
+// Virtual time: ten seconds of sleeps and a timer take no wall time; the
+// virtual clock moves by at least the sleep.
+void long_sleeps() {
+  goro::wait_group wg;
+  for (int i = 0; i < 3; i++) {
+    wg.add(1);
+    goro::go([&wg, i] {
+      goro::sleep_for(std::chrono::seconds(10 + i));
+      wg.done();
+    });
+  }
+  auto t = goro::after(std::chrono::seconds(5));
+  (void)t.recv();
+  wg.wait();
+}
+
+TEST(Sim, VirtualTimeSleepsAreInstant) {
+  for (unsigned n : {1u, 2u, 4u})
+    for (std::uint64_t seed : seeds(1, 5)) {
+      auto t0 = std::chrono::steady_clock::now();
+      sim::session_stats r = run_seed(seed, long_sleeps, n);
+      double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      EXPECT_GE(r.virtual_ns, 12'000'000'000) << "GORO_SIM_SEED=" << seed;
+      EXPECT_LT(wall, 5.0) << "GORO_SIM_SEED=" << seed;
+    }
+}
+
+// Teeth: a planted check-then-act race. Each goroutine checks `ready`, logs
+// through a buffered channel (a runtime lock round: a scheduling point),
+// then sets it and counts an initialization. Two goroutines both
+// initializing is the bug; some seed must find it, and that seed must
+// replay it exactly.
+std::atomic<int> inits{0};
+void lazy_init_race() {
+  inits.store(0, std::memory_order_relaxed);
+  std::atomic<bool> ready{false};
+  goro::chan<int> log(16);
+  goro::wait_group wg;
+  for (int i = 0; i < 2; i++) {
+    wg.add(1);
+    goro::go([&] {
+      if (!ready.load(std::memory_order_relaxed)) {  // check ...
+        log.send(1);
+        ready.store(true, std::memory_order_relaxed);  // ... then act
+        inits.fetch_add(1, std::memory_order_relaxed);
+      }
+      wg.done();
+    });
+  }
+  wg.wait();
+}
+
+TEST(Sim, FindsAndReplaysCheckThenActRace) {
+  constexpr std::uint64_t first = 1, range = 200;
+  for (sim::strategy st : {sim::strategy::random, sim::strategy::pct}) {
+    std::uint64_t found = 0;
+    sim::session_stats bad{};
+    int tried = 0;
+    for (std::uint64_t seed : seeds(first, range)) {
+      tried++;
+      sim::session_stats r = run_seed(seed, lazy_init_race, 2, st);
+      if (inits.load() == 2) {
+        found = seed;
+        bad = r;
+        break;
+      }
+    }
+    const char* name = st == sim::strategy::pct ? "pct" : "random";
+    ASSERT_NE(found, 0u) << name << ": no seed in [" << first << ", " << first + range
+                         << ") found the race";
+    std::printf("%s: the race found by seed %" PRIu64 " (run %d): GORO_SIM_SEED=%" PRIu64
+                " replays it\n",
+                name, found, tried, found);
+    // Replay: the same schedule, hence the same failure, three times.
+    for (int k = 0; k < 3; k++) {
+      sim::session_stats r = run_seed(found, lazy_init_race, 2, st);
+      EXPECT_EQ(inits.load(), 2) << name << " replay " << k;
+      EXPECT_EQ(r.hash, bad.hash) << name << " replay " << k;
+      EXPECT_EQ(r.decisions, bad.decisions) << name << " replay " << k;
+    }
+  }
+}
+
 }  // namespace

@@ -198,6 +198,15 @@ void hand_off(controller& c, std::unique_lock<std::mutex>& lk, std::uint32_t me,
       c.last_chosen = next;
     }
   }
+  if (c.stats.decisions >= c.opts.max_decisions ||
+      vnow.load(std::memory_order_relaxed) - time_base > c.opts.max_virtual_ns) {
+    std::fprintf(stderr,
+                 "goro sim: no end after %" PRIu64 " decisions and %.3f s of virtual time (a "
+                 "lost wakeup or a livelock?); replay with GORO_SIM_SEED=%" PRIu64 "\n",
+                 c.stats.decisions, (vnow.load(std::memory_order_relaxed) - time_base) / 1e9,
+                 c.stats.seed);
+    std::abort();
+  }
   event e{me, s, where, next};
   hash_event(c, e);
   c.log.push_back(e);
@@ -254,6 +263,7 @@ void begin_session() noexcept {
   o.pct_depth = static_cast<unsigned>(env_u64("GORO_SIM_PCT_DEPTH", o.pct_depth));
   if (o.pct_depth < 1) o.pct_depth = 1;
   o.pct_steps = env_u64("GORO_SIM_PCT_STEPS", o.pct_steps);
+  o.max_decisions = env_u64("GORO_SIM_MAX_DECISIONS", o.max_decisions);
   if (!c.opts_set || std::getenv("GORO_SIM_VERBOSE"))
     std::fprintf(stderr, "goro sim: GORO_SIM_SEED=%" PRIu64 " strategy %s\n", o.seed,
                  o.strat == strategy::pct ? "pct" : "random");

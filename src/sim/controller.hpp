@@ -59,7 +59,13 @@ struct options {
   std::uint64_t seed = 1;
   strategy strat = strategy::random;
   unsigned pct_depth = 3;          // d: bugs of depth d get a bound
-  std::uint64_t pct_steps = 20000;  // k: the step count the change points are drawn from
+  // k: the change points are drawn from steps [1, k]. PCT wants the run's
+  // length; a run longer than k gets no change point past step k.
+  std::uint64_t pct_steps = 1000;
+  // A run that makes no end (a lost wakeup: sysmon's ticks keep virtual
+  // time moving) is stopped, printing its seed, past either bound.
+  std::uint64_t max_decisions = 50'000'000;
+  std::int64_t max_virtual_ns = 3600'000'000'000;  // one hour
 };
 
 // One scheduling decision: who was at which point, and who runs next.
