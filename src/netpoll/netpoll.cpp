@@ -15,8 +15,8 @@
 
 #include "base/build_config.hpp"
 #include "sched/chaos.hpp"
-#include "sim/controller.hpp"
 #include "sched/proc.hpp"
+#include "sim/controller.hpp"
 #include "sync/park.hpp"
 
 namespace goro::detail {

@@ -1,11 +1,11 @@
 // The goroutine side of scheduling, run on the G's own stack: yield
 // (gosched), park (gopark), ready (goready), exit (goexit1) and the
 // preemption requests a G serves (preempt_slow, the async trampoline's park).
-#include "sim/controller.hpp"
 #include "sched/internal.hpp"
 
 #include "sched/coarse_clock.hpp"
 #include "sched/dump.hpp"
+#include "sim/controller.hpp"
 
 #include <cxxabi.h>
 #include <cstdio>
@@ -67,7 +67,8 @@ void gosched() {
   runtime& rt = *mp->rt;
   // Inside blocking() the G holds no P: it is a thread in a system call.
   if (!mp->p_) {
-    if constexpr (sim) simulator::point(simulator::site::yield);  // the OS's yield chooses nothing in sim
+    // sim: a scheduling point (the OS's yield would choose nothing).
+    if constexpr (sim) simulator::point(simulator::site::yield);
     std::this_thread::yield();
     return;
   }

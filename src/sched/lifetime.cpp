@@ -1,6 +1,5 @@
 // The runtime's lifetime: run_main, options validation, the active runtime,
 // construction and teardown, and the shutdown steps.
-#include "sim/controller.hpp"
 #include "sched/internal.hpp"
 
 #include <cerrno>
@@ -14,6 +13,7 @@
 
 #include "context/overflow.hpp"
 #include "sched/dump.hpp"
+#include "sim/controller.hpp"
 #include "sysmon/stallwarn.hpp"
 #include "sysmon/sysmon.hpp"
 

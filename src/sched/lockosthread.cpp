@@ -14,8 +14,8 @@
 //    its own P to the locked M, wakes it (startlockedm) and parks itself.
 //  - A G that exits while locked: goexit1 clears the pair and sets
 //    m::mexit; the loop then retires the M (mexit_locked): the thread exits.
-#include "sim/controller.hpp"
 #include "sched/internal.hpp"
+#include "sim/controller.hpp"
 
 #include <stdexcept>
 #include <system_error>

@@ -17,8 +17,8 @@
 #include "sched/internal.hpp"
 
 #include "sched/chaos.hpp"
-#include "sim/controller.hpp"
 #include "sched/psyscall.hpp"
+#include "sim/controller.hpp"
 
 namespace goro::detail {
 

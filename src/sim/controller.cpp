@@ -84,7 +84,7 @@ struct controller {
   std::size_t next_change = 0;
   std::uint32_t last_chosen = UINT32_MAX;
   std::uint64_t run_length = 0;
-  std::uint64_t low_prio = 0;  // the next priority given at a change point (decreasing)
+  std::uint64_t low_prio = 0;       // the next priority given at a change point (decreasing)
   std::vector<std::uint32_t> cand;  // pick's scratch
 };
 
@@ -166,8 +166,7 @@ std::uint32_t pick(controller& c) {
     if (earliest > vnow.load(std::memory_order_relaxed))
       vnow.store(earliest, std::memory_order_relaxed);
   }
-  if (c.opts.strat == strategy::random)
-    return cand[splitmix64(c.rng) % cand.size()];
+  if (c.opts.strat == strategy::random) return cand[splitmix64(c.rng) % cand.size()];
   std::uint32_t chosen = cand[0];
   for (std::uint32_t k : cand)
     if (c.slots[k]->prio > c.slots[chosen]->prio) chosen = k;
@@ -223,8 +222,21 @@ void hand_off(controller& c, std::unique_lock<std::mutex>& lk, std::uint32_t me,
   }
 }
 
+// A participant at a point must hold the baton: one that runs without it
+// would make the run depend on the OS again (a simulator bug, not the
+// runtime's), so it stops the run.
+void check_baton(controller& c) {
+  if (c.current == my_id) return;
+  std::fprintf(stderr,
+               "goro sim: thread %u reached a scheduling point without the baton (held by %u)\n",
+               my_id, c.current);
+  std::abort();
+}
+
 bool participating(controller& c) {
-  return my_id != UINT32_MAX && my_session == session_no && c.active;
+  if (my_id == UINT32_MAX || my_session != session_no || !c.active) return false;
+  check_baton(c);
+  return true;
 }
 
 std::uint64_t env_u64(const char* name, std::uint64_t dflt) {

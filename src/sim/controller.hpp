@@ -58,7 +58,7 @@ enum class strategy : std::uint8_t { random, pct };
 struct options {
   std::uint64_t seed = 1;
   strategy strat = strategy::random;
-  unsigned pct_depth = 3;          // d: bugs of depth d get a bound
+  unsigned pct_depth = 3;  // d: bugs of depth d get a bound
   // k: the change points are drawn from steps [1, k]. PCT wants the run's
   // length; a run longer than k gets no change point past step k.
   std::uint64_t pct_steps = 1000;

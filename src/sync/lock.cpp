@@ -82,7 +82,8 @@ __attribute__((noinline)) void lock_depth_add(int delta) noexcept {
   std::atomic_signal_fence(std::memory_order_seq_cst);
   // sim: every runtime lock's acquire (called before the state CAS) and
   // release (after the exchange) is a scheduling point.
-  if constexpr (sim) simulator::point(delta > 0 ? simulator::site::lock_acquire : simulator::site::lock_release);
+  if constexpr (sim)
+    simulator::point(delta > 0 ? simulator::site::lock_acquire : simulator::site::lock_release);
 }
 
 __attribute__((noinline)) unsigned lock_depth_racy() noexcept { return lock_depth; }
@@ -113,7 +114,8 @@ bool note::sleep_until(std::int64_t deadline) noexcept {
     if constexpr (sim) {
       // The deadline is virtual (nanotime is the controller's clock).
       if (simulator::participant()) {
-        if (simulator::futex_wait(&key, 0, deadline)) return key.load(std::memory_order_acquire) != 0;
+        if (simulator::futex_wait(&key, 0, deadline))
+          return key.load(std::memory_order_acquire) != 0;
         continue;
       }
     }

@@ -44,8 +44,8 @@
 
 #include "base/cpu_relax.hpp"
 #include "goro/goro.hpp"
-#include "sim/controller.hpp"
 #include "sched/proc.hpp"
+#include "sim/controller.hpp"
 #include "sync/mutex_state.hpp"
 #include "sync/park.hpp"
 #include "time/timer.hpp"

@@ -27,8 +27,8 @@
 
 #include "base/fastrand.hpp"
 #include "goro/select.hpp"
-#include "sim/controller.hpp"
 #include "sched/proc.hpp"
+#include "sim/controller.hpp"
 #include "sync/chan.hpp"
 
 namespace goro::detail {

@@ -18,11 +18,11 @@
 #include <cstdio>
 #include <cstring>
 
-#include "sim/controller.hpp"
 #include "sched/coarse_clock.hpp"
 #include "sched/dump.hpp"
 #include "sched/proc.hpp"
 #include "sched/psyscall.hpp"
+#include "sim/controller.hpp"
 #include "sysmon/stallwarn.hpp"
 #include "trace/trace.hpp"
 
