@@ -45,9 +45,9 @@ std::uint64_t splitmix64(std::uint64_t& s) noexcept {
 // time pass, and sysmon's 20 us tick comes every 80 decisions.
 constexpr std::int64_t time_base = 1'000'000'000'000;  // 1000 s
 constexpr std::int64_t time_step = 250;
-// PCT: a thread chosen this many times in a row while others are runnable
-// drops to the lowest priority, so that a spin-wait on a lower-priority
-// thread cannot starve it for ever (PCT assumes every thread terminates
+// PCT: a thread chosen this many times in a row drops to the lowest
+// priority, so that a spin-wait on a lower-priority thread cannot starve it
+// for ever (PCT assumes every thread terminates
 // without help; the runtime's spin-waits are bounded but a yield loop is not).
 constexpr std::uint64_t pct_starve = 5000;
 
@@ -64,7 +64,7 @@ struct slot {
   std::int64_t deadline = 0;
   std::thread::id native{};
   std::thread::id join_target{};  // joining
-  std::uint64_t prio = 0;         // PCT
+  std::int64_t prio = 0;          // PCT (change points and starvation drops go below 1)
 };
 
 struct controller {
@@ -84,7 +84,7 @@ struct controller {
   std::size_t next_change = 0;
   std::uint32_t last_chosen = UINT32_MAX;
   std::uint64_t run_length = 0;
-  std::uint64_t low_prio = 0;       // the next priority given at a change point (decreasing)
+  std::int64_t low_prio = 0;  // the next priority given at a drop (decreasing, may go negative)
   std::vector<std::uint32_t> cand;  // pick's scratch
 };
 
@@ -290,12 +290,13 @@ void begin_session() noexcept {
   c.next_change = 0;
   c.last_chosen = UINT32_MAX;
   c.run_length = 0;
-  c.low_prio = o.pct_depth;  // change points take d-1 .. 1; initial ones are > d
+  // Initial priorities are above d; the change points give d-1 .. 1, and
+  // starvation drops continue below.
+  c.low_prio = static_cast<std::int64_t>(o.pct_depth) - 1;
   if (o.strat == strategy::pct) {
     for (unsigned i = 1; i < o.pct_depth; i++)
       c.change_points.push_back(splitmix64(c.rng) % (o.pct_steps ? o.pct_steps : 1) + 1);
     std::sort(c.change_points.begin(), c.change_points.end());
-    c.low_prio = o.pct_depth - 1;
   }
   vnow.store(time_base, std::memory_order_relaxed);
   seed_now.store(o.seed, std::memory_order_relaxed);
@@ -303,7 +304,7 @@ void begin_session() noexcept {
   c.slots.push_back(std::make_unique<slot>());
   c.slots[0]->st = state::running;
   c.slots[0]->native = std::this_thread::get_id();
-  c.slots[0]->prio = o.pct_depth + (splitmix64(c.rng) >> 8);
+  c.slots[0]->prio = static_cast<std::int64_t>(o.pct_depth + (splitmix64(c.rng) >> 8));
   c.current = 0;
   c.live = 1;
   c.active = true;
@@ -436,7 +437,7 @@ std::uint32_t thread_created() noexcept {
   c.slots.push_back(std::make_unique<slot>());
   slot& s = *c.slots.back();
   s.st = state::ready;
-  s.prio = c.opts.pct_depth + (splitmix64(c.rng) >> 8);
+  s.prio = static_cast<std::int64_t>(c.opts.pct_depth + (splitmix64(c.rng) >> 8));
   c.live++;
   return static_cast<std::uint32_t>(c.slots.size() - 1);
 }

@@ -33,14 +33,14 @@ void futex_wait(std::atomic<std::uint32_t>* addr, std::uint32_t val) noexcept {
 }
 
 void futex_wake(std::atomic<std::uint32_t>* addr, int n) noexcept {
-  if constexpr (sim) {
-    if (simulator::participant()) {
-      simulator::futex_wake(addr, n);
-      return;
-    }
-  }
+  // sim: wakes the controller's waiters on addr, and then the kernel's too:
+  // a thread outside the simulation (a foreign thread parked on a note) may
+  // wait there.
   syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), FUTEX_WAKE_PRIVATE, n, nullptr,
           nullptr, 0);
+  if constexpr (sim) {
+    if (simulator::participant()) simulator::futex_wake(addr, n);
+  }
 }
 
 namespace {
