@@ -19,6 +19,7 @@ bool env_seed(std::uint64_t& seed) noexcept {
 
 #ifdef GORO_SIM
 #include <algorithm>
+#include <chrono>
 #include <cinttypes>
 #include <condition_variable>
 #include <cstdio>
@@ -98,6 +99,9 @@ controller& ctl() {
 std::atomic<bool> session_on{false};
 std::atomic<std::int64_t> vnow{time_base};
 std::atomic<std::uint64_t> seed_now{0};
+// A thread that does not take part reached a point or a futex operation in
+// this session (see pick).
+std::atomic<bool> outsiders{false};
 
 // The calling thread's slot in the running session (UINT32_MAX: none) and
 // the session it belongs to.
@@ -150,14 +154,24 @@ bool runnable(controller& c, slot& s) {
   std::abort();
 }
 
-std::uint32_t pick(controller& c) {
+std::uint32_t pick(controller& c, std::unique_lock<std::mutex>& lk) {
   std::vector<std::uint32_t>& cand = c.cand;
-  for (;;) {
+  for (int outside_waits = 0;; outside_waits++) {
     cand.clear();
     for (std::uint32_t i = 0; i < c.slots.size(); i++)
       if (runnable(c, *c.slots[i])) cand.push_back(i);
     if (!cand.empty()) break;
-    // Everyone waits: jump to the earliest deadline.
+    // Everyone waits. A thread outside the simulation (a foreign thread
+    // calling into the runtime) may be about to wake one of them, in real
+    // time: give it a moment before virtual time jumps ahead of it. Such a
+    // run is not deterministic anyway; a run without outsiders never sleeps.
+    if (outsiders.load(std::memory_order_relaxed) && outside_waits < 20) {
+      lk.unlock();
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+      lk.lock();
+      continue;
+    }
+    // Jump to the earliest deadline.
     std::int64_t earliest = 0;
     for (auto& s : c.slots)
       if (s->st == state::waiting && s->deadline != 0 && (earliest == 0 || s->deadline < earliest))
@@ -186,14 +200,14 @@ void hand_off(controller& c, std::unique_lock<std::mutex>& lk, std::uint32_t me,
       c.next_change++;
     }
   }
-  std::uint32_t next = pick(c);
+  std::uint32_t next = pick(c, lk);
   if (c.opts.strat == strategy::pct) {
     c.run_length = next == c.last_chosen ? c.run_length + 1 : 0;
     c.last_chosen = next;
     if (c.run_length >= pct_starve) {
       c.slots[next]->prio = c.low_prio--;
       c.run_length = 0;
-      next = pick(c);
+      next = pick(c, lk);
       c.last_chosen = next;
     }
   }
@@ -310,6 +324,7 @@ void begin_session() noexcept {
   c.active = true;
   my_id = 0;
   my_session = session_no;
+  outsiders.store(false, std::memory_order_relaxed);
   session_on.store(true, std::memory_order_relaxed);
 }
 
@@ -370,7 +385,7 @@ std::vector<event> last_log() {
 }
 
 void point(site s, std::uint32_t where) noexcept {
-  if (!session_on.load(std::memory_order_relaxed) || my_id == UINT32_MAX) return;
+  if (!participant()) return;
   controller& c = ctl();
   std::unique_lock lk(c.mu);
   if (!participating(c)) return;
@@ -379,7 +394,10 @@ void point(site s, std::uint32_t where) noexcept {
 }
 
 bool participant() noexcept {
-  return session_on.load(std::memory_order_relaxed) && my_id != UINT32_MAX;
+  if (!session_on.load(std::memory_order_relaxed)) return false;
+  if (my_id != UINT32_MAX) return true;
+  outsiders.store(true, std::memory_order_relaxed);
+  return false;
 }
 
 void chaos_point(const char* file, int line) noexcept {
