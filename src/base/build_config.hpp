@@ -12,6 +12,9 @@
 //             shipped program").
 //   chaos     GORO_CHAOS: seeded delays at the scheduler's decision points
 //             (sched/chaos.hpp).
+//   sim       GORO_SIM: deterministic simulation (sim/controller.hpp); the
+//             chaos points, lock operations and kernel waits become its
+//             scheduling points.
 //   tsan      compiled with -fsanitize=thread.
 //   asan      compiled with -fsanitize=address.
 //   mutant    GORO_MUTANT_<NAME>: a deliberate bug compiled in, to show the
@@ -47,6 +50,15 @@ inline constexpr bool checked = false;
 inline constexpr bool chaos = true;
 #else
 inline constexpr bool chaos = false;
+#endif
+
+// GORO_SIM: the deterministic simulation (sim/controller.hpp,
+// spec/simulation.md): one thread runs at a time between scheduling
+// points, chosen from a seed, with kernel waits and time simulated.
+#ifdef GORO_SIM
+inline constexpr bool sim = true;
+#else
+inline constexpr bool sim = false;
 #endif
 
 #ifdef GORO_TSAN

@@ -16,6 +16,7 @@
 #include "base/build_config.hpp"
 #include "sched/chaos.hpp"
 #include "sched/proc.hpp"
+#include "sim/controller.hpp"
 #include "sync/park.hpp"
 
 namespace goro::detail {
@@ -105,7 +106,28 @@ int epoll_wait_ns(int epfd, epoll_event* evs, int n, std::int64_t delay_ns) {
 void netpoll(runtime& rt, std::int64_t delay_ns, netpoll_ready_list& out) {
   netpoller& np = rt.netpoll;
   epoll_event evs[netpoll_ready_list::max_events];
-  int n = epoll_wait_ns(np.epfd, evs, netpoll_ready_list::max_events, delay_ns);
+  int n;
+  if constexpr (sim) {
+    // sim: only non-blocking polls reach the kernel. A blocking poll waits
+    // in the controller on wake_sig (netpoll_break sets it before writing
+    // the eventfd) until a break or its virtual deadline, then polls again.
+    // Sockets made ready by the kernel alone are seen only at such polls.
+    if (simulator::participant() && delay_ns != 0) {
+      std::int64_t deadline = delay_ns < 0 ? 0 : simulator::now() + delay_ns;
+      for (;;) {
+        n = epoll_wait(np.epfd, evs, netpoll_ready_list::max_events, 0);
+        if (n != 0) break;
+        if (simulator::futex_wait(&np.wake_sig, 0, deadline)) {
+          n = epoll_wait(np.epfd, evs, netpoll_ready_list::max_events, 0);
+          break;
+        }
+      }
+    } else {
+      n = epoll_wait_ns(np.epfd, evs, netpoll_ready_list::max_events, delay_ns);
+    }
+  } else {
+    n = epoll_wait_ns(np.epfd, evs, netpoll_ready_list::max_events, delay_ns);
+  }
   if (n < 0) {
     if (errno == EINTR) return;  // a signal (SIGURG for a preemption): the caller loops
     fatal("netpoll: epoll_wait: %s", std::strerror(errno));

@@ -76,10 +76,16 @@ struct chaos_trace_entry {
 // there (chaos.cpp); a call in a discarded `if constexpr` branch needs no
 // definition.
 void chaos_point(const char* file, int line, chaos_site site) noexcept;
+// In sim builds every chaos point is also a scheduling point of the
+// simulation (sim/controller.hpp; defined there, only with GORO_SIM).
+namespace simulator {
+void chaos_point(const char* file, int line) noexcept;
+}
 #define GORO_CHAOS_POINT() GORO_CHAOS_AT(::goro::detail::chaos_site::generic)
-#define GORO_CHAOS_AT(site)                                                                     \
-  do {                                                                                          \
-    if constexpr (::goro::detail::chaos) ::goro::detail::chaos_point(__FILE__, __LINE__, site); \
+#define GORO_CHAOS_AT(site)                                                                        \
+  do {                                                                                             \
+    if constexpr (::goro::detail::chaos) ::goro::detail::chaos_point(__FILE__, __LINE__, site);    \
+    if constexpr (::goro::detail::sim) ::goro::detail::simulator::chaos_point(__FILE__, __LINE__); \
   } while (0)
 
 // The process's seed (GORO_CHAOS_SEED or fresh; printed on first use).

@@ -5,6 +5,7 @@
 
 #include "sched/coarse_clock.hpp"
 #include "sched/dump.hpp"
+#include "sim/controller.hpp"
 
 #include <cxxabi.h>
 #include <cstdio>
@@ -66,6 +67,8 @@ void gosched() {
   runtime& rt = *mp->rt;
   // Inside blocking() the G holds no P: it is a thread in a system call.
   if (!mp->p_) {
+    // sim: a scheduling point (the OS's yield would choose nothing).
+    if constexpr (sim) simulator::point(simulator::site::yield);
     std::this_thread::yield();
     return;
   }

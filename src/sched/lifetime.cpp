@@ -13,6 +13,7 @@
 
 #include "context/overflow.hpp"
 #include "sched/dump.hpp"
+#include "sim/controller.hpp"
 #include "sysmon/stallwarn.hpp"
 #include "sysmon/sysmon.hpp"
 
@@ -126,7 +127,11 @@ void abandon_waiters(runtime& rt) {
   // first is waited for until that waker's goready is done with it
   // (sync/park_core.hpp, abandon_parked: the acquire loads pairing with
   // goready_abandoned's release store).
-  for (g* gp : rt.allgs) abandon_parked(gp, [] { std::this_thread::yield(); });
+  for (g* gp : rt.allgs)
+    abandon_parked(gp, [] {
+      if constexpr (sim) simulator::point(simulator::site::yield);
+      std::this_thread::yield();
+    });
   // Pass 2: goroutines readied from such a park that never ran again (the
   // record is cleared only when gopark returns) give back what their waker
   // handed them. After pass 1, so that what they give back (a mutex) can
@@ -319,6 +324,19 @@ void run_main(main_ref main, const options& opts_in) {
     throw std::logic_error(
         "goro::run: called from a goroutine or a runtime thread; a runtime is already "
         "running here");
+  // sim: the whole run is one session of the simulation (sim/controller.hpp);
+  // this thread is its thread 0, and the session ends once every thread the
+  // run created has exited. No asynchronous preemption: a signal's arrival
+  // is the kernel's choice, not the seed's.
+  struct sim_session {
+    sim_session() {
+      if constexpr (sim) simulator::begin_session();
+    }
+    ~sim_session() {
+      if constexpr (sim) simulator::end_session();
+    }
+  } sim_guard;
+  if constexpr (sim) opts.async_preempt = false;
   auto* rt = new runtime(opts, nprocs);
   rt->debug = debug;
   {

@@ -15,6 +15,7 @@
 //  - A G that exits while locked: goexit1 clears the pair and sets
 //    m::mexit; the loop then retires the M (mexit_locked): the thread exits.
 #include "sched/internal.hpp"
+#include "sim/controller.hpp"
 
 #include <stdexcept>
 #include <system_error>
@@ -137,7 +138,8 @@ void template_thread_main(runtime* rt) {
     }
     for (m* mp : batch) {
       try {
-        std::thread(mstart, mp).detach();
+        if constexpr (sim) simulator::spawn_thread(mstart, mp).detach();
+        else std::thread(mstart, mp).detach();
       } catch (const std::system_error& e) {
         fatal("cannot create an OS thread for a new M (template thread): %s", e.what());
       }
@@ -167,7 +169,8 @@ void start_template_thread(runtime& rt) {
   sched_guard l(rt.sched);
   if (l->ntemplate || rt.stopping.load(std::memory_order_relaxed)) return;
   try {
-    rt.template_thread = std::thread(template_thread_main, &rt);
+    if constexpr (sim) rt.template_thread = simulator::spawn_thread(template_thread_main, &rt);
+    else rt.template_thread = std::thread(template_thread_main, &rt);
   } catch (const std::system_error& e) {
     fatal("cannot create the template thread (for goroutines locked to threads): %s", e.what());
   }
@@ -197,7 +200,10 @@ void stop_template_thread(runtime& rt) {
   // to it before is started first (it drains the list before it returns).
   rt.template_quit.store(true, std::memory_order_release);
   rt.template_note.wakeup();
-  rt.template_thread.join();
+  // sim: the controller waits for its exit first (a kernel join holding
+  // the baton would stop the simulation).
+  if constexpr (sim) simulator::join(rt.template_thread);
+  else rt.template_thread.join();
 }
 
 }  // namespace goro::detail

@@ -10,6 +10,7 @@
 
 #include "context/overflow.hpp"
 #include "sched/chaos.hpp"
+#include "sim/controller.hpp"
 #include "sysmon/sysmon.hpp"
 
 namespace goro::detail {
@@ -100,7 +101,9 @@ m* allocm(runtime& rt) {
   m* mp = new m;
   mp->rt = &rt;
   mp->id = rt.mnext.fetch_add(1, std::memory_order_relaxed);
-  mp->fastrand = fastrand_seed(mp, mp->id);
+  // sim: from the session seed, not from the M's (ASLR-dependent) address.
+  if constexpr (sim) mp->fastrand = simulator::fastrand_seed(mp->id);
+  else mp->fastrand = fastrand_seed(mp, mp->id);
   return mp;
 }
 
@@ -139,7 +142,9 @@ void newm(runtime& rt, p* pp, bool spinning) {
   try {
     // Not kept in the M: the thread may run, exit at shutdown and free the
     // runtime (and this M) before an assignment here would complete.
-    std::thread(mstart, mp).detach();
+    // sim: the thread takes part in the simulation (ids by creation order).
+    if constexpr (sim) simulator::spawn_thread(mstart, mp).detach();
+    else std::thread(mstart, mp).detach();
   } catch (const std::system_error& e) {
     fatal("cannot create an OS thread for a new M (%d Ms exist): %s", mcount, e.what());
   }

@@ -9,6 +9,7 @@
 #include <cstdlib>
 
 #include "context/overflow.hpp"
+#include "sim/controller.hpp"
 
 namespace goro::detail {
 
@@ -92,6 +93,11 @@ void fatal(const char* fmt, ...) {
   std::vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
   std::fprintf(stderr, "goro: fatal error: %s\n", buf);
+  if constexpr (sim) {
+    if (simulator::in_session())
+      std::fprintf(stderr, "goro sim: replay with GORO_SIM_SEED=%llu\n",
+                   static_cast<unsigned long long>(simulator::current_seed()));
+  }
   std::fflush(stderr);
   std::_Exit(2);
 }

@@ -18,12 +18,16 @@
 
 #include "sched/chaos.hpp"
 #include "sched/psyscall.hpp"
+#include "sim/controller.hpp"
 
 namespace goro::detail {
 
 bool entersyscall(bool handoff) noexcept {
   g* gp = getg();
   if (!gp) return false;  // a foreign thread: just make the call
+  // sim: a user's blocking call is a scheduling point (the call itself runs
+  // holding the baton; a kernel wait inside it is not simulated).
+  if constexpr (sim) simulator::point(simulator::site::syscall_enter);
   nopreempt np;
   m* mp = getm();
   p* pp = mp->p_;

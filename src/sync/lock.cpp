@@ -14,18 +14,33 @@
 #include "goro/detail/export.hpp"
 #include "goro/detail/waitq.hpp"
 #include "sched/note.hpp"
+#include "sim/controller.hpp"
 #include "sync/futex_state.hpp"
 
 namespace goro::detail {
 
 void futex_wait(std::atomic<std::uint32_t>* addr, std::uint32_t val) noexcept {
+  // sim: the wait is the controller's (the thread is not runnable until the
+  // word changes or a wake targets it), never the kernel's.
+  if constexpr (sim) {
+    if (simulator::participant()) {
+      simulator::futex_wait(addr, val, 0);
+      return;
+    }
+  }
   syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), FUTEX_WAIT_PRIVATE, val, nullptr,
           nullptr, 0);
 }
 
 void futex_wake(std::atomic<std::uint32_t>* addr, int n) noexcept {
+  // sim: wakes the controller's waiters on addr, and then the kernel's too:
+  // a thread outside the simulation (a foreign thread parked on a note) may
+  // wait there.
   syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), FUTEX_WAKE_PRIVATE, n, nullptr,
           nullptr, 0);
+  if constexpr (sim) {
+    if (simulator::participant()) simulator::futex_wake(addr, n);
+  }
 }
 
 namespace {
@@ -65,6 +80,10 @@ __attribute__((noinline)) void lock_depth_add(int delta) noexcept {
   lock_depth += static_cast<unsigned>(delta);
   // Ordered before the lock's own atomic as the signal handler sees it.
   std::atomic_signal_fence(std::memory_order_seq_cst);
+  // sim: every runtime lock's acquire (called before the state CAS) and
+  // release (after the exchange) is a scheduling point.
+  if constexpr (sim)
+    simulator::point(delta > 0 ? simulator::site::lock_acquire : simulator::site::lock_release);
 }
 
 __attribute__((noinline)) unsigned lock_depth_racy() noexcept { return lock_depth; }
@@ -92,6 +111,14 @@ bool note::sleep_until(std::int64_t deadline) noexcept {
   for (;;) {
     // acquire: as in sleep().
     if (key.load(std::memory_order_acquire) != 0) return true;
+    if constexpr (sim) {
+      // The deadline is virtual (nanotime is the controller's clock).
+      if (simulator::participant()) {
+        if (simulator::futex_wait(&key, 0, deadline))
+          return key.load(std::memory_order_acquire) != 0;
+        continue;
+      }
+    }
     long r = syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&key), FUTEX_WAIT_BITSET_PRIVATE,
                      0u, &ts, nullptr, FUTEX_BITSET_MATCH_ANY);
     if (r != 0 && errno == ETIMEDOUT) return key.load(std::memory_order_acquire) != 0;

@@ -45,6 +45,7 @@
 #include "base/cpu_relax.hpp"
 #include "goro/goro.hpp"
 #include "sched/proc.hpp"
+#include "sim/controller.hpp"
 #include "sync/mutex_state.hpp"
 #include "sync/park.hpp"
 #include "time/timer.hpp"
@@ -152,6 +153,7 @@ struct mutex_env {
   // that thread has passed its releasing RMW and needs only this lock.
   void wait_wake() GORO_NO_THREAD_SAFETY_ANALYSIS {
     bucket().lock.unlock();
+    if constexpr (detail::sim) detail::simulator::point(detail::simulator::site::yield);
     std::this_thread::yield();
     bucket().lock.lock();
   }

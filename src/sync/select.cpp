@@ -28,6 +28,7 @@
 #include "base/fastrand.hpp"
 #include "goro/select.hpp"
 #include "sched/proc.hpp"
+#include "sim/controller.hpp"
 #include "sync/chan.hpp"
 
 namespace goro::detail {
@@ -42,7 +43,11 @@ std::uint32_t cheaprandn(std::uint32_t n) {
   thread_local std::uint64_t foreign_state = 0;
   m* mp = getm();
   std::uint64_t* st = mp ? &mp->fastrand : &foreign_state;
-  if (*st == 0) *st = fastrand_seed(st, 0);
+  if (*st == 0) {
+    // sim: not from the (ASLR-dependent) address of the state.
+    if constexpr (sim) *st = simulator::fastrand_seed(-1);
+    else *st = fastrand_seed(st, 0);
+  }
   return fastrandn(*st, n);
 }
 

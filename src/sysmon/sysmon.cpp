@@ -22,6 +22,7 @@
 #include "sched/dump.hpp"
 #include "sched/proc.hpp"
 #include "sched/psyscall.hpp"
+#include "sim/controller.hpp"
 #include "sysmon/stallwarn.hpp"
 #include "trace/trace.hpp"
 
@@ -212,12 +213,14 @@ void sysmon_main(runtime* rt) {
 
 void sysmon_start(runtime& rt) {
   coarse_now.store(nanotime(), std::memory_order_relaxed);
-  rt.sysmon_thread = std::thread(sysmon_main, &rt);
+  if constexpr (sim) rt.sysmon_thread = simulator::spawn_thread(sysmon_main, &rt);
+  else rt.sysmon_thread = std::thread(sysmon_main, &rt);
 }
 
 void sysmon_stop(runtime& rt) {
   rt.sysmon_note.wakeup();
-  if (rt.sysmon_thread.joinable()) rt.sysmon_thread.join();
+  if constexpr (sim) simulator::join(rt.sysmon_thread);
+  else if (rt.sysmon_thread.joinable()) rt.sysmon_thread.join();
 }
 
 }  // namespace goro::detail

@@ -14,11 +14,16 @@
 #include "goro/detail/saturate.hpp"
 #include "goro/time.hpp"
 #include "sched/proc.hpp"
+#include "sim/controller.hpp"
 #include "time/timer_sleep.hpp"
 
 namespace goro::detail {
 
 std::int64_t nanotime() noexcept {
+  // sim: the virtual clock, for every thread while a session runs.
+  if constexpr (sim) {
+    if (simulator::in_session()) return simulator::now();
+  }
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
