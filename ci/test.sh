@@ -5,8 +5,9 @@
 #                         tla, tla-trace, lint, c11), debug with the auditor
 #                         (unit, props), TSan with it (unit) and
 #                         without it (tsan-release: unit, props, stress),
-#                         ASan+UBSan with it (unit, props, stress), and the
-#                         mutant checks
+#                         ASan+UBSan with it (unit, props, stress), the
+#                         deterministic simulation (sim), and the mutant
+#                         checks
 #   GORO_TEST_QUICK=1     release build and its labels only (a fast local loop)
 #   GORO_SKIP_LINT=1      lint (clang-format, clang-tidy) reported as skipped:
 #                         local use only, for a tree knowingly unformatted
@@ -30,16 +31,23 @@ ctest_preset() {
   local preset=$1 labels=$2 parts; shift 2
   case $preset in
     release) parts=(-DGORO_BUILD_BENCH=ON -DGORO_BUILD_EXAMPLES=ON -DGORO_BUILD_STRESS=ON -DGORO_C11=ON) ;;
-    debug) parts=(-DGORO_BUILD_BENCH=OFF -DGORO_BUILD_EXAMPLES=OFF -DGORO_BUILD_STRESS=OFF -DGORO_C11=OFF) ;;
+    debug | sim) parts=(-DGORO_BUILD_BENCH=OFF -DGORO_BUILD_EXAMPLES=OFF -DGORO_BUILD_STRESS=OFF -DGORO_C11=OFF) ;;
     tsan) parts=(-DGORO_BUILD_BENCH=OFF -DGORO_BUILD_EXAMPLES=OFF -DGORO_BUILD_STRESS=OFF -DGORO_C11=OFF
                  -DGORO_BUILD_PROPS=OFF) ;;
     *) parts=(-DGORO_BUILD_BENCH=OFF -DGORO_BUILD_EXAMPLES=OFF -DGORO_BUILD_STRESS=ON -DGORO_C11=OFF) ;;
   esac
+  # The sim preset builds its own tests only (label sim): the other suites
+  # assume wall-clock time and real parallelism (spec/simulation.md).
+  local targets=()
+  if [ "$preset" = sim ]; then
+    parts+=(-DGORO_BUILD_PROPS=OFF)
+    targets=(--target sim_test)
+  fi
   step "configure + build: $preset"
   # Explicit ON: a cache left by someone's -DGORO_BUILD_TESTS=OFF must not
   # turn this run into one that tests nothing.
   cmake --preset "$preset" -DGORO_BUILD_TESTS=ON "${parts[@]}" "$@" >/dev/null
-  cmake --build --preset "$preset" -j "$jobs"
+  cmake --build --preset "$preset" -j "$jobs" "${targets[@]}"
   step "ctest: $preset, labels $labels"
   local log="build/$preset/ctest-summary.log"
   ctest --test-dir "build/$preset" -L "$labels" --output-on-failure -j "$jobs" --timeout 900 \
@@ -72,6 +80,10 @@ ctest_preset tsan 'unit'
 # what shows the shipped program, not only the checked one, is race-free.
 ctest_preset tsan-release 'unit|props|stress'
 ctest_preset asan 'unit|props|stress'
+# The deterministic simulation (GORO_SIM): the same seed gives the same
+# run, many seeds and both strategies complete, virtual time, and a planted
+# race found and replayed from its seed.
+ctest_preset sim 'sim'
 if [ -x "$here/mutants.sh" ]; then
   step "mutants: each deliberate bug must be caught"
   "$here/mutants.sh"
