@@ -20,13 +20,9 @@ for t in "$tidy" "$runner" clang++-14; do
   command -v "$t" >/dev/null || { echo "tidy.sh: $t not found (ci/deps.sh installs it)" >&2; exit 2; }
 done
 dir=build/tidy
-# No precompiled headers: this tree is configured, never built, so a PCH
-# named in compile_commands.json would not exist; and without tests'
-# shared PCH (tests/test_pch.hpp) a test missing an #include fails here.
 cmake -S . -B "$dir" -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=Debug \
   -DCMAKE_EXPORT_COMPILE_COMMANDS=ON -DGORO_CHECK_INVARIANTS=ON -DGORO_BUILD_TESTS=ON \
-  -DGORO_BUILD_BENCH=OFF -DGORO_BUILD_EXAMPLES=OFF -DGORO_TLA=OFF \
-  -DCMAKE_DISABLE_PRECOMPILE_HEADERS=ON >/dev/null
+  -DGORO_BUILD_BENCH=OFF -DGORO_BUILD_EXAMPLES=OFF -DGORO_TLA=OFF >/dev/null
 test -s "$dir/compile_commands.json" || { echo "tidy.sh: no $dir/compile_commands.json" >&2; exit 2; }
 
 if [ $# -eq 0 ]; then set -- "$top/(src|tests|props|stress)/"; fi
