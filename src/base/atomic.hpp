@@ -65,8 +65,147 @@ namespace goro::detail {
 
 inline constexpr bool relacy_build = false;
 
+#ifndef GORO_SIM
 template <class T>
 using atomic = std::atomic<T>;
+#else
+// The simulation build (GORO_SIM, spec/simulation.md): every operation on a
+// detail::atomic is a scheduling point of the controller, taken before the
+// operation, so the simulation can interleave the lock-free protocols at
+// each atomic step and not only at the chaos points. The operation itself is
+// std::atomic's (the type derives from it: same layout, and a pointer to it
+// is a pointer to the std::atomic that futex waits take), so the orders, the
+// fences and the instructions are those of production; only the points are
+// added, and they are the simulator, not the runtime's protocol. The site
+// (file and line, from the caller through default arguments as the Relacy
+// wrapper does) names the point in the event log; operators, which cannot
+// take them, log site 0.
+namespace simulator {
+void atomic_point(const char* file, unsigned line) noexcept;
+}  // namespace simulator
+
+#define GORO_SIM_HERE_PARAMS const char *sim_file = __builtin_FILE(), unsigned sim_line = __builtin_LINE()
+#define GORO_SIM_POINT() ::goro::detail::simulator::atomic_point(sim_file, sim_line)
+
+template <class T>
+class atomic : public std::atomic<T> {
+  using base = std::atomic<T>;
+  static constexpr std::memory_order sc = std::memory_order_seq_cst;
+  static void op_point() noexcept { simulator::atomic_point("", 0); }
+
+ public:
+  using base::base;
+  atomic() noexcept = default;
+
+  T load(std::memory_order mo = sc, GORO_SIM_HERE_PARAMS) const noexcept {
+    GORO_SIM_POINT();
+    return base::load(mo);
+  }
+  void store(T v, std::memory_order mo = sc, GORO_SIM_HERE_PARAMS) noexcept {
+    GORO_SIM_POINT();
+    base::store(v, mo);
+  }
+  T exchange(T v, std::memory_order mo = sc, GORO_SIM_HERE_PARAMS) noexcept {
+    GORO_SIM_POINT();
+    return base::exchange(v, mo);
+  }
+  bool compare_exchange_weak(T& e, T d, std::memory_order s, std::memory_order f,
+                             GORO_SIM_HERE_PARAMS) noexcept {
+    GORO_SIM_POINT();
+    return base::compare_exchange_weak(e, d, s, f);
+  }
+  bool compare_exchange_weak(T& e, T d, std::memory_order mo = sc, GORO_SIM_HERE_PARAMS) noexcept {
+    GORO_SIM_POINT();
+    return base::compare_exchange_weak(e, d, mo);
+  }
+  bool compare_exchange_strong(T& e, T d, std::memory_order s, std::memory_order f,
+                               GORO_SIM_HERE_PARAMS) noexcept {
+    GORO_SIM_POINT();
+    return base::compare_exchange_strong(e, d, s, f);
+  }
+  bool compare_exchange_strong(T& e, T d, std::memory_order mo = sc,
+                               GORO_SIM_HERE_PARAMS) noexcept {
+    GORO_SIM_POINT();
+    return base::compare_exchange_strong(e, d, mo);
+  }
+  // Templates, so that the class instantiates for any T; the base decides
+  // which T has them (integers, and pointers for add and sub).
+  template <class D>
+  T fetch_add(D v, std::memory_order mo = sc, GORO_SIM_HERE_PARAMS) noexcept {
+    GORO_SIM_POINT();
+    return base::fetch_add(v, mo);
+  }
+  template <class D>
+  T fetch_sub(D v, std::memory_order mo = sc, GORO_SIM_HERE_PARAMS) noexcept {
+    GORO_SIM_POINT();
+    return base::fetch_sub(v, mo);
+  }
+  template <class D>
+  T fetch_or(D v, std::memory_order mo = sc, GORO_SIM_HERE_PARAMS) noexcept {
+    GORO_SIM_POINT();
+    return base::fetch_or(v, mo);
+  }
+  template <class D>
+  T fetch_and(D v, std::memory_order mo = sc, GORO_SIM_HERE_PARAMS) noexcept {
+    GORO_SIM_POINT();
+    return base::fetch_and(v, mo);
+  }
+  template <class D>
+  T fetch_xor(D v, std::memory_order mo = sc, GORO_SIM_HERE_PARAMS) noexcept {
+    GORO_SIM_POINT();
+    return base::fetch_xor(v, mo);
+  }
+
+  // The implicit seq_cst spellings, each one point.
+  operator T() const noexcept {
+    op_point();
+    return base::load();
+  }
+  T operator=(T v) noexcept {
+    op_point();
+    base::store(v);
+    return v;
+  }
+  template <class D>
+  T operator+=(D v) noexcept {
+    op_point();
+    return base::operator+=(v);
+  }
+  template <class D>
+  T operator-=(D v) noexcept {
+    op_point();
+    return base::operator-=(v);
+  }
+  template <class D>
+  T operator|=(D v) noexcept {
+    op_point();
+    return base::operator|=(v);
+  }
+  template <class D>
+  T operator&=(D v) noexcept {
+    op_point();
+    return base::operator&=(v);
+  }
+  T operator++() noexcept {
+    op_point();
+    return base::operator++();
+  }
+  T operator++(int) noexcept {
+    op_point();
+    return base::operator++(0);
+  }
+  T operator--() noexcept {
+    op_point();
+    return base::operator--();
+  }
+  T operator--(int) noexcept {
+    op_point();
+    return base::operator--(0);
+  }
+};
+#undef GORO_SIM_HERE_PARAMS
+#undef GORO_SIM_POINT
+#endif  // GORO_SIM
 
 // Shared plain data whose accesses are ordered by atomics elsewhere.
 template <class T>
@@ -81,7 +220,15 @@ class var {
   T v_{};
 };
 
+#ifndef GORO_SIM
 inline void fence(std::memory_order mo) { std::atomic_thread_fence(mo); }
+#else
+inline void fence(std::memory_order mo, const char* file = __builtin_FILE(),
+                  unsigned line = __builtin_LINE()) {
+  simulator::atomic_point(file, line);
+  std::atomic_thread_fence(mo);
+}
+#endif
 
 #else  // GORO_RELACY
 

@@ -410,7 +410,7 @@ class schedt {
   // deadline (INT64_MAX: none; 0: no sleeper), read by whoever adds an
   // earlier timer and must then wake it (wake_timer_sleeper: netpoll_break).
   std::atomic<m*> timer_sleeper{nullptr};
-  std::atomic<std::int64_t> timer_sleep_until{0};
+  atomic<std::int64_t> timer_sleep_until{0};
 
  private:
   friend class sched_guard;

@@ -404,6 +404,10 @@ void chaos_point(const char* file, int line) noexcept {
   if (participant()) point(site::chaos, chaos_site_id(file, line));
 }
 
+void atomic_point(const char* file, unsigned line) noexcept {
+  if (participant()) point(site::atomic, chaos_site_id(file, static_cast<int>(line)));
+}
+
 bool futex_wait(const std::atomic<std::uint32_t>* addr, std::uint32_t val,
                 std::int64_t deadline) noexcept {
   controller& c = ctl();

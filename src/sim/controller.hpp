@@ -38,6 +38,7 @@ namespace goro::detail::simulator {
 // What a scheduling point is; part of the event log.
 enum class site : std::uint8_t {
   chaos,          // a GORO_CHAOS_POINT / GORO_CHAOS_AT site (where = its id)
+  atomic,         // a detail::atomic operation or fence (base/atomic.hpp; where = its site)
   lock_acquire,   // futex_lock::lock / try_lock, before the state CAS
   lock_release,   // futex_lock::unlock, after the state exchange
   futex_wait,     // a futex wait (lock slow path, note::sleep)

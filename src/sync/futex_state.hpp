@@ -33,6 +33,10 @@
 
 namespace goro::detail {
 
+// A is the futex word's type: detail::atomic<std::uint32_t> (the c11 checks
+// and the simulation) or the std::atomic<std::uint32_t> of the public
+// header's futex_lock, whose inline fast path must be the same in every build.
+
 // The orders c11/ weakens one step to show its check catches each; production
 // uses exactly these.
 struct futex_orders {
@@ -42,8 +46,8 @@ struct futex_orders {
   static constexpr std::memory_order note_wake = std::memory_order_release;
 };
 
-template <class O = futex_orders, class Env>
-inline void futex_lock_slow(atomic<std::uint32_t>& state, Env& env) noexcept {
+template <class O = futex_orders, class Env, class A>
+inline void futex_lock_slow(A& state, Env& env) noexcept {
   for (int i = 0; i < Env::spin_tries; i++) {
     std::uint32_t c = state.load(std::memory_order_relaxed);
     if (c == 0 &&
@@ -58,27 +62,27 @@ inline void futex_lock_slow(atomic<std::uint32_t>& state, Env& env) noexcept {
 }
 
 // goro/detail/waitq.hpp's inline futex_lock::lock() and release_state().
-template <class O = futex_orders, class Env>
-inline void futex_lock_lock(atomic<std::uint32_t>& state, Env& env) noexcept {
+template <class O = futex_orders, class Env, class A>
+inline void futex_lock_lock(A& state, Env& env) noexcept {
   std::uint32_t c = 0;
   // acquire: everything the previous holder wrote before unlock is visible.
   if (!state.compare_exchange_strong(c, 1, std::memory_order_acquire, std::memory_order_relaxed))
     futex_lock_slow<O>(state, env);
 }
-template <class Env>
-inline void futex_lock_unlock(atomic<std::uint32_t>& state, Env& env) noexcept {
+template <class Env, class A>
+inline void futex_lock_unlock(A& state, Env& env) noexcept {
   // release: publishes the critical section to the next acquirer.
   if (state.exchange(0, std::memory_order_release) == 2) env.futex_wake(&state, 1);
 }
 
-template <class Env>
-inline void note_sleep(atomic<std::uint32_t>& key, Env& env) noexcept {
+template <class Env, class A>
+inline void note_sleep(A& key, Env& env) noexcept {
   // acquire: everything the waker wrote before wakeup() is visible.
   while (key.load(std::memory_order_acquire) == 0) env.futex_wait(&key, 0);
 }
 
-template <class O = futex_orders, class Env>
-inline void note_wakeup(atomic<std::uint32_t>& key, Env& env) noexcept {
+template <class O = futex_orders, class Env, class A>
+inline void note_wakeup(A& key, Env& env) noexcept {
   key.store(1, O::note_wake /* release */);
   env.futex_wake(&key, INT_MAX);
 }

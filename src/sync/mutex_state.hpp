@@ -40,6 +40,9 @@
 
 namespace goro::detail {
 
+// A, the state word's type in every function here: detail::atomic (the c11
+// checks, the simulation) or the public header's std::atomic.
+
 inline constexpr std::int32_t mutex_locked_bit = 1;
 inline constexpr std::int32_t mutex_woken_bit = 2;
 inline constexpr std::int32_t mutex_starving_bit = 4;
@@ -62,7 +65,8 @@ struct mutex_orders {
 
 // Keeps M4: never takes a lock that starvation mode has promised to the head
 // waiter, and never counts itself as a waiter (it does not sleep).
-inline bool mutex_try_lock(atomic<std::int32_t>& state) noexcept {
+template <class A>
+inline bool mutex_try_lock(A& state) noexcept {
   // relaxed load: only a hint for the CAS, which decides.
   std::int32_t old = state.load(std::memory_order_relaxed);
   if (old & (mutex_locked_bit | mutex_starving_bit)) return false;
@@ -73,8 +77,8 @@ inline bool mutex_try_lock(atomic<std::int32_t>& state) noexcept {
 
 // Keeps M1-M4. Each trip round the loop computes the state we want from the
 // state we saw and installs it with one CAS; a failed CAS reloads and retries.
-template <class O = mutex_orders, class Env>
-inline void mutex_lock_slow(atomic<std::int32_t>& state, Env& env) {
+template <class O = mutex_orders, class Env, class A>
+inline void mutex_lock_slow(A& state, Env& env) {
   std::int64_t wait_start = 0;  // when we first went to sleep; 0: not yet
   bool starving = false;        // we have waited longer than the threshold
   bool awoke = false;           // we own the woken flag (M3)
@@ -165,8 +169,8 @@ inline void mutex_lock_slow(atomic<std::int32_t>& state, Env& env) {
 // to take the lock already (M3); in starvation mode hands it to the head
 // waiter. Always inlined: unlock_slow is this and nothing else (the abandon
 // path's copy is cold), so production keeps its one frame.
-template <class O = mutex_orders, class Env>
-[[gnu::always_inline]] inline void mutex_unlock_slow(atomic<std::int32_t>& state, std::int32_t old,
+template <class O = mutex_orders, class Env, class A>
+[[gnu::always_inline]] inline void mutex_unlock_slow(A& state, std::int32_t old,
                                                      Env& env) {
   for (;;) {
     if (!(old & mutex_locked_bit)) env.fatal("goro::mutex: unlock of unlocked mutex");
@@ -194,8 +198,8 @@ template <class O = mutex_orders, class Env>
 }
 
 // goro/mutex.hpp's inline lock() and unlock(), the same CAS and orders.
-template <class O = mutex_orders, class Env>
-inline void mutex_lock(atomic<std::int32_t>& state, Env& env) {
+template <class O = mutex_orders, class Env, class A>
+inline void mutex_lock(A& state, Env& env) {
   std::int32_t unlocked = 0;
   // acquire: everything the previous owner wrote before unlock is visible.
   if (state.compare_exchange_strong(unlocked, mutex_locked_bit, std::memory_order_acquire,
@@ -203,8 +207,8 @@ inline void mutex_lock(atomic<std::int32_t>& state, Env& env) {
     return;
   mutex_lock_slow<O>(state, env);
 }
-template <class O = mutex_orders, class Env>
-inline void mutex_unlock(atomic<std::int32_t>& state, Env& env) {
+template <class O = mutex_orders, class Env, class A>
+inline void mutex_unlock(A& state, Env& env) {
   std::int32_t old = mutex_locked_bit;
   // release: publishes the critical section to the next owner.
   if (state.compare_exchange_strong(old, 0, std::memory_order_release, std::memory_order_relaxed))
@@ -218,8 +222,8 @@ inline void mutex_unlock(atomic<std::int32_t>& state, Env& env) {
 // the bucket lock). Readied but never run: the unlock that woke us handed us
 // the woken flag (normal mode, M3) or the mutex itself (starvation mode, M4);
 // give it back as we would have on resuming.
-template <class O = mutex_orders, class Env>
-inline bool mutex_abandon(atomic<std::int32_t>& state, Env& env, bool readied,
+template <class O = mutex_orders, class Env, class A>
+inline bool mutex_abandon(A& state, Env& env, bool readied,
                           typename Env::waiter* w) {
   if (readied) {
     std::int32_t cur = state.load(std::memory_order_relaxed);

@@ -79,6 +79,9 @@
 
 namespace goro::detail {
 
+// AR and AD, the types of the readers word and the departing count: detail::
+// atomic (the c11 checks, the simulation) or the public header's std::atomic.
+
 inline constexpr std::int32_t rw_max_readers = std::int32_t(1) << 30;  // Go's rwmutexMaxReaders
 inline constexpr std::uint64_t rw_epoch_one = std::uint64_t(1) << 32;
 
@@ -118,8 +121,8 @@ struct rw_mutex_orders {
 };
 
 // Go's TryRLock: never blocks; fails while a writer is pending.
-template <class O = rw_mutex_orders>
-inline bool rw_try_lock_shared(atomic<std::uint64_t>& readers) noexcept {
+template <class O = rw_mutex_orders, class AR>
+inline bool rw_try_lock_shared(AR& readers) noexcept {
   // relaxed: only a hint for the CAS, which decides.
   std::uint64_t old = readers.load(std::memory_order_relaxed);
   for (;;) {
@@ -134,8 +137,8 @@ inline bool rw_try_lock_shared(atomic<std::uint64_t>& readers) noexcept {
 
 // lock_shared's slow path: our fetch_add (which returned old) counted us
 // while a writer was pending (R2).
-template <class O = rw_mutex_orders, class Env>
-inline void rw_lock_shared_slow(atomic<std::uint64_t>& readers, std::uint64_t old, Env& env) {
+template <class O = rw_mutex_orders, class Env, class AR>
+inline void rw_lock_shared_slow(AR& readers, std::uint64_t old, Env& env) {
   env.lock();
   // relaxed: the writer's release is an RMW made with the lock held, so if
   // it came first the lock orders it (and its critical section) before
@@ -148,20 +151,20 @@ inline void rw_lock_shared_slow(atomic<std::uint64_t>& readers, std::uint64_t ol
   env.sleep_reader();  // releases the lock; the writer's release readies us
 }
 
-template <class O = rw_mutex_orders, class Env>
-inline void rw_lock_shared(atomic<std::uint64_t>& readers, Env& env) {
+template <class O = rw_mutex_orders, class Env, class AR>
+inline void rw_lock_shared(AR& readers, Env& env) {
   // acquire: pairs with the last writer's releasing RMW (rw_mutex_orders).
   std::uint64_t old = readers.fetch_add(1, O::reader_add /* acquire */);
   if (rw_count(old) < 0) rw_lock_shared_slow<O>(readers, old, env);
 }
 
-template <class O = rw_mutex_orders, class Env>
-inline void rw_unlock(atomic<std::uint64_t>& readers, Env& env);
+template <class O = rw_mutex_orders, class Env, class AR>
+inline void rw_unlock(AR& readers, Env& env);
 
 // unlock_shared's slow path: our fetch_sub (which returned old) saw a
 // writer pending, or no reader at all (misuse).
-template <class O = rw_mutex_orders, class Env>
-inline void rw_unlock_shared_slow(atomic<std::uint64_t>& readers, atomic<std::int32_t>& departing,
+template <class O = rw_mutex_orders, class Env, class AR, class AD>
+inline void rw_unlock_shared_slow(AR& readers, AD& departing,
                                   std::uint64_t old, Env& env) {
   std::int32_t c = rw_count(old);
   if (c == 0 || c == -rw_max_readers)
@@ -177,8 +180,8 @@ inline void rw_unlock_shared_slow(atomic<std::uint64_t>& readers, atomic<std::in
   if (!env.wake_writer()) rw_unlock<O>(readers, env);
 }
 
-template <class O = rw_mutex_orders, class Env>
-inline void rw_unlock_shared(atomic<std::uint64_t>& readers, atomic<std::int32_t>& departing,
+template <class O = rw_mutex_orders, class Env, class AR, class AD>
+inline void rw_unlock_shared(AR& readers, AD& departing,
                              Env& env) {
   // release: our reads happen before the next writer's writes.
   std::uint64_t old = readers.fetch_sub(1, O::reader_sub /* release */);
@@ -187,8 +190,8 @@ inline void rw_unlock_shared(atomic<std::uint64_t>& readers, atomic<std::int32_t
 
 // The writer's step once it holds w: with the lock held, become the pending
 // writer and wait for the readers inside to depart (R1, R3, R4).
-template <class O = rw_mutex_orders, class Env>
-inline void rw_lock_pending(atomic<std::uint64_t>& readers, atomic<std::int32_t>& departing,
+template <class O = rw_mutex_orders, class Env, class AR, class AD>
+inline void rw_lock_pending(AR& readers, AD& departing,
                             Env& env) {
   env.lock();
   for (;;) {
@@ -216,15 +219,15 @@ inline void rw_lock_pending(atomic<std::uint64_t>& readers, atomic<std::int32_t>
   env.unlock();
 }
 
-template <class O = rw_mutex_orders, class Env>
-inline void rw_lock(atomic<std::uint64_t>& readers, atomic<std::int32_t>& departing, Env& env) {
+template <class O = rw_mutex_orders, class Env, class AR, class AD>
+inline void rw_lock(AR& readers, AD& departing, Env& env) {
   env.wlock();
   rw_lock_pending<O>(readers, departing, env);
 }
 
 // Go's TryLock: w free and no reader inside or waiting.
-template <class O = rw_mutex_orders, class Env>
-inline bool rw_try_lock(atomic<std::uint64_t>& readers, Env& env) {
+template <class O = rw_mutex_orders, class Env, class AR>
+inline bool rw_try_lock(AR& readers, Env& env) {
   if (!env.wtry_lock()) return false;
   // relaxed: only a hint for the CAS. A predecessor between its w unlock
   // and its release (R4) leaves count < 0: we fail, as under contention.
@@ -241,8 +244,8 @@ inline bool rw_try_lock(atomic<std::uint64_t>& readers, Env& env) {
   }
 }
 
-template <class O, class Env>
-inline void rw_unlock(atomic<std::uint64_t>& readers, Env& env) {
+template <class O, class Env, class AR>
+inline void rw_unlock(AR& readers, Env& env) {
   // relaxed: a misuse check only; the holder is the only writer pending.
   if (rw_count(readers.load(std::memory_order_relaxed)) >= 0)
     env.fatal("goro::rw_mutex: unlock of an rw_mutex not locked for writing");
@@ -274,8 +277,8 @@ inline void rw_unlock(atomic<std::uint64_t>& readers, Env& env) {
 // pending (its release takes every queued reader), so our count is among
 // the waiting ones and leaves no departure owed. Readied: the release let
 // us in; leave as a reader.
-template <class O = rw_mutex_orders, class Env>
-inline bool rw_abandon_reader(atomic<std::uint64_t>& readers, atomic<std::int32_t>& departing,
+template <class O = rw_mutex_orders, class Env, class AR, class AD>
+inline bool rw_abandon_reader(AR& readers, AD& departing,
                               Env& env, bool readied, typename Env::waiter* w) {
   if (readied) {
     rw_unlock_shared<O>(readers, departing, env);
@@ -294,8 +297,8 @@ inline bool rw_abandon_reader(atomic<std::uint64_t>& readers, atomic<std::int32_
 // writer to wake (rw_unlock_shared_slow) and unlocks on its behalf, so the
 // readers queued behind it get in and w is free again. Readied: it holds
 // the lock; unlock.
-template <class O = rw_mutex_orders, class Env>
-inline bool rw_abandon_writer(atomic<std::uint64_t>& readers, Env& env, bool readied,
+template <class O = rw_mutex_orders, class Env, class AR>
+inline bool rw_abandon_writer(AR& readers, Env& env, bool readied,
                               typename Env::waiter* w) {
   if (readied) {
     rw_unlock<O>(readers, env);

@@ -50,6 +50,9 @@
 
 namespace goro::detail {
 
+// A, the state word's type in every function here: detail::atomic (the c11
+// checks, the simulation) or the public header's std::atomic.
+
 // The orders c11/ weakens one step to show its check catches each; production
 // uses exactly these.
 struct wait_group_orders {
@@ -70,8 +73,8 @@ constexpr std::int32_t wg_count_of(std::int64_t s) { return static_cast<std::int
 constexpr std::uint32_t wg_waiters_of(std::int64_t s) { return static_cast<std::uint32_t>(s); }
 
 // add(n) for n != 0 within the 32-bit range (the caller checked).
-template <class O = wait_group_orders, class Env>
-inline void wait_group_add(atomic<std::int64_t>& state, std::int64_t n, Env& env) {
+template <class O = wait_group_orders, class Env, class A>
+inline void wait_group_add(A& state, std::int64_t n, Env& env) {
   // release: done() publishes the finished goroutine's writes; the add that
   // reaches zero with waiters acquires all of them by its re-load below
   // before waking the waiters, who then see them through ready()'s own
@@ -114,8 +117,8 @@ inline void wait_group_add(atomic<std::int64_t>& state, std::int64_t n, Env& env
   env.ready_all(woken);
 }
 
-template <class O = wait_group_orders, class Env>
-inline void wait_group_wait(atomic<std::int64_t>& state, Env& env) {
+template <class O = wait_group_orders, class Env, class A>
+inline void wait_group_wait(A& state, Env& env) {
   if (wg_count_of(state.load(O::wait_fast /* acquire */)) == 0) return;
   typename Env::waiter w;
   env.init(w);
@@ -146,8 +149,8 @@ inline void wait_group_wait(atomic<std::int64_t>& state, Env& env) {
 // The abandon path (park.hpp, waiter_on_abandon): a parked waiter that will
 // never run again leaves the list and the registered count, as if it had
 // never waited. False if an add took it first (it is being readied).
-template <class Env>
-inline bool wait_group_abandon(atomic<std::int64_t>& state, Env& env, typename Env::waiter* w) {
+template <class Env, class A>
+inline bool wait_group_abandon(A& state, Env& env, typename Env::waiter* w) {
   env.lock();
   bool found = env.remove(w);
   // relaxed: registration is guarded by the lock (see wait_group_add).
