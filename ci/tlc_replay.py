@@ -327,15 +327,19 @@ def run_tlc(mutant, out_dir):
     return r.stdout
 
 
-def run_harness(binary, out_dir, tag):
-    env = dict(os.environ, GORO_SIM_SCHEDULE=os.path.join(out_dir, "schedule.txt"))
+def run_harness(binary, out_dir, tag, seed, schedule=True, echo=True):
+    env = dict(os.environ, GORO_SIM_SEED=str(seed))
+    env.pop("GORO_SIM_SCHEDULE", None)
+    if schedule:
+        env["GORO_SIM_SCHEDULE"] = os.path.join(out_dir, "schedule.txt")
     r = subprocess.run([binary, "--script", os.path.join(out_dir, "script.txt")], env=env,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        universal_newlines=True, timeout=120)
     with open(os.path.join(out_dir, tag + ".out"), "w") as f:
         f.write(r.stdout)
-    for line in r.stdout.splitlines():
-        print("  %s: %s" % (tag, line))
+    if echo:
+        for line in r.stdout.splitlines():
+            print("  %s: %s" % (tag, line))
     return r.returncode, r.stdout
 
 
@@ -376,8 +380,22 @@ def main():
           "%d atomic steps" % (a.mutant, inv, len(states) - 1, len(entries),
                                sum(n for _, n in entries)))
     ok = True
+    seed = 1
     if a.mutant_harness:
-        rc, text = run_harness(a.mutant_harness, a.out, "mutant")
+        # The control: the seed that decides after the schedule must not find
+        # the bug on its own, so that the violation below is the schedule's.
+        # The first such seed from 1 on is used for both harnesses.
+        for seed in range(1, 21):
+            rc, text = run_harness(a.mutant_harness, a.out, "control", seed, schedule=False,
+                                   echo=False)
+            if rc == 0:
+                break
+        else:
+            print("tlc_replay: FAIL: the twin C++ mutant violates on every seed 1..20 alone")
+            return 1
+        print("tlc_replay: control: the twin C++ mutant with GORO_SIM_SEED=%d and no schedule "
+              "violates nothing" % seed)
+        rc, text = run_harness(a.mutant_harness, a.out, "mutant", seed)
         got = re.search(r"^cex_\w+: VIOLATION (\w+)", text, re.M)
         if rc == 3 and got and got.group(1) == inv and "schedule used up" in text:
             print("tlc_replay: PASS: the twin C++ mutant, on TLC's schedule, violates %s" % inv)
@@ -386,7 +404,7 @@ def main():
             print("tlc_replay: FAIL: the twin C++ mutant did not reproduce %s (exit %d%s)" %
                   (inv, rc, ", found " + got.group(1) if got else ""))
     if a.correct_harness:
-        rc, text = run_harness(a.correct_harness, a.out, "correct")
+        rc, text = run_harness(a.correct_harness, a.out, "correct", seed)
         if rc == 0 and "no violation" in text:
             print("tlc_replay: PASS: the correct code under the same schedule violates nothing"
                   " (%s)" % ("schedule used up" if "schedule used up" in text

@@ -264,6 +264,7 @@ std::uint32_t forced_pick(controller& c, std::unique_lock<std::mutex>& lk, std::
     if (++c.entry >= c.opts.schedule.size()) {
       c.forcing = false;
       c.stats.schedule_done = true;
+      c.stats.schedule_decisions = c.stats.decisions;
       return pick(c, lk);
     }
     c.left = c.opts.schedule[c.entry].steps;

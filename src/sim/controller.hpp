@@ -109,10 +109,11 @@ struct session_stats {
   std::uint64_t decisions = 0;
   std::uint64_t hash = 0;  // FNV-1a over the event log
   std::uint32_t threads = 0;
-  std::int64_t virtual_ns = 0;  // virtual time elapsed
-  double pct_bound = 0;         // PCT: 1/(n k^(d-1)) with this run's n and k
-  std::uint64_t forced = 0;     // atomic steps the forced schedule decided
-  bool schedule_done = false;   // every entry of a non-empty schedule was used up
+  std::int64_t virtual_ns = 0;           // virtual time elapsed
+  double pct_bound = 0;                  // PCT: 1/(n k^(d-1)) with this run's n and k
+  std::uint64_t forced = 0;              // atomic steps the forced schedule decided
+  bool schedule_done = false;            // every entry of a non-empty schedule was used up
+  std::uint64_t schedule_decisions = 0;  // decisions taken before it was used up
 };
 
 // Options for the next sessions. GORO_SIM_SEED, GORO_SIM_STRATEGY
