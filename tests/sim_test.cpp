@@ -86,7 +86,8 @@ TEST(Sim, SameSeedSameLog) {
     sim::session_stats c = run_seed(43, mixed, n);
     std::printf("procs %u: seed 42: %" PRIu64 " decisions, %u threads, hash %016" PRIx64
                 ", %.3f ms virtual; seed 43: %" PRIu64 " decisions, hash %016" PRIx64 "\n",
-                n, a.decisions, a.threads, a.hash, a.virtual_ns / 1e6, c.decisions, c.hash);
+                n, a.decisions, a.threads, a.hash, static_cast<double>(a.virtual_ns) / 1e6,
+                c.decisions, c.hash);
     EXPECT_NE(a.hash, c.hash) << "procs " << n;
   }
 }

@@ -331,7 +331,8 @@ void hand_off(controller& c, std::unique_lock<std::mutex>& lk, std::uint32_t me,
     std::fprintf(stderr,
                  "goro sim: no end after %" PRIu64 " decisions and %.3f s of virtual time (a "
                  "lost wakeup or a livelock?); replay with GORO_SIM_SEED=%" PRIu64 "\n",
-                 c.stats.decisions, (vnow.load(std::memory_order_relaxed) - time_base) / 1e9,
+                 c.stats.decisions,
+                 static_cast<double>(vnow.load(std::memory_order_relaxed) - time_base) / 1e9,
                  c.stats.seed);
     std::abort();
   }
