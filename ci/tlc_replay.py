@@ -304,7 +304,83 @@ def translate_runqueue(inv, states):
     return entries, notes, script
 
 
-MODELS = {"RunQueue": translate_runqueue}
+def phandoff_step(action, before, after, who):
+    """tla/PHandoff.tla's syscall actions -> sched/psyscall.hpp, for the
+    twin of PHandoff_exitsyscall_no_cas (the only trace there is to
+    translate is a mutant's): ExitSyscall is the twin's load of the old P's
+    status, and ExitSyscallFastStore its store."""
+    if who == "sysmon":
+        if action == "Retake":     # retakep: the status CAS
+            return Step(1, script=after["sp"])
+        if action == "HandoffP":   # the harness's handoffp: the idle list, no atomics
+            pp = before["sp"]
+            if set(after["pidle"]) != set(before["pidle"]) | {pp}:
+                raise Refused("HandoffP starts an M here; the harness's handoff only idles the P")
+            return Step(0)
+    else:
+        m = who
+        if action == "EnterSyscall":  # syscall_detachp: p.m store, status store
+            return Step(2, script="S")
+        if action == "ExitSyscall":   # the twin's load of oldp's status
+            return Step(1)
+        if action == "ExitSyscallFastStore":  # the twin's status store, then wirep (2 stores)
+            return Step(3)
+        if action == "ExitSyscallPidle":  # pidleget (sched.lock: none here), wirep if a P
+            return Step(2 if before["pidle"] else 0)
+        if action == "ExitSyscallFast":
+            raise Refused("ExitSyscallFast is the correct model's CAS; its twin is not this code")
+        del m
+    raise Refused("%s action %s is not in the PHandoff table (syscall actions only)" %
+                  (who, action))
+
+
+def translate_phandoff(inv, states):
+    init = states[0][1]
+    nm, np_ = len(init["mp"]), len(init["pstatus"])
+    m_vars = ["mp", "moldp", "mnextp", "mcurg", "mspinning", "mpc", "mi", "plist"]
+    entries, notes = [], []
+    calls = [0] * (nm + 1)
+    retakes = []
+    for i in range(1, len(states)):
+        action, after = states[i]
+        before = states[i - 1][1]
+        who = [m + 1 for m in range(nm) if any(before[v][m] != after[v][m] for v in m_vars)]
+        if before["spc"] != after["spc"] or before["sp"] != after["sp"]:
+            who.append("sysmon")
+        if len(who) != 1:
+            raise Refused("state %d (%s): %s processes changed their locals" %
+                          (i + 1, action, len(who) or "no"))
+        p = who[0]
+        step = phandoff_step(action, before, after, p)
+        if p == "sysmon":
+            thread = nm + 1
+            if step.script is not None:
+                retakes.append(step.script)
+        else:
+            thread = p
+            if step.script == "S":
+                calls[p] += 1
+        notes.append("# state %d: %-22s %-6s thread %d, %d atomic ops" %
+                     (i + 1, action, "M%d" % p if p != "sysmon" else p, thread, step.ops))
+        if step.ops == 0:
+            continue
+        if entries and entries[-1][0] == thread:
+            entries[-1][1] += step.ops
+        else:
+            entries.append([thread, step.ops])
+    script = ["# cex_psyscall script from TLC's counterexample (ci/tlc_replay.py)",
+              "model PHandoff", "expect %s" % inv, "ms %d" % nm, "ps %d" % np_]
+    for m in range(nm):
+        if init["mp"][m]:
+            script.append("holds %d %d" % (m + 1, init["mp"][m]))
+    script.append("idle %s" % " ".join(str(p) for p in sorted(init["pidle"])))
+    for m in range(1, nm + 1):
+        script.append("m %d %d" % (m, calls[m]))
+    script.append("sysmon %s" % " ".join(str(p) for p in retakes))
+    return entries, notes, script
+
+
+MODELS = {"RunQueue": translate_runqueue, "PHandoff": translate_phandoff}
 
 
 # ---------------------------------------------------------------- driver
@@ -370,7 +446,8 @@ def main():
         return 1
     with open(os.path.join(a.out, "schedule.txt"), "w") as f:
         f.write("# forced schedule from TLC's counterexample of %s (violates %s)\n" % (a.mutant, inv))
-        f.write("# thread 1 is the owner, 2.. the thieves; steps are atomic operations\n")
+        f.write("# threads: RunQueue 1 the owner, 2.. the thieves; PHandoff 1..NM the Ms, NM+1 "
+                "sysmon; steps are atomic operations\n")
         f.write("\n".join(notes) + "\n")
         for t, n in entries:
             f.write("%d %d\n" % (t, n))
