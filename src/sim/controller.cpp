@@ -1,12 +1,36 @@
 // The simulation's baton controller: see sim/controller.hpp and
-// spec/simulation.md. set_options and env_seed exist in every build (they
-// touch nothing); the rest only with GORO_SIM.
+// spec/simulation.md. set_options, env_seed and parse_schedule exist in
+// every build (they touch nothing); the rest only with GORO_SIM.
 #include "sim/controller.hpp"
 
 #include <cstdlib>
 #include <cstring>
+#include <sstream>
 
 namespace goro::detail::simulator {
+
+bool parse_schedule(const std::string& text, std::vector<forced_step>& out, std::string& err) {
+  std::istringstream in(text);
+  std::string line;
+  for (int no = 1; std::getline(in, line); no++) {
+    if (auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
+    std::istringstream ls(line);
+    long long thread = -1, steps = -1;
+    std::string rest;
+    if (!(ls >> thread)) {
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;  // blank
+      err = "line " + std::to_string(no) + ": expected '<thread> <steps>'";
+      return false;
+    }
+    if (!(ls >> steps) || (ls >> rest) || thread < 0 || steps < 0 || thread > UINT32_MAX ||
+        steps > UINT32_MAX) {
+      err = "line " + std::to_string(no) + ": expected '<thread> <steps>' (two numbers >= 0)";
+      return false;
+    }
+    out.push_back({static_cast<std::uint32_t>(thread), static_cast<std::uint32_t>(steps)});
+  }
+  return true;
+}
 
 bool env_seed(std::uint64_t& seed) noexcept {
   const char* s = std::getenv("GORO_SIM_SEED");
@@ -23,6 +47,7 @@ bool env_seed(std::uint64_t& seed) noexcept {
 #include <cinttypes>
 #include <condition_variable>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -66,6 +91,9 @@ struct slot {
   std::thread::id native{};
   std::thread::id join_target{};  // joining
   std::int64_t prio = 0;          // PCT (change points and starvation drops go below 1)
+  // The point it stopped at (thread_start before its first run): whether
+  // its next step is an atomic operation, for a forced schedule.
+  site at = site::thread_start;
 };
 
 struct controller {
@@ -87,6 +115,12 @@ struct controller {
   std::uint64_t run_length = 0;
   std::int64_t low_prio = 0;  // the next priority given at a drop (decreasing, may go negative)
   std::vector<std::uint32_t> cand;  // pick's scratch
+  // Forced schedule (opts.schedule): the entry in force and the atomic
+  // steps it has left; forcing is false before the first and after the last.
+  bool forcing = false;
+  std::size_t entry = 0;
+  std::uint32_t left = 0;
+  std::string schedule_file;  // GORO_SIM_SCHEDULE, for the divergence message
 };
 
 controller& ctl() {
@@ -187,10 +221,82 @@ std::uint32_t pick(controller& c, std::unique_lock<std::mutex>& lk) {
   return chosen;
 }
 
-// The running thread (me) has recorded its state; hand the baton on and
-// wait until it comes back (unless me is done).
-void hand_off(controller& c, std::unique_lock<std::mutex>& lk, std::uint32_t me, site s,
-              std::uint32_t where) {
+const char* state_name(controller& c, const slot& s) {
+  switch (s.st) {
+    case state::ready: return "ready";
+    case state::running: return "running";
+    case state::waiting: return "waiting (a futex or timed wait)";
+    case state::joining: {
+      for (std::size_t i = 0; i < c.slots.size(); i++)
+        if (c.slots[i]->native == s.join_target) {
+          static thread_local char buf[64];
+          std::snprintf(buf, sizeof buf, "joining thread %zu", i);
+          return buf;
+        }
+      return "joining";
+    }
+    case state::done: return "done (exited)";
+  }
+  return "?";
+}
+
+[[noreturn]] void diverged(controller& c, std::uint32_t t, const char* why) {
+  const forced_step& f = c.opts.schedule[c.entry];
+  std::fprintf(stderr,
+               "goro sim: forced schedule diverged at decision %" PRIu64
+               " (entry %zu of %zu: thread %u for %u atomic steps, %u left): thread %u %s%s%s; "
+               "GORO_SIM_SEED=%" PRIu64 "\n",
+               c.stats.decisions, c.entry + 1, c.opts.schedule.size(), f.thread, f.steps, c.left, t,
+               why, c.schedule_file.empty() ? "" : "; schedule ", c.schedule_file.c_str(),
+               c.stats.seed);
+  std::abort();
+}
+
+// The forced schedule's choice (see forced_step): the running thread keeps
+// the baton through points that are not atomic operations; otherwise the
+// entry in force names the thread, and picking it where its next step is
+// an atomic operation uses up one step. Past the last entry, the seed's
+// strategy (pick) decides, and forcing goes off for the session.
+std::uint32_t forced_pick(controller& c, std::unique_lock<std::mutex>& lk, std::uint32_t me) {
+  slot& mine = *c.slots[me];
+  if (mine.at != site::atomic && runnable(c, mine)) return me;
+  while (c.left == 0) {
+    if (++c.entry >= c.opts.schedule.size()) {
+      c.forcing = false;
+      c.stats.schedule_done = true;
+      c.stats.schedule_decisions = c.stats.decisions;
+      return pick(c, lk);
+    }
+    c.left = c.opts.schedule[c.entry].steps;
+  }
+  std::uint32_t t = c.opts.schedule[c.entry].thread;
+  if (t >= c.slots.size()) diverged(c, t, "does not exist (not created yet)");
+  slot& s = *c.slots[t];
+  if (!runnable(c, s)) {
+    // Every thread waiting: virtual time jumps as in pick, once, and the
+    // forced thread may then run (its deadline passed).
+    bool any = false;
+    for (auto& o : c.slots) any = any || runnable(c, *o);
+    std::int64_t earliest = 0;
+    if (!any)
+      for (auto& o : c.slots)
+        if (o->st == state::waiting && o->deadline != 0 &&
+            (earliest == 0 || o->deadline < earliest))
+          earliest = o->deadline;
+    if (earliest > vnow.load(std::memory_order_relaxed))
+      vnow.store(earliest, std::memory_order_relaxed);
+    if (!runnable(c, s)) diverged(c, t, state_name(c, s));
+  }
+  if (s.at == site::atomic) {
+    c.left--;
+    c.stats.forced++;
+  }
+  return t;
+}
+
+// The seed's choice: a random walk, or PCT with its change points and its
+// starvation drop.
+std::uint32_t pick_seeded(controller& c, std::unique_lock<std::mutex>& lk, std::uint32_t me) {
   // PCT change points: at step k_i the thread that ran drops below every
   // initial priority (d-1 such points).
   if (c.opts.strat == strategy::pct) {
@@ -211,12 +317,22 @@ void hand_off(controller& c, std::unique_lock<std::mutex>& lk, std::uint32_t me,
       c.last_chosen = next;
     }
   }
+  return next;
+}
+
+// The running thread (me) has recorded its state; hand the baton on and
+// wait until it comes back (unless me is done).
+void hand_off(controller& c, std::unique_lock<std::mutex>& lk, std::uint32_t me, site s,
+              std::uint32_t where) {
+  c.slots[me]->at = s;
+  std::uint32_t next = c.forcing ? forced_pick(c, lk, me) : pick_seeded(c, lk, me);
   if (c.stats.decisions >= c.opts.max_decisions ||
       vnow.load(std::memory_order_relaxed) - time_base > c.opts.max_virtual_ns) {
     std::fprintf(stderr,
                  "goro sim: no end after %" PRIu64 " decisions and %.3f s of virtual time (a "
                  "lost wakeup or a livelock?); replay with GORO_SIM_SEED=%" PRIu64 "\n",
-                 c.stats.decisions, (vnow.load(std::memory_order_relaxed) - time_base) / 1e9,
+                 c.stats.decisions,
+                 static_cast<double>(vnow.load(std::memory_order_relaxed) - time_base) / 1e9,
                  c.stats.seed);
     std::abort();
   }
@@ -290,6 +406,20 @@ void begin_session() noexcept {
   if (o.pct_depth < 1) o.pct_depth = 1;
   o.pct_steps = env_u64("GORO_SIM_PCT_STEPS", o.pct_steps);
   o.max_decisions = env_u64("GORO_SIM_MAX_DECISIONS", o.max_decisions);
+  c.schedule_file.clear();
+  if (const char* f = std::getenv("GORO_SIM_SCHEDULE"); f && *f) {
+    std::ifstream in(f);
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string err;
+    o.schedule.clear();
+    if (!in || !parse_schedule(text.str(), o.schedule, err)) {
+      std::fprintf(stderr, "goro sim: GORO_SIM_SCHEDULE=%s: %s\n", f,
+                   in ? err.c_str() : "cannot read it");
+      std::abort();
+    }
+    c.schedule_file = f;
+  }
   if (!c.opts_set || std::getenv("GORO_SIM_VERBOSE"))
     std::fprintf(stderr, "goro sim: GORO_SIM_SEED=%" PRIu64 " strategy %s\n", o.seed,
                  o.strat == strategy::pct ? "pct" : "random");
@@ -304,6 +434,9 @@ void begin_session() noexcept {
   c.next_change = 0;
   c.last_chosen = UINT32_MAX;
   c.run_length = 0;
+  c.forcing = !o.schedule.empty();
+  c.entry = 0;
+  c.left = c.forcing ? o.schedule[0].steps : 0;
   // Initial priorities are above d; the change points give d-1 .. 1, and
   // starvation drops continue below.
   c.low_prio = static_cast<std::int64_t>(o.pct_depth) - 1;
@@ -369,6 +502,18 @@ void end_session() noexcept {
 }
 
 bool in_session() noexcept { return session_on.load(std::memory_order_relaxed); }
+
+std::uint64_t decisions_now() noexcept {
+  controller& c = ctl();
+  std::lock_guard lk(c.mu);
+  return c.stats.decisions;
+}
+
+bool forcing() noexcept {
+  controller& c = ctl();
+  std::lock_guard lk(c.mu);
+  return c.active && c.forcing;
+}
 
 std::uint64_t current_seed() noexcept { return seed_now.load(std::memory_order_relaxed); }
 
