@@ -41,7 +41,10 @@ ctest_preset() {
   local targets=()
   if [ "$preset" = sim ]; then
     parts+=(-DGORO_BUILD_PROPS=OFF)
-    targets=(--target sim_test)
+    # sim_test, and the counterexample replays (tests/cex_*.cpp: TLC's
+    # trace of a TLA+ mutant run on the real code as a forced schedule).
+    targets=(--target sim_test cex_runq cex_psyscall cex_runq_steal_plain_store
+             cex_runq_publish_tail_first cex_runq_get_plain_store cex_psyscall_exitsyscall_no_cas)
   fi
   step "configure + build: $preset"
   # Explicit ON: a cache left by someone's -DGORO_BUILD_TESTS=OFF must not
