@@ -117,8 +117,9 @@ int main(int argc, char** argv) {
   // The replay: the same schedule, so the same overdraft, checked against
   // the file's decision count and log hash.
   goro::sim::report again = goro::sim::replay(found.replay_file, bank_test);
-  std::printf("replay: %s, %s (%llu decisions)\n", again.failed ? "failed again" : "passed",
-              again.reproduced ? "reproduced exactly" : ("NOT reproduced: " + again.mismatch).c_str(),
-              static_cast<unsigned long long>(again.decisions));
+  std::printf(
+      "replay: %s, %s (%llu decisions)\n", again.failed ? "failed again" : "passed",
+      again.reproduced ? "reproduced exactly" : ("NOT reproduced: " + again.mismatch).c_str(),
+      static_cast<unsigned long long>(again.decisions));
   return again.failed && again.reproduced ? 0 : 1;
 }

@@ -5,9 +5,9 @@
 // a replay that differs is told apart, bad options are named) and against
 // goro::goro (sim_api_plain_test: every entry point refuses, naming the
 // library to link).
+#include <gtest/gtest.h>
 #include <goro/goro.hpp>
 #include <goro/sim.hpp>
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdio>
@@ -112,14 +112,14 @@ TEST(SimApi, PlainLibraryRefuses) {
 #else
 TEST(SimApi, Available) { EXPECT_TRUE(goro::sim::available()); }
 
-class Sim : public ::testing::Test {
+class SimApiRun : public ::testing::Test {
  protected:
   void SetUp() override {
     if (env_replay()) GTEST_SKIP() << "GORO_SIM_SEED / GORO_SIM_REPLAY replace the seeds";
   }
 };
 
-TEST_F(Sim, SameSeedSameTrace) {
+TEST_F(SimApiRun, SameSeedSameTrace) {
   goro::sim::options o;
   o.run.procs = 3;
   for (goro::sim::strategy st : {goro::sim::strategy::random, goro::sim::strategy::pct}) {
@@ -135,7 +135,7 @@ TEST_F(Sim, SameSeedSameTrace) {
   }
 }
 
-TEST_F(Sim, ExploreFindsTheRaceAndTheReplayFileRoundTrips) {
+TEST_F(SimApiRun, ExploreFindsTheRaceAndTheReplayFileRoundTrips) {
   scratch_dir dir;
   for (goro::sim::strategy st : {goro::sim::strategy::random, goro::sim::strategy::pct}) {
     goro::sim::options o;
@@ -168,7 +168,7 @@ TEST_F(Sim, ExploreFindsTheRaceAndTheReplayFileRoundTrips) {
 
 // Teeth of the replay check: a different program under the same file, and a
 // file whose schedule was altered, are both reported as not reproduced.
-TEST_F(Sim, ReplayThatDiffersIsReported) {
+TEST_F(SimApiRun, ReplayThatDiffersIsReported) {
   scratch_dir dir;
   goro::sim::options o;
   o.replay_dir = dir.path;
@@ -191,7 +191,7 @@ TEST_F(Sim, ReplayThatDiffersIsReported) {
 
 // GORO_SIM_REPLAY: explore runs once, replaying the file, and says whether
 // the run reproduced it.
-TEST_F(Sim, EnvironmentReplay) {
+TEST_F(SimApiRun, EnvironmentReplay) {
   scratch_dir dir;
   goro::sim::options o;
   o.replay_dir = dir.path;
@@ -210,7 +210,7 @@ TEST_F(Sim, EnvironmentReplay) {
 }
 
 // Bad input is named: which option, what value, what range.
-TEST_F(Sim, BadInputIsNamed) {
+TEST_F(SimApiRun, BadInputIsNamed) {
   auto expect_error = [](auto&& call, const std::string& want) {
     try {
       call();
@@ -228,7 +228,8 @@ TEST_F(Sim, BadInputIsNamed) {
   expect_error([&] { goro::sim::explore(o, mixed); }, "options::pct_depth = 0: must be in 1 .. 64");
   o = {};
   o.run.procs = 0;
-  expect_error([&] { goro::sim::explore(o, mixed); }, "options::run.procs = 0: must be in 1 .. 1024");
+  expect_error([&] { goro::sim::explore(o, mixed); },
+               "options::run.procs = 0: must be in 1 .. 1024");
   o = {};
   o.first_seed = UINT64_MAX;
   o.seeds = 2;
@@ -258,7 +259,7 @@ bool unlock_unlocked() {
   return true;
 }
 
-TEST_F(Sim, FatalErrorWritesAReplayFile) {
+TEST_F(SimApiRun, FatalErrorWritesAReplayFile) {
   // The default ("fast") death test style: the child is a fork of this
   // process, so it sees this scratch directory (no goro runtime, hence none
   // of its threads, is running between runs).

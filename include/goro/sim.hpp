@@ -77,12 +77,12 @@ struct options {
 
 // What explore() or replay() found.
 struct report {
-  bool failed = false;         // a run failed
-  std::uint64_t seed = 0;      // the failing seed (else the last one run)
+  bool failed = false;     // a run failed
+  std::uint64_t seed = 0;  // the failing seed (else the last one run)
   strategy strat = strategy::random;
-  std::uint64_t runs = 0;      // how many runs
-  std::string why;             // failed: "returned false", "threw: ...", "deadlock: ..."
-  std::string replay_file;     // explore: the replay file of the failing seed ("" if unwritable)
+  std::uint64_t runs = 0;       // how many runs
+  std::string why;              // failed: "returned false", "threw: ...", "deadlock: ..."
+  std::string replay_file;      // explore: the replay file of the failing seed ("" if unwritable)
   std::uint64_t decisions = 0;  // the failing (or last) run's scheduling decisions
   std::uint64_t log_hash = 0;   // and the hash of its event log
   // replay(file): whether the run repeated the file's exactly (same decision

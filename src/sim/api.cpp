@@ -49,8 +49,8 @@ void validate(const char* fn, const options& o, bool sweep) {
   if (o.pct_depth < 1 || o.pct_depth > 64)
     bad(fn, "options::pct_depth = " + std::to_string(o.pct_depth) + ": must be in 1 .. 64");
   if (o.pct_steps < 1 || o.pct_steps > 1'000'000'000'000)
-    bad(fn, "options::pct_steps = " + std::to_string(o.pct_steps) +
-                ": must be in 1 .. 1000000000000");
+    bad(fn,
+        "options::pct_steps = " + std::to_string(o.pct_steps) + ": must be in 1 .. 1000000000000");
   if (o.run.procs < 1 || o.run.procs > 1024)
     bad(fn, "options::run.procs = " + std::to_string(o.run.procs) +
                 ": must be in 1 .. 1024 (0, the machine's core count, would not replay "
@@ -125,14 +125,15 @@ report explore(const options& opts, const std::function<bool()>& fn) {
   }
   if (!r.failed) return r;
   if constexpr (detail::sim)
-    if (!r.checked) r.replay_file = ctl::write_replay(ctl::last_stats(), ctl::last_log(), r.why,
-                                                      opts.replay_dir);
+    if (!r.checked)
+      r.replay_file = ctl::write_replay(ctl::last_stats(), ctl::last_log(), r.why, opts.replay_dir);
   if (opts.verbose) {
     std::fprintf(stderr, "goro sim: seed %" PRIu64 " (strategy %s, run %" PRIu64 ") failed: %s\n",
                  r.seed, name(r.strat), r.runs, r.why.c_str());
-    std::fprintf(stderr, "goro sim: replay with GORO_SIM_SEED=%" PRIu64 " GORO_SIM_STRATEGY=%s%s%s\n",
-                 r.seed, name(r.strat), r.replay_file.empty() ? "" : ", or GORO_SIM_REPLAY=",
-                 r.replay_file.c_str());
+    std::fprintf(stderr,
+                 "goro sim: replay with GORO_SIM_SEED=%" PRIu64 " GORO_SIM_STRATEGY=%s%s%s\n",
+                 r.seed, name(r.strat),
+                 r.replay_file.empty() ? "" : ", or GORO_SIM_REPLAY=", r.replay_file.c_str());
   }
   return r;
 }

@@ -177,9 +177,11 @@ bool read_replay(const std::string& path, replay_spec& out, std::string& err) {
     err = "empty, not a goro replay file";
     return false;
   }
-  const char* missing = !seed ? "seed" : !strat ? "strategy" : !decisions ? "decisions"
-                                       : !hash  ? "hash"
-                                                : nullptr;
+  const char* missing = !seed        ? "seed"
+                        : !strat     ? "strategy"
+                        : !decisions ? "decisions"
+                        : !hash      ? "hash"
+                                     : nullptr;
   if (missing) {
     err = std::string("no ") + missing + " line";
     return false;
@@ -197,10 +199,10 @@ bool read_replay(const std::string& path, replay_spec& out, std::string& err) {
 
 #ifdef GORO_SIM
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cinttypes>
 #include <condition_variable>
-#include <cerrno>
 #include <cstdio>
 #include <fstream>
 #include <memory>
