@@ -11,12 +11,12 @@
 // one replays exactly.
 //
 // Build: link goro::sim (the runtime built with the simulation) instead of
-// goro::goro. Run: sim_check_then_act [random|pct] [SEEDS]
-// Exit status 0 when the race was found within SEEDS seeds (default 200
-// under random, 2000 under pct) and its replay reproduced the failure
-// exactly; 1 otherwise. Measured over seeds 1..1000 at procs 2: 62 of the
-// first 300 seeds fail under random (the first: seed 6), 5 of 1000 under
-// pct at depth 3 (the first: seed 109). PCT orders threads, and here the
+// goro::goro. Run: sim_check_then_act [random|pct] [SEEDS] [fixed]
+// With "fixed", the correct withdraw runs instead and the exit status is 0
+// when no seed failed. Otherwise: exit status 0 when the race was found within SEEDS seeds (default
+// 200 under random, 2000 under pct) and its replay reproduced the failure exactly; 1 otherwise.
+// Measured over seeds 1..1000 at procs 2: 62 of the first 300 seeds fail under random (the first:
+// seed 6), 5 of 1000 under pct at depth 3 (the first: seed 109). PCT orders threads, and here the
 // race needs the M running one goroutine to be demoted inside a window of a
 // few decisions out of some 700.
 #include <goro/goro.hpp>
@@ -41,6 +41,12 @@ class account {
     std::lock_guard lk(mu_);
     balance_ -= amount;
   }
+  bool debit_if_covered(int amount) {
+    std::lock_guard lk(mu_);
+    if (balance_ < amount) return false;
+    balance_ -= amount;
+    return true;
+  }
 
  private:
   goro::mutex mu_;
@@ -56,6 +62,15 @@ bool withdraw(account& a, int amount, goro::chan<int>& audit) {
   return true;
 }
 
+// The fix: check and act under one hold of the lock (the audit record
+// after it). Only with the "fixed" argument, as a control: no seed may fail.
+bool fixed = false;
+bool withdraw_fixed(account& a, int amount, goro::chan<int>& audit) {
+  if (!a.debit_if_covered(amount)) return false;
+  audit.send(amount);
+  return true;
+}
+
 // One test run: two customers withdraw 60 each from 100. The invariant:
 // the balance never goes below zero.
 bool bank_test() {
@@ -65,7 +80,8 @@ bool bank_test() {
   for (int i = 0; i < 2; i++) {
     wg.add(1);
     goro::go([&] {
-      withdraw(acct, 60, audit);
+      if (fixed) withdraw_fixed(acct, 60, audit);
+      else withdraw(acct, 60, audit);
       wg.done();
     });
   }
@@ -89,6 +105,7 @@ int main(int argc, char** argv) {
     }
   }
   if (argc > 2) opts.seeds = std::strtoull(argv[2], nullptr, 10);
+  fixed = argc > 3 && std::strcmp(argv[3], "fixed") == 0;
   if (!goro::sim::available()) {
     std::fprintf(stderr, "linked with goro::goro: link goro::sim to run this example\n");
     return 2;
@@ -97,10 +114,11 @@ int main(int argc, char** argv) {
   // GORO_SIM_SEED or GORO_SIM_REPLAY may have chosen another strategy.
   const char* strat = found.strat == goro::sim::strategy::pct ? "pct" : "random";
   if (!found.failed) {
-    std::printf("%s: no overdraft in %llu seeds\n", strat,
-                static_cast<unsigned long long>(found.runs));
-    return 1;
+    std::printf("%s: no overdraft in %llu seeds%s\n", strat,
+                static_cast<unsigned long long>(found.runs), fixed ? " (fixed)" : "");
+    return fixed ? 0 : 1;
   }
+  if (fixed) return 1;  // the control failed: the fix is not a fix, or the check is wrong
   std::printf("%s: overdraft found by seed %llu (run %llu of at most %llu): %s\n", strat,
               static_cast<unsigned long long>(found.seed),
               static_cast<unsigned long long>(found.runs),

@@ -278,6 +278,25 @@ TEST_F(SimApiRun, FatalErrorWritesAReplayFile) {
               "replay of .*goro-sim-random-77.replay: reproduced exactly");
 }
 
+// The controller's no-end report (a run past GORO_SIM_MAX_DECISIONS, here
+// set low) writes a replay file too, with the limit in it, and its replay
+// stops at the same decision.
+TEST_F(SimApiRun, NoEndReportWritesAReplayFile) {
+  scratch_dir dir;
+  fs::path file = dir.path / "goro-sim-pct-5.replay";
+  goro::sim::options o;
+  o.strat = goro::sim::strategy::pct;
+  ::setenv("GORO_SIM_REPLAY_DIR", dir.path.c_str(), 1);
+  ::setenv("GORO_SIM_MAX_DECISIONS", "150", 1);
+  EXPECT_DEATH(goro::sim::replay(5, o, mixed),
+               "no end after 150 decisions.*\n.*GORO_SIM_REPLAY=.*goro-sim-pct-5.replay");
+  ::unsetenv("GORO_SIM_MAX_DECISIONS");
+  ::unsetenv("GORO_SIM_REPLAY_DIR");
+  ASSERT_TRUE(fs::exists(file));
+  EXPECT_NE(slurp(file).find("max_decisions 150\n"), std::string::npos) << slurp(file);
+  EXPECT_DEATH(goro::sim::replay(file.string(), mixed),
+               "replay of .*goro-sim-pct-5.replay: reproduced exactly \\(150 decisions");
+}
 #endif
 
 }  // namespace

@@ -27,6 +27,7 @@ bool env_seed(std::uint64_t& seed) noexcept {
 //   strategy pct
 //   pct_depth 3
 //   pct_steps 1000
+//   max_decisions 5000   (only when the run stopped at that no-end limit)
 //   procs 2
 //   decisions 1234
 //   hash 0123456789abcdef
@@ -55,11 +56,15 @@ std::string write_replay(const session_stats& st, const std::vector<event>& log,
                  std::strerror(errno));
     return "";
   }
+  std::fputs("goro-sim-replay 1\n", f);
   std::string why = reason;
   for (char& ch : why)
     if (ch == '\n') ch = ' ';
+  // The no-end limit decides the run only when the run reached it.
+  if (st.max_decisions && st.decisions >= st.max_decisions)
+    std::fprintf(f, "max_decisions %llu\n", static_cast<unsigned long long>(st.max_decisions));
   std::fprintf(f,
-               "goro-sim-replay 1\nseed %llu\nstrategy %s\npct_depth %llu\npct_steps %llu\n"
+               "seed %llu\nstrategy %s\npct_depth %llu\npct_steps %llu\n"
                "procs %u\ndecisions %llu\nhash %016llx\nreason %s\n",
                static_cast<unsigned long long>(st.seed), strat,
                static_cast<unsigned long long>(st.pct_depth),
@@ -143,6 +148,9 @@ bool read_replay(const std::string& path, replay_spec& out, std::string& err) {
     } else if (key == "pct_steps") {
       if (!number(val, x) || x < 1) return bad("pct_steps " + val + ": want 1 or more");
       r.pct_steps = x;
+    } else if (key == "max_decisions") {
+      if (!number(val, x) || x < 1) return bad("max_decisions " + val + ": want 1 or more");
+      r.max_decisions = x;
     } else if (key == "procs") {
       if (!number(val, x) || x > 1024) return bad("procs " + val + ": want 0 .. 1024");
       r.procs = static_cast<unsigned>(x);
@@ -339,6 +347,7 @@ session_stats stats_now(controller& c) {
   session_stats st = c.stats;
   st.pct_depth = c.opts.pct_depth;
   st.pct_steps = c.opts.pct_steps;
+  st.max_decisions = c.opts.max_decisions;
   st.procs = c.procs;
   return st;
 }
@@ -467,8 +476,10 @@ void hand_off(controller& c, std::unique_lock<std::mutex>& lk, std::uint32_t me,
       vnow.load(std::memory_order_relaxed) - time_base > c.opts.max_virtual_ns) {
     std::fprintf(stderr,
                  "goro sim: no end after %" PRIu64 " decisions and %.3f s of virtual time (a "
-                 "lost wakeup or a livelock?)\n",
-                 c.stats.decisions, (vnow.load(std::memory_order_relaxed) - time_base) / 1e9);
+                 "lost wakeup or a livelock?); replay with GORO_SIM_SEED=%" PRIu64 "\n",
+                 c.stats.decisions,
+                 static_cast<double>(vnow.load(std::memory_order_relaxed) - time_base) / 1e9,
+                 c.stats.seed);
     failure_locked(c, "no end: past the decision or virtual time limit");
     std::abort();
   }
@@ -565,6 +576,7 @@ void begin_session() noexcept {
     o.strat = c.spec.strat;
     o.pct_depth = static_cast<unsigned>(c.spec.pct_depth);
     o.pct_steps = c.spec.pct_steps;
+    if (c.spec.max_decisions) o.max_decisions = c.spec.max_decisions;
   }
   if (c.replaying)
     std::fprintf(stderr, "goro sim: replaying %s: GORO_SIM_SEED=%" PRIu64 " strategy %s\n",

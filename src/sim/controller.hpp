@@ -89,6 +89,7 @@ struct session_stats {
   double pct_bound = 0;         // PCT: 1/(n k^(d-1)) with this run's n and k
   std::uint64_t pct_depth = 0;  // the options the session ran with (replay files)
   std::uint64_t pct_steps = 0;
+  std::uint64_t max_decisions = 0;
   unsigned procs = 0;  // goro::run's procs (set_session_procs)
   // A replay (GORO_SIM_REPLAY, or expect_replay): whether the run matched
   // the file (same decision count, log hash and, when the file has it, the
@@ -105,6 +106,7 @@ struct replay_spec {
   strategy strat = strategy::random;
   std::uint64_t pct_depth = 3;
   std::uint64_t pct_steps = 1000;
+  std::uint64_t max_decisions = 0;  // the no-end limit, when the run hit it (0: the default)
   unsigned procs = 0;
   std::uint64_t decisions = 0;  // the count at the failure (or at the session's end)
   std::uint64_t hash = 0;       // the log's FNV-1a hash then
