@@ -49,8 +49,7 @@ double ns_per(clk::duration d, double n) {
   return static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count()) / n;
 }
 double ms_of(clk::duration d) {
-  return static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count()) /
-         1e6;
+  return static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count()) / 1e6;
 }
 
 template <class F>
@@ -216,8 +215,8 @@ std::vector<instance> instances() {
   }
   out.push_back({"skynet/procs:2", 2, [] {
                    constexpr int leaves = 1'000'000, fanout = 10;
-                   constexpr std::int64_t want =
-                       static_cast<std::int64_t>(leaves) * (leaves - 1) / 2;
+                   constexpr std::int64_t want = static_cast<std::int64_t>(leaves) * (leaves - 1) /
+                                                 2;
                    auto c = std::make_shared<sum_chan>();
                    auto t0 = clk::now();
                    spawn([c] { skynet(c, 0, leaves, fanout); });

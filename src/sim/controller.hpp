@@ -114,9 +114,7 @@ struct session_stats {
   std::uint64_t forced = 0;              // atomic steps the forced schedule decided
   bool schedule_done = false;            // every entry of a non-empty schedule was used up
   std::uint64_t schedule_decisions = 0;  // decisions taken before it was used up
-  std::int64_t virtual_ns = 0;  // virtual time elapsed
-  double pct_bound = 0;         // PCT: 1/(n k^(d-1)) with this run's n and k
-  std::uint64_t pct_depth = 0;  // the options the session ran with (replay files)
+  std::uint64_t pct_depth = 0;           // the options the session ran with (replay files)
   std::uint64_t pct_steps = 0;
   std::uint64_t max_decisions = 0;
   unsigned procs = 0;  // goro::run's procs (set_session_procs)
