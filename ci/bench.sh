@@ -80,4 +80,10 @@ python3 bench/compare.py --reps "${BENCH_REPS:-3}" --goro "$goro_bin" --go "$go_
 echo "== plot: bench/results.svg"
 plot_py=python3; [ -x /usr/bin/python3 ] && plot_py=/usr/bin/python3
 "$plot_py" bench/plot.py bench/RESULTS.md -o bench/results.svg || rc=1
+# How cost grows: bench/scaling_goroutines.svg and bench/scaling_procs.svg.
+# A --filter that leaves out the scaling rows leaves the old curves alone.
+if [ $# -eq 0 ]; then
+  echo "== plot: bench/scaling_*.svg"
+  "$plot_py" bench/plot_scaling.py bench/RESULTS.md -o bench || rc=1
+fi
 exit "$rc"

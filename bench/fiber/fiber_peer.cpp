@@ -194,10 +194,16 @@ std::vector<instance> instances() {
                    yield_round(n / 10);  // warm-up
                    return result("yield_switch/procs:1", ns_per(yield_round(n), 2.0 * n), "ns/op");
                  }});
-  for (int procs : {1, 2}) {
-    std::string name = "spawn_join_1M/procs:" + std::to_string(procs);
-    out.push_back({name, procs, [name] {
-                     constexpr int n = 1'000'000;
+  // spawn_join_1M at procs 1 and 2, and the scaling rows at 10^3..10^5 (10^7
+  // would keep up to ten million 16 KiB stacks alive at once).
+  const std::pair<std::string, int> spawns[] = {{"spawn_join_1M/procs:1", 1'000'000},
+                                                {"spawn_join_1M/procs:2", 1'000'000},
+                                                {"spawn_join_1k/procs:2", 1'000},
+                                                {"spawn_join_10k/procs:2", 10'000},
+                                                {"spawn_join_100k/procs:2", 100'000}};
+  for (const auto& [name, n] : spawns) {
+    int procs = name.back() - '0';
+    out.push_back({name, procs, [name = name, n = n] {
                      spawn_join_round(n);  // warm-up
                      std::vector<double> rounds;
                      for (int i = 0; i < 5; i++) rounds.push_back(ns_per(spawn_join_round(n), n));
@@ -213,22 +219,27 @@ std::vector<instance> instances() {
                      return result(name, ns_per(pingpong_round(n), n), "ns/op");
                    }});
   }
-  out.push_back({"skynet/procs:2", 2, [] {
-                   constexpr int leaves = 1'000'000, fanout = 10;
-                   constexpr std::int64_t want = static_cast<std::int64_t>(leaves) * (leaves - 1) /
-                                                 2;
-                   auto c = std::make_shared<sum_chan>();
-                   auto t0 = clk::now();
-                   spawn([c] { skynet(c, 0, leaves, fanout); });
-                   std::int64_t sum = c->value_pop();
-                   auto d = clk::now() - t0;
-                   if (sum != want) {
-                     std::fprintf(stderr, "skynet: wrong sum %lld, want %lld\n",
-                                  static_cast<long long>(sum), static_cast<long long>(want));
-                     std::exit(1);
-                   }
-                   return result("skynet/procs:2", ms_of(d), "ms");
-                 }});
+  // skynet on 1, 2 and 4 threads: work_stealing threads spin while idle, so
+  // more threads than cores only measure that spinning.
+  for (int procs : {1, 2, 4}) {
+    std::string name = "skynet/procs:" + std::to_string(procs);
+    out.push_back({name, procs, [name] {
+                     constexpr int leaves = 1'000'000, fanout = 10;
+                     constexpr std::int64_t want = static_cast<std::int64_t>(leaves) *
+                                                   (leaves - 1) / 2;
+                     auto c = std::make_shared<sum_chan>();
+                     auto t0 = clk::now();
+                     spawn([c] { skynet(c, 0, leaves, fanout); });
+                     std::int64_t sum = c->value_pop();
+                     auto d = clk::now() - t0;
+                     if (sum != want) {
+                       std::fprintf(stderr, "skynet: wrong sum %lld, want %lld\n",
+                                    static_cast<long long>(sum), static_cast<long long>(want));
+                       std::exit(1);
+                     }
+                     return result(name, ms_of(d), "ms");
+                   }});
+  }
   return out;
 }
 

@@ -162,8 +162,26 @@ fn instances() -> Vec<Instance> {
     for p in [1, 2] {
         v.push(Instance { name: format!("chan_pingpong_oneshot/procs:{p}"), procs: p });
     }
-    v.push(Instance { name: "skynet/procs:2".into(), procs: 2 });
+    // How cost grows: spawn+join at 10^3..10^7 tasks, skynet at 1..64 workers.
+    for n in ["1k", "10k", "100k", "10M"] {
+        v.push(Instance { name: format!("spawn_join_{n}/procs:2"), procs: 2 });
+    }
+    for p in [1, 2, 4, 8, 16, 64] {
+        v.push(Instance { name: format!("skynet/procs:{p}"), procs: p });
+    }
     v
+}
+
+/// The task count of a spawn_join_<n> workload name.
+fn spawn_count(base: &str) -> Option<usize> {
+    match base.strip_prefix("spawn_join_")? {
+        "1k" => Some(1_000),
+        "10k" => Some(10_000),
+        "100k" => Some(100_000),
+        "1M" => Some(1_000_000),
+        "10M" => Some(10_000_000),
+        _ => None,
+    }
 }
 
 fn run(inst: &Instance) -> Result<(f64, &'static str), String> {
@@ -178,8 +196,8 @@ fn run(inst: &Instance) -> Result<(f64, &'static str), String> {
                     yield_round(n / 10).await;
                     Ok((ns_per(yield_round(n).await, 2.0 * n as f64), "ns/op"))
                 }
-                "spawn_join_1M" => {
-                    let n = 1_000_000;
+                b if spawn_count(b).is_some() => {
+                    let n = spawn_count(b).unwrap();
                     spawn_join_round(n).await;
                     let mut rounds = Vec::new();
                     for _ in 0..5 {
