@@ -10,6 +10,7 @@
 
 #include "context/overflow.hpp"
 #include "sim/controller.hpp"
+#include "sim/trace_log.hpp"
 
 namespace goro::detail {
 
@@ -94,9 +95,11 @@ void fatal(const char* fmt, ...) {
   va_end(ap);
   std::fprintf(stderr, "goro: fatal error: %s\n", buf);
   if constexpr (sim) {
-    if (simulator::in_session())
+    if (simulator::in_session()) {
       std::fprintf(stderr, "goro sim: replay with GORO_SIM_SEED=%llu\n",
                    static_cast<unsigned long long>(simulator::current_seed()));
+      simulator::trace_log_flush();  // GORO_SIM_TRACE: the log up to here
+    }
   }
   std::fflush(stderr);
   std::_Exit(2);
