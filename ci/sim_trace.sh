@@ -9,8 +9,9 @@
 # sim_trace_<mutant>; SEEDS e.g. "1-20 31"), one simulated session per seed,
 # which writes the sessions' trace log as TLA+ modules (sim/trace_log.cpp),
 # then TLC on each module with its trace spec: runq/RunqTraceLog.tla (every
-# P's run queue in every session, a segment each) with
-# tla/RunQueueTrace.tla.
+# P's run queue in every session, a segment each) with tla/RunQueueTrace.tla,
+# phandoff/PHandoffTraceLog.tla (the P hand-off events, a segment per
+# session) with tla/PHandoffTrace.tla.
 #
 # EXPECT is "accept" (every run exits 0 and every module is accepted) or
 # "reject:OP" (a mutant: at least one module is rejected, and in each
@@ -66,29 +67,35 @@ done
 t1=$(date +%s.%N)
 
 modules=0 accepted=0 rejected=0 entries=0 wrong=0
-for log in "$dir"/*/runq/RunqTraceLog.tla; do
+for log in "$dir"/*/runq/RunqTraceLog.tla "$dir"/*/phandoff/PHandoffTraceLog.tla; do
   [ -e "$log" ] || continue
   d=$(dirname "$log")
+  case "$log" in
+    */RunqTraceLog.tla) spec=RunQueueTrace ;;
+    *) spec=PHandoffTrace ;;
+  esac
   modules=$((modules + 1))
   entries=$((entries + $(sed -n 's/^\\\* \([0-9]*\) entries\..*/\1/p' "$log")))
   out="$d/tlc.out"
   rc=0
-  # -DTLA-Library: RunQueueTrace EXTENDS the run's RunqTraceLog, which lives
+  # -DTLA-Library: the trace spec EXTENDS the run's log module, which lives
   # in $d (the spec's path must be absolute for SANY to look there too).
-  timeout "$limit" "$java" -XX:+UseParallelGC -XX:TieredStopAtLevel=1 -DTLA-Library="$d" -cp "$jar" \
-    tlc2.TLC -workers 1 -metadir "$meta/states" -config "$tla/RunQueueTrace.cfg" \
-    "$tla/RunQueueTrace.tla" >"$out" 2>&1 || rc=$?
+  # -Xss64m: TLC's evaluator recurses deeply on a log of a few thousand
+  # records (the default stack overflowed on 100 sessions' run queues).
+  timeout "$limit" "$java" -Xss64m -XX:+UseParallelGC -XX:TieredStopAtLevel=1 -DTLA-Library="$d" -cp "$jar" \
+    tlc2.TLC -workers 1 -metadir "$meta/states" -config "$tla/$spec.cfg" \
+    "$tla/$spec.tla" >"$out" 2>&1 || rc=$?
   rel=${d#"$dir"/}
   if grep -q '^Error: Invariant LogNotFullyConsumed is violated' "$out"; then
     accepted=$((accepted + 1))
   elif [ "$rc" -eq 0 ] && grep -q '^Model checking completed. No error has been found' "$out"; then
     rejected=$((rejected + 1))
-    # <<"TraceFurthest", consumed, total, segment, consumed there, fronts>>
+    # <<"TraceFurthest", consumed, total, segment, consumed there, ...>>
     # (TLC may wrap it over lines). The log is exact (LogExact): the line no
     # action matched is the one after the last consumed, in that segment.
-    set -- $(tr '\n' ' ' <"$out" | grep -o '"TraceFurthest",[ 0-9,]*' | tail -1 | tr -d ',' | cut -d' ' -f2-)
+    set -- $(tr '\n' ' ' <"$out" | tr -s ' ' | grep -o '"TraceFurthest",[ 0-9,]*' | tail -1 | tr -d ',' | cut -d' ' -f2-)
     line=$(grep -E "\\\\\* ${3:-0}:$((${4:-0} + 1))( |\$)" "$log" | head -1 | sed 's/^ *//')
-    echo "sim_trace.sh: REJECTED $rel: the furthest behaviour consumes ${1:-?} of ${2:-?} lines; first line no action matched: segment ${3:-?} line $((${4:-0} + 1)): $line"
+    echo "sim_trace.sh: REJECTED $rel ($spec): the furthest behaviour consumes ${1:-?} of ${2:-?} lines; first line no action matched: segment ${3:-?} line $((${4:-0} + 1)): $line"
     if [ "$expect" = accept ] || ! echo "$line" | grep -q "op |-> \"${expect#reject:}\""; then
       wrong=$((wrong + 1))
     fi
@@ -101,7 +108,7 @@ done
 t2=$(date +%s.%N)
 awk -v r="$runs" -v f="$failed_runs" -v m="$modules" -v a="$accepted" -v j="$rejected" -v e="$entries" \
   -v t0="$t0" -v t1="$t1" -v t2="$t2" 'BEGIN {
-  printf "sim_trace.sh: %d sessions (%d driver runs failed), %d run-queue logs, %d entries: %d accepted, %d rejected; runs %.1fs, TLC %.1fs\n",
+  printf "sim_trace.sh: %d sessions (%d driver runs failed), %d logs, %d entries: %d accepted, %d rejected; runs %.1fs, TLC %.1fs\n",
     r, f, m, e, a, j, t1 - t0, t2 - t1 }'
 
 if [ "$modules" -eq 0 ]; then

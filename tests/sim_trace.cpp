@@ -1,26 +1,28 @@
-// Trace validation of the simulated runtime (issue 14, points 2 and 6;
+// Trace validation of the simulated runtime (issue 14, points 2, 3 and 6;
 // spec/simulation.md, "Trace validation"): runs a mixed workload under the
-// deterministic simulation with GORO_SIM_TRACE=DIR, so the session's trace
+// deterministic simulation with GORO_SIM_TRACE=DIR, so the sessions' trace
 // log (sim/trace_log.cpp) is written as TLA+ modules that ci/sim_trace.sh
-// checks with TLC against tla/RunQueue.tla (through RunQueueTrace.tla).
+// checks with TLC: the run queues against tla/RunQueue.tla (through
+// RunQueueTrace.tla), the P hand-off events through PHandoffTrace.tla.
 //
 //   sim_trace DIR PROCS SEED...
 //
-// One session per SEED, all with PROCS Ps; the trace log gathers them all
-// in one module (one TLC run checks them). The workload, seeded by SEED
-// (the same SEED gives the same trace): a tree
-// of spawns (a G spawning Gs fills its P's runnext and ring, which the other
-// Ps' Ms steal from), producers and consumers over an unbuffered and a
-// buffered channel, goroutines that enter blocking calls (goro::blocking:
-// entersyscall/exitsyscall, and sysmon's retake and handoffp when the call
-// outlasts a tick, virtual time advancing in the call's sleep), and one
-// gomaxprocs change down and back up (procresize drains the removed Ps'
-// queues: the run-queue log starts a new segment for each). The counts are
-// small so that a log stays a few thousand lines.
+// One session per SEED, all with PROCS Ps; the log gathers them all (one
+// TLC run per module checks every seed). The workload, seeded by SEED (the
+// same SEED gives the same log, byte for byte): a tree of spawns (a G
+// spawning Gs fills its P's runnext and ring, which the other Ps' Ms steal
+// from); producers and consumers over an unbuffered and a buffered channel;
+// goroutines in blocking calls (goro::blocking: entersyscall/exitsyscall,
+// and sysmon's retake and handoffp for the one that outlasts a tick); a
+// storm of blocking calls about a sysmon tick long from goroutines that keep
+// work queued (exitsyscall's CAS racing retake's); and, for PROCS > 1 in
+// three seeds out of four, gomaxprocs down to 1 and back (procresize drains
+// the removed Ps' queues: the run-queue log starts a new segment for each).
+// The counts are small so that a session logs a few hundred lines.
 //
-// Built in the sim preset only; the same source with the runtime's
-// sched/runq.cpp (or procresize.cpp) compiled with a mutant is
-// sim_trace_<mutant> (tests/CMakeLists.txt), whose trace TLC must reject.
+// Built in the sim preset only. The same source linked with one runtime
+// source compiled with a mutant (sched/runq.cpp, sched/syscall.cpp) is
+// sim_trace_<mutant> (tests/CMakeLists.txt), whose log TLC must reject.
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -120,7 +122,28 @@ void workload() {
       wg.done();
     });
   }
-  // 4. gomaxprocs down to 1 and back (procresize), while the above runs.
+  // 4. A storm of blocking calls of 10-40 us (a sysmon tick is 20 us), from
+  // goroutines that also keep runnable work queued, so that sysmon retakes
+  // Ps while their calls return: exitsyscall's CAS races retake's.
+  for (int w = 0; w < 3; w++) {
+    wg.add(1);
+    std::uint64_t rw = mix(r + 100 + static_cast<std::uint64_t>(w));
+    goro::go([&wg, rw] {
+      goro::wait_group inner;
+      for (int c = 0; c < 6; c++) {
+        inner.add(1);
+        goro::go([&inner] { inner.done(); });  // work left queued on our P
+        int len = 40 + static_cast<int>(mix(rw + static_cast<std::uint64_t>(c)) % 120);
+        goro::blocking([len] {
+          goro::detail::atomic<int> word{0};
+          for (int k = len; k > 0; k--) (void)word.load(std::memory_order_relaxed);
+        });
+      }
+      inner.wait();
+      wg.done();
+    });
+  }
+  // 5. gomaxprocs down to 1 and back (procresize), while the above runs.
   if (g_procs > 1 && (r >> 16) % 4 != 0) {
     goro::yield();
     goro::gomaxprocs(1);

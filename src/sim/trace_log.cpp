@@ -43,6 +43,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -77,12 +78,32 @@ struct rq_segment {
   std::map<std::string, int> thieves;
 };
 
+// One P-protocol event (tla/PHandoffTrace.tla). Ids are the spec's: P and M
+// ids plus one (0 is NoP / NoM).
+struct p_entry {
+  const char* op = "";
+  int m = 0, p = 0;
+  std::vector<const char*> ps;  // stw_end: every P's status
+  std::vector<int> pms;         // stw_end: every P's M
+  std::vector<int> idle;        // stw_end: the Ps on the idle list
+};
+
+struct p_session {
+  unsigned session = 0;
+  std::uint64_t seed = 0;
+  int nprocs = 0;
+  std::vector<p_entry> log;
+};
+
 struct trace_state {
   bool on = false;  // GORO_SIM_TRACE set for this session
   std::string dir;
-  unsigned session = 0;           // sessions in this process
-  std::uint64_t seed = 0;         // this session's
-  std::map<int, rq_segment> cur;  // by P id: its open segment
+  unsigned session = 0;              // sessions in this process
+  std::uint64_t seed = 0;            // this session's
+  std::map<int, rq_segment> cur;     // by P id: its open segment
+  std::vector<p_session> psessions;  // the P-protocol log, a session each
+  bool world_stopped = false;        // between stw_begin and stw_end
+  std::set<int> ms;                  // every M id (+ 1) the P log names
   std::vector<rq_segment> closed;
   const runtime* rt = nullptr;  // the session's (trace_log_runtime)
   std::uint64_t skipped = 0;    // hook calls on a queue of no P (none expected)
@@ -256,6 +277,78 @@ void write_runq(const trace_state& s, std::FILE* summary) {
   std::fprintf(summary, "runq %s %zu segments %zu entries\n", name, segs.size(), entries);
 }
 
+const char* pstatus_tla(pstatus st) {
+  switch (st) {
+    case pstatus::idle: return "idle";
+    case pstatus::running: return "running";
+    case pstatus::syscall: return "syscall";
+    case pstatus::stopped: return "stopped";
+  }
+  return "?";
+}
+
+// The P-protocol log: DIR/phandoff/PHandoffTraceLog.tla, one segment per
+// session (tla/PHandoffTrace.tla starts each from its Init).
+void write_phandoff(const trace_state& s, std::FILE* summary) {
+  std::size_t entries = 0;
+  int np = 1;
+  for (const p_session& ps : s.psessions) {
+    entries += ps.log.size();
+    np = std::max(np, ps.nprocs);
+  }
+  if (entries == 0) return;
+  std::string d = s.dir + "/phandoff";
+  ::mkdir(d.c_str(), 0777);
+  std::string path = d + "/PHandoffTraceLog.tla";
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  if (!f) {
+    std::perror(path.c_str());
+    return;
+  }
+  std::fprintf(f, "---- MODULE PHandoffTraceLog ----\n");
+  std::fprintf(
+      f, "\\* Written by the sim's trace log (src/sim/trace_log.cpp): %zu sessions, mutant %d,\n",
+      s.psessions.size(), static_cast<int>(mutant));
+  std::fprintf(f, "\\* %zu entries. Checked by tla/PHandoffTrace.tla.\n", entries);
+  std::fprintf(f, "LogNP == %d\nLogMs == {", np);
+  bool first = true;
+  for (int m : s.ms) {
+    std::fprintf(f, "%s%d", first ? "" : ", ", m);
+    first = false;
+  }
+  std::fprintf(f, "}\n");
+  for (std::size_t k = 1; k <= s.psessions.size(); k++) {
+    const p_session& ps = s.psessions[k - 1];
+    std::fprintf(f, "\\* Segment %zu: session %u (seed %llu), %d Ps, %zu entries.\n", k, ps.session,
+                 static_cast<unsigned long long>(ps.seed), ps.nprocs, ps.log.size());
+    std::fprintf(f, "NP%zu == %d\nPTrace%zu == <<\n", k, ps.nprocs, k);
+    for (std::size_t n = 1; n <= ps.log.size(); n++) {
+      const p_entry& e = ps.log[n - 1];
+      std::fprintf(f, "  [op |-> \"%s\", m |-> %d, p |-> %d, ps |-> <<", e.op, e.m, e.p);
+      for (std::size_t i = 0; i < e.ps.size(); i++)
+        std::fprintf(f, "%s\"%s\"", i ? ", " : "", e.ps[i]);
+      std::fprintf(f, ">>, pms |-> <<");
+      for (std::size_t i = 0; i < e.pms.size(); i++)
+        std::fprintf(f, "%s%d", i ? ", " : "", e.pms[i]);
+      std::fprintf(f, ">>, idle |-> {");
+      for (std::size_t i = 0; i < e.idle.size(); i++)
+        std::fprintf(f, "%s%d", i ? ", " : "", e.idle[i]);
+      std::fprintf(f, "}]%s  \\* %zu:%zu\n", n < ps.log.size() ? "," : "", k, n);
+    }
+    std::fprintf(f, ">>\n");
+  }
+  std::fprintf(f, "SegPTraces == <<");
+  for (std::size_t k = 1; k <= s.psessions.size(); k++)
+    std::fprintf(f, "%sPTrace%zu", k > 1 ? ", " : "", k);
+  std::fprintf(f, ">>\nSegNP == <<");
+  for (std::size_t k = 1; k <= s.psessions.size(); k++)
+    std::fprintf(f, "%sNP%zu", k > 1 ? ", " : "", k);
+  std::fprintf(f, ">>\n====\n");
+  std::fclose(f);
+  std::fprintf(summary, "phandoff phandoff %zu segments %zu entries\n", s.psessions.size(),
+               entries);
+}
+
 void write_all() {
   trace_state& s = st();
   if (!s.on || s.written) return;
@@ -271,6 +364,7 @@ void write_all() {
     return;
   }
   write_runq(s, summary);
+  write_phandoff(s, summary);
   if (s.skipped)
     std::fprintf(summary, "skipped %llu\n", static_cast<unsigned long long>(s.skipped));
   std::fclose(summary);
@@ -285,6 +379,8 @@ void trace_log_begin() noexcept {
   bool on = d && *d;
   if (!on || s.dir != d) {
     s.closed.clear();
+    s.psessions.clear();
+    s.ms.clear();
     s.session = 0;
     s.skipped = 0;
   }
@@ -292,11 +388,71 @@ void trace_log_begin() noexcept {
   s.dir = s.on ? d : "";
   s.seed = current_seed();
   s.cur.clear();
+  s.world_stopped = false;
+  if (s.on) {
+    p_session ps;
+    ps.session = s.session;
+    ps.seed = s.seed;
+    s.psessions.push_back(std::move(ps));
+  }
   s.written = false;
   s.rt = nullptr;
 }
 
-void trace_log_runtime(const runtime* rt) noexcept { st().rt = rt; }
+void trace_log_runtime(const runtime* rt) noexcept {
+  trace_state& s = st();
+  s.rt = rt;
+  if (s.on && !s.psessions.empty())
+    s.psessions.back().nprocs = static_cast<int>(rt->gomaxprocs.load(std::memory_order_relaxed));
+}
+
+void trace_p(pev e, const p* pp, const m* mp) noexcept {
+  trace_state& s = st();
+  if (!s.on || s.psessions.empty() || !participant() || !s.rt) return;
+  p_session& ps = s.psessions.back();
+  if (ps.nprocs == 0)
+    ps.nprocs = static_cast<int>(static_cast<const std::atomic<std::uint32_t>&>(s.rt->gomaxprocs)
+                                     .load(std::memory_order_relaxed));
+  // The stopped world's own transitions (P status stopped, procresize) are
+  // outside PHandoff.tla: nothing is logged from stw_begin to stw_end, which
+  // carries the state the world restarts with.
+  if (e == pev::stw_begin) {
+    if (s.world_stopped) return;
+    s.world_stopped = true;
+  } else if (e == pev::stw_end) {
+    s.world_stopped = false;
+  } else if (s.world_stopped) {
+    return;
+  }
+  static constexpr const char* names[] = {"acquire",  "release",      "pidleput",
+                                          "pidleget", "entersyscall", "retake",
+                                          "handoff",  "stw_begin",    "stw_end"};
+  p_entry en;
+  en.op = names[static_cast<int>(e)];
+  en.p = pp ? pp->id + 1 : 0;
+  en.m = mp ? static_cast<int>(mp->id) + 1 : 0;
+  if (en.m) s.ms.insert(en.m);
+  if (e == pev::stw_end) {
+    std::uint32_t n = static_cast<const std::atomic<std::uint32_t>&>(s.rt->gomaxprocs)
+                          .load(std::memory_order_relaxed);
+    for (std::uint32_t i = 0; i < max_procs; i++) {
+      const p* q =
+          static_cast<const std::atomic<p*>&>(s.rt->allp[i]).load(std::memory_order_relaxed);
+      if (!q) break;
+      ps.nprocs = std::max(ps.nprocs, static_cast<int>(i) + 1);
+      pstatus stq = static_cast<const std::atomic<pstatus>&>(q->status).load(
+          std::memory_order_relaxed);
+      const m* holder = static_cast<const std::atomic<m*>&>(q->m_).load(std::memory_order_relaxed);
+      bool listed =
+          static_cast<const std::atomic<bool>&>(q->idle_listed).load(std::memory_order_relaxed);
+      en.ps.push_back(i < n ? pstatus_tla(stq) : "stopped");
+      en.pms.push_back(holder ? static_cast<int>(holder->id) + 1 : 0);
+      if (holder) s.ms.insert(static_cast<int>(holder->id) + 1);
+      if (listed) en.idle.push_back(static_cast<int>(i) + 1);
+    }
+  }
+  ps.log.push_back(std::move(en));
+}
 
 void trace_log_end() noexcept {
   write_all();

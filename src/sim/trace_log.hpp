@@ -21,6 +21,8 @@
 
 namespace goro::detail {
 struct runtime;
+struct p;
+struct m;
 }  // namespace goro::detail
 
 namespace goro::detail::simulator {
@@ -38,5 +40,21 @@ void trace_log_end() noexcept;
 void trace_log_flush() noexcept;
 // True when the calling thread's actions are being logged.
 bool trace_log_on() noexcept;
+
+// The P hand-off protocol's events (tla/PHandoffTrace.tla), each logged
+// right after the store, CAS or locked section that makes it, by the thread
+// that made it. mp: the acting M, where the event has one.
+enum class pev : std::uint8_t {
+  acquire,       // acquirep: mp took pp (status running)
+  release,       // releasep: mp let go of pp (status idle, not listed)
+  pidleput,      // pp went on the idle list (sched.lock held)
+  pidleget,      // pp left the idle list (sched.lock held)
+  entersyscall,  // mp detached pp for a blocking call (status syscall)
+  retake,        // sysmon's CAS took pp, syscall -> idle
+  handoff,       // handoffp gives pp to an M it starts (startm)
+  stw_begin,     // stop_the_world begins (gomaxprocs, ...): not modelled
+  stw_end,       // start_the_world, under sched.lock: every P's state
+};
+void trace_p(pev e, const p* pp, const m* mp) noexcept;
 
 }  // namespace goro::detail::simulator
