@@ -1,7 +1,7 @@
 // The simulation's trace log (sim/trace_log.hpp; spec/simulation.md, "Trace
-// validation"). Compiled in every build; only the sim build's runtime calls
-// it (runq_sim_hook, sched/runtime.hpp), and then only in a session with
-// GORO_SIM_TRACE set.
+// validation"). Empty outside the sim build; there, the runtime calls it
+// (runq_sim_hook, sched/runtime.hpp, and the P-protocol sites) and it logs
+// only in a session with GORO_SIM_TRACE set.
 //
 // Run queues. The log is cut in *segments*: one P's queue from its creation,
 // or from a drain_stopped (procresize removing the P, which empties it in a
@@ -35,6 +35,10 @@
 //    found nothing with the same head and tail) are one line: each leaves the
 //    spec's state as it found it, so k of them match wherever one does.
 #include "sim/trace_log.hpp"
+
+// Only the sim build has a controller (sim/controller.cpp) and calls the
+// hooks; other builds compile nothing here.
+#ifdef GORO_SIM
 
 #include <sys/stat.h>
 
@@ -619,3 +623,5 @@ void runq_sim_hook::drained(const void* q, std::uint32_t h) {
 }
 
 }  // namespace goro::detail
+
+#endif  // GORO_SIM
