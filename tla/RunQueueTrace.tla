@@ -64,19 +64,34 @@
 EXTENDS RunQueue, RunqTraceLog, TLC
 
 VARIABLES
+    seg,                    \* the segment being consumed (see SegTraces)
     pos,                    \* pos[p]: how many of p's entries are consumed
-    consumed                \* how many entries are consumed in all
+    consumed,               \* how many entries of seg are consumed in all
+    before                  \* how many entries the earlier segments had
 
 Procs == {"o"} \cup Thieves
 
-traceVars == <<vars, pos, consumed>>
+traceVars == <<vars, seg, pos, consumed, before>>
+
+\* A log is a sequence of segments (SegTraces, with SegLines as Lines for
+\* each): a real run's log is one; a simulated run's has one per P and per
+\* stretch of a P's queue between drains (src/sim/trace_log.cpp).  Each
+\* segment starts from Init: NextSegment resets the queue once the current
+\* segment is consumed.  NG and Thieves cover every segment (a G or thief a
+\* segment does not use stays untouched).
+Trace == SegTraces[seg]
+Lines == SegLines[seg]
 
 HasCur(p) == pos[p] < Len(Lines[p])
 Cur(p) == Trace[Lines[p][pos[p] + 1]]     \* p's next entry (if HasCur(p))
-Consume(p) == pos' = [pos EXCEPT ![p] = @ + 1] /\ consumed' = consumed + 1
+\* LogExact (a simulated run, src/sim/trace_log.cpp): Trace is the run's own
+\* order, so an entry is consumed only when every line before it has been.
+Consume(p) ==
+    /\ LogExact => Lines[p][pos[p] + 1] = consumed + 1
+    /\ pos' = [pos EXCEPT ![p] = @ + 1] /\ consumed' = consumed + 1
 Stay == UNCHANGED <<pos, consumed>>
 
-TraceInit == Init /\ pos = [p \in Procs |-> 0] /\ consumed = 0
+TraceInit == Init /\ seg = 1 /\ pos = [p \in Procs |-> 0] /\ consumed = 0 /\ before = 0
 
 \* Thief t is inside its read block (see the header): between its head load
 \* and its last copy.
@@ -133,7 +148,7 @@ TRunqPutSlow ==
 TGlobRunqPutBatch == GlobRunqPutBatch /\ Stay
 
 TRunqGet ==
-    /\ HasCur("o") /\ OE.op \in {"getnext", "get", "getglobal"}
+    /\ HasCur("o") /\ OE.op \in {"getnext", "get", "getglobal", "getempty"}
     /\ RunqGet /\ Stay
 
 \* Deciding when the CAS of runnext succeeds.
@@ -148,7 +163,7 @@ TRunqGetCasNext ==
 TRunqGetLoadHead ==
     /\ RunqGetLoadHead
     /\ HasCur("o")
-    /\ OE.op = "getglobal" => runqhead = OE.from /\ runqtail = OE.from
+    /\ OE.op \in {"getglobal", "getempty"} => runqhead = OE.from /\ runqtail = OE.from
     /\ Stay
 
 \* Deciding when the CAS of head succeeds: one G, head h -> h+1.
@@ -167,7 +182,22 @@ TGlobRunqGet ==
     /\ OE.g = IF globrunq = <<>> THEN Nil ELSE Head(globrunq)
     /\ Consume("o")
 
+\* Deciding, for a simulated run's "getempty": runqget found the ring empty,
+\* and what the scheduler takes next is not this queue's business.  Not a
+\* RunQueue action when globrunq holds Gs: RunQueue.tla's global queue is
+\* the owner's alone (only its putslow fills it, only its owner takes), the
+\* runtime's is shared by every P, so a P's trace cannot say who takes a G
+\* from it (spec/simulation.md, "Trace validation", abstractions).
+TGetEmpty ==
+    /\ opc = "getGlobal"
+    /\ HasCur("o") /\ OE.op = "getempty"
+    /\ OwnerDone
+    /\ UNCHANGED <<runqhead, runqtail, runq, runnext, globrunq, taken, nextG,
+                   thiefVars>>
+    /\ Consume("o")
+
 TOwner ==
+    \/ TGetEmpty
     \/ TRunqPutNext \/ TRunqPutCasNext \/ TRunqPut \/ TRunqPutLoadHead
     \/ TRunqPutStoreSlot \/ TRunqPutPublishTail \/ TRunqPutSlow
     \/ TGlobRunqPutBatch
@@ -237,29 +267,51 @@ TThief(t) ==
     \/ TRunqGrabLoadHead(t) \/ TRunqGrabLoadTail(t) \/ TRunqGrabCopy(t)
     \/ TRunqGrabCas(t) \/ TRunqGrabLoadNext(t) \/ TRunqGrabCasNext(t)
 
+\* The current segment is consumed: the next one starts from Init.
+NextSegment ==
+    /\ consumed = Len(Trace) /\ seg < Len(SegTraces)
+    \* RunQueue's Init, primed (TLC cannot evaluate Init' itself).
+    /\ runqhead' = 0 /\ runqtail' = 0
+    /\ runq' = [i \in 0..CAP-1 |-> Nil]
+    /\ runnext' = Nil /\ globrunq' = <<>>
+    /\ taken' = [g \in G |-> 0] /\ nextG' = 1
+    /\ opc' = "idle" /\ og' = Nil /\ oh' = 0 /\ ot' = 0 /\ onext' = Nil
+    /\ obatch' = <<>>
+    /\ tpc' = [t \in Thieves |-> "idle"] /\ th' = [t \in Thieves |-> 0]
+    /\ tn' = [t \in Thieves |-> 0] /\ tbatch' = [t \in Thieves |-> <<>>]
+    /\ tnext' = [t \in Thieves |-> Nil]
+    /\ seg' = seg + 1 /\ pos' = [p \in Procs |-> 0] /\ consumed' = 0
+    /\ before' = before + consumed
+
 TraceNext ==
-    \/ MayStep("o") /\ TOwner
-    \/ \E t \in Thieves : MayStep(t) /\ TThief(t)
+    \/ /\ \/ MayStep("o") /\ TOwner
+          \/ \E t \in Thieves : MayStep(t) /\ TThief(t)
+       /\ UNCHANGED <<seg, before>>
+    \/ NextSegment
 
 -----------------------------------------------------------------------------
 (* The verdict (see the header).                                           *)
 
-TotalLines == Len(Trace)
+TotalLines == LET Sum[i \in 0..Len(SegTraces)] ==
+                      IF i = 0 THEN 0 ELSE Sum[i - 1] + Len(SegTraces[i])
+              IN Sum[Len(SegTraces)]
 
 \* Each process's first unconsumed line (0: all of its lines consumed).
 Fronts == [p \in Procs |-> IF HasCur(p) THEN Lines[p][pos[p] + 1] ELSE 0]
 
 \* Always true; prints each new furthest point of the search (register 1:
 \* the most lines any state reached has consumed).  The last print of a
-\* search that found no accepting behaviour names where matching stopped.
+\* search that found no accepting behaviour names where matching stopped:
+\* lines consumed in all, of all, then the segment, the lines of it
+\* consumed, and each process's first unconsumed line there.
 ASSUME TLCSet(1, 0)
 TraceProgress ==
-    consumed > TLCGet(1) =>
-        /\ PrintT(<<"TraceFurthest", consumed, TotalLines, Fronts>>)
-        /\ TLCSet(1, consumed)
+    before + consumed > TLCGet(1) =>
+        /\ PrintT(<<"TraceFurthest", before + consumed, TotalLines, seg, consumed, Fronts>>)
+        /\ TLCSet(1, before + consumed)
 
 \* Violated exactly when some behaviour has consumed the whole log: the
 \* trace is accepted.
-LogNotFullyConsumed == consumed < TotalLines
+LogNotFullyConsumed == ~(seg = Len(SegTraces) /\ consumed = Len(Trace))
 
 =============================================================================

@@ -51,6 +51,7 @@
 #include "sched/gstatus.hpp"
 #include "sched/proc.hpp"
 #include "sched/spinning.hpp"
+#include "sim/trace_log.hpp"
 #include "trace/trace.hpp"
 
 namespace goro::detail {
@@ -232,6 +233,7 @@ struct sched_env {
     pp->link = l.pidle;
     l.pidle = pp;
     pp->idle_listed.store(true, std::memory_order_relaxed);
+    if constexpr (sim) simulator::trace_p(simulator::pev::pidleput, pp, nullptr);
   }
   static p* pidle_pop(sched_locked& l) {
     p* pp = l.pidle;
@@ -239,6 +241,7 @@ struct sched_env {
       l.pidle = pp->link;
       pp->link = nullptr;
       pp->idle_listed.store(false, std::memory_order_relaxed);
+      if constexpr (sim) simulator::trace_p(simulator::pev::pidleget, pp, nullptr);
     }
     return pp;
   }

@@ -14,6 +14,7 @@
 #include "context/overflow.hpp"
 #include "sched/dump.hpp"
 #include "sim/controller.hpp"
+#include "sim/trace_log.hpp"
 #include "sysmon/stallwarn.hpp"
 #include "sysmon/sysmon.hpp"
 
@@ -333,15 +334,20 @@ void run_main(main_ref main, const options& opts_in) {
       if constexpr (sim) {
         simulator::begin_session();
         simulator::set_session_procs(n);  // for the replay file
+        simulator::trace_log_begin();
       }
     }
     ~sim_session() {
-      if constexpr (sim) simulator::end_session();
+      if constexpr (sim) {
+        simulator::end_session();
+        simulator::trace_log_end();  // GORO_SIM_TRACE: the log's TLA+ modules
+      }
     }
   } sim_guard(nprocs);
   if constexpr (sim) opts.async_preempt = false;
   auto* rt = new runtime(opts, nprocs);
   rt->debug = debug;
+  if constexpr (sim) simulator::trace_log_runtime(rt);  // whose Ps' queues it logs
   {
     std::lock_guard lk(active_mu);
     if (active) {

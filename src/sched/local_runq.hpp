@@ -103,6 +103,13 @@ struct runq_orders {
 //                               and its CAS took gp from runnext
 //   grab_none(q, h, t, next)    grab read the ring empty and found nothing
 //                               (next: it looked at runnext)
+//   put_batch(q, t, n, gs)      steal_into published tail t -> t+n on the
+//                               thief's own queue q: gs[0..n) put there
+//   take_next(q, gp)            take_next's exchange emptied runnext of gp
+//                               (not called when runnext was already empty)
+//   drained(q, h)               drain_stopped emptied the queue (stopped
+//                               world); head = tail = h afterwards
+// try_put reports through put, as the tail store it makes is put's.
 struct runq_untraced {
   static constexpr bool on = false;
 };
@@ -250,7 +257,12 @@ class local_runq {
   // instead: gopark under a preemption request). relaxed: as get's CAS of
   // runnext, which thieves race: atomicity decides the race, and the G's
   // state is the owner's already.
-  G* take_next() { return runnext_.exchange(nullptr, std::memory_order_relaxed); }
+  G* take_next() {
+    G* gp = runnext_.exchange(nullptr, std::memory_order_relaxed);
+    if constexpr (T::on)
+      if (gp != nullptr) T::take_next(this, gp);
+    return gp;
+  }
 
   // Appends gp if the ring has room, without ever overflowing (globrunqget
   // refills under sched.lock, where putslow's sink could not take it again).
@@ -262,6 +274,7 @@ class local_runq {
     slots_[t & mask].store(gp, std::memory_order_relaxed);
     // release: the slot before the new tail, as in put.
     tail_.store(t + 1, std::memory_order_release);
+    if constexpr (T::on) T::put(this, gp, t + 1);
     return true;
   }
 
@@ -287,6 +300,11 @@ class local_runq {
     GORO_CHAOS_POINT();
     // release: the copied slots before the new tail, as in put.
     tail_.store(t + n, std::memory_order_release);
+    if constexpr (T::on) {
+      G* gs[N];
+      for (std::uint32_t i = 0; i < n; i++) gs[i] = peek(slots_[(t + i) & mask]);
+      T::put_batch(this, t, n, gs);
+    }
     return gp;
   }
 
@@ -323,8 +341,10 @@ class local_runq {
             if (!runnext_.compare_exchange_strong(next, nullptr, std::memory_order_acquire,
                                                   std::memory_order_relaxed))
               continue;
-            into.slots_[into_tail & mask].store(next, std::memory_order_relaxed);
+            // Logged before the slot store, which is a scheduling point in
+            // the sim build (see peek).
             if constexpr (T::on) T::grab_next(this, h, t, next);
+            into.slots_[into_tail & mask].store(next, std::memory_order_relaxed);
             return 1;
           }
         }
@@ -421,6 +441,7 @@ class local_runq {
     }
     tail_.store(t, std::memory_order_relaxed);
     if (G* next = runnext_.exchange(nullptr, std::memory_order_relaxed)) f(next, true);
+    if constexpr (T::on) T::drained(this, h);
   }
 
   // Starts an empty queue with both counters at start (tests start them
@@ -436,9 +457,18 @@ class local_runq {
   void trace_grab(local_runq& into, std::uint32_t into_tail, std::uint32_t h, std::uint32_t t,
                   std::uint32_t n) {
     G* gs[N];
-    for (std::uint32_t i = 0; i < n; i++)
-      gs[i] = into.slots_[(into_tail + i) & mask].load(std::memory_order_relaxed);
+    for (std::uint32_t i = 0; i < n; i++) gs[i] = peek(into.slots_[(into_tail + i) & mask]);
     T::grab(this, h, t, n, gs);
+  }
+
+  // A traced build's read of a slot this thread wrote itself, through
+  // std::atomic's own load: in the sim build detail::atomic's load is a
+  // scheduling point, and none may fall between the atomic that decided an
+  // operation and the hook that logs it (the sim's trace log relies on the
+  // hook running before any other thread does). Traced builds only.
+  template <class X>
+  static X peek(const atomic<X>& a) {
+    return static_cast<const std::atomic<X>&>(a).load(std::memory_order_relaxed);
   }
 
   atomic<std::uint32_t> head_{0};

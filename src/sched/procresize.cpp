@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "sched/audit.hpp"
+#include "sim/trace_log.hpp"
 
 namespace goro::detail {
 
@@ -87,6 +88,7 @@ void stop_the_world(m* mp) {
   runtime& rt = *mp->rt;
   schedt& s = rt.sched;
   std::uint32_t nprocs = rt.gomaxprocs.load(std::memory_order_relaxed);
+  if constexpr (sim) simulator::trace_p(simulator::pev::stw_begin, nullptr, mp);
   {
     sched_guard l(s);
     l->stopwait = static_cast<std::int32_t>(nprocs);
@@ -166,6 +168,7 @@ void start_the_world(m* mp, unsigned nprocs) {
     else runnable.push_back(pp);
   }
   s.gcwaiting.store(false, std::memory_order_release);
+  if constexpr (sim) simulator::trace_p(simulator::pev::stw_end, nullptr, mp);
   l.unlock();
   for (p* pp : runnable) startm(rt, pp, false);
   // Work may also wait in the global queue (moved from removed Ps).

@@ -20,6 +20,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "base/fatal.hpp"
@@ -44,6 +45,29 @@ namespace goro::detail {
 struct m;
 struct p;
 struct runtime;
+struct g;
+
+// The run queue's trace hook in the sim build (sim/trace_log.cpp; the calls
+// are local_runq's T interface, sched/local_runq.hpp): with GORO_SIM_TRACE
+// set, each operation on a P's queue is logged in the session's exact order
+// for validation against tla/RunQueue.tla (spec/simulation.md, "Trace
+// validation"). Other builds use runq_untraced: no call, no code.
+struct runq_sim_hook {
+  static constexpr bool on = true;
+  static void put(const void* q, g* gp, std::uint32_t tail);
+  static void put_next(const void* q, g* gp, g* old);
+  static void putslow(const void* q, std::uint32_t h, std::uint32_t n, g* const* batch, g* gp);
+  static void get_next(const void* q, g* gp);
+  static void get(const void* q, std::uint32_t h, std::uint32_t h2, g* gp);
+  static void get_empty(const void* q, std::uint32_t h);
+  static void grab(const void* q, std::uint32_t h, std::uint32_t t, std::uint32_t n, g* const* gs);
+  static void grab_next(const void* q, std::uint32_t h, std::uint32_t t, g* gp);
+  static void grab_none(const void* q, std::uint32_t h, std::uint32_t t, bool next);
+  static void put_batch(const void* q, std::uint32_t t, std::uint32_t n, g* const* gs);
+  static void take_next(const void* q, g* gp);
+  static void drained(const void* q, std::uint32_t h);
+};
+using runq_hook = std::conditional_t<sim, runq_sim_hook, runq_untraced>;
 
 // G states: gstatus, sched/gstatus.hpp. P states (pstatus, sched/psyscall.hpp,
 // with the blocking-call protocol that changes them): Go's _Pidle,
@@ -279,7 +303,7 @@ struct alignas(64) p {
   // sched/local_runq.hpp for the protocol, the reason behind each memory
   // order and who may use which member; the runtime enters it through
   // sched/runq.hpp.
-  local_runq<g, runq_capacity> runq;
+  local_runq<g, runq_capacity, runq_orders, runq_hook> runq;
 
   // Dead Gs with their stacks, for reuse by this P (Go: p.gFree).
   g* gfree = nullptr;

@@ -30,6 +30,7 @@ void acquirep(m* mp, p* pp, bool trace_start) {
   // release: sysmon reads m_ with acquire and then m::tid.
   pp->m_.store(mp, std::memory_order_release);
   pp->status.store(pstatus::running, std::memory_order_relaxed);
+  if constexpr (sim) simulator::trace_p(simulator::pev::acquire, pp, mp);
   if (trace_start) trace::proc_start(pp);
 }
 
@@ -42,6 +43,7 @@ p* releasep(m* mp) {
   pp->m_.store(nullptr, std::memory_order_relaxed);
   mp->p_ = nullptr;
   pp->status.store(pstatus::idle, std::memory_order_relaxed);
+  if constexpr (sim) simulator::trace_p(simulator::pev::release, pp, mp);
   return pp;
 }
 

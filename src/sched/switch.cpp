@@ -10,6 +10,7 @@
 
 #include "context/overflow.hpp"
 #include "sim/controller.hpp"
+#include "sim/trace_log.hpp"
 
 namespace goro::detail {
 
@@ -93,8 +94,12 @@ void fatal(const char* fmt, ...) {
   std::vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
   std::fprintf(stderr, "goro: fatal error: %s\n", buf);
-  // sim: the replay line and the replay file (sim/controller.hpp).
-  if constexpr (sim) simulator::report_fatal(buf);
+  // sim: the replay line and the replay file (sim/controller.hpp), and
+  // GORO_SIM_TRACE's log up to here.
+  if constexpr (sim) {
+    simulator::report_fatal(buf);
+    if (simulator::in_session()) simulator::trace_log_flush();
+  }
   std::fflush(stderr);
   std::_Exit(2);
 }

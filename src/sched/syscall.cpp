@@ -19,6 +19,7 @@
 #include "sched/chaos.hpp"
 #include "sched/psyscall.hpp"
 #include "sim/controller.hpp"
+#include "sim/trace_log.hpp"
 
 namespace goro::detail {
 
@@ -52,6 +53,7 @@ bool entersyscall(bool handoff) noexcept {
   // there). It also releases our writes to the P to whoever CASes it away
   // (sysmon, then another M).
   syscall_detachp(*pp);
+  if constexpr (sim) simulator::trace_p(simulator::pev::entersyscall, pp, mp);
   if (rt.sched.gcwaiting.load(std::memory_order_seq_cst)) {
     // A stop-the-world is waiting for our P: give it up now rather than
     // after the call (Go: entersyscall_gcwait).
@@ -201,6 +203,7 @@ void handoffp(runtime& rt, p* pp) {
   schedt& s = rt.sched;
   // Work on it, or in the global queue: an M runs it now.
   if (!runqempty(pp) || s.runqsize.load(std::memory_order_relaxed) != 0) {
+    if constexpr (sim) simulator::trace_p(simulator::pev::handoff, pp, nullptr);
     startm(rt, pp, false);
     return;
   }
@@ -209,6 +212,7 @@ void handoffp(runtime& rt, p* pp) {
   if (s.nmspinning.load(std::memory_order_relaxed) + s.npidle.load(std::memory_order_relaxed) ==
       0) {
     if (claim_spinning(rt)) {
+      if constexpr (sim) simulator::trace_p(simulator::pev::handoff, pp, nullptr);
       startm(rt, pp, true);
       return;
     }
@@ -225,6 +229,7 @@ void handoffp(runtime& rt, p* pp) {
     if (!work) pidleput(rt, *l, pp);
   }
   if (work) {  // arrived in the global queue meanwhile: an M runs pp now
+    if constexpr (sim) simulator::trace_p(simulator::pev::handoff, pp, nullptr);
     startm(rt, pp, false);
     return;
   }

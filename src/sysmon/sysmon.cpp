@@ -23,6 +23,7 @@
 #include "sched/proc.hpp"
 #include "sched/psyscall.hpp"
 #include "sim/controller.hpp"
+#include "sim/trace_log.hpp"
 #include "sysmon/stallwarn.hpp"
 #include "trace/trace.hpp"
 
@@ -136,6 +137,7 @@ retake_result retake(runtime& rt, std::int64_t now) {
     // acquire: we see the P as its last holder left it (no release: we
     // hand the P on only through handoffp's own lock or note).
     retakep(*pp, [&](p& won) {
+      if constexpr (sim) simulator::trace_p(simulator::pev::retake, &won, nullptr);
       trace::proc_steal(&won);
       won.syscalltick.store(t + 1, std::memory_order_relaxed);
       rt.nretakes.fetch_add(1, std::memory_order_relaxed);

@@ -1,0 +1,231 @@
+--------------------------- MODULE PHandoffTrace ---------------------------
+(***************************************************************************)
+(* Trace validation of simulated runs against the P hand-off protocol of  *)
+(* PHandoff.tla (issue 14, point 2), after Cirstea, Kuppe, Loillier and   *)
+(* Merz (2024): Next consumes one log line per step and constrains the    *)
+(* action that line names; a log is accepted when some behaviour consumes *)
+(* all of it.                                                              *)
+(*                                                                         *)
+(* The log (PHandoffTraceLog, written by src/sim/trace_log.cpp under      *)
+(* GORO_SIM_TRACE): every acquirep, releasep, pidleput, pidleget,         *)
+(* entersyscall, sysmon retake CAS and handoffp-to-startm of a session, in *)
+(* the session's exact order (the simulation runs one thread at a time,   *)
+(* and each event is logged by its thread right after the store, CAS or   *)
+(* locked section that makes it).  SegPTraces holds one sequence per      *)
+(* session; each starts from Init.                                         *)
+(*                                                                         *)
+(* What this module checks: PHandoff's actions projected on the P-owner-  *)
+(* ship variables (pstatus, pm, mp, moldp, pidle, and sysmon's spc/sp),   *)
+(* plus pgot and preleased, which stand for PHandoff's hand-over state    *)
+(* between an action that takes a P off the list (or out of a syscall,   *)
+(* or out of an M) and the acquirep or pidleput that ends it (mnextp, the *)
+(* locked steps of Recheck, ExitSyscallPidle, ExitSyscall0 and HandoffP,  *)
+(* which the code splits into a pidleget and a later acquirep).  It does  *)
+(* not yet constrain the M program counters, the Gs (Park, Ready), the    *)
+(* run queues as sets, or the spinning counters (spec/simulation.md,      *)
+(* "Trace validation", lists what is missing).                            *)
+(*                                                                         *)
+(* Abstractions, each a place where the code does more than PHandoff.tla  *)
+(* says (spec/simulation.md lists them as discrepancies):                 *)
+(*  - stop the world (gomaxprocs, procresize): PHandoff has no "stopped"  *)
+(*    status and no world stop.  The log has no line between stw_begin    *)
+(*    and stw_end; stw_end carries every P's status, M and idle-list      *)
+(*    membership as start_the_world leaves them, and StwEnd sets the      *)
+(*    state to it (Ps beyond gomaxprocs are "stopped" and no action takes *)
+(*    them).  Ms in a syscall keep their m.oldp (moldp).                  *)
+(*  - entersyscallblock (goro::blocking_long) releases the P and hands it *)
+(*    off at once: a releasep followed by a handoff, where PHandoff only  *)
+(*    has EnterSyscall then sysmon's Retake and HandoffP.                 *)
+(*  - acquirep is its own step after the pidleget (or the exitsyscall CAS *)
+(*    syscall -> idle) that claimed the P; PHandoff does both in one.     *)
+(***************************************************************************)
+EXTENDS Naturals, Sequences, FiniteSets, PHandoffTraceLog, TLC
+
+NoM == 0
+NoP == 0
+Ms == LogMs
+
+VARIABLES
+    seg,        \* the segment (session) being consumed
+    i,          \* lines of it consumed
+    before,     \* lines of the earlier segments
+    pstatus, pm, mp, moldp, pidle, spc, sp,   \* as in PHandoff.tla
+    pgot,       \* Ps claimed for an acquirep to come (see the header)
+    preleased   \* Ps released by their M, to be listed or handed off
+
+vars == <<seg, i, before, pstatus, pm, mp, moldp, pidle, spc, sp, pgot, preleased>>
+
+Trace == SegPTraces[seg]
+Ps == 1..SegNP[seg]
+AllPs == 1..LogNP
+
+\* A segment's start: run's thread has made every P and holds them all
+\* (P0 goes to M0 through newm; the rest are listed first).
+
+Init ==
+    /\ seg = 1 /\ i = 0 /\ before = 0
+    /\ pstatus = [p \in AllPs |-> IF p \in 1..SegNP[1] THEN "idle" ELSE "stopped"]
+    /\ pm = [p \in AllPs |-> NoM]
+    /\ mp = [m \in Ms |-> NoP]
+    /\ moldp = [m \in Ms |-> NoP]
+    /\ pidle = {} /\ spc = "idle" /\ sp = NoP
+    /\ pgot = 1..SegNP[1] /\ preleased = {}
+
+E == Trace[i + 1]
+Step(op) == i < Len(Trace) /\ E.op = op
+Consume == i' = i + 1 /\ UNCHANGED <<seg, before>>
+
+-----------------------------------------------------------------------------
+\* acquirep after a claim: PHandoff's AcquireP (the P startm handed over,
+\* mnextp), and the P-taking halves of Recheck, ExitSyscallPidle and
+\* ExitSyscall0 (a pidleget then acquirep).
+AcquireP ==
+    LET m == E.m  p == E.p IN
+    /\ Step("acquire")
+    /\ p \in pgot /\ pstatus[p] = "idle" /\ pm[p] = NoM /\ mp[m] = NoP
+    /\ pstatus' = [pstatus EXCEPT ![p] = "running"]
+    /\ pm' = [pm EXCEPT ![p] = m] /\ mp' = [mp EXCEPT ![m] = p]
+    /\ pgot' = pgot \ {p}
+    /\ moldp' = [moldp EXCEPT ![m] = NoP]   \* an exitsyscall that lost its P
+    /\ UNCHANGED <<pidle, spc, sp, preleased>>
+    /\ Consume
+
+\* ExitSyscallFast: the CAS of oldp.status from syscall won (logged at the
+\* acquirep that follows it).  Mutant exitsyscall_no_cas breaks this.
+ExitSyscallFast ==
+    LET m == E.m  p == E.p IN
+    /\ Step("acquire")
+    /\ moldp[m] = p /\ pstatus[p] = "syscall" /\ pm[p] = NoM /\ mp[m] = NoP
+    /\ pstatus' = [pstatus EXCEPT ![p] = "running"]
+    /\ pm' = [pm EXCEPT ![p] = m] /\ mp' = [mp EXCEPT ![m] = p]
+    /\ moldp' = [moldp EXCEPT ![m] = NoP]
+    /\ UNCHANGED <<pidle, spc, sp, pgot, preleased>>
+    /\ Consume
+
+\* releasep: the first half of Release (its pidleput is the next line).
+Release ==
+    LET m == E.m  p == E.p IN
+    /\ Step("release")
+    /\ mp[m] = p /\ pm[p] = m /\ pstatus[p] = "running"
+    /\ pstatus' = [pstatus EXCEPT ![p] = "idle"]
+    /\ pm' = [pm EXCEPT ![p] = NoM] /\ mp' = [mp EXCEPT ![m] = NoP]
+    /\ preleased' = preleased \cup {p}
+    /\ UNCHANGED <<moldp, pidle, spc, sp, pgot>>
+    /\ Consume
+
+\* pidleput: Release's second half, HandoffP's idle branch (spc = handoff),
+\* run's start (pgot).
+PidlePut ==
+    LET p == E.p IN
+    /\ Step("pidleput")
+    /\ p \in Ps /\ p \notin pidle /\ pstatus[p] = "idle" /\ pm[p] = NoM
+    /\ p \in preleased \cup pgot \/ (spc = "handoff" /\ sp = p)
+    /\ pidle' = pidle \cup {p}
+    /\ preleased' = preleased \ {p} /\ pgot' = pgot \ {p}
+    /\ IF spc = "handoff" /\ sp = p THEN spc' = "idle" /\ sp' = NoP
+                                   ELSE UNCHANGED <<spc, sp>>
+    /\ UNCHANGED <<pstatus, pm, mp, moldp>>
+    /\ Consume
+
+\* pidleget (PidleGet in WakePGet, Recheck, ExitSyscallPidle, ExitSyscall0,
+\* InjectG, startm's callers): the P is claimed for an acquirep.
+PidleGet ==
+    LET p == E.p IN
+    /\ Step("pidleget")
+    /\ p \in pidle
+    /\ pidle' = pidle \ {p} /\ pgot' = pgot \cup {p}
+    /\ UNCHANGED <<pstatus, pm, mp, moldp, spc, sp, preleased>>
+    /\ Consume
+
+EnterSyscall ==
+    LET m == E.m  p == E.p IN
+    /\ Step("entersyscall")
+    /\ mp[m] = p /\ pm[p] = m /\ pstatus[p] = "running"
+    /\ pstatus' = [pstatus EXCEPT ![p] = "syscall"]
+    /\ pm' = [pm EXCEPT ![p] = NoM] /\ mp' = [mp EXCEPT ![m] = NoP]
+    /\ moldp' = [moldp EXCEPT ![m] = p]
+    /\ UNCHANGED <<pidle, spc, sp, pgot, preleased>>
+    /\ Consume
+
+Retake ==
+    LET p == E.p IN
+    /\ Step("retake")
+    /\ spc = "idle" /\ pstatus[p] = "syscall"
+    /\ pstatus' = [pstatus EXCEPT ![p] = "idle"]
+    /\ spc' = "handoff" /\ sp' = p
+    /\ UNCHANGED <<pm, mp, moldp, pidle, pgot, preleased>>
+    /\ Consume
+
+\* HandoffP's startm branches: sysmon's P after Retake, or (entersyscallblock,
+\* see the header) a P its M just released.
+HandoffP ==
+    LET p == E.p IN
+    /\ Step("handoff")
+    /\ (spc = "handoff" /\ sp = p) \/ p \in preleased
+    /\ pgot' = pgot \cup {p} /\ preleased' = preleased \ {p}
+    /\ IF spc = "handoff" /\ sp = p THEN spc' = "idle" /\ sp' = NoP
+                                   ELSE UNCHANGED <<spc, sp>>
+    /\ UNCHANGED <<pstatus, pm, mp, moldp, pidle>>
+    /\ Consume
+
+StwBegin ==
+    /\ Step("stw_begin")
+    /\ UNCHANGED <<pstatus, pm, mp, moldp, pidle, spc, sp, pgot, preleased>>
+    /\ Consume
+
+\* start_the_world's state (see the header).  A P that is idle, unlisted
+\* and held by nobody is one start_the_world will startm (it has work).
+StwEnd ==
+    /\ Step("stw_end")
+    /\ LET ps == E.ps  pms == E.pms IN
+       /\ pstatus' = [p \in AllPs |-> IF p <= Len(ps) THEN ps[p] ELSE "stopped"]
+       /\ pm' = [p \in AllPs |-> IF p <= Len(pms) THEN pms[p] ELSE NoM]
+       /\ mp' = [m \in Ms |-> IF \E p \in DOMAIN pms : pms[p] = m
+                                THEN CHOOSE p \in DOMAIN pms : pms[p] = m ELSE NoP]
+       /\ pidle' = E.idle
+       /\ pgot' = {p \in DOMAIN ps : ps[p] = "idle" /\ pms[p] = NoM /\ p \notin E.idle}
+    \* moldp is kept: an M whose call outlasts the stop keeps its m.oldp,
+    \* and may win its old P back (or a P another M took into a call
+    \* since: ExitSyscallFast allows it, as the code's CAS does).
+    /\ preleased' = {}
+    /\ spc' = "idle" /\ sp' = NoP
+    /\ UNCHANGED moldp
+    /\ Consume
+
+\* The segment is consumed: the next session starts from Init.
+NextSegment ==
+    /\ i = Len(Trace) /\ seg < Len(SegPTraces)
+    /\ seg' = seg + 1 /\ i' = 0 /\ before' = before + i
+    /\ pstatus' = [p \in AllPs |-> IF p \in 1..SegNP[seg + 1] THEN "idle" ELSE "stopped"]
+    /\ pm' = [p \in AllPs |-> NoM]
+    /\ mp' = [m \in Ms |-> NoP]
+    /\ moldp' = [m \in Ms |-> NoP]
+    /\ pidle' = {} /\ spc' = "idle" /\ sp' = NoP
+    /\ pgot' = 1..SegNP[seg + 1] /\ preleased' = {}
+
+Next ==
+    \/ AcquireP \/ ExitSyscallFast \/ Release \/ PidlePut \/ PidleGet
+    \/ EnterSyscall \/ Retake \/ HandoffP \/ StwBegin \/ StwEnd
+    \/ NextSegment
+
+-----------------------------------------------------------------------------
+\* PHandoff's OneMPerP, on the projected state: checked at every state.
+OneMPerP ==
+    /\ \A p \in AllPs : pm[p] # NoM => mp[pm[p]] = p
+    /\ \A m \in Ms : mp[m] # NoP => pm[mp[m]] = m
+
+TotalLines == LET Sum[k \in 0..Len(SegPTraces)] ==
+                      IF k = 0 THEN 0 ELSE Sum[k - 1] + Len(SegPTraces[k])
+              IN Sum[Len(SegPTraces)]
+
+\* As RunQueueTrace's: prints each new furthest point; the last print of a
+\* rejected log names the segment and the lines of it consumed.
+ASSUME TLCSet(1, 0)
+TraceProgress ==
+    before + i > TLCGet(1) =>
+        /\ PrintT(<<"TraceFurthest", before + i, TotalLines, seg, i>>)
+        /\ TLCSet(1, before + i)
+
+\* Violated exactly when some behaviour has consumed the whole log.
+LogNotFullyConsumed == ~(seg = Len(SegPTraces) /\ i = Len(Trace))
+=============================================================================
