@@ -43,8 +43,13 @@ ctest_preset() {
     parts+=(-DGORO_BUILD_PROPS=OFF)
     # sim_test, and the counterexample replays (tests/cex_*.cpp: TLC's
     # trace of a TLA+ mutant run on the real code as a forced schedule).
+    # And the trace validation of simulated runs (tests/sim_trace.cpp, label
+    # tla-trace here: each run's trace log checked by TLC, four C++ mutants
+    # rejected).
     targets=(--target sim_test cex_runq cex_psyscall cex_runq_steal_plain_store
-             cex_runq_publish_tail_first cex_runq_get_plain_store cex_psyscall_exitsyscall_no_cas)
+             cex_runq_publish_tail_first cex_runq_get_plain_store cex_psyscall_exitsyscall_no_cas
+             sim_trace sim_trace_steal_plain_store sim_trace_get_plain_store
+             sim_trace_steal_half_plus_one sim_trace_exitsyscall_no_cas)
   fi
   step "configure + build: $preset"
   # Explicit ON: a cache left by someone's -DGORO_BUILD_TESTS=OFF must not
@@ -89,7 +94,7 @@ ctest_preset asan 'unit|props|stress'
 # The deterministic simulation (GORO_SIM): the same seed gives the same
 # run, many seeds and both strategies complete, virtual time, and a planted
 # race found and replayed from its seed.
-ctest_preset sim 'sim'
+ctest_preset sim 'sim|tla-trace'
 if [ -x "$here/mutants.sh" ]; then
   step "mutants: each deliberate bug must be caught"
   "$here/mutants.sh"

@@ -217,7 +217,7 @@ def runqueue_owner(action, cap):
 
 def runqueue_thief(action, s, after, t):
     """tla/RunQueue.tla, thief t's actions -> local_runq::grab."""
-    th, tn = s["th"][t], s["tn"][t]
+    th = s["th"][t]
     if action == "RunqGrabLoadHead":   # head.load
         return Step(1)
     if action == "RunqGrabLoadTail":   # tail.load, then n = d - d/2
@@ -230,12 +230,14 @@ def runqueue_thief(action, s, after, t):
         return Step(1)  # a torn read retries inside the call; else copies
     if action == "RunqGrabCopy":       # victim slot load, into slot store
         return Step(2)
-    if action == "RunqGrabCas":        # head CAS; a success reads its n copies back (trace hook)
+    # The trace hook's reads of the n copies (local_runq::peek) are not
+    # scheduling points: a won claim is the CAS (or the mutant's store) alone.
+    if action == "RunqGrabCas":        # head CAS
         if s["runqhead"] == th:
-            return Step(1 + tn, ends_call=True)
+            return Step(1, ends_call=True)
         return Step(1)  # failure: the code retries inside the call
     if action == "RunqGrabStoreHead":  # mutant steal_plain_store: head store, always "wins"
-        return Step(1 + tn, ends_call=True)
+        return Step(1, ends_call=True)
     if action == "RunqGrabLoadNext":   # runnext.load; nil: return 0
         return Step(1, ends_call=s["runnext"] == 0)
     if action == "RunqGrabCasNext":    # runnext CAS; a success stores it into the thief's ring
