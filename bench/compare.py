@@ -53,6 +53,8 @@ COUNTER_UNITS = [
 EXTRA_COUNTERS = [
     ("median_ms", "_median", "ms"),  # sleep_lateness
     ("with_pagetables_bytes_per_goroutine", "_with_pagetables", "bytes/goroutine"),  # parked_mem
+    ("p50_ns", "_p50", "ns/op"),  # tcp_echo: the round trip's median
+    ("p99_ns", "_p99", "ns/op"),  # and 99th percentile
 ]
 GO_UNITS = {"ns/op", "ms", "bytes/goroutine"}
 
@@ -853,6 +855,9 @@ def main(argv):
         if not os.path.isdir(d):
             ap.error("--out %s: directory %s does not exist" % (args.out, d))
 
+    # tcp_echo's load client, the same process for every server: the Go
+    # peer's -echo-client mode (bench/go/echo.go).
+    os.environ.setdefault("GORO_ECHO_CLIENT", os.path.abspath(args.go))
     goro, go = Goro(args.goro, args.timeout), GoPeer(args.go, args.timeout)
     peers = [Peer(l, p, args.timeout) for l, p in peer_specs]
     labels = [pr.label for pr in peers]

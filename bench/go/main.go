@@ -87,6 +87,10 @@ var workloads = []workload{
 	{"parked_mem_1k", nil, parkedMemN("parked_mem_1k", 1_000)},
 	{"parked_mem_10k", nil, parkedMemN("parked_mem_10k", 10_000)},
 	{"parked_mem_1M", nil, parkedMemN("parked_mem_1M", 1_000_000)},
+	{"tcp_echo_10", fixed(2), runTCPEcho("tcp_echo_10", 10)},
+	{"tcp_echo_100", fixed(2), runTCPEcho("tcp_echo_100", 100)},
+	{"tcp_echo_1k", fixed(2), runTCPEcho("tcp_echo_1k", 1_000)},
+	{"tcp_echo_10k", fixed(2), runTCPEcho("tcp_echo_10k", 10_000)},
 	{"sleep_lateness", fixed(1), runSleepLateness},
 	{"mutex_contention", fixed(2), runMutexContention},
 	{"sleep_timers", fixed(1, 2), runSleepTimers},
@@ -194,7 +198,20 @@ func main() {
 	procs := flag.Int("procs", 0, "GOMAXPROCS for the selected workloads (0: each workload's default)")
 	list := flag.Bool("list", false, "print the names of the selected instances and exit")
 	version := flag.Bool("version", false, "print the Go version this program was built with and exit")
+	echoAddr := flag.String("echo-client", "", "run as tcp_echo's load client against this address and exit")
+	echoConns := flag.Int("conns", 0, "with -echo-client: the number of connections")
 	flag.Parse()
+	if *echoAddr != "" {
+		if *echoConns < 1 {
+			fmt.Fprintln(os.Stderr, "peer: -echo-client needs -conns >= 1")
+			os.Exit(2)
+		}
+		if err := echoClient(*echoAddr, *echoConns); err != nil {
+			fmt.Fprintln(os.Stderr, "peer: echo client:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "peer: unexpected argument %q\n", flag.Arg(0))
 		os.Exit(2)

@@ -146,6 +146,64 @@ fn skynet(c: mpsc::Sender<i64>, num: i64, size: i64, div: i64) -> std::pin::Pin<
     })
 }
 
+/// tcp_echo_<N>: bench/go/echo.go's server on Tokio (a task per
+/// connection), against the same load client process (GORO_ECHO_CLIENT,
+/// pinned to the last CPU with taskset): ns per request over all connections,
+/// and the round trip's median and 99th percentile.
+async fn tcp_echo(conns: usize) -> Result<(f64, f64, f64), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let ln = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+    let port = ln.local_addr().map_err(|e| e.to_string())?.port();
+    let server = tokio::spawn(async move {
+        while let Ok((mut c, _)) = ln.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 64];
+                loop {
+                    match c.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => {
+                            if c.write_all(&buf[..n]).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let client = std::env::var("GORO_ECHO_CLIENT")
+        .map_err(|_| "GORO_ECHO_CLIENT is not set (bench/compare.py sets it)".to_string())?;
+    let out = tokio::task::spawn_blocking(move || {
+        let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let addr = format!("127.0.0.1:{port}");
+        let n = conns.to_string();
+        let mut cmd = if cpus > 1 {
+            let mut c = std::process::Command::new("taskset");
+            c.arg("-c").arg((cpus - 1).to_string()).arg(&client);
+            c
+        } else {
+            std::process::Command::new(&client)
+        };
+        cmd.args(["-echo-client", &addr, "-conns", &n]).stderr(std::process::Stdio::inherit()).output()
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| format!("echo client: {e}"))?;
+    server.abort();
+    if !out.status.success() {
+        return Err(format!("echo client failed: {}", out.status));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.starts_with("ECHO ")).ok_or(format!("no ECHO line: {text}"))?;
+    let field = |k: &str| -> Result<f64, String> {
+        line.split_whitespace()
+            .find_map(|f| f.strip_prefix(k).and_then(|v| v.strip_prefix('=')))
+            .and_then(|v| v.parse().ok())
+            .ok_or(format!("no {k} in {line}"))
+    };
+    Ok((field("ns_per_req")?, field("p50_ns")?, field("p99_ns")?))
+}
+
 struct Instance {
     name: String,
     procs: usize,
@@ -169,6 +227,9 @@ fn instances() -> Vec<Instance> {
     for p in [1, 2, 4, 8, 16, 64] {
         v.push(Instance { name: format!("skynet/procs:{p}"), procs: p });
     }
+    for n in ["10", "100", "1k", "10k"] {
+        v.push(Instance { name: format!("tcp_echo_{n}/procs:2"), procs: 2 });
+    }
     v
 }
 
@@ -184,7 +245,35 @@ fn spawn_count(base: &str) -> Option<usize> {
     }
 }
 
-fn run(inst: &Instance) -> Result<(f64, &'static str), String> {
+fn run(inst: &Instance) -> Result<Vec<(String, f64, &'static str)>, String> {
+    let base = inst.name.split('/').next().unwrap_or("");
+    if let Some(n) = base.strip_prefix("tcp_echo_") {
+        let conns = match n {
+            "10" => 10,
+            "100" => 100,
+            "1k" => 1_000,
+            "10k" => 10_000,
+            _ => return Err(format!("no workload {base}")),
+        };
+        // The IO driver is on for this workload only: the others measure the
+        // scheduler without it, as a runtime for pure computation would run.
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(inst.procs)
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        let (per, p50, p99) = rt.block_on(tcp_echo(conns))?;
+        let suffix = format!("/procs:{}", inst.procs);
+        return Ok(vec![
+            (inst.name.clone(), per, "ns/op"),
+            (format!("{base}_p50{suffix}"), p50, "ns/op"),
+            (format!("{base}_p99{suffix}"), p99, "ns/op"),
+        ]);
+    }
+    run_one(inst).map(|(v, unit)| vec![(inst.name.clone(), v, unit)])
+}
+
+fn run_one(inst: &Instance) -> Result<(f64, &'static str), String> {
     let rt = runtime(inst.procs);
     let base = inst.name.split('/').next().unwrap_or("").to_string();
     rt.block_on(async {
@@ -252,7 +341,11 @@ fn main() {
                 std::process::exit(2);
             };
             match run(inst) {
-                Ok((v, unit)) => println!("RESULT {} {} {}", inst.name, v, unit),
+                Ok(rows) => {
+                    for (name, v, unit) in rows {
+                        println!("RESULT {name} {v} {unit}");
+                    }
+                }
                 Err(e) => {
                     eprintln!("goro-tokio-peer: {e}");
                     std::process::exit(1);
