@@ -46,6 +46,14 @@ struct m;
 struct p;
 struct runtime;
 
+// Every shared atomic here is a detail::atomic (base/atomic.hpp): std::atomic
+// in production, a scheduling point per operation in the simulation. That
+// includes the fields the SIGURG handler reads (m::curg, g::preemptoff,
+// p::preempt, p::kernel_blocked, g::status): a simulation session turns
+// asynchronous preemption off (run_main), preemptone sends SIGURG only with
+// it on, and the handler is installed only then, so no point is ever taken
+// from signal context (spec/simulation.md, "Scheduling points").
+
 // G states: gstatus, sched/gstatus.hpp. P states (pstatus, sched/psyscall.hpp,
 // with the blocking-call protocol that changes them): Go's _Pidle,
 // _Prunning, _Psyscall, _Pgcstop (stopped also covers Go's _Pdead: a P
