@@ -71,8 +71,8 @@ namespace goro::props {
 // RapidCheck's reproduce string for the case itself).
 inline std::string sim_seed_note() {
   if constexpr (!::goro::detail::sim) return {};
-  return " [goro sim: GORO_SIM_SEED=" +
-         std::to_string(::goro::detail::simulator::current_seed()) + "]";
+  return " [goro sim: GORO_SIM_SEED=" + std::to_string(::goro::detail::simulator::current_seed()) +
+         "]";
 }
 }  // namespace goro::props
 
@@ -81,11 +81,11 @@ inline std::string sim_seed_note() {
 // describe it; the message printed here is then the only record of what the
 // check saw (ci/mutants.sh reads it). In the simulation it carries the
 // session's seed, with which the failing run does reproduce.
-#define GORO_PROP_FAIL(msg)                                                      \
-  do {                                                                           \
+#define GORO_PROP_FAIL(msg)                                                             \
+  do {                                                                                  \
     const std::string goro_prop_msg_ = std::string(msg) + goro::props::sim_seed_note(); \
-    std::cerr << "property failure: " << goro_prop_msg_ << std::endl;            \
-    RC_FAIL(goro_prop_msg_);                                                     \
+    std::cerr << "property failure: " << goro_prop_msg_ << std::endl;                   \
+    RC_FAIL(goro_prop_msg_);                                                            \
   } while (0)
 
 #define GORO_PROP(Suite, Name, DefaultCases, ArgList)                                            \

@@ -10,8 +10,8 @@
 #include <cstdio>
 #include <thread>
 
-#include "goro/goro.hpp"
 #include "base/atomic.hpp"
+#include "goro/goro.hpp"
 #include "sched/chaos.hpp"
 #include "stress_support.hpp"
 
@@ -82,9 +82,8 @@ TEST(Stress, SpinRendezvousNoLostWakeup) {
         },
         o);
     EXPECT_FALSE(stranded) << "lost wakeup: a runnable goroutine with an idle P was not started "
-                           << "within " << deadline.count() << " s (simulation: "
-                           << sim_poll_limit << " polls) (procs " << np << ", after "
-                           << iterations << " spawns)";
+                           << "within " << deadline.count() << " s (simulation: " << sim_poll_limit
+                           << " polls) (procs " << np << ", after " << iterations << " spawns)";
     std::printf("SpinRendezvous procs %u: %lld spawns\n", np, (long long)iterations);
     if (stranded) return;
   }

@@ -46,7 +46,8 @@ int sim_rounds() {
 
 std::string sim_replay_env() {
   const char* strat = std::getenv("GORO_SIM_STRATEGY");
-  std::string env = "GORO_SIM_SEED=" + std::to_string(goro::detail::simulator::current_seed()) + " ";
+  std::string env = "GORO_SIM_SEED=" + std::to_string(goro::detail::simulator::current_seed()) +
+                    " ";
   if (strat && *strat) env += std::string("GORO_SIM_STRATEGY=") + strat + " ";
   if (const char* r = std::getenv("GORO_SIM_ROUNDS"); r && *r)
     env += std::string("GORO_SIM_ROUNDS=") + r + " ";
@@ -66,8 +67,7 @@ struct replay_printer : testing::EmptyTestEventListener {
 #endif
     // The simulation: the seed of the session running at the failure, or
     // of the last one to finish (an assertion after goro::run returned).
-    if constexpr (goro::detail::sim)
-      env += sim_replay_env();
+    if constexpr (goro::detail::sim) env += sim_replay_env();
     if (std::string(t.name()) == "TimersAndAsyncPreemptionUnderResize")
       env += "GORO_STRESS_SEED=" + std::to_string(stress_seed()) + " ";
     std::printf("replay: %sstress_test --gtest_filter=%s.%s\n", env.c_str(), t.test_suite_name(),

@@ -791,8 +791,8 @@ bool runtime_running() {
 // ---- SIGQUIT --------------------------------------------------------------------------
 
 std::atomic<bool> sigquit_pending{false};  // set by the handler: std::atomic (see capture_slot)
-bool sigquit_ours = false;         // run's thread only (install/uninstall)
-std::int64_t sigquit_started = 0;  // sysmon only: when the dumper was started
+bool sigquit_ours = false;                 // run's thread only (install/uninstall)
+std::int64_t sigquit_started = 0;          // sysmon only: when the dumper was started
 
 void sigquit_handler(int) {
   // Only a flag: sysmon, at its next tick (10 ms at most), does the rest.

@@ -23,7 +23,8 @@ struct g_state {
 };
 struct p_state {
   detail::atomic<std::uint64_t> session{0};
-  detail::atomic<std::uint64_t> seq{0};  // Go's per-P sequence (ProcStart, ProcSteal, GoSyscallBegin)
+  detail::atomic<std::uint64_t> seq{
+      0};  // Go's per-P sequence (ProcStart, ProcSteal, GoSyscallBegin)
   // The trace thread id of the M that took this P into a blocking call
   // (GoSyscallBegin), or ~0: whom a ProcSteal steals it from (Go's
   // p.trace.mSyscallID).
