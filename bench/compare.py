@@ -65,13 +65,14 @@ GB_SUFFIX = re.compile(
 # Targets from shared/design.md, "Targets": goro/Go must be at most this.
 # Keyed by workload (the name before the first '/').
 TARGETS = {
-    "yield_switch": 0.33,
+    # shared/design.md's targets (goro / Go, from the same run).
+    "yield_switch": 0.25,
     "spawn_join_1M": 0.5,
-    "chan_pingpong": 0.6,
-    "skynet": 0.7,
+    "chan_pingpong": 0.5,
+    "skynet": 0.5,
     "parked_mem": 1.6,
     "sleep_lateness": 0.6,
-    "handoff_latency": 1.0,  # "handoff no slower than Go"
+    "handoff_latency": 0.8,
 }
 
 # The unit of each shared workload, as the Go peer reports it; used to pick
@@ -264,8 +265,9 @@ def fmt_spread(s, f, reps, f_range=None):
     return "%s [%s–%s]" % (f(med), f_range(lo), f_range(hi))
 
 
-def build_rows(results, reps):
-    """results: ordered name -> {unit, go, goro, go_known, goro_error, go_error}."""
+def build_rows(results, reps, peer_labels=()):
+    """results: ordered name -> {unit, go, goro, go_known, goro_error, go_error,
+    peers}. Each further peer adds a value column and a goro/peer column."""
     rows = []
     for name, r in results.items():
         st = row_stats(r["go"], r["goro"])
@@ -288,16 +290,37 @@ def build_rows(results, reps):
         else:
             met = st["ratio"][0] <= target
             target_cell = "≤ %g× %s" % (target, "met" if met else "NOT met")
-        rows.append([name, r["unit"] or "", go_cell, goro_cell, ratio_cell, target_cell])
+        peer_cells, peer_ratios = [], []
+        for label in peer_labels:
+            pc = r.get("peers", {}).get(label, {"reps": [None] * reps, "known": False,
+                                                "error": False})
+            pst = row_stats(pc["reps"], r["goro"])
+            if pc["error"]:
+                peer_cells.append("error")
+            elif not pc["known"]:
+                peer_cells.append("—")
+            else:
+                peer_cells.append(fmt_spread(pst["go"], fmt_value, reps) or "missing")
+            peer_ratios.append(fmt_spread(pst["ratio"], fmt_ratio, reps, fmt_ratio_number) or "—")
+        rows.append([name, r["unit"] or "", go_cell] + peer_cells + [goro_cell, ratio_cell]
+                    + peer_ratios + [target_cell])
     return rows
 
 
 HEADER = ["benchmark", "unit", "Go", "goro", "goro/Go", "target"]
 
 
-def render_table(rows):
-    widths = [max(len(str(c)) for c in col) for col in zip(HEADER, *rows)]
-    right = [False, False, True, True, True, False]
+def header(peer_labels=()):
+    """The table's columns: HEADER with a value and a ratio column per peer."""
+    labels = list(peer_labels)
+    return (["benchmark", "unit", "Go"] + labels + ["goro", "goro/Go"]
+            + ["goro/%s" % l for l in labels] + ["target"])
+
+
+def render_table(rows, peer_labels=()):
+    head = header(peer_labels)
+    widths = [max(len(str(c)) for c in col) for col in zip(head, *rows)]
+    right = [False, False] + [True] * (len(head) - 3) + [False]
 
     def line(cells):
         out = []
@@ -308,7 +331,7 @@ def render_table(rows):
     sep = "|" + "|".join(
         "-" * (w + 1) + ":" if r else "-" * (w + 2)
         for w, r in zip(widths, right)) + "|"
-    return "\n".join([line(HEADER), sep] + [line(r) for r in rows])
+    return "\n".join([line(head), sep] + [line(r) for r in rows])
 
 
 # ---------------------------------------------------------------------------
@@ -383,34 +406,47 @@ class Goro:
         return parse_goro_json(text)
 
 
-class GoPeer:
-    def __init__(self, path, timeout):
-        self.path, self.timeout = path, timeout
+class Peer:
+    """A peer binary speaking bench/go's protocol: -list, -version, -bench NAME
+    printing RESULT lines. The Go peer is one; bench/tokio and bench/fiber are
+    others (--peer)."""
+
+    def __init__(self, label, path, timeout):
+        self.label, self.path, self.timeout = label, path, timeout
 
     def list(self):
-        p = run_cmd([self.path, "-list"], self.timeout, "Go peer -list")
+        p = run_cmd([self.path, "-list"], self.timeout, "%s peer -list" % self.label)
         return [l.strip() for l in p.stdout.splitlines() if l.strip()]
 
     def version(self):
         try:
-            return run_cmd([self.path, "-version"], 60, "Go peer -version").stdout.strip()
+            return run_cmd([self.path, "-version"], 60,
+                           "%s peer -version" % self.label).stdout.strip()
         except RunError:
             return None
 
     def run(self, name):
-        p = run_cmd([self.path, "-bench", name], self.timeout, "Go %s" % name)
+        p = run_cmd([self.path, "-bench", name], self.timeout, "%s %s" % (self.label, name))
         return parse_go_output(p.stdout)
+
+
+def GoPeer(path, timeout):
+    return Peer("Go", path, timeout)
 
 
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
-def run_all(goro, go, reps, name_filter):
-    """Run everything; returns (results, errors, notes)."""
+def run_all(goro, go, reps, name_filter, peers=()):
+    """Run everything; returns (results, errors, notes).
+
+    peers: further Peer objects (Tokio, Boost.Fiber), each run after Go in
+    every repetition on the benchmarks it lists that goro or Go has."""
     errors, notes = [], []
     goro_names = goro.list()
     go_names = go.list()
+    peer_names = {pr.label: set(pr.list()) for pr in peers}
     units = list(go_names) + [n for n in goro_names if n not in go_names]
     if name_filter is not None:
         units = [u for u in units if name_filter.search(u)]
@@ -427,7 +463,9 @@ def run_all(goro, go, reps, name_filter):
         if name not in results:
             results[name] = {"unit": None, "go": [None] * reps, "goro": [None] * reps,
                              "goro_figs": [None] * reps, "go_known": False,
-                             "go_error": False, "goro_error": False}
+                             "go_error": False, "goro_error": False,
+                             "peers": {pr.label: {"reps": [None] * reps, "known": False,
+                                                  "error": False} for pr in peers}}
             if unit_run is not None and name != unit_run:
                 extras[unit_run].append(name)
         return results[name]
@@ -462,6 +500,27 @@ def run_all(goro, go, reps, name_filter):
                     slot(u)["go_known"] = True
                     errors.append("%s (rep %d)" % (e, rep + 1))
                 log("[rep %d/%d] Go   %-28s %6.1fs" % (rep + 1, reps, u, time.time() - t0))
+            for pr in peers:
+                if u not in peer_names[pr.label]:
+                    continue
+                t0 = time.time()
+                try:
+                    for name, (v, unit) in pr.run(u).items():
+                        r = slot(name, u)
+                        cell = r["peers"][pr.label]
+                        if r["unit"] is None:
+                            r["unit"] = unit
+                        if unit != r["unit"]:
+                            notes.append("%s reports %s in %s, Go in %s: not compared (rep %d)"
+                                         % (pr.label, name, unit, r["unit"], rep + 1))
+                            continue
+                        cell["reps"][rep], cell["known"] = v, True
+                except RunError as e:
+                    slot(u)["peers"][pr.label]["error"] = True
+                    slot(u)["peers"][pr.label]["known"] = True
+                    errors.append("%s (rep %d)" % (e, rep + 1))
+                log("[rep %d/%d] %-4s %-28s %6.1fs" % (rep + 1, reps, pr.label[:4], u,
+                                                      time.time() - t0))
 
     # Pick goro's figure in Go's unit (or goro's own, for goro-only rows).
     for name, r in results.items():
@@ -550,7 +609,7 @@ def nproc():
         return os.cpu_count()
 
 
-def environment(goro, go, reps):
+def environment(goro, go, reps, peers=()):
     load = " ".join("%.2f" % x for x in os.getloadavg())
     env = [
         ("date", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
@@ -563,12 +622,14 @@ def environment(goro, go, reps):
         ("goro commit", git_commit()),
         ("repetitions", str(reps)),
     ]
+    for pr in peers:
+        env.append(("%s (peer binary)" % pr.label, pr.version() or "unknown"))
     return env
 
 
 def write_markdown(path, env, table, errors, notes, argv):
     lines = [
-        "# goro beside Go: peer benchmark results",
+        "# goro beside its peers: benchmark results",
         "",
         "Generated by `ci/bench.sh` (bench/compare.py); do not edit by hand, re-run it.",
         "",
@@ -577,8 +638,9 @@ def write_markdown(path, env, table, errors, notes, argv):
     lines += [
         "- command: `%s`" % " ".join(argv),
         "",
-        "Go and goro: median over the repetitions [min–max]. goro/Go: median of the",
-        "per-repetition ratios (each goro run over the Go run right after it) [min–max];",
+        "Each peer and goro: median over the repetitions [min–max]. goro/peer: median of",
+        "the per-repetition ratios (each goro run over that peer's run of the same",
+        "repetition) [min–max];",
         "below 1 means goro is faster (or, for parked_mem, smaller). Targets are from",
         "shared/design.md. \"—\": the benchmark does not exist on that side; \"missing\":",
         "it exists on the other side only so far; \"error\": a run failed (see below).",
@@ -691,6 +753,22 @@ def self_test():
         check("pipeline --filter exit status (stderr: %s)" % p.stderr.strip()[-400:], p.returncode, 0)
         check("pipeline --filter rows", [r[0] for r in table_cells(p.stdout)], exp["filter_rows"])
 
+        # A further peer: its own value and ratio columns, "—" where it has
+        # no such workload.
+        fake_peer = os.path.join(TESTDATA, "fake_peer.py")
+        p = subprocess.run(base + ["--filter", "^(yield|chan)", "--peer", "Fake=" + fake_peer],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+        check("pipeline with a further peer: exit status (stderr: %s)" % p.stderr.strip()[-400:],
+              p.returncode, 0)
+        head = [l for l in p.stdout.splitlines() if l.startswith("|")][:1]
+        check("pipeline with a further peer: header",
+              [c.strip() for c in head[0].strip().strip("|").split("|")] if head else None,
+              ["benchmark", "unit", "Go", "Fake", "goro", "goro/Go", "goro/Fake", "target"])
+        check("pipeline with a further peer: rows", table_cells(p.stdout), exp["peer_rows"])
+        p = subprocess.run(base + ["--peer", "Go=" + fake_peer], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, universal_newlines=True)
+        check("--peer with a taken label: exit status", p.returncode, 2)
+
         env = dict(os.environ, FAKE_GO_CRASH="skynet")
         p = subprocess.run(base + ["--filter", "skynet|yield"], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, universal_newlines=True, env=env)
@@ -729,6 +807,10 @@ def main(argv):
                     help="goro's Google Benchmark binary (default: build/release/bench/goro_bench)")
     ap.add_argument("--go", metavar="PATH", default=os.path.join(TOP, "build", "go-peer", "peer"),
                     help="the Go peer built from bench/go (default: build/go-peer/peer)")
+    ap.add_argument("--peer", metavar="LABEL=PATH", action="append", default=[],
+                    help="a further peer speaking the Go peer's protocol (-list, -version, "
+                         "-bench NAME), e.g. Tokio=build/tokio-peer/release/goro-tokio-peer; "
+                         "repeatable, shown in this order")
     ap.add_argument("--out", metavar="FILE", help="also write the table as markdown here")
     ap.add_argument("--timeout", type=float, default=600,
                     help="seconds one process may run before it counts as hung (default 600)")
@@ -752,7 +834,16 @@ def main(argv):
             name_filter = re.compile(args.filter)
         except re.error as e:
             ap.error("--filter %r is not a valid regex: %s" % (args.filter, e))
-    for opt, path in (("--goro", args.goro), ("--go", args.go)):
+    peer_specs = []
+    for spec in args.peer:
+        label, sep, path = spec.partition("=")
+        if not sep or not label or not path:
+            ap.error("--peer %r: want LABEL=PATH (e.g. Tokio=path/to/peer)" % spec)
+        if label in ("Go", "goro") or label in [l for l, _ in peer_specs]:
+            ap.error("--peer %r: the label %r is taken" % (spec, label))
+        peer_specs.append((label, path))
+    for opt, path in [("--goro", args.goro), ("--go", args.go)] + [
+            ("--peer " + l, p) for l, p in peer_specs]:
         if not os.path.isfile(path):
             ap.error("%s %s: no such file (build it first, or run ci/bench.sh)" % (opt, path))
         if not os.access(path, os.X_OK):
@@ -763,13 +854,15 @@ def main(argv):
             ap.error("--out %s: directory %s does not exist" % (args.out, d))
 
     goro, go = Goro(args.goro, args.timeout), GoPeer(args.go, args.timeout)
-    env = environment(goro, go, args.reps)
+    peers = [Peer(l, p, args.timeout) for l, p in peer_specs]
+    labels = [pr.label for pr in peers]
+    env = environment(goro, go, args.reps, peers)
     try:
-        results, errors, notes = run_all(goro, go, args.reps, name_filter)
+        results, errors, notes = run_all(goro, go, args.reps, name_filter, peers)
     except RunError as e:
         log("compare.py: %s" % e)
         return 1
-    table = render_table(build_rows(results, args.reps))
+    table = render_table(build_rows(results, args.reps, labels), labels)
 
     print()
     for k, v in env:

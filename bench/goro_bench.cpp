@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "goro/goro.hpp"
@@ -110,14 +111,15 @@ double spawn_join_round(int n) {
 
 // guard: default options' guarded stacks (MADV_GUARD_INSTALL, pooled) instead
 // of procs_opts' unguarded ones; the _guarded rows have no Go peer.
-void spawn_join_1M(benchmark::State& state, unsigned procs, bool guard) {
-  constexpr int n = 1'000'000;
+// n: the goroutines per round (spawn_join_1M, and the scaling rows
+// spawn_join_1k .. spawn_join_10M).
+void spawn_join_n(benchmark::State& state, int n, unsigned procs, bool guard) {
   double per = 0;
   goro::options o = procs_opts(procs);
   o.stack_guard = guard;
   for (auto _ : state) {
     per = goro::run(
-        [] {
+        [n] {
           spawn_join_round(n);  // warm-up
           std::vector<double> rounds;
           for (int r = 0; r < 5; r++) rounds.push_back(spawn_join_round(n) / n);
@@ -378,6 +380,8 @@ void raw_switch_fiber(benchmark::State& state) {
 }
 BENCHMARK(raw_switch_fiber)->Name("raw_switch/fiber");
 
+void parked_mem(benchmark::State& state, int n, bool guard);  // below
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -392,22 +396,51 @@ int main(int argc, char** argv) {
           ((guard ? "spawn_join_1M_guarded/procs:" : "spawn_join_1M/procs:") +
            std::to_string(procs))
               .c_str(),
-          spawn_join_1M, procs, guard)
+          spawn_join_n, 1'000'000, procs, guard)
           ->Iterations(1)
           ->UseRealTime()
           ->Unit(benchmark::kMillisecond);
+  // How cost grows (bench/README.md, "Scaling"): the Go peer's rows of the
+  // same names; _guarded: default options' guarded stacks (no Go peer).
+  const std::pair<const char*, int> sizes[] = {
+      {"1k", 1'000}, {"10k", 10'000}, {"100k", 100'000}, {"10M", 10'000'000}};
+  for (auto [tag, n] : sizes)
+    for (bool guard : {false, true})
+      benchmark::RegisterBenchmark(
+          (std::string("spawn_join_") + tag + (guard ? "_guarded" : "") + "/procs:2").c_str(),
+          spawn_join_n, n, 2u, guard)
+          ->Iterations(1)
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond);
+  // parked_mem is 100k goroutines; the scaling rows 1k, 10k and 1M. 10M
+  // would need about 30 GiB on either side (Go's 2.9 KiB, goro's ~4 KiB each)
+  // on these 24 GiB machines.
+  const std::pair<const char*, int> parked[] = {
+      {"", 100'000}, {"_1k", 1'000}, {"_10k", 10'000}, {"_1M", 1'000'000}};
+  for (auto [tag, n] : parked)
+    for (bool guard : {false, true})
+      benchmark::RegisterBenchmark(
+          (std::string("parked_mem") + tag + (guard ? "_guarded" : "")).c_str(), parked_mem, n,
+          guard)
+          ->Iterations(1)
+          ->UseRealTime();
   for (unsigned procs : {1u, 2u})
     benchmark::RegisterBenchmark(("chan_pingpong/procs:" + std::to_string(procs)).c_str(),
                                  chan_pingpong, procs)
         ->Iterations(1)
         ->UseManualTime()
         ->Unit(benchmark::kMillisecond);
-  // The Go side runs skynet at GOMAXPROCS = NumCPU; so do we, under its name.
+  // skynet at the Ps curve's procs (1 to 64 on these 2 cores: oversubscribed
+  // Ps must not collapse throughput) and at NumCPU, as the Go peer.
   unsigned ncpu = num_cpu();
-  benchmark::RegisterBenchmark(("skynet/procs:" + std::to_string(ncpu)).c_str(), skynet, ncpu)
-      ->Iterations(1)
-      ->UseManualTime()
-      ->Unit(benchmark::kMillisecond);
+  std::vector<unsigned> skynet_procs = {1, 2, 4, 8, 16, 64};
+  if (std::find(skynet_procs.begin(), skynet_procs.end(), ncpu) == skynet_procs.end())
+    skynet_procs.push_back(ncpu);
+  for (unsigned procs : skynet_procs)
+    benchmark::RegisterBenchmark(("skynet/procs:" + std::to_string(procs)).c_str(), skynet, procs)
+        ->Iterations(1)
+        ->UseManualTime()
+        ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("mutex_contention/procs:2", mutex_contention, 2u)
       ->Iterations(1)
       ->UseManualTime()
@@ -463,14 +496,13 @@ long pagetable_bytes() {
 // thousand goroutines at vm.max_map_count), default stack size (256 KiB). The second figure, as
 // Go's parked_mem_with_pagetables, adds the page tables (VmPTE), which RSS leaves out: each 4 KiB
 // page-table page maps 2 MiB, 8 of our stacks. guard: as above (parked_mem_guarded, no Go peer).
-void parked_mem(benchmark::State& state, bool guard) {
-  constexpr int n = 100'000;
+void parked_mem(benchmark::State& state, int n, bool guard) {
   double per = 0, per_with_pt = 0;
   for (auto _ : state) {
     goro::options o;
     o.stack_guard = guard;
     per = goro::run(
-        [&per_with_pt] {
+        [&per_with_pt, n] {
           std::vector<std::optional<goro::chan<char>>> chans(n);  // resident: constructed
           long before = rss_bytes(), pt_before = pagetable_bytes();
           goro::wait_group started, exited;
@@ -497,10 +529,5 @@ void parked_mem(benchmark::State& state, bool guard) {
   state.counters["bytes_per_goroutine"] = per;
   state.counters["with_pagetables_bytes_per_goroutine"] = per_with_pt;
 }
-BENCHMARK_CAPTURE(parked_mem, unguarded, false)->Name("parked_mem")->Iterations(1)->UseRealTime();
-BENCHMARK_CAPTURE(parked_mem, guarded, true)
-    ->Name("parked_mem_guarded")
-    ->Iterations(1)
-    ->UseRealTime();
 
 }  // namespace

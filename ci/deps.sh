@@ -6,7 +6,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 
 pkgs=(cmake ninja-build g++ clang-14 libclang-rt-14-dev libgtest-dev libgmock-dev
-      librapidcheck-dev libboost-context-dev libbenchmark-dev maven
+      librapidcheck-dev libboost-context-dev libboost-fiber-dev libbenchmark-dev maven
       openjdk-17-jre-headless clang-format-14 clang-tidy-14 relacy-dev
       pkgconf python3 python3-matplotlib)
 missing=()

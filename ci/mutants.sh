@@ -44,11 +44,14 @@
 #            "goro: fatal error: invariant violated: <Name>" is in the log. A
 #            property of the run, so such a catch counts in both columns.
 #
-# One build directory (build/mutants: release, GORO_CHAOS=ON and the
-# invariant auditor GORO_CHECK_INVARIANTS=ON). The mutant's macro is a
-# definition on just the library sources that include its site
-# (GORO_MUTANT_SOURCES, from mutant_sources), so switching mutants
-# recompiles those only, and each check links only the binary it runs.
+# One build directory (build/mutants: release, GORO_CHAOS=ON, the invariant
+# auditor GORO_CHECK_INVARIANTS=ON, and GORO_MUTANT=runtime): every mutant
+# site is compiled in and the environment variable GORO_MUTANT_ACTIVE picks
+# the one a check runs with (src/base/build_config.hpp, mutant_on), so the
+# library and the check binaries are built once for the whole table, the
+# control included (GORO_MUTANT_ACTIVE unset). One library rebuild per mutant
+# was most of this script's time. In production builds the sites are
+# constants and fold away.
 #
 # Each mutant runs the checks in order (RapidCheck without shrinking, to save
 # time) until one fails or times out: that check caught it. Last, the
@@ -56,9 +59,11 @@
 # whole stress label (also CI's chaos stress run), and a failing control
 # fails the run whatever the mutants did. A check that fails on the control
 # cannot count as catching anything, which is what makes a hang caught by a
-# deadline (no_spin_recheck) a real catch. Running the control last leaves
-# the directory a correct build with no extra rebuild.
+# deadline (no_spin_recheck) a real catch. The control runs the same
+# binaries with no mutant active.
 set -euo pipefail
+# The control must be the correct runtime whatever the caller's environment.
+unset GORO_MUTANT_ACTIVE
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 cd "$top"
@@ -79,9 +84,8 @@ jobs=$(nproc)
 # PHandoff_no_needspinning trace); Stress.NeedspinningCounterexampleNoLostWakeup
 # drives the runtime through it with the chaos hooks and catches it every
 # time, in its first round.
-# In the order that recompiles least (mutant_sources): the ones whose site
-# is in a header most of the library includes (local_runq.hpp, psyscall.hpp,
-# poll_latch.hpp), then spinning.hpp's, then those in one source file each.
+# The table's order: the run-queue mutants, the syscall handoff, netpoll,
+# spinning, then those in one source file each.
 mutants=${GORO_MUTANTS:-"steal_plain_store publish_tail_first get_plain_store exitsyscall_no_cas netpoll_no_latch no_spin_recheck no_needspinning wg_stale_wake preempt_anywhere preempt_no_xrstor resize_drops_runnext timer_early no_checkdead checkdead_ignores_threads uncounted_foreign_ready"}
 # The checks, as ctest names (gtest_discover_tests: Suite.Name).
 # Quick checks first: a mutant's run stops at its first catch.
@@ -206,45 +210,11 @@ binary_of() {
   esac
 }
 
-# mutant_sources MUTANT: the library sources whose translation units see
-# the mutant's site (a .cpp holding it, or one including a header that
-# holds it), from the build's dependency records, ;-separated for CMake
-# (GORO_MUTANT_SOURCES). Only those get the macro, so switching mutants
-# recompiles a few files, not the library (15 full rebuilds were most of
-# this script's time). Empty for "none". Needs the library built once.
-mutant_sources() {
-  local m=$1 sites srcs
-  [ "$m" != none ] || return 0
-  sites=$(grep -rlw --include='*.cpp' --include='*.hpp' "mutant_id::$m" src |
-    grep -v '^src/base/build_config.hpp$' || true)
-  if [ -z "$sites" ]; then
-    echo "mutants: no site of mutant_id::$m under src/" >&2
-    exit 1
-  fi
-  srcs=$(ninja -C "$build" -t deps | awk -v top="$top/" -v sites="$sites" '
-    BEGIN { n = split(sites, a, "\n"); for (i = 1; i <= n; i++) want[top a[i]] = 1 }
-    /^CMakeFiles\/goro_objects\.dir\// {
-      cur = $1; sub(/:$/, "", cur); sub(/^CMakeFiles\/goro_objects\.dir\//, "", cur); sub(/\.o$/, "", cur)
-      next
-    }
-    /^[^ ]/ { cur = ""; next }
-    cur != "" && ($1 in want) { hit[cur] = 1 }
-    END { for (s in hit) print s }' | sort | paste -sd';')
-  if [ -z "$srcs" ]; then
-    echo "mutants: no library source includes the site of $m ($sites)" >&2
-    exit 1
-  fi
-  printf '%s' "$srcs"
-}
-
-# configure MUTANT: points the build at one mutant. Nothing is built here:
-# run_check builds the one binary it needs (the mutant's sources, then a link).
+# configure: the one build of the table (see above). Nothing is built here:
+# run_check builds the binary it needs, once.
 configure() {
-  local srcs
-  srcs=$(mutant_sources "$1") || exit 1
-  [ "$1" = none ] || echo "   (macro on: ${srcs//;/ })"
-  cmake --preset release -B "$build" -DGORO_CHAOS=ON -DGORO_CHECK_INVARIANTS=ON -DGORO_MUTANT="$1" \
-    -DGORO_MUTANT_SOURCES="$srcs" \
+  cmake --preset release -B "$build" -DGORO_CHAOS=ON -DGORO_CHECK_INVARIANTS=ON -DGORO_MUTANT=runtime \
+    -DGORO_MUTANT_SOURCES= \
     -DGORO_BUILD_BENCH=OFF -DGORO_BUILD_EXAMPLES=OFF -Wno-dev >/dev/null 2>"$build.cmake.err" || {
     cat "$build.cmake.err"
     exit 1
@@ -269,7 +239,7 @@ run_check() {
     return
   fi
   build_targets "$(basename "$bin")"
-  RC_PARAMS="noshrink=1" GORO_SOAK_SECONDS="${soak:-}" \
+  RC_PARAMS="noshrink=1" GORO_SOAK_SECONDS="${soak:-}" GORO_MUTANT_ACTIVE="$mutant" \
     timeout -k 5 "$limit" "$build/$bin" --gtest_filter="$name" >"$log" 2>&1 || rc=$?
   if [ "$rc" = 0 ]; then
     if grep -q "\[  PASSED  \] 1 test" "$log"; then
@@ -355,7 +325,7 @@ c11_cell() {
   local m=$1 tests t exe cell="" log caught
   if [ "$c11_refreshed" = 0 ]; then
     # CMake re-runs if c11/CMakeLists.txt changed (new teeth); nothing is built.
-    if [ "$c11_build" = "$build" ]; then configure none; fi
+    if [ "$c11_build" = "$build" ]; then configure; fi
     cmake --build "$c11_build" --target build.ninja >/dev/null 2>&1 || true
     c11_refreshed=1
   fi
@@ -397,11 +367,10 @@ c11_cell() {
 
 mkdir -p "$build/logs"
 start=$SECONDS
-# The correct library first: its dependency records say which sources see
-# each mutant's site (mutant_sources).
+# The one build: the library and every binary a check runs.
 mutant=none
-configure none
-build_targets goro_objects
+configure
+build_targets runq_concurrent_props stress_test sysmon_test net_test deadlock_test
 uncaught="" tlc_bad="" c11_bad=""
 table="| mutant | the bug | order-sensitive | TLC | c11 | props | stress | auditor | unit | first symptom |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
@@ -413,7 +382,6 @@ for mutant in $mutants; do
   }
   tlc_cell "$mutant"
   c11_cell "$mutant"
-  configure "$mutant"
   declare -A cell=([props]="" [stress]="" [unit]="" [auditor]="")
   declare -A ran=([props]=0 [stress]=0 [unit]=0 [auditor]=0)
   declare -A total=([props]=0 [stress]=0 [unit]=0 [auditor]=0)
@@ -464,10 +432,8 @@ for mutant in $mutants; do
   unset cell ran total
 done
 
-printf '== mutants: control (GORO_MUTANT=none, GORO_CHAOS=ON) (%ss)\n' "$((SECONDS - start))"
+printf '== mutants: control (GORO_MUTANT_ACTIVE=none, GORO_CHAOS=ON) (%ss)\n' "$((SECONDS - start))"
 mutant=none
-configure none
-build_targets runq_concurrent_props stress_test sysmon_test net_test deadlock_test
 control_ok=1
 # The stress checks' control is the whole stress label below (each Stress.*
 # check is one of its tests, run the same way): running them one by one too

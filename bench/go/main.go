@@ -61,12 +61,32 @@ func fixed(ps ...int) func() []int { return func() []int { return ps } }
 
 func allCPUs() []int { return []int{runtime.NumCPU()} }
 
+// scalingProcs: the GOMAXPROCS values of the Ps curve, and NumCPU.
+func scalingProcs() []int {
+	ps := []int{1, 2, 4, 8, 16, 64}
+	for _, p := range ps {
+		if p == runtime.NumCPU() {
+			return ps
+		}
+	}
+	return append(ps, runtime.NumCPU())
+}
+
 var workloads = []workload{
 	{"yield_switch", fixed(1), runYieldSwitch},
 	{"spawn_join_1M", fixed(1, 2), runSpawnJoin},
 	{"chan_pingpong", fixed(1, 2), runChanPingPong},
-	{"skynet", allCPUs, runSkynet},
+	{"skynet", scalingProcs, runSkynet},
 	{"parked_mem", nil, runParkedMem},
+	// How cost grows (bench/README.md, "Scaling"): spawn+join and parked
+	// memory at 10^3..10^7 goroutines, skynet at 1..64 Ps (above).
+	{"spawn_join_1k", fixed(2), spawnJoinN("spawn_join_1k", 1_000)},
+	{"spawn_join_10k", fixed(2), spawnJoinN("spawn_join_10k", 10_000)},
+	{"spawn_join_100k", fixed(2), spawnJoinN("spawn_join_100k", 100_000)},
+	{"spawn_join_10M", fixed(2), spawnJoinN("spawn_join_10M", 10_000_000)},
+	{"parked_mem_1k", nil, parkedMemN("parked_mem_1k", 1_000)},
+	{"parked_mem_10k", nil, parkedMemN("parked_mem_10k", 10_000)},
+	{"parked_mem_1M", nil, parkedMemN("parked_mem_1M", 1_000_000)},
 	{"sleep_lateness", fixed(1), runSleepLateness},
 	{"mutex_contention", fixed(2), runMutexContention},
 	{"sleep_timers", fixed(1, 2), runSleepTimers},
@@ -296,13 +316,19 @@ func yieldRound(n int) time.Duration {
 // wg.Wait. One warm-up round, then the median of five rounds, in ns per
 // goroutine.
 func runSpawnJoin(procs int) ([]result, error) {
-	const n = 1_000_000
-	spawnJoinRound(n) // warm-up
-	rounds := make([]float64, 5)
-	for i := range rounds {
-		rounds[i] = nsPer(spawnJoinRound(n), n)
+	return spawnJoinN("spawn_join_1M", 1_000_000)(procs)
+}
+
+// spawnJoinN: spawn_join_1M's rounds at n goroutines, under name.
+func spawnJoinN(name string, n int) func(int) ([]result, error) {
+	return func(procs int) ([]result, error) {
+		spawnJoinRound(n) // warm-up
+		rounds := make([]float64, 5)
+		for i := range rounds {
+			rounds[i] = nsPer(spawnJoinRound(n), n)
+		}
+		return []result{{fmt.Sprintf("%s/procs:%d", name, procs), median(rounds), "ns/op"}}, nil
 	}
-	return []result{{fmt.Sprintf("spawn_join_1M/procs:%d", procs), median(rounds), "ns/op"}}, nil
 }
 
 func spawnJoinRound(n int) time.Duration {
@@ -437,8 +463,17 @@ func mutexRound(goroutines, n int) (time.Duration, error) {
 // densely packed 2 KB stacks, but goro's stacks are 256 KB apart, so each
 // page-table page (one per 2 MB of touched address space) serves only 8 of
 // its goroutines.
-func runParkedMem(int) ([]result, error) {
-	const n = 100_000
+func runParkedMem(procs int) ([]result, error) {
+	return parkedMemN("parked_mem", 100_000)(procs)
+}
+
+// parkedMemN: parked_mem's measurement at n goroutines, under name (and
+// name_with_pagetables).
+func parkedMemN(name string, n int) func(int) ([]result, error) {
+	return func(int) ([]result, error) { return parkedMem(name, n) }
+}
+
+func parkedMem(name string, n int) ([]result, error) {
 	chans := make([]chan struct{}, n)
 	for i := range chans {
 		chans[i] = nil // make the slice's pages resident before the baseline
@@ -482,8 +517,8 @@ func runParkedMem(int) ([]result, error) {
 	}
 	exited.Wait()
 	return []result{
-		{"parked_mem", float64(after-before) / n, "bytes/goroutine"},
-		{"parked_mem_with_pagetables", float64(after-before+ptAfter-ptBefore) / n, "bytes/goroutine"},
+		{name, float64(after-before) / float64(n), "bytes/goroutine"},
+		{name + "_with_pagetables", float64(after-before+ptAfter-ptBefore) / float64(n), "bytes/goroutine"},
 	}, nil
 }
 

@@ -84,7 +84,8 @@ namespace simulator {
 void atomic_point(const char* file, unsigned line) noexcept;
 }  // namespace simulator
 
-#define GORO_SIM_HERE_PARAMS const char *sim_file = __builtin_FILE(), unsigned sim_line = __builtin_LINE()
+#define GORO_SIM_HERE_PARAMS \
+  const char *sim_file = __builtin_FILE(), unsigned sim_line = __builtin_LINE()
 #define GORO_SIM_POINT() ::goro::detail::simulator::atomic_point(sim_file, sim_line)
 
 template <class T>

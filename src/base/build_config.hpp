@@ -32,6 +32,7 @@
 // preprocessor must decide (an #include of a sanitizer interface, inline
 // asm that a sanitizer cannot follow); everything else uses the constants.
 #pragma once
+#include <cstddef>
 
 // The sanitizer detection itself is the public header's (goro/detail/sanitizer.hpp:
 // futex_lock, in a public header, needs it for its TSan annotations), so
@@ -139,6 +140,51 @@ inline constexpr mutant_id mutant =
     mutant_id::put_overwrites_full;
 #else
     mutant_id::none;
+#endif
+
+// mutant_on(m): is mutant m compiled in and active. In every build but one
+// it is a constant (detail::mutant == m), so a site `if (mutant_on(...))`
+// folds away and production carries no trace of its mutants.
+//
+// GORO_MUTANT=runtime (ci/mutants.sh) compiles every site in and picks the
+// active mutant when the process starts, from the environment variable
+// GORO_MUTANT_ACTIVE (a name of mutant_names below; unset or "none": the
+// correct runtime), so one build serves every mutant and the control
+// instead of one library rebuild per mutant. An unknown name is a fatal
+// error: a misspelt mutant would run the correct runtime and "fail to be
+// caught".
+inline constexpr const char* mutant_names[] = {
+    "none",
+    "steal_plain_store",
+    "publish_tail_first",
+    "get_plain_store",
+    "no_spin_recheck",
+    "wg_stale_wake",
+    "exitsyscall_no_cas",
+    "preempt_anywhere",
+    "no_needspinning",
+    "resize_drops_runnext",
+    "timer_early",
+    "preempt_no_xrstor",
+    "netpoll_no_latch",
+    "no_checkdead",
+    "checkdead_ignores_threads",
+    "uncounted_foreign_ready",
+    "steal_half_plus_one",
+    "get_keeps_head",
+    "put_overwrites_full",
+};
+static_assert(sizeof mutant_names / sizeof mutant_names[0] ==
+                  static_cast<std::size_t>(mutant_id::put_overwrites_full) + 1,
+              "mutant_names: one name per mutant_id, in order");
+
+#ifdef GORO_MUTANT_RUNTIME
+// Read once (sched/chaos.cpp); the first call comes from runtime start,
+// before any signal handler can ask, and later calls read a constant.
+mutant_id active_mutant() noexcept;
+inline bool mutant_on(mutant_id m) noexcept { return active_mutant() == m; }
+#else
+constexpr bool mutant_on(mutant_id m) noexcept { return mutant == m; }
 #endif
 
 }  // namespace goro::detail

@@ -50,7 +50,7 @@ class poll_latch {
   // The poller: an edge for this direction. Latches it and returns the
   // waiter taken off the slot (the caller readies it), or null.
   W* edge() {
-    if constexpr (mutant == mutant_id::netpoll_no_latch) {
+    if (mutant_on(mutant_id::netpoll_no_latch)) {
       // MUTANT: an edge with nobody waiting is dropped, not latched.
       if (waiter_.load() == nullptr) return nullptr;
     }

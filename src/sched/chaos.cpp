@@ -2,6 +2,8 @@
 // every build (tests use them); the points themselves only with GORO_CHAOS.
 #include "sched/chaos.hpp"
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 namespace goro::detail {
@@ -35,6 +37,25 @@ std::uint32_t chaos_site_id(const char* file, int line) noexcept {
   h ^= static_cast<std::uint32_t>(line) * 0x9E3779B1u;
   return h ? h : 1;  // 0 marks an empty slot below
 }
+
+#ifdef GORO_MUTANT_RUNTIME
+mutant_id active_mutant() noexcept {
+  // A function-local static: the first call (static initialization of
+  // preempt.cpp's trampoline, or runtime start) is long before a signal
+  // handler could make one.
+  static const mutant_id active = [] {
+    const char* env = std::getenv("GORO_MUTANT_ACTIVE");
+    if (!env || !*env) return mutant_id::none;
+    for (std::size_t i = 0; i < sizeof mutant_names / sizeof mutant_names[0]; i++)
+      if (std::strcmp(env, mutant_names[i]) == 0) return static_cast<mutant_id>(i);
+    std::fprintf(stderr,
+                 "goro: GORO_MUTANT_ACTIVE=%s is not a mutant (build_config.hpp, mutant_names)\n",
+                 env);
+    std::_Exit(2);
+  }();
+  return active;
+}
+#endif
 
 }  // namespace goro::detail
 

@@ -123,7 +123,7 @@ std::exception_ptr checkdead(runtime& rt, sched_locked& l) {
   if (!rt.opts.detect_deadlock || l.deadlocked || rt.stopping.load(std::memory_order_relaxed))
     return nullptr;
   // MUTANT no_checkdead: never declare a deadlock (the program hangs instead).
-  if constexpr (mutant == mutant_id::no_checkdead) return nullptr;
+  if (mutant_on(mutant_id::no_checkdead)) return nullptr;
   // Ms sleeping in stoplockedm wait for their locked G, asleep like the
   // others: not running (Go: mcount - nmidle - nmidlelocked).
   if (l.mcount - l.nmidle - l.nmidlelocked > 0) return nullptr;
@@ -162,7 +162,7 @@ std::exception_ptr checkdead(runtime& rt, sched_locked& l) {
   // MUTANT checkdead_ignores_threads: the rule before issue 10: threads
   // outside the runtime are not considered, so a goroutine a std::thread is
   // about to feed is reported.
-  if (mutant != mutant_id::checkdead_ignores_threads &&
+  if (!mutant_on(mutant_id::checkdead_ignores_threads) &&
       (awake || rt.opts.detect_deadlock.get() == deadlock_detection::automatic) &&
       !no_outside_threads(l)) {
     // Not provable now: sysmon asks again (checkdead_recheck).

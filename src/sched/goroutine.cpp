@@ -158,7 +158,7 @@ void goready(g* gp) {
     goready_put(gp, [&] {
       // (MUTANT uncounted_foreign_ready: a ready from a thread without a P
       // is not counted.)
-      if constexpr (mutant != mutant_id::uncounted_foreign_ready)
+      if (!mutant_on(mutant_id::uncounted_foreign_ready))
         act->nop_stat.readies.fetch_add(1, std::memory_order_relaxed);
       injectg(*act, gp);
     });

@@ -329,13 +329,16 @@ void run_main(main_ref main, const options& opts_in) {
   // run created has exited. No asynchronous preemption: a signal's arrival
   // is the kernel's choice, not the seed's.
   struct sim_session {
-    sim_session() {
-      if constexpr (sim) simulator::begin_session();
+    explicit sim_session(unsigned n) {
+      if constexpr (sim) {
+        simulator::begin_session();
+        simulator::set_session_procs(n);  // for the replay file
+      }
     }
     ~sim_session() {
       if constexpr (sim) simulator::end_session();
     }
-  } sim_guard;
+  } sim_guard(nprocs);
   if constexpr (sim) opts.async_preempt = false;
   auto* rt = new runtime(opts, nprocs);
   rt->debug = debug;

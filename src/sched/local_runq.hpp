@@ -152,9 +152,9 @@ class local_runq {
       std::uint32_t t = tail_.load(std::memory_order_relaxed);  // ours alone
       // MUTANT put_overwrites_full: a full ring (t - h == N) counts as having
       // room, so the put overwrites the oldest unconsumed slot.
-      constexpr std::uint32_t room = mutant == mutant_id::put_overwrites_full ? N + 1 : N;
+      const std::uint32_t room = mutant_on(mutant_id::put_overwrites_full) ? N + 1 : N;
       if (t - h < room) {
-        if constexpr (mutant == mutant_id::publish_tail_first) {
+        if (mutant_on(mutant_id::publish_tail_first)) {
           // MUTANT: publish the tail before the slot holds gp; a thief can
           // take a stale slot.
           tail_.store(t + 1, std::memory_order_release);
@@ -226,7 +226,7 @@ class local_runq {
       }
       G* gp = slots_[h & mask].load(std::memory_order_relaxed);
       GORO_CHAOS_POINT();
-      if constexpr (mutant == mutant_id::get_plain_store) {
+      if (mutant_on(mutant_id::get_plain_store)) {
         // MUTANT: the owner claims with a plain store, as if it were the
         // only taker; a thief that claimed the same slot meanwhile also
         // keeps it.
@@ -236,7 +236,7 @@ class local_runq {
       }
       // MUTANT get_keeps_head: the claim "succeeds" without moving head, so
       // the same G is handed out again.
-      constexpr std::uint32_t step = mutant == mutant_id::get_keeps_head ? 0 : 1;
+      const std::uint32_t step = mutant_on(mutant_id::get_keeps_head) ? 0 : 1;
       // release: our read of the slot precedes the claim (I3).
       if (head_.compare_exchange_strong(h, h + step, std::memory_order_release,
                                         std::memory_order_relaxed)) {
@@ -305,7 +305,7 @@ class local_runq {
       // below t is visible (I2).
       std::uint32_t t = tail_.load(std::memory_order_acquire);
       std::uint32_t n = t - h;
-      if constexpr (mutant == mutant_id::steal_half_plus_one)
+      if (mutant_on(mutant_id::steal_half_plus_one))
         n = n == 0 ? 0 : n / 2 + 1;  // MUTANT: one more than half when even
       else n = n - n / 2;
       if (n == 0) {
@@ -340,7 +340,7 @@ class local_runq {
         into.slots_[(into_tail + i) & mask].store(gp, std::memory_order_relaxed);
       }
       GORO_CHAOS_POINT();
-      if constexpr (mutant == mutant_id::steal_plain_store) {
+      if (mutant_on(mutant_id::steal_plain_store)) {
         // MUTANT: claim with a plain store; two takers can both "win" the
         // same Gs.
         head_.store(h + n, std::memory_order_release);

@@ -44,7 +44,7 @@ void destroy_p_locked(runtime& rt, sched_locked& l, p* pp) {
   pp->runq.drain_stopped([&](g* gp, bool runnext) {
     // MUTANT resize_drops_runnext: the removed P's runnext G is forgotten
     // (runnable, in no queue).
-    if constexpr (mutant == mutant_id::resize_drops_runnext)
+    if (mutant_on(mutant_id::resize_drops_runnext))
       if (runnext) return;
     globrunqputhead(rt, l, gp);
   });

@@ -91,7 +91,7 @@ template <class O = psyscall_orders, class P, class Env>
 inline P* exitsyscall_acquirep(P* oldp, Env& env) {
   if (oldp) {
     bool won;
-    if constexpr (mutant == mutant_id::exitsyscall_no_cas) {
+    if (mutant_on(mutant_id::exitsyscall_no_cas)) {
       // MUTANT: take the old P back with a check and a store instead of a
       // CAS; sysmon may have retaken it between the two, so two Ms run one P.
       won = oldp->status.load(std::memory_order_acquire) == pstatus::syscall;

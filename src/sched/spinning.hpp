@@ -258,7 +258,7 @@ __attribute__((always_inline)) inline give_up_result<typename Env::g_type> give_
     // about to make a P idle without the spinner's re-check: spin instead,
     // so that work is found (Go's "delicate dance"). (MUTANT no_needspinning
     // skips it: goro's first spinning protocol.)
-    if (mutant != mutant_id::no_needspinning && !mp->spinning &&
+    if (!mutant_on(mutant_id::no_needspinning) && !mp->spinning &&
         env.sched().needspinning.load(std::memory_order_relaxed)) {
       become_spinning(env, mp);
       return {give_up_next::retry};
@@ -282,7 +282,7 @@ __attribute__((always_inline)) inline give_up_result<typename Env::g_type> give_
     drop_spinning(env, "findrunnable");
     GORO_CHAOS_POINT();
     // (MUTANT no_spin_recheck: gives up without the re-check.)
-    if constexpr (mutant != mutant_id::no_spin_recheck) {
+    if (!mutant_on(mutant_id::no_spin_recheck)) {
       fence(Env::orders::recheck_fence);
       std::uint32_t n = env.procs();
       for (std::uint32_t i = 0; i < n; i++) {

@@ -93,11 +93,8 @@ void fatal(const char* fmt, ...) {
   std::vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
   std::fprintf(stderr, "goro: fatal error: %s\n", buf);
-  if constexpr (sim) {
-    if (simulator::in_session())
-      std::fprintf(stderr, "goro sim: replay with GORO_SIM_SEED=%llu\n",
-                   static_cast<unsigned long long>(simulator::current_seed()));
-  }
+  // sim: the replay line and the replay file (sim/controller.hpp).
+  if constexpr (sim) simulator::report_fatal(buf);
   std::fflush(stderr);
   std::_Exit(2);
 }

@@ -56,6 +56,22 @@ enum class site : std::uint8_t {
 
 enum class strategy : std::uint8_t { random, pct };
 
+// One entry of a forced schedule (spec/simulation.md, "Forced schedules"):
+// run `thread` until it has done `steps` detail::atomic operations, then
+// go on with the next entry. Only atomic operations count: at any other
+// point (a chaos point, a lock, a futex call, thread creation or start) the
+// running thread keeps the baton while it can run, and a thread picked
+// there runs on to its next atomic operation without using up a step. So
+// an entry says how many shared-memory steps the thread takes, which is
+// what a TLA+ model's action is. After the last entry the seed's strategy
+// decides again. A forced thread that cannot run (not created, waiting,
+// joining, done) is a divergence: the run stops with the decision index.
+struct forced_step {
+  std::uint32_t thread;  // by creation order, as event::thread
+  std::uint32_t steps;   // atomic operations it performs
+  bool operator==(const forced_step&) const = default;
+};
+
 struct options {
   std::uint64_t seed = 1;
   strategy strat = strategy::random;
@@ -67,7 +83,15 @@ struct options {
   // time moving) is stopped, printing its seed, past either bound.
   std::uint64_t max_decisions = 50'000'000;
   std::int64_t max_virtual_ns = 3600'000'000'000;  // one hour
+  // Forced at the start of each session (empty: none). GORO_SIM_SCHEDULE=
+  // <file> replaces it (format: parse_schedule).
+  std::vector<forced_step> schedule;
 };
+
+// Parses a schedule: one entry per line, "<thread> <steps>"; '#' starts a
+// comment; blank lines are skipped. False with a message (naming the line)
+// on anything else.
+bool parse_schedule(const std::string& text, std::vector<forced_step>& out, std::string& err);
 
 // One scheduling decision: who was at which point, and who runs next.
 struct event {
@@ -85,9 +109,53 @@ struct session_stats {
   std::uint64_t decisions = 0;
   std::uint64_t hash = 0;  // FNV-1a over the event log
   std::uint32_t threads = 0;
-  std::int64_t virtual_ns = 0;  // virtual time elapsed
-  double pct_bound = 0;         // PCT: 1/(n k^(d-1)) with this run's n and k
+  std::int64_t virtual_ns = 0;           // virtual time elapsed
+  double pct_bound = 0;                  // PCT: 1/(n k^(d-1)) with this run's n and k
+  std::uint64_t forced = 0;              // atomic steps the forced schedule decided
+  bool schedule_done = false;            // every entry of a non-empty schedule was used up
+  std::uint64_t schedule_decisions = 0;  // decisions taken before it was used up
+  std::uint64_t pct_depth = 0;           // the options the session ran with (replay files)
+  std::uint64_t pct_steps = 0;
+  std::uint64_t max_decisions = 0;
+  unsigned procs = 0;  // goro::run's procs (set_session_procs)
+  // A replay (GORO_SIM_REPLAY, or expect_replay): whether the run matched
+  // the file (same decision count, log hash and, when the file has it, the
+  // same thread chosen at every decision), and if not, what differed.
+  bool replay_checked = false;
+  bool replay_ok = false;
+  std::string replay_detail;
 };
+
+// A replay file (spec/simulation.md, "Replay files"): what a run needs to
+// repeat it and what it must repeat. Text, one "key value" per line.
+struct replay_spec {
+  std::uint64_t seed = 0;
+  strategy strat = strategy::random;
+  std::uint64_t pct_depth = 3;
+  std::uint64_t pct_steps = 1000;
+  std::uint64_t max_decisions = 0;  // the no-end limit, when the run hit it (0: the default)
+  unsigned procs = 0;
+  std::uint64_t decisions = 0;  // the count at the failure (or at the session's end)
+  std::uint64_t hash = 0;       // the log's FNV-1a hash then
+  bool has_schedule = false;    // the file lists the thread chosen at each decision
+  std::vector<std::uint32_t> schedule;
+  std::string reason;  // why the run failed (informative)
+};
+// Writes a replay file for a session's stats and log into `dir` ("" :
+// GORO_SIM_REPLAY_DIR, else the current directory); returns its path, or
+// "" after printing why it could not.
+std::string write_replay(const session_stats& st, const std::vector<event>& log,
+                         const std::string& reason, const std::string& dir = "");
+// Reads one; false with `err` naming the line and what is wrong.
+bool read_replay(const std::string& path, replay_spec& out, std::string& err);
+// The next session replays `r`: its seed, strategy and PCT parameters, and
+// its end (or a failure report) compares the run with r.
+void expect_replay(const replay_spec& r, const std::string& source);
+// goro::run's procs for the session stats and replay files (run_main).
+void set_session_procs(unsigned n) noexcept;
+// fatal(): prints the replay line and writes the replay file (or, in a
+// replay, says whether the failure was reproduced).
+void report_fatal(const char* msg) noexcept;
 
 // Options for the next sessions. GORO_SIM_SEED, GORO_SIM_STRATEGY
 // (random|pct) and GORO_SIM_PCT_DEPTH override them when set, so that a
@@ -113,6 +181,11 @@ std::uint64_t current_seed() noexcept;
 // The last finished session's log and figures (tests).
 session_stats last_stats();
 std::vector<event> last_log();
+
+// The decisions taken so far in the running session, and whether a forced
+// schedule still decides them (a harness states where it saw a failure).
+std::uint64_t decisions_now() noexcept;
+bool forcing() noexcept;
 
 // A scheduling point.
 void point(site s, std::uint32_t where = 0) noexcept;

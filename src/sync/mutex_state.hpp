@@ -170,8 +170,7 @@ inline void mutex_lock_slow(A& state, Env& env) {
 // waiter. Always inlined: unlock_slow is this and nothing else (the abandon
 // path's copy is cold), so production keeps its one frame.
 template <class O = mutex_orders, class Env, class A>
-[[gnu::always_inline]] inline void mutex_unlock_slow(A& state, std::int32_t old,
-                                                     Env& env) {
+[[gnu::always_inline]] inline void mutex_unlock_slow(A& state, std::int32_t old, Env& env) {
   for (;;) {
     if (!(old & mutex_locked_bit)) env.fatal("goro::mutex: unlock of unlocked mutex");
     std::int32_t want = old - mutex_locked_bit;
@@ -223,8 +222,7 @@ inline void mutex_unlock(A& state, Env& env) {
 // the woken flag (normal mode, M3) or the mutex itself (starvation mode, M4);
 // give it back as we would have on resuming.
 template <class O = mutex_orders, class Env, class A>
-inline bool mutex_abandon(A& state, Env& env, bool readied,
-                          typename Env::waiter* w) {
+inline bool mutex_abandon(A& state, Env& env, bool readied, typename Env::waiter* w) {
   if (readied) {
     std::int32_t cur = state.load(std::memory_order_relaxed);
     if (cur & mutex_starving_bit) {

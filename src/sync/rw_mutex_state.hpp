@@ -164,8 +164,7 @@ inline void rw_unlock(AR& readers, Env& env);
 // unlock_shared's slow path: our fetch_sub (which returned old) saw a
 // writer pending, or no reader at all (misuse).
 template <class O = rw_mutex_orders, class Env, class AR, class AD>
-inline void rw_unlock_shared_slow(AR& readers, AD& departing,
-                                  std::uint64_t old, Env& env) {
+inline void rw_unlock_shared_slow(AR& readers, AD& departing, std::uint64_t old, Env& env) {
   std::int32_t c = rw_count(old);
   if (c == 0 || c == -rw_max_readers)
     env.fatal("goro::rw_mutex: unlock_shared of an rw_mutex not locked for reading");
@@ -181,8 +180,7 @@ inline void rw_unlock_shared_slow(AR& readers, AD& departing,
 }
 
 template <class O = rw_mutex_orders, class Env, class AR, class AD>
-inline void rw_unlock_shared(AR& readers, AD& departing,
-                             Env& env) {
+inline void rw_unlock_shared(AR& readers, AD& departing, Env& env) {
   // release: our reads happen before the next writer's writes.
   std::uint64_t old = readers.fetch_sub(1, O::reader_sub /* release */);
   if (rw_count(old) <= 0) rw_unlock_shared_slow<O>(readers, departing, old, env);
@@ -191,8 +189,7 @@ inline void rw_unlock_shared(AR& readers, AD& departing,
 // The writer's step once it holds w: with the lock held, become the pending
 // writer and wait for the readers inside to depart (R1, R3, R4).
 template <class O = rw_mutex_orders, class Env, class AR, class AD>
-inline void rw_lock_pending(AR& readers, AD& departing,
-                            Env& env) {
+inline void rw_lock_pending(AR& readers, AD& departing, Env& env) {
   env.lock();
   for (;;) {
     // relaxed: the lock orders us after the previous writer's release if
@@ -278,8 +275,8 @@ inline void rw_unlock(AR& readers, Env& env) {
 // the waiting ones and leaves no departure owed. Readied: the release let
 // us in; leave as a reader.
 template <class O = rw_mutex_orders, class Env, class AR, class AD>
-inline bool rw_abandon_reader(AR& readers, AD& departing,
-                              Env& env, bool readied, typename Env::waiter* w) {
+inline bool rw_abandon_reader(AR& readers, AD& departing, Env& env, bool readied,
+                              typename Env::waiter* w) {
   if (readied) {
     rw_unlock_shared<O>(readers, departing, env);
     return true;
@@ -298,8 +295,7 @@ inline bool rw_abandon_reader(AR& readers, AD& departing,
 // readers queued behind it get in and w is free again. Readied: it holds
 // the lock; unlock.
 template <class O = rw_mutex_orders, class Env, class AR>
-inline bool rw_abandon_writer(AR& readers, Env& env, bool readied,
-                              typename Env::waiter* w) {
+inline bool rw_abandon_writer(AR& readers, Env& env, bool readied, typename Env::waiter* w) {
   if (readied) {
     rw_unlock<O>(readers, env);
     return true;

@@ -86,14 +86,14 @@ inline void wait_group_add(A& state, std::int64_t n, Env& env) {
   // listed, even with no waiter registered at zero time (a later waiter's
   // list entry is woken too, and *this is touched after a waiter that saw
   // zero may have destroyed it).
-  constexpr bool stale_wake = mutant == mutant_id::wg_stale_wake;
+  const bool stale_wake = mutant_on(mutant_id::wg_stale_wake);
   // Nobody registered when the counter reached zero: done, and the wait_group
   // is not touched again (W5). Registered waiters cannot return before we
   // wake them, so with one or more it stays alive until ready_all below.
   if (v > 0 || n > 0 || (!stale_wake && wg_waiters_of(s) == 0)) return;
   GORO_CHAOS_POINT();  // between reaching zero and taking the lock
   env.lock();
-  if constexpr (!stale_wake) {
+  if (!stale_wake) {
     // Re-armed since it reached zero: only possible when add() races with
     // wait(), which Go calls misuse; the listed waiters then wait for the
     // next zero instead of returning early. acquire: the one acquire of the

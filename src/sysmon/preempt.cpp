@@ -175,9 +175,10 @@ namespace goro::detail {
 namespace {
 
 // The trampoline the handler injects, chosen from the build's mutant (a
-// constant: both copies are assembled and linked in every build).
-void (*const trampoline)() = mutant == mutant_id::preempt_no_xrstor ? goro_async_preempt_no_xrstor
-                                                                    : goro_async_preempt;
+// constant but in GORO_MUTANT=runtime builds, where it is set before main:
+// both copies are assembled and linked in every build).
+void (*const trampoline)() = mutant_on(mutant_id::preempt_no_xrstor) ? goro_async_preempt_no_xrstor
+                                                                     : goro_async_preempt;
 
 // Executable ranges of the shared objects whose code must never be
 // interrupted by a preemption (they hold locks, or keep thread state, that a
@@ -329,7 +330,7 @@ bool in_program_runtime(std::uintptr_t pc) {
 bool pc_in_user_code(std::uintptr_t pc) {
   // MUTANT preempt_anywhere: no PC rule; a preemption may land inside malloc
   // or the sanitizer runtime, holding its locks or per-thread caches.
-  if constexpr (mutant == mutant_id::preempt_anywhere) return true;
+  if (mutant_on(mutant_id::preempt_anywhere)) return true;
   if (pc >= reinterpret_cast<std::uintptr_t>(&goro_async_preempt) &&
       pc < reinterpret_cast<std::uintptr_t>(goro_async_preempt_end))
     return false;

@@ -142,7 +142,7 @@ int run_timers(timer_heap& h, std::int64_t now) {
     h.lock.lock();
     // MUTANT timer_early: a "slack" that fires timers up to 200 us before
     // they are due.
-    constexpr std::int64_t slack = mutant == mutant_id::timer_early ? 200'000 : 0;
+    const std::int64_t slack = mutant_on(mutant_id::timer_early) ? 200'000 : 0;
     if (h.heap.empty() || h.heap.front()->when > now + slack) {
       h.lock.unlock();
       return fired;

@@ -20,6 +20,13 @@ cmake -S "$here/consumer" -B "$scratch/build" -G Ninja -DCMAKE_BUILD_TYPE=Releas
 cmake --build "$scratch/build" >/dev/null
 "$scratch/build/app"
 echo "find_package(goro) consumer built and ran against $scratch/prefix"
+# goro::sim is installed when the build has it (GORO_BUILD_SIM_LIB): then the
+# package must export it and its consumer must find and replay its race.
+if [ -n "$(find "$scratch/prefix" -name 'libgoro_sim*' -print -quit)" ]; then
+  [ -x "$scratch/build/app_sim" ] || { echo "libgoro_sim installed but find_package(goro) has no goro::sim" >&2; exit 1; }
+  GORO_SIM_REPLAY_DIR="$scratch" "$scratch/build/app_sim" 2>/dev/null
+  echo "goro::sim consumer built and ran against $scratch/prefix"
+fi
 
 pc=$(find "$scratch/prefix" -name goro.pc -path '*/pkgconfig/*')
 [ -n "$pc" ] || { echo "goro.pc not installed under $scratch/prefix" >&2; exit 1; }

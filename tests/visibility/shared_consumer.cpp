@@ -3,6 +3,7 @@
 // (GORO_API) or this fails to link; and goro's exceptions thrown inside the
 // library are caught here by type. Built by tests/CMakeLists.txt only.
 #include <goro/goro.hpp>
+#include <goro/sim.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -167,6 +168,13 @@ int main() {
     return fail("deadlock not reported");
   } catch (const goro::deadlock& d) {
     if (d.parked.empty()) return fail("deadlock without reasons");
+  }
+  // goro/sim.hpp's functions are exported, and refuse in the plain library.
+  if (goro::sim::available()) return fail("goro::sim::available in the plain libgoro");
+  try {
+    goro::sim::explore({}, [] { return true; });
+    return fail("goro::sim::explore ran in the plain libgoro");
+  } catch (const std::logic_error&) {
   }
   std::puts("shared_consumer: ok");
   return 0;
