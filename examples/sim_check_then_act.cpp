@@ -15,10 +15,10 @@
 // With "fixed", the correct withdraw runs instead and the exit status is 0
 // when no seed failed. Otherwise: exit status 0 when the race was found within SEEDS seeds (default
 // 200 under random, 2000 under pct) and its replay reproduced the failure exactly; 1 otherwise.
-// Measured over seeds 1..1000 at procs 2: 62 of the first 300 seeds fail under random (the first:
-// seed 6), 5 of 1000 under pct at depth 3 (the first: seed 109). PCT orders threads, and here the
-// race needs the M running one goroutine to be demoted inside a window of a
-// few decisions out of some 700.
+// Measured over seeds 1..1000 at procs 2 (the sim preset, every runtime atomic a scheduling point):
+// 100 of the first 300 seeds fail under random (the first: seed 10), 12 of 1000 under pct at
+// depth 3 (the first: seed 31). PCT orders threads, and here the race needs the M running one
+// goroutine to be demoted inside a window of a few decisions out of some 3000.
 #include <goro/goro.hpp>
 #include <goro/sim.hpp>
 

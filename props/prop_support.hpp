@@ -17,6 +17,8 @@
 #include <sstream>
 #include <string>
 
+#include "base/build_config.hpp"
+#include "sim/controller.hpp"
 #include "test_options.hpp"
 
 namespace rc::detail {
@@ -63,15 +65,27 @@ void check_gtest(Testable&& testable, int default_cases) {
 
 }  // namespace goro::props
 
+namespace goro::props {
+// Under the simulation: the seed of the session that just ran (the checks
+// follow goro::run), which replays that case's run with GORO_SIM_SEED (and
+// RapidCheck's reproduce string for the case itself).
+inline std::string sim_seed_note() {
+  if constexpr (!::goro::detail::sim) return {};
+  return " [goro sim: GORO_SIM_SEED=" + std::to_string(::goro::detail::simulator::current_seed()) +
+         "]";
+}
+}  // namespace goro::props
+
 // RC_FAIL that also prints the message to stderr at once. A concurrent
 // property's failure may not reproduce when RapidCheck re-runs the case to
 // describe it; the message printed here is then the only record of what the
-// check saw (ci/mutants.sh reads it).
-#define GORO_PROP_FAIL(msg)                                           \
-  do {                                                                \
-    const std::string goro_prop_msg_ = (msg);                         \
-    std::cerr << "property failure: " << goro_prop_msg_ << std::endl; \
-    RC_FAIL(goro_prop_msg_);                                          \
+// check saw (ci/mutants.sh reads it). In the simulation it carries the
+// session's seed, with which the failing run does reproduce.
+#define GORO_PROP_FAIL(msg)                                                             \
+  do {                                                                                  \
+    const std::string goro_prop_msg_ = std::string(msg) + goro::props::sim_seed_note(); \
+    std::cerr << "property failure: " << goro_prop_msg_ << std::endl;                   \
+    RC_FAIL(goro_prop_msg_);                                                            \
   } while (0)
 
 #define GORO_PROP(Suite, Name, DefaultCases, ArgList)                                            \

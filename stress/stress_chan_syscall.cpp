@@ -28,7 +28,7 @@ TEST(Stress, ChannelPipelineAndMutexConserve) {
   goro::run(
       [&] {
         rounds = for_budget([&](int round) {
-          constexpr int producers = 4, per = 500;
+          constexpr int producers = 4, per = sized(500, 100);
           goro::chan<std::uint64_t> a(0), b(round % 3 == 0 ? 0 : 16), out(4);
           goro::mutex mu;
           std::uint64_t guarded = 0;  // plain: only the mutex protects it

@@ -33,7 +33,7 @@ TEST(Stress, SpawnTreesMorePsThanCores) {
   goro::run(
       [&] {
         rounds = for_budget([&](int) {
-          constexpr int fan = 24;
+          constexpr int fan = sized(24, 8);
           goro::wait_group wg;
           wg.add(fan);
           for (int i = 0; i < fan; i++)
@@ -71,7 +71,7 @@ TEST(Stress, SpawnTreesMorePsThanCores) {
 // kicking the previous one to the ring, which overflows to the global
 // queue); 7 other Ps steal. Every goroutine must run exactly once.
 TEST(Stress, StealFromOneProducerExactlyOnce) {
-  constexpr int n = 20000;
+  constexpr int n = sized(20000, 1000);
   int rounds = 0;
   std::set<std::thread::id> threads_seen;
   std::mutex seen_mu;

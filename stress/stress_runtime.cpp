@@ -64,7 +64,9 @@ TEST(Stress, RunRestartWithAbandonedGoroutines) {
 // doubled or never bumped breaks one of these.
 // Soak: GORO_SOAK_EVENTS=1000000000 stress_test
 //   --gtest_filter=Stress.CountedSchedulingEventsConserve (spec/verification.md).
-constexpr std::uint64_t soak_default_events = goro_test::under_sanitizer ? 200'000 : 1'000'000;
+constexpr std::uint64_t soak_default_events = goro::detail::sim            ? 5'000
+                                              : goro_test::under_sanitizer ? 200'000
+                                                                           : 1'000'000;
 
 std::uint64_t soak_events() {
   const char* env = std::getenv("GORO_SOAK_EVENTS");

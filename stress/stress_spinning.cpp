@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "base/atomic.hpp"
 #include "goro/goro.hpp"
 #include "sched/chaos.hpp"
 #include "stress_support.hpp"
@@ -32,6 +33,7 @@ using namespace goro_stress;
 // where sysmon also bounds the damage).
 TEST(Stress, SpinRendezvousNoLostWakeup) {
   constexpr auto deadline = 10s;
+  constexpr unsigned sim_poll_limit = 1'000'000;
   for (unsigned np : {2u, 3u}) {
     std::int64_t iterations = 0;
     bool stranded = false;
@@ -44,14 +46,29 @@ TEST(Stress, SpinRendezvousNoLostWakeup) {
           // one that can run the child.
           double share = np == 2 ? 0.75 : 0.25;
           auto end = clk::now() + std::chrono::duration<double>(budget_seconds() * share);
-          while (clk::now() < end && !stranded) {
+          // The simulation: a fixed number of spawns (sim_rounds() * 200 at
+          // each procs), not a wall-clock budget, so the run is a function
+          // of its seed.
+          int sim_left = sim_rounds();
+          while ((goro::detail::sim ? sim_left-- > 0 : clk::now() < end) && !stranded) {
             for (int k = 0; k < 200 && !stranded; k++) {
-              std::atomic<bool> started{false};
+              // detail::atomic: std::atomic but in the simulation, where its
+              // load is a scheduling point, so the spinner's poll lets the
+              // other Ms run (a poll of a plain std::atomic would keep the
+              // baton for ever and strand the child in every run).
+              goro::detail::atomic<bool> started{false};
               goro::go([&] { started.store(true, std::memory_order_release); });
               auto give_up = clk::now() + deadline;
               unsigned polls = 0;
               while (!started.load(std::memory_order_acquire)) {
-                if (++polls % 4096 == 0 && clk::now() > give_up) {
+                // The simulation counts polls, not seconds, so that a lost
+                // wakeup fails at the same step of its seed every time: each
+                // poll is one decision, and the correct runtime starts the
+                // child within thousands (PCT's starvation guard hands the
+                // baton on after 5000 in a row).
+                ++polls;
+                if (goro::detail::sim ? polls > sim_poll_limit
+                                      : polls % 4096 == 0 && clk::now() > give_up) {
                   stranded = true;
                   break;
                 }
@@ -65,8 +82,8 @@ TEST(Stress, SpinRendezvousNoLostWakeup) {
         },
         o);
     EXPECT_FALSE(stranded) << "lost wakeup: a runnable goroutine with an idle P was not started "
-                           << "within " << deadline.count() << " s (procs " << np << ", after "
-                           << iterations << " spawns)";
+                           << "within " << deadline.count() << " s (simulation: " << sim_poll_limit
+                           << " polls) (procs " << np << ", after " << iterations << " spawns)";
     std::printf("SpinRendezvous procs %u: %lld spawns\n", np, (long long)iterations);
     if (stranded) return;
   }

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "sched/chaos.hpp"
+#include "sim/controller.hpp"
 
 namespace goro_stress {
 
@@ -34,6 +35,25 @@ std::uint64_t stress_seed() {
   return seed;
 }
 
+int sim_rounds() {
+  static const int n = [] {
+    const char* env = std::getenv("GORO_SIM_ROUNDS");
+    int v = env && *env ? std::atoi(env) : 0;
+    return v > 0 ? v : sim_default_rounds;
+  }();
+  return n;
+}
+
+std::string sim_replay_env() {
+  const char* strat = std::getenv("GORO_SIM_STRATEGY");
+  std::string env = "GORO_SIM_SEED=" + std::to_string(goro::detail::simulator::current_seed()) +
+                    " ";
+  if (strat && *strat) env += std::string("GORO_SIM_STRATEGY=") + strat + " ";
+  if (const char* r = std::getenv("GORO_SIM_ROUNDS"); r && *r)
+    env += std::string("GORO_SIM_ROUNDS=") + r + " ";
+  return env;
+}
+
 namespace {
 
 // On a failure: the command that replays the test with the same seeds
@@ -45,6 +65,9 @@ struct replay_printer : testing::EmptyTestEventListener {
 #ifdef GORO_CHAOS
     env += "GORO_CHAOS_SEED=" + std::to_string(goro::detail::chaos_seed()) + " ";
 #endif
+    // The simulation: the seed of the session running at the failure, or
+    // of the last one to finish (an assertion after goro::run returned).
+    if constexpr (goro::detail::sim) env += sim_replay_env();
     if (std::string(t.name()) == "TimersAndAsyncPreemptionUnderResize")
       env += "GORO_STRESS_SEED=" + std::to_string(stress_seed()) + " ";
     std::printf("replay: %sstress_test --gtest_filter=%s.%s\n", env.c_str(), t.test_suite_name(),

@@ -34,9 +34,12 @@
 // stress_test --gtest_filter=..." (spec/verification.md, "Replay": what
 // that reproduces and what it cannot).
 #pragma once
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <string>
 
+#include "base/build_config.hpp"
 #include "test_options.hpp"
 
 namespace goro_stress {
@@ -55,9 +58,32 @@ double budget_seconds();
 // first used, and again with the chaos seed when a test fails.
 std::uint64_t stress_seed();
 
-// Loops body(round) until the time budget is spent (at least min_rounds).
+// Under the simulation (GORO_SIM, spec/simulation.md) a test's length is a
+// number of rounds, not seconds: a wall-clock budget would make how many
+// rounds run, and so the session's schedule, depend on the machine's speed,
+// and a printed seed would not replay. GORO_SIM_ROUNDS=N if set, else
+// sim_default_rounds; the seeds come from GORO_SIM_SEED_BASE (one per
+// goro::run) and ctest repeats the binary (stress/CMakeLists.txt).
+constexpr int sim_default_rounds = 2;
+int sim_rounds();
+// "GORO_SIM_SEED=... [GORO_SIM_STRATEGY=...] ": the failing session's replay.
+std::string sim_replay_env();
+
+// A test's size: n, or sim_n under the simulation, where every atomic step
+// is a scheduling decision and a session of n = 20000 goroutines would take
+// minutes; sim_n keeps what the test exercises (overflow to the global queue,
+// steals, parks) at a size that many seeds can afford.
+constexpr int sized(int n, int sim_n) { return goro::detail::sim ? sim_n : n; }
+
+// Loops body(round) until the time budget is spent (at least min_rounds);
+// in the simulation, max(min_rounds, sim_rounds()) rounds.
 template <class F>
 int for_budget(F&& body, int min_rounds = 1) {
+  if constexpr (goro::detail::sim) {
+    int n = std::max(min_rounds, sim_rounds());
+    for (int round = 0; round < n; round++) body(round);
+    return n;
+  }
   auto end = clk::now() + std::chrono::duration<double>(budget_seconds());
   int round = 0;
   while (round < min_rounds || clk::now() < end) body(round++);

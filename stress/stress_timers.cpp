@@ -65,6 +65,10 @@ constexpr int nseeds = 8;
 }  // namespace timers
 
 TEST(Stress, TimersAndAsyncPreemptionUnderResize) {
+  if constexpr (goro::detail::sim)
+    GTEST_SKIP() << "not under the simulation: it bounds timed waits by the real clock (sleeps "
+                    "are virtual there), needs asynchronous preemption (off in a session), and "
+                    "its 6000 timed waits per round cost minutes of decisions";
   using namespace timers;
   using tp = clk::time_point;
   const bool async = goro::detail::async_preempt_init();

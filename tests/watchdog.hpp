@@ -14,6 +14,9 @@
 #include <thread>
 
 #include "goro/deadlock.hpp"
+#ifdef GORO_SIM
+#include "sim/controller.hpp"
+#endif
 
 namespace goro_test {
 
@@ -33,9 +36,15 @@ class watchdog {
                          "undetected deadlock?)\n%s%s",
                          static_cast<long long>(limit.count()), what_.c_str(),
                          what_.empty() ? "" : "\n");
+#ifdef GORO_SIM
+            // The simulation: the session that did not finish replays alone.
+            std::fprintf(stderr, "goro sim: the running session's GORO_SIM_SEED=%llu\n",
+                         static_cast<unsigned long long>(goro::detail::simulator::current_seed()));
+#endif
             std::_Exit(3);
           }
-        }) {}
+        }) {
+  }
   ~watchdog() {
     {
       std::lock_guard lk(mu_);

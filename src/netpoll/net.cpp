@@ -40,7 +40,7 @@ struct socket_state {
   // close takes both to wait for calls in flight before the fd number can
   // be reused.
   goro::mutex rmu, wmu;
-  std::atomic<bool> closed{false};
+  gd::atomic<bool> closed{false};
 
   socket_state(int f, bool is_listener) : fd(f), listener(is_listener) {
     try {

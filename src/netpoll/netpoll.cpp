@@ -87,7 +87,7 @@ int epoll_wait_ns(int epfd, epoll_event* evs, int n, std::int64_t delay_ns) {
 #ifdef __GLIBC__
   // Nanosecond timeouts (Linux 5.11): a sleep's lateness should not be
   // rounded to the next millisecond.
-  static std::atomic<bool> no_pwait2{false};
+  static detail::atomic<bool> no_pwait2{false};
   if (!no_pwait2.load(std::memory_order_relaxed)) {
     timespec ts{static_cast<time_t>(delay_ns / 1'000'000'000),
                 static_cast<long>(delay_ns % 1'000'000'000)};

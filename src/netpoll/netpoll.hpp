@@ -11,9 +11,9 @@
 // closed and reused meanwhile only sets a spurious readiness flag, which
 // costs the new owner one extra EAGAIN (see polldesc).
 #pragma once
-#include <atomic>
 #include <cstdint>
 
+#include "base/atomic.hpp"
 #include "goro/detail/waitq.hpp"
 #include "netpoll/poll_latch.hpp"
 #include "time/timer.hpp"
@@ -31,13 +31,13 @@ struct netpoller {
   // park, read by pollers (a hint: any poll is safe, a skipped one is made
   // up by the blocking poller or sysmon) and by checkdead under sched.lock
   // with every M idle (exact then: no goroutine runs to change it).
-  std::atomic<std::int32_t> waiters{0};
+  detail::atomic<std::int32_t> waiters{0};
   // A break has been written and not yet drained (Go's netpollWakeSig): at
   // most one eventfd write per blocking poll.
-  std::atomic<std::uint32_t> wake_sig{0};
+  detail::atomic<std::uint32_t> wake_sig{0};
   // nanotime() of the last poll; 0 while an M is blocked in epoll (Go's
   // sched.lastpoll). Relaxed: it only decides whether sysmon polls too.
-  std::atomic<std::int64_t> lastpoll{1};
+  detail::atomic<std::int64_t> lastpoll{1};
 };
 
 // Contracts in Go's fixed form, as in sync/park.hpp ("G in a call": a
@@ -91,7 +91,7 @@ struct polldesc {
   // the C++ memory model (and ThreadSanitizer) cannot see through the
   // syscalls: this pair states the edge, so the descriptor's initialisation
   // happens-before the poller's use of it.
-  std::atomic<std::uint32_t> fdseq{0};
+  detail::atomic<std::uint32_t> fdseq{0};
   // Lock order (spec/memory-model.md, "Lock order"): before a timer_heap
   // lock (timer_mod and timer_del under it; checked by clang, as in schedt);
   // a fire takes it with no timer lock held.

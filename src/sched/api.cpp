@@ -15,7 +15,7 @@ namespace {
 // A removed P's count moves into the runtime's set: the P's holder no longer
 // writes it (the world is stopped), but foreign threads may be adding to
 // the runtime's, hence the fetch_add. Relaxed: only atomicity is needed.
-void fold_one(std::atomic<std::uint64_t>& to, std::atomic<std::uint64_t>& from) {
+void fold_one(detail::atomic<std::uint64_t>& to, detail::atomic<std::uint64_t>& from) {
   to.fetch_add(from.exchange(0, std::memory_order_relaxed), std::memory_order_relaxed);
 }
 

@@ -95,6 +95,11 @@ std::uint64_t chaos_seed() noexcept {
 
 namespace {
 
+// std::atomic, not detail::atomic: this is the checking machinery, not the
+// runtime's protocol. Every chaos point already is one scheduling point of
+// the simulation (chaos_point calls the controller); the hook and trace
+// plumbing read here on the way would add points that no production
+// operation has.
 std::atomic<chaos_hook_fn> hook{nullptr};
 std::atomic<void*> hook_arg{nullptr};
 

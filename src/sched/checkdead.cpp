@@ -31,11 +31,11 @@ namespace goro::detail {
 // live. bystander_exits is bumped after each one's decrement, when its thread
 // exits, so that a reader can tell that one may have left /proc between its
 // two reads (see no_outside_threads).
-std::atomic<std::int64_t> nbystanders{0};
+detail::atomic<std::int64_t> nbystanders{0};
 
 namespace {
 
-std::atomic<std::uint64_t> bystander_exits{0};
+detail::atomic<std::uint64_t> bystander_exits{0};
 
 struct bystander_registration {
   bool on = false;

@@ -5,15 +5,16 @@
 // relaxed load. Go stamps waitsince lazily at traceback time instead; a
 // tick-old stamp is as good for a value only shown past one minute.
 #pragma once
-#include <atomic>
 #include <cstdint>
+
+#include "base/atomic.hpp"
 
 namespace goro::detail {
 
 // Written by sysmon (and by sysmon_start), read by any G in gopark.
 // relaxed: a timestamp, ordering nothing; a stale value is at most a tick
 // old.
-inline constinit std::atomic<std::int64_t> coarse_now{0};
+inline constinit detail::atomic<std::int64_t> coarse_now{0};
 
 inline std::int64_t coarse_nanotime() noexcept {
   return coarse_now.load(std::memory_order_relaxed);

@@ -244,6 +244,11 @@ bool unwind_parked(g* gp, pcstack& out) {
 
 int capture_signo() { return SIGRTMIN + 3; }
 
+// std::atomic, not detail::atomic (here and sigquit_pending): read and
+// written in a signal handler, which can run in a simulation session (a
+// goroutine dump), and a scheduling point there would enter the controller
+// from signal context. The requester's wait on `done` is a raw futex, the
+// kernel's (spec/simulation.md, "Determinism").
 struct capture_slot {
   std::atomic<int> tid{0};  // the thread asked; 0: no request
   std::atomic<std::uint32_t> done{0};
@@ -785,9 +790,9 @@ bool runtime_running() {
 
 // ---- SIGQUIT --------------------------------------------------------------------------
 
-std::atomic<bool> sigquit_pending{false};
-bool sigquit_ours = false;         // run's thread only (install/uninstall)
-std::int64_t sigquit_started = 0;  // sysmon only: when the dumper was started
+std::atomic<bool> sigquit_pending{false};  // set by the handler: std::atomic (see capture_slot)
+bool sigquit_ours = false;                 // run's thread only (install/uninstall)
+std::int64_t sigquit_started = 0;          // sysmon only: when the dumper was started
 
 void sigquit_handler(int) {
   // Only a flag: sysmon, at its next tick (10 ms at most), does the rest.

@@ -202,7 +202,7 @@ struct main_task final : task {
   void invoke() override { ref.call(ref.obj); }
 };
 
-std::atomic<std::uint64_t> runtime_gens{0};
+detail::atomic<std::uint64_t> runtime_gens{0};
 
 // The generations of the runtime objects that exist (usually one; an old
 // one lingers while a foreign thread still holds a reference). For

@@ -13,10 +13,12 @@
 #include <atomic>
 #include <cstdint>
 
+#include "base/atomic.hpp"
+
 namespace goro::detail {
 
 struct note {
-  std::atomic<std::uint32_t> key{0};
+  detail::atomic<std::uint32_t> key{0};
   // Blocks until wakeup has been called since the last clear.
   void sleep() noexcept;
   // As sleep, but gives up at `deadline` (CLOCK_MONOTONIC ns). True if woken,

@@ -23,6 +23,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "base/atomic.hpp"
 #include "base/fatal.hpp"
 #include "base/godebug.hpp"
 #include "base/owner_add.hpp"
@@ -69,6 +70,14 @@ struct runq_sim_hook {
 };
 using runq_hook = std::conditional_t<sim, runq_sim_hook, runq_untraced>;
 
+// Every shared atomic here is a detail::atomic (base/atomic.hpp): std::atomic
+// in production, a scheduling point per operation in the simulation. That
+// includes the fields the SIGURG handler reads (m::curg, g::preemptoff,
+// p::preempt, p::kernel_blocked, g::status): a simulation session turns
+// asynchronous preemption off (run_main), preemptone sends SIGURG only with
+// it on, and the handler is installed only then, so no point is ever taken
+// from signal context (spec/simulation.md, "Scheduling points").
+
 // G states: gstatus, sched/gstatus.hpp. P states (pstatus, sched/psyscall.hpp,
 // with the blocking-call protocol that changes them): Go's _Pidle,
 // _Prunning, _Psyscall, _Pgcstop (stopped also covers Go's _Pdead: a P
@@ -104,7 +113,7 @@ struct g {
   // handshake) orders it. Atomic, relaxed, for the stopped-world auditor,
   // which reads it from another thread while a G inside blocking() may
   // change it; the value orders nothing.
-  std::atomic<m*> lockedm{nullptr};
+  detail::atomic<m*> lockedm{nullptr};
   std::uint64_t goid = 0;
   g* schedlink = nullptr;  // global run queue / free list link
   task* fn = nullptr;      // entry; destroyed when it returns
@@ -114,7 +123,7 @@ struct g {
   // waker can find it; read with the world stopped or every M idle
   // (checkdead), and racily by scheddetail (sysmon). Atomic for that racy
   // reader, always relaxed: a plain mov on x86, and the value orders nothing.
-  std::atomic<wait_reason> waitreason{wait_reason::zero};
+  detail::atomic<wait_reason> waitreason{wait_reason::zero};
   runtime* rt = nullptr;
   // Non-zero while this G runs runtime code (or has been picked for an
   // asynchronous preemption): the SIGURG handler leaves it alone then. Per G,
@@ -122,7 +131,7 @@ struct g {
   // and the G may only move to another M at a switch the runtime makes
   // itself. Written by the G's own thread (and by the handler interrupting
   // it), read by that handler: relaxed accesses plus signal fences suffice.
-  std::atomic<std::uint32_t> preemptoff{0};
+  detail::atomic<std::uint32_t> preemptoff{0};
   // Set by the SIGURG handler when it detached this G's M from its P because
   // the thread was blocked in the kernel on something goro does not know of
   // (a lock another goroutine holds): an entersyscall made on the G's
@@ -130,7 +139,7 @@ struct g {
   // exitsyscall first. Written and read only on the G's own thread (the
   // handler interrupts it there; a G in this state does not move): relaxed
   // accesses plus signal fences, as preemptoff.
-  std::atomic<bool> exitsyscall_pending{false};
+  detail::atomic<bool> exitsyscall_pending{false};
   // While parked on a wait queue that may outlive the runtime: how teardown
   // takes this G off it (sync/park.hpp, waiter_on_abandon). Written by the G
   // before it parks, cleared by gopark when it resumes.
@@ -159,7 +168,7 @@ struct g {
   // goid again, for readers without any ordering with newproc's write (the
   // schedtrace/scheddetail printer in sysmon reads every G's id while a P
   // may be recycling one). Written next to goid by newproc, relaxed.
-  std::atomic<std::uint64_t> goid_racy{0};
+  detail::atomic<std::uint64_t> goid_racy{0};
 };
 
 // What the context we switch to must do for the one we left, once we are off
@@ -182,7 +191,7 @@ struct m {
   // value orders nothing (the reads that need the G's state get it through
   // the status and the P handshakes), and a relaxed access is a plain mov
   // on x86.
-  std::atomic<g*> curg{nullptr};
+  detail::atomic<g*> curg{nullptr};
   p* p_ = nullptr;     // attached P (Go: m.p)
   p* nextp = nullptr;  // P handed over by startm
   p* oldp = nullptr;   // P left in state syscall by entersyscall (Go: m.oldp)
@@ -200,7 +209,7 @@ struct m {
   // by that G on this M (lock_os_thread, unlock_os_thread, goexit1), read by
   // this M's own thread (schedule_loop, the G-side fast path) and, relaxed,
   // by the stopped-world auditor (why it is an atomic: see g::lockedm).
-  std::atomic<g*> lockedg{nullptr};
+  detail::atomic<g*> lockedg{nullptr};
   // lock_os_thread calls not yet undone (Go 1.10+'s m.lockedExt); lockedg
   // is set while it is non-zero. Only the locked G, on this M, touches it.
   std::uint32_t locked_ext = 0;
@@ -252,15 +261,15 @@ constexpr std::size_t latency_bucket(std::int64_t ns) {
 constexpr std::size_t wait_reasons = static_cast<std::size_t>(wait_reason::count_);
 
 struct sched_counters {
-  std::atomic<std::uint64_t> schedules{0};  // a G given the CPU (execute, G-side switch)
-  std::atomic<std::uint64_t> steals{0};     // Gs taken from another P's queue
-  std::atomic<std::uint64_t> readies{0};    // goready (waiting -> runnable)
-  std::atomic<std::uint64_t> syscalls{0};   // entersyscall (blocking(), with a P)
-  std::atomic<std::uint64_t> preempts{0};   // cooperative preemptions served
+  detail::atomic<std::uint64_t> schedules{0};  // a G given the CPU (execute, G-side switch)
+  detail::atomic<std::uint64_t> steals{0};     // Gs taken from another P's queue
+  detail::atomic<std::uint64_t> readies{0};    // goready (waiting -> runnable)
+  detail::atomic<std::uint64_t> syscalls{0};   // entersyscall (blocking(), with a P)
+  detail::atomic<std::uint64_t> preempts{0};   // cooperative preemptions served
   // gopark, by wait reason (their sum: sched_stats::parks).
-  std::atomic<std::uint64_t> parks[wait_reasons] = {};
+  detail::atomic<std::uint64_t> parks[wait_reasons] = {};
   // Sampled runnable -> running times, by latency_bucket.
-  std::atomic<std::uint64_t> latency[latency_buckets] = {};
+  detail::atomic<std::uint64_t> latency[latency_buckets] = {};
   // Adds every count of `from` to this set and zeroes `from` (procresize
   // folding a removed P into the runtime's set; the world is stopped).
   void fold(sched_counters& from);
@@ -268,24 +277,24 @@ struct sched_counters {
 
 struct alignas(64) p {
   std::int32_t id = 0;
-  std::atomic<pstatus> status{pstatus::stopped};
+  detail::atomic<pstatus> status{pstatus::stopped};
   // Holding M (Go: p.m), written by acquirep/releasep/entersyscall. Atomic
   // because sysmon reads it to signal the M (acquire, pairing with the
   // release store in acquirep, so m::tid is visible); everyone else reads
   // it relaxed under the ownership rules above.
-  std::atomic<m*> m_{nullptr};
+  detail::atomic<m*> m_{nullptr};
   // Incremented by the holder on every schedule that starts a new time
   // slice (not when a G inherits one through runnext), and read by sysmon
   // to see whether the same G has run for too long (relaxed: a stale value
   // only shifts the preemption by one sysmon tick).
-  std::atomic<std::uint32_t> schedtick{0};
+  detail::atomic<std::uint32_t> schedtick{0};
   // Incremented on every entersyscall/exitsyscall and retake, so sysmon can
   // tell a long blocking call from a series of short ones (Go: syscalltick).
-  std::atomic<std::uint32_t> syscalltick{0};
+  detail::atomic<std::uint32_t> syscalltick{0};
   // Set by sysmon (or stop-the-world) to ask the G running on this P to
   // yield: checked at scheduling points and preempt_point(), and by the
   // SIGURG handler. Cleared when the P starts another G.
-  std::atomic<bool> preempt{false};
+  detail::atomic<bool> preempt{false};
   // Set by sysmon, just before it signals the P's M, when the G has ignored
   // preemption requests for a slice and the M's thread sleeps in the kernel
   // (/proc): the SIGURG handler may then detach the M from this P (see
@@ -293,11 +302,11 @@ struct alignas(64) p {
   // sysmon when the P starts another slice. A hint: acting on a stale one
   // only costs a thread, since detaching is sound wherever the handler
   // allows it.
-  std::atomic<bool> kernel_blocked{false};
+  detail::atomic<bool> kernel_blocked{false};
   p* link = nullptr;  // idle P list
   // On the idle list (Go's idlepMask). Written under sched.lock, read
   // racily by stealers to skip Ps with nothing to steal (a hint).
-  std::atomic<bool> idle_listed{false};
+  detail::atomic<bool> idle_listed{false};
 
   // The local run queue (Go's runqhead/runqtail/runq/runnext). See
   // sched/local_runq.hpp for the protocol, the reason behind each memory
@@ -312,7 +321,7 @@ struct alignas(64) p {
   std::uint64_t goidcache = 0, goidcacheend = 0;
   // Goroutines created and finished on this P; summed by num_goroutine.
   // Written only by the holder (load+store, no RMW), read by anyone.
-  std::atomic<std::uint64_t> ncreated{0}, nfinished{0};
+  detail::atomic<std::uint64_t> ncreated{0}, nfinished{0};
   // The execution tracer's (trace/state.hpp).
   trace::p_state trace;
   std::uint32_t spawn_since_budget_check = 0;
@@ -409,22 +418,22 @@ class schedt {
   // without it by code that only decides whether to look further (a stale
   // value costs a lock round or defers work to a later check, never a
   // lost G: every decision that matters is retaken under the lock).
-  std::atomic<std::int32_t> runqsize{0};  // length of the global run queue
-  std::atomic<std::int32_t> npidle{0};    // length of the idle P list
-  std::atomic<std::int32_t> ngfree{0};    // length of the global free list
+  detail::atomic<std::int32_t> runqsize{0};  // length of the global run queue
+  detail::atomic<std::int32_t> npidle{0};    // length of the idle P list
+  detail::atomic<std::int32_t> ngfree{0};    // length of the global free list
   // Set (under lock) when someone found work but no idle P to start an M
   // on; a non-spinning M about to idle its P spins instead (Go 1.21's
   // sched.needspinning). Relaxed: written and tested under lock.
-  std::atomic<bool> needspinning{false};
+  detail::atomic<bool> needspinning{false};
 
   // Spinning Ms; changed only through the spinning transitions
   // (spinning.cpp), never under the lock's protection alone.
-  std::atomic<std::int32_t> nmspinning{0};
+  detail::atomic<std::int32_t> nmspinning{0};
 
   // Stop-the-world (procresize): see stop_the_world in procresize.cpp.
   // gcwaiting is stored under the lock and read racily by every M at its
   // scheduling points; stopnote wakes the stopper.
-  std::atomic<bool> gcwaiting{false};
+  detail::atomic<bool> gcwaiting{false};
   note stopnote;
 
   // The one M that, having found no work, blocks in netpoll until the
@@ -433,7 +442,7 @@ class schedt {
   // netpoll with a timeout). Claimed by CAS; timer_sleep_until is its
   // deadline (INT64_MAX: none; 0: no sleeper), read by whoever adds an
   // earlier timer and must then wake it (wake_timer_sleeper: netpoll_break).
-  std::atomic<m*> timer_sleeper{nullptr};
+  detail::atomic<m*> timer_sleeper{nullptr};
   atomic<std::int64_t> timer_sleep_until{0};
 
  private:
@@ -470,8 +479,8 @@ struct runtime {
   std::uint64_t gen;
   schedt sched;
   netpoller netpoll;
-  std::atomic<std::uint32_t> gomaxprocs{0};
-  std::atomic<p*> allp[max_procs] = {};
+  detail::atomic<std::uint32_t> gomaxprocs{0};
+  detail::atomic<p*> allp[max_procs] = {};
   // Strides coprime to gomaxprocs, for stealing in random order. Written only
   // with the world stopped.
   std::vector<std::uint32_t> steal_coprimes;
@@ -479,11 +488,11 @@ struct runtime {
   stack_allocator stacks;
   std::size_t guarded_budget = 0;  // live goroutines allowed with guarded stacks
 
-  std::atomic<std::uint64_t> goidgen{0};
-  std::atomic<std::int64_t> mnext{0};
+  detail::atomic<std::uint64_t> goidgen{0};
+  detail::atomic<std::int64_t> mnext{0};
   // Goroutines counted outside any live P: spawned from foreign threads and
   // the totals of Ps removed by procresize.
-  std::atomic<std::int64_t> nretired_created{0}, nretired_finished{0};
+  detail::atomic<std::int64_t> nretired_created{0}, nretired_finished{0};
 
   sema world_sema;  // serializes stop-the-world (gomaxprocs)
 
@@ -492,7 +501,7 @@ struct runtime {
 
   // Shutdown: set when main returns; every M leaves at its next scheduling
   // point.
-  std::atomic<bool> stopping{false};
+  detail::atomic<bool> stopping{false};
   // Ms in the scheduler: running a goroutine, looking for one or idle, but
   // not inside a blocking call (Ms leave the count in entersyscall and
   // rejoin it in exitsyscall, and leave it for good when their loop ends).
@@ -500,7 +509,7 @@ struct runtime {
   // park or be readied by the runtime: run_main waits for that before it
   // abandons the waiters (see begin_shutdown). seq_cst: a Dekker pair with
   // `stopping` (msched_leave, exitsyscall, run_main).
-  std::atomic<std::uint32_t> nmsched{0};
+  detail::atomic<std::uint32_t> nmsched{0};
   // Woken by begin_shutdown (run_main sleeps on it while main runs), and by
   // the M whose msched_leave empties nmsched while stopping.
   note shutdown_note;
@@ -513,7 +522,7 @@ struct runtime {
   // checkdead again (checkdead_recheck) until it is proven or the state
   // changes, since such a thread may exit without any M noticing. Relaxed:
   // sysmon's read is a hint; the recheck runs under sched.lock.
-  std::atomic<bool> deadlock_unproven{false};
+  detail::atomic<bool> deadlock_unproven{false};
   m* m0 = nullptr;
   g* main_g = nullptr;
   std::exception_ptr main_exc;
@@ -529,30 +538,30 @@ struct runtime {
   // scheduler has drained) ends it.
   std::thread template_thread;
   note template_note;
-  std::atomic<bool> template_started{false};
-  std::atomic<bool> template_quit{false};
+  detail::atomic<bool> template_started{false};
+  detail::atomic<bool> template_quit{false};
 
   // sysmon (src/sysmon/sysmon.cpp): its thread, the note it sleeps on
   // between ticks (woken early at shutdown), and what it has done.
   std::thread sysmon_thread;
   note sysmon_note;
-  std::atomic<std::uint64_t> nasync_preempts{0}, nretakes{0};
+  detail::atomic<std::uint64_t> nasync_preempts{0}, nretakes{0};
   // Events counted outside any P (see sched_counters), and handoffp calls
   // (made by sysmon or by an M that has just let go of its P).
   sched_counters nop_stat;
-  std::atomic<std::uint64_t> nhandoffs{0};
+  detail::atomic<std::uint64_t> nhandoffs{0};
   // Ms the SIGURG handler detached from their P while their thread was
   // blocked in the kernel outside goro's knowledge (entersyscall_for_blocked_thread).
-  std::atomic<std::uint64_t> nkernel_detaches{0};
+  detail::atomic<std::uint64_t> nkernel_detaches{0};
   // Ms that blocked in netpoll for lack of work (findrunnable's
   // block_in_netpoll), relaxed: a count.
-  std::atomic<std::uint64_t> nnetpoll_blocks{0};
+  detail::atomic<std::uint64_t> nnetpoll_blocks{0};
 
   // GORO_DEBUG, parsed by run_main before the runtime exists; read-only after.
   debug_settings debug;
 
   // Lifetime: the instance outlives run() while abandoned Ms still run.
-  std::atomic<int> refs{1};
+  detail::atomic<int> refs{1};
   void retain() { refs.fetch_add(1, std::memory_order_relaxed); }
   // acq_rel: the last releaser must see every other M's writes before
   // destroying the instance.

@@ -42,6 +42,13 @@ bool env_seed(std::uint64_t& seed) noexcept {
   return true;
 }
 
+bool env_seed_base(std::uint64_t& base) noexcept {
+  const char* s = std::getenv("GORO_SIM_SEED_BASE");
+  if (!s || !*s) return false;
+  base = std::strtoull(s, nullptr, 0);
+  return true;
+}
+
 // Replay files. Plain file I/O: in every build, so that a tool linked with
 // either library can read one.
 //
@@ -339,6 +346,8 @@ std::atomic<bool> outsiders{false};
 thread_local std::uint32_t my_id = UINT32_MAX;
 thread_local std::uint64_t my_session = 0;
 std::uint64_t session_no = 0;
+// Sessions that took their seed from GORO_SIM_SEED_BASE (begin_session).
+std::uint64_t base_sessions = 0;
 
 void hash_event(controller& c, const event& e) {
   std::uint64_t h = c.stats.hash ? c.stats.hash : 14695981039346656037ull;
@@ -647,10 +656,22 @@ void begin_session() noexcept {
   controller& c = ctl();
   std::lock_guard lk(c.mu);
   options o = c.opts;
+  // GORO_SIM_SEED_BASE=B: the k-th unconfigured session of the process
+  // (k = 0, 1, ...) gets seed B + k, so one run of a test binary covers many
+  // seeds (ctest label sim, spec/simulation.md, "Many seeds in one run"),
+  // and its failure prints the one seed that replays the failing session
+  // alone under GORO_SIM_SEED. Not printed per session: thousands run.
+  bool from_base = false;
   if (!c.opts_set) {
-    // A fresh seed, printed: a run nobody configured can still be replayed.
-    std::random_device rd;
-    o.seed = (std::uint64_t{rd()} << 32) | rd();
+    std::uint64_t base = 0;
+    if (env_seed_base(base)) {
+      o.seed = base + base_sessions++;
+      from_base = true;
+    } else {
+      // A fresh seed, printed: a run nobody configured can still be replayed.
+      std::random_device rd;
+      o.seed = (std::uint64_t{rd()} << 32) | rd();
+    }
   }
   std::uint64_t s;
   if (env_seed(s)) o.seed = s;
@@ -708,7 +729,7 @@ void begin_session() noexcept {
   if (c.replaying)
     std::fprintf(stderr, "goro sim: replaying %s: GORO_SIM_SEED=%" PRIu64 " strategy %s\n",
                  c.spec_source.c_str(), o.seed, o.strat == strategy::pct ? "pct" : "random");
-  else if (!c.opts_set || std::getenv("GORO_SIM_VERBOSE"))
+  else if ((!c.opts_set && !from_base) || std::getenv("GORO_SIM_VERBOSE"))
     std::fprintf(stderr, "goro sim: GORO_SIM_SEED=%" PRIu64 " strategy %s\n", o.seed,
                  o.strat == strategy::pct ? "pct" : "random");
   c.opts = o;

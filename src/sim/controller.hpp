@@ -163,6 +163,10 @@ void report_fatal(const char* msg) noexcept;
 void set_options(const options& o) noexcept;
 // GORO_SIM_SEED if set (a replay): tests then run that seed alone.
 bool env_seed(std::uint64_t& seed) noexcept;
+// GORO_SIM_SEED_BASE if set: sessions the program did not configure
+// (no set_options) take seeds base, base + 1, ... in the order they begin.
+// GORO_SIM_SEED, when also set, wins (the replay of one of them).
+bool env_seed_base(std::uint64_t& base) noexcept;
 
 // Session bounds: run_main's thread, around the whole run. end_session
 // waits (in the controller) until every other participant has exited.

@@ -22,13 +22,13 @@
 #include "goro/context.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <type_traits>
 #include <unordered_map>
 
+#include "base/atomic.hpp"
 #include "goro/select.hpp"
 #include "goro/time.hpp"
 #include "sched/proc.hpp"
@@ -83,7 +83,7 @@ struct after_rec {
   // acq_rel exchange by both sides: whoever wins owns f's fate; the loser
   // does nothing else, so no other data rides on it (f and ctx are written
   // before the record is published under the context's lock).
-  std::atomic<bool> claimed{false};
+  detail::atomic<bool> claimed{false};
   std::function<void()> f;
   std::weak_ptr<ctx_state> ctx;
   std::uint64_t key = 0;
@@ -98,7 +98,7 @@ struct child_entry {
 };
 
 std::uint64_t next_child_key() noexcept {
-  static std::atomic<std::uint64_t> n{0};
+  static detail::atomic<std::uint64_t> n{0};
   // relaxed: only uniqueness matters.
   return n.fetch_add(1, std::memory_order_relaxed) + 1;
 }
@@ -108,10 +108,10 @@ struct ctx_state : std::enable_shared_from_this<ctx_state> {
   // The errc of the cancellation (0: live). Stored with release under lk
   // before done is closed; err() loads it with acquire, the pair that
   // makes the cancel happen before err() returns non-zero.
-  std::atomic<int> err{0};
+  detail::atomic<int> err{0};
   // Set (release) under lk once done is closed; err() reads it (acquire)
   // to know it need not wait for the close (below).
-  std::atomic<bool> closed{false};
+  detail::atomic<bool> closed{false};
   std::error_code cause GORO_GUARDED_BY(lk);
   chan<std::monostate> done;
   // The effective deadline (CLOCK_MONOTONIC ns, 0: none): written before
@@ -452,7 +452,7 @@ struct sleep_timer {
   chan<std::monostate> ch{1};
   // acq_rel decrement: the last owner sees the other's writes before the
   // delete.
-  std::atomic<int> refs{2};
+  detail::atomic<int> refs{2};
   void unref() noexcept {
     if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
   }

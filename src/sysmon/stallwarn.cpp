@@ -1,17 +1,17 @@
 // The stall warning (sysmon/stallwarn.hpp).
 #include "sysmon/stallwarn.hpp"
 
-#include <atomic>
 #include <cstdio>
 #include <string>
 
+#include "base/atomic.hpp"
 #include "sched/dump.hpp"
 
 namespace goro::detail {
 
 namespace {
 
-std::atomic<std::uint64_t> nstall_reports{0};
+detail::atomic<std::uint64_t> nstall_reports{0};
 
 }  // namespace
 

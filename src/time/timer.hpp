@@ -5,11 +5,11 @@
 // Ps when they steal; sysmon starts an M when a timer is overdue and nobody
 // runs it. Sleeping costs no thread: the G parks, the timer readies it.
 #pragma once
-#include <atomic>
 #include <cstdint>
 #include <limits>
 #include <vector>
 
+#include "base/atomic.hpp"
 #include "goro/detail/waitq.hpp"
 #include "time/nanotime.hpp"
 
@@ -41,7 +41,7 @@ struct timer {
   // torn down). Acquire/release on `heap`: the release store pairs with
   // the acquire load in timer_mod / timer_del, which only tells them which
   // lock to take; the fields they then use are read under it.
-  std::atomic<timer_heap*> heap{nullptr};
+  detail::atomic<timer_heap*> heap{nullptr};
   std::size_t idx = 0;
 };
 
@@ -57,11 +57,11 @@ struct timer_heap {
   // Written under lock; read racily (relaxed) as a hint by the owner's fast
   // path, stealers, the parking M and sysmon, each of which takes the lock
   // before acting on it.
-  std::atomic<std::int64_t> when0{0};
+  detail::atomic<std::int64_t> when0{0};
   // Timers in the heap; written under lock (relaxed). Read by
   // destroy_p_locked, with the world stopped, to skip moving an empty heap
   // (checkdead looks at when0 instead, through earliest_timer).
-  std::atomic<std::int32_t> count{0};
+  detail::atomic<std::int32_t> count{0};
 };
 
 // Pushes t, which is in no heap, onto h.

@@ -52,10 +52,10 @@ struct timer_state {
   // References: one for all the handles together, one per node out of our
   // hands, one per after_func goroutine started. relaxed increments (made
   // by a holder of a reference); acq_rel decrement, the last frees.
-  std::atomic<std::size_t> refs{1};
+  detail::atomic<std::size_t> refs{1};
   // Handles (timer / ticker objects). relaxed increment (copying a handle);
   // acq_rel decrement: the last one decides whether to stop the timer.
-  std::atomic<std::size_t> handles{1};
+  detail::atomic<std::size_t> handles{1};
   time_chan ch;                                     // nil for after_func
   const std::unique_ptr<timer_func> f;              // null for channel timers
   std::int64_t when GORO_GUARDED_BY(mu) = 0;        // pending deadline; 0: not pending

@@ -1,8 +1,9 @@
 // What a G and a P carry for the execution tracer (trace/trace.hpp), kept
 // light so that sched/runtime.hpp can embed it.
 #pragma once
-#include <atomic>
 #include <cstdint>
+
+#include "base/atomic.hpp"
 
 namespace goro::detail::trace {
 
@@ -14,19 +15,20 @@ namespace goro::detail::trace {
 // foresee makes a wrong trace (which Go's parser rejects), never a data race.
 struct g_state {
   // The trace session that has seen this G (its status is in the trace).
-  std::atomic<std::uint64_t> session{0};
+  detail::atomic<std::uint64_t> session{0};
   // Go's per-goroutine sequence number (GoStart, GoUnblock).
-  std::atomic<std::uint64_t> seq{0};
+  detail::atomic<std::uint64_t> seq{0};
   // The trace session that has this G's label (g::label) as a GoLabel.
-  std::atomic<std::uint64_t> label_session{0};
+  detail::atomic<std::uint64_t> label_session{0};
 };
 struct p_state {
-  std::atomic<std::uint64_t> session{0};
-  std::atomic<std::uint64_t> seq{0};  // Go's per-P sequence (ProcStart, ProcSteal, GoSyscallBegin)
+  detail::atomic<std::uint64_t> session{0};
+  detail::atomic<std::uint64_t> seq{
+      0};  // Go's per-P sequence (ProcStart, ProcSteal, GoSyscallBegin)
   // The trace thread id of the M that took this P into a blocking call
   // (GoSyscallBegin), or ~0: whom a ProcSteal steals it from (Go's
   // p.trace.mSyscallID).
-  std::atomic<std::uint64_t> syscall_m{~std::uint64_t{0}};
+  detail::atomic<std::uint64_t> syscall_m{~std::uint64_t{0}};
 };
 
 }  // namespace goro::detail::trace

@@ -57,7 +57,7 @@
 
 namespace goro::detail::trace {
 
-constinit std::atomic<bool> on{false};
+constinit detail::atomic<bool> on{false};
 
 namespace {
 
@@ -129,7 +129,7 @@ std::size_t put_uvarint(unsigned char* p, std::uint64_t v) noexcept {
 
 struct tbuf {
   // Odd while the owner thread writes an event (see the stop protocol).
-  std::atomic<std::uint64_t> seq{0};
+  detail::atomic<std::uint64_t> seq{0};
   // The rest is the owner's, and trace_stop's once seq is even with `on`
   // false. session: the trace whose events data holds.
   std::uint64_t session = 0;
@@ -161,13 +161,13 @@ tbuf foreign_buf;  // the pseudo-thread's, under foreign_mu
 
 // The current trace's number, stored before `on` becomes true (so a writer
 // that sees `on` sees it).
-std::atomic<std::uint64_t> cur_session{0};
+detail::atomic<std::uint64_t> cur_session{0};
 std::uint64_t last_session = 0;  // under ctl_mu
 
 // Test-only fault injection (GORO_TRACE_FAULT=skip_unblock, read at start):
 // the writer drops the first GoUnblock, an impossible trace that Go's
 // parser must reject (tests: trace.fault_detected).
-std::atomic<bool> fault_skip_unblock{false};
+detail::atomic<bool> fault_skip_unblock{false};
 
 // Strings: the wait and stop reasons have fixed ids (1 + their enum value,
 // then the stop reasons), so that the hot sites need no lookup; labels and
@@ -383,7 +383,7 @@ class writer {
   bool ok_ = false;
 };
 
-std::uint64_t next_seq(std::atomic<std::uint64_t>& s) {
+std::uint64_t next_seq(detail::atomic<std::uint64_t>& s) {
   std::uint64_t v = s.load(std::memory_order_relaxed) + 1;
   s.store(v, std::memory_order_relaxed);
   return v;

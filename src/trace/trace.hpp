@@ -24,10 +24,10 @@
 // regions, or on g0, sysmon and foreign threads, so the thread does not
 // change under the writer.
 #pragma once
-#include <atomic>
 #include <cstdint>
 #include <string_view>
 
+#include "base/atomic.hpp"
 #include "sync/park.hpp"
 #include "trace/state.hpp"
 
@@ -48,7 +48,7 @@ inline constexpr bool sites = true;
 // True while a trace is being written (trace_start .. trace_stop). Written
 // only by trace_start/trace_stop under their control lock (seq_cst there:
 // the stop protocol's Dekker pair, trace.cpp).
-extern std::atomic<bool> on;
+extern detail::atomic<bool> on;
 
 inline bool enabled() noexcept {
   if constexpr (!sites) return false;
