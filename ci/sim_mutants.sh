@@ -5,6 +5,8 @@
 # the control (no mutant) that must pass the same seeds.
 #
 #   ci/sim_mutants.sh            build build/sim-mutants, run the table
+#   GORO_SIM_MUTANT_BUILD=dir    use that sim build (GORO_MUTANT=runtime; CI's
+#                                sim stage) instead of configuring one
 #   GORO_SIM_MUTANT_JOBS=N       build jobs (default 2)
 #
 # One build: the sim preset with GORO_MUTANT=runtime (every mutant site
@@ -16,11 +18,17 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 cd "$top"
-build=build/sim-mutants
+build=${GORO_SIM_MUTANT_BUILD:-build/sim-mutants}
 jobs=${GORO_SIM_MUTANT_JOBS:-2}
-cmake --preset sim -B "$build" -DGORO_MUTANT=runtime -DGORO_MUTANT_SOURCES= \
-  -DGORO_BUILD_TESTS=ON -DGORO_BUILD_PROPS=OFF -DGORO_BUILD_STRESS=ON \
-  -DGORO_BUILD_BENCH=OFF -DGORO_BUILD_EXAMPLES=OFF -Wno-dev >/dev/null
+if [ -z "${GORO_SIM_MUTANT_BUILD:-}" ]; then
+  cmake --preset sim -B "$build" -DGORO_MUTANT=runtime -DGORO_MUTANT_SOURCES= \
+    -DGORO_BUILD_TESTS=ON -DGORO_BUILD_PROPS=OFF -DGORO_BUILD_STRESS=ON \
+    -DGORO_BUILD_BENCH=OFF -DGORO_BUILD_EXAMPLES=OFF -Wno-dev >/dev/null
+elif ! grep -q '^GORO_MUTANT:STRING=runtime$' "$build/CMakeCache.txt" 2>/dev/null; then
+  # Its mutants would silently run the correct runtime.
+  echo "sim_mutants.sh: GORO_SIM_MUTANT_BUILD=$build is not a GORO_MUTANT=runtime sim build" >&2
+  exit 1
+fi
 cmake --build "$build" --target stress_test -j "$jobs" >"$build.build.log" 2>&1 || {
   cat "$build.build.log"
   exit 1

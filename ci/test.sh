@@ -3,11 +3,10 @@
 #
 #   ci/test.sh            deps, then release (unit, props, stress, bench-smoke,
 #                         tla, tla-trace, lint, c11), TSan with the auditor
-#                         (unit) and
-#                         without it (tsan-release: unit, props, stress),
-#                         ASan+UBSan with it (unit, props, stress), the
-#                         deterministic simulation (sim), and the mutant
-#                         checks
+#                         (unit) and without it (tsan-release: unit, props,
+#                         stress), ASan+UBSan with it (unit, props, stress),
+#                         the deterministic simulation (sim, tla-trace), and
+#                         the mutant checks (ci/mutants.sh, ci/sim_mutants.sh)
 #   GORO_TEST_QUICK=1     release build and its labels only (a fast local loop)
 #   GORO_SKIP_LINT=1      lint (clang-format, clang-tidy) reported as skipped:
 #                         local use only, for a tree knowingly unformatted
@@ -31,22 +30,27 @@ ctest_preset() {
   local preset=$1 labels=$2 parts; shift 2
   case $preset in
     release) parts=(-DGORO_BUILD_BENCH=ON -DGORO_BUILD_EXAMPLES=ON -DGORO_BUILD_STRESS=ON -DGORO_C11=ON) ;;
-    sim) parts=(-DGORO_BUILD_BENCH=OFF -DGORO_BUILD_EXAMPLES=OFF -DGORO_BUILD_STRESS=OFF -DGORO_C11=OFF) ;;
+    # sim: GORO_MUTANT=runtime, so that ci/sim_mutants.sh runs its mutants
+    # on this build's stress_test (no mutant is active unless it names one).
+    sim) parts=(-DGORO_BUILD_BENCH=OFF -DGORO_BUILD_EXAMPLES=OFF -DGORO_BUILD_STRESS=ON -DGORO_C11=OFF
+                -DGORO_MUTANT=runtime -DGORO_MUTANT_SOURCES=) ;;
     tsan) parts=(-DGORO_BUILD_BENCH=OFF -DGORO_BUILD_EXAMPLES=OFF -DGORO_BUILD_STRESS=OFF -DGORO_C11=OFF
                  -DGORO_BUILD_PROPS=OFF) ;;
     *) parts=(-DGORO_BUILD_BENCH=OFF -DGORO_BUILD_EXAMPLES=OFF -DGORO_BUILD_STRESS=ON -DGORO_C11=OFF) ;;
   esac
-  # The sim preset builds its own tests only (label sim): the other suites
-  # assume wall-clock time and real parallelism (spec/simulation.md).
+  # The sim preset builds what runs under the simulation only (labels sim
+  # and tla-trace): the other suites assume wall-clock time and real
+  # parallelism (spec/simulation.md, "Existing suites under the sim build").
   local targets=()
   if [ "$preset" = sim ]; then
-    parts+=(-DGORO_BUILD_PROPS=OFF)
-    # sim_test, and the counterexample replays (tests/cex_*.cpp: TLC's
-    # trace of a TLA+ mutant run on the real code as a forced schedule).
+    # sim_test, the stress suite and the whole-runtime property over many
+    # seeds (sim.stress.*, sim.props.runtime.*), the counterexample replays
+    # (tests/cex_*.cpp: TLC's trace of a TLA+ mutant run on the real code as
+    # a forced schedule).
     # And the trace validation of simulated runs (tests/sim_trace.cpp, label
     # tla-trace here: each run's trace log checked by TLC, four C++ mutants
     # rejected).
-    targets=(--target sim_test cex_runq cex_psyscall cex_runq_steal_plain_store
+    targets=(--target sim_test stress_test runtime_props cex_runq cex_psyscall cex_runq_steal_plain_store
              cex_runq_publish_tail_first cex_runq_get_plain_store cex_psyscall_exitsyscall_no_cas
              sim_trace sim_trace_steal_plain_store sim_trace_get_plain_store
              sim_trace_steal_half_plus_one sim_trace_exitsyscall_no_cas)
@@ -99,6 +103,10 @@ if [ -x "$here/mutants.sh" ]; then
   step "mutants: each deliberate bug must be caught"
   "$here/mutants.sh"
 fi
+# The simulation's teeth: mutants its seeded runs of the stress suite must
+# catch, on the sim stage's build (GORO_MUTANT=runtime).
+step "sim mutants: each must be caught under the simulation"
+GORO_SIM_MUTANT_BUILD=build/sim "$here/sim_mutants.sh"
 step "all tests passed"
 # One plain closing line for whoever reads the end of the log.
 echo "${total_passed} passed, 0 failed, ${total_skipped} skipped"

@@ -140,6 +140,7 @@ inline constexpr mutant_id mutant =
     mutant_id::put_overwrites_full;
 #else
     mutant_id::none;
+#define GORO_DETAIL_NO_NAMED_MUTANT
 #endif
 
 // mutant_on(m): is mutant m compiled in and active. In every build but one
@@ -178,7 +179,10 @@ static_assert(sizeof mutant_names / sizeof mutant_names[0] ==
                   static_cast<std::size_t>(mutant_id::put_overwrites_full) + 1,
               "mutant_names: one name per mutant_id, in order");
 
-#ifdef GORO_MUTANT_RUNTIME
+// A translation unit compiled with a named mutant's macro as well (a
+// mutated source linked ahead of the library: tests/CMakeLists.txt's
+// goro_sim_trace_mutant) keeps that mutant as a constant.
+#if defined(GORO_MUTANT_RUNTIME) && defined(GORO_DETAIL_NO_NAMED_MUTANT)
 // Read once (sched/chaos.cpp); the first call comes from runtime start,
 // before any signal handler can ask, and later calls read a constant.
 mutant_id active_mutant() noexcept;

@@ -38,7 +38,7 @@ std::uint32_t chaos_site_id(const char* file, int line) noexcept {
   return h ? h : 1;  // 0 marks an empty slot below
 }
 
-#ifdef GORO_MUTANT_RUNTIME
+#if defined(GORO_MUTANT_RUNTIME) && defined(GORO_DETAIL_NO_NAMED_MUTANT)
 mutant_id active_mutant() noexcept {
   // A function-local static: the first call (static initialization of
   // preempt.cpp's trampoline, or runtime start) is long before a signal
