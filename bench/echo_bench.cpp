@@ -141,11 +141,10 @@ void tcp_echo(benchmark::State& state, int conns, unsigned procs) {
 }
 
 [[maybe_unused]] const bool registered = [] {
-  const std::pair<const char*, int> sizes[] = {
-      {"tcp_echo_10/procs:2", 10},
-      {"tcp_echo_100/procs:2", 100},
-      {"tcp_echo_1k/procs:2", 1'000},
-      {"tcp_echo_10k/procs:2", 10'000}};
+  const std::pair<const char*, int> sizes[] = {{"tcp_echo_10/procs:2", 10},
+                                               {"tcp_echo_100/procs:2", 100},
+                                               {"tcp_echo_1k/procs:2", 1'000},
+                                               {"tcp_echo_10k/procs:2", 10'000}};
   for (auto [name, n] : sizes)
     benchmark::RegisterBenchmark(name, tcp_echo, n, 2u)->Iterations(1)->UseRealTime();
   return true;
