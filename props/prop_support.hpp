@@ -70,9 +70,13 @@ namespace goro::props {
 // follow goro::run), which replays that case's run with GORO_SIM_SEED (and
 // RapidCheck's reproduce string for the case itself).
 inline std::string sim_seed_note() {
-  if constexpr (!::goro::detail::sim) return {};
-  return " [goro sim: GORO_SIM_SEED=" + std::to_string(::goro::detail::simulator::current_seed()) +
-         "]";
+  // else: the controller exists in the sim build only.
+  if constexpr (!::goro::detail::sim) {
+    return {};
+  } else {
+    return " [goro sim: GORO_SIM_SEED=" +
+           std::to_string(::goro::detail::simulator::current_seed()) + "]";
+  }
 }
 }  // namespace goro::props
 

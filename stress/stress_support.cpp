@@ -45,12 +45,16 @@ int sim_rounds() {
 }
 
 std::string sim_replay_env() {
-  const char* strat = std::getenv("GORO_SIM_STRATEGY");
-  std::string env = "GORO_SIM_SEED=" + std::to_string(goro::detail::simulator::current_seed()) +
-                    " ";
-  if (strat && *strat) env += std::string("GORO_SIM_STRATEGY=") + strat + " ";
-  if (const char* r = std::getenv("GORO_SIM_ROUNDS"); r && *r)
-    env += std::string("GORO_SIM_ROUNDS=") + r + " ";
+  std::string env;
+  // The controller exists in the sim build only (the release, sanitizer and
+  // chaos builds of this suite have nothing to print here).
+  if constexpr (goro::detail::sim) {
+    const char* strat = std::getenv("GORO_SIM_STRATEGY");
+    env = "GORO_SIM_SEED=" + std::to_string(goro::detail::simulator::current_seed()) + " ";
+    if (strat && *strat) env += std::string("GORO_SIM_STRATEGY=") + strat + " ";
+    if (const char* r = std::getenv("GORO_SIM_ROUNDS"); r && *r)
+      env += std::string("GORO_SIM_ROUNDS=") + r + " ";
+  }
   return env;
 }
 

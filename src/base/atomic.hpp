@@ -68,7 +68,21 @@ inline constexpr bool relacy_build = false;
 #ifndef GORO_SIM
 template <class T>
 using atomic = std::atomic<T>;
-#else
+// The public headers' state words, as the library's slow paths pass them to
+// the state templates: the std::atomic itself (the sim build's view of it
+// takes a point per operation; see there).
+template <class T>
+std::atomic<T>& sim_view(std::atomic<T>& a) noexcept {
+  return a;
+}
+#endif
+// The std::atomic behind what a state template was given (the address a
+// futex wait names): itself, or in the sim build an atomic_view's word.
+template <class T>
+std::atomic<T>* raw_atomic(std::atomic<T>* p) noexcept {
+  return p;
+}
+#ifdef GORO_SIM
 // The simulation build (GORO_SIM, spec/simulation.md): every operation on a
 // detail::atomic is a scheduling point of the controller, taken before the
 // operation, so the simulation can interleave the lock-free protocols at
@@ -88,74 +102,96 @@ void atomic_point(const char* file, unsigned line) noexcept;
   const char *sim_file = __builtin_FILE(), unsigned sim_line = __builtin_LINE()
 #define GORO_SIM_POINT() ::goro::detail::simulator::atomic_point(sim_file, sim_line)
 
-template <class T>
-class atomic : public std::atomic<T> {
-  using base = std::atomic<T>;
+// The named operations, each a point before std::atomic's own, over
+// whatever std::atomic<T> Derived::raw() names: detail::atomic (itself) and
+// atomic_view (one it refers to).
+template <class Derived, class T>
+class sim_ops {
   static constexpr std::memory_order sc = std::memory_order_seq_cst;
+  std::atomic<T>& a() const noexcept { return static_cast<const Derived*>(this)->raw(); }
+
+ public:
+  T load(std::memory_order mo = sc, GORO_SIM_HERE_PARAMS) const noexcept {
+    GORO_SIM_POINT();
+    return a().load(mo);
+  }
+  void store(T v, std::memory_order mo = sc, GORO_SIM_HERE_PARAMS) noexcept {
+    GORO_SIM_POINT();
+    a().store(v, mo);
+  }
+  T exchange(T v, std::memory_order mo = sc, GORO_SIM_HERE_PARAMS) noexcept {
+    GORO_SIM_POINT();
+    return a().exchange(v, mo);
+  }
+  bool compare_exchange_weak(T& e, T d, std::memory_order s, std::memory_order f,
+                             GORO_SIM_HERE_PARAMS) noexcept {
+    GORO_SIM_POINT();
+    return a().compare_exchange_weak(e, d, s, f);
+  }
+  bool compare_exchange_weak(T& e, T d, std::memory_order mo = sc, GORO_SIM_HERE_PARAMS) noexcept {
+    GORO_SIM_POINT();
+    return a().compare_exchange_weak(e, d, mo);
+  }
+  bool compare_exchange_strong(T& e, T d, std::memory_order s, std::memory_order f,
+                               GORO_SIM_HERE_PARAMS) noexcept {
+    GORO_SIM_POINT();
+    return a().compare_exchange_strong(e, d, s, f);
+  }
+  bool compare_exchange_strong(T& e, T d, std::memory_order mo = sc,
+                               GORO_SIM_HERE_PARAMS) noexcept {
+    GORO_SIM_POINT();
+    return a().compare_exchange_strong(e, d, mo);
+  }
+  // Templates, so that the class instantiates for any T; std::atomic decides
+  // which T has them (integers, and pointers for add and sub).
+  template <class D>
+  T fetch_add(D v, std::memory_order mo = sc, GORO_SIM_HERE_PARAMS) noexcept {
+    GORO_SIM_POINT();
+    return a().fetch_add(v, mo);
+  }
+  template <class D>
+  T fetch_sub(D v, std::memory_order mo = sc, GORO_SIM_HERE_PARAMS) noexcept {
+    GORO_SIM_POINT();
+    return a().fetch_sub(v, mo);
+  }
+  template <class D>
+  T fetch_or(D v, std::memory_order mo = sc, GORO_SIM_HERE_PARAMS) noexcept {
+    GORO_SIM_POINT();
+    return a().fetch_or(v, mo);
+  }
+  template <class D>
+  T fetch_and(D v, std::memory_order mo = sc, GORO_SIM_HERE_PARAMS) noexcept {
+    GORO_SIM_POINT();
+    return a().fetch_and(v, mo);
+  }
+  template <class D>
+  T fetch_xor(D v, std::memory_order mo = sc, GORO_SIM_HERE_PARAMS) noexcept {
+    GORO_SIM_POINT();
+    return a().fetch_xor(v, mo);
+  }
+};
+
+template <class T>
+class atomic : public std::atomic<T>, public sim_ops<atomic<T>, T> {
+  using base = std::atomic<T>;
+  using ops = sim_ops<atomic<T>, T>;
   static void op_point() noexcept { simulator::atomic_point("", 0); }
 
  public:
   using base::base;
   atomic() noexcept = default;
+  std::atomic<T>& raw() const noexcept { return const_cast<atomic&>(*this); }
 
-  T load(std::memory_order mo = sc, GORO_SIM_HERE_PARAMS) const noexcept {
-    GORO_SIM_POINT();
-    return base::load(mo);
-  }
-  void store(T v, std::memory_order mo = sc, GORO_SIM_HERE_PARAMS) noexcept {
-    GORO_SIM_POINT();
-    base::store(v, mo);
-  }
-  T exchange(T v, std::memory_order mo = sc, GORO_SIM_HERE_PARAMS) noexcept {
-    GORO_SIM_POINT();
-    return base::exchange(v, mo);
-  }
-  bool compare_exchange_weak(T& e, T d, std::memory_order s, std::memory_order f,
-                             GORO_SIM_HERE_PARAMS) noexcept {
-    GORO_SIM_POINT();
-    return base::compare_exchange_weak(e, d, s, f);
-  }
-  bool compare_exchange_weak(T& e, T d, std::memory_order mo = sc, GORO_SIM_HERE_PARAMS) noexcept {
-    GORO_SIM_POINT();
-    return base::compare_exchange_weak(e, d, mo);
-  }
-  bool compare_exchange_strong(T& e, T d, std::memory_order s, std::memory_order f,
-                               GORO_SIM_HERE_PARAMS) noexcept {
-    GORO_SIM_POINT();
-    return base::compare_exchange_strong(e, d, s, f);
-  }
-  bool compare_exchange_strong(T& e, T d, std::memory_order mo = sc,
-                               GORO_SIM_HERE_PARAMS) noexcept {
-    GORO_SIM_POINT();
-    return base::compare_exchange_strong(e, d, mo);
-  }
-  // Templates, so that the class instantiates for any T; the base decides
-  // which T has them (integers, and pointers for add and sub).
-  template <class D>
-  T fetch_add(D v, std::memory_order mo = sc, GORO_SIM_HERE_PARAMS) noexcept {
-    GORO_SIM_POINT();
-    return base::fetch_add(v, mo);
-  }
-  template <class D>
-  T fetch_sub(D v, std::memory_order mo = sc, GORO_SIM_HERE_PARAMS) noexcept {
-    GORO_SIM_POINT();
-    return base::fetch_sub(v, mo);
-  }
-  template <class D>
-  T fetch_or(D v, std::memory_order mo = sc, GORO_SIM_HERE_PARAMS) noexcept {
-    GORO_SIM_POINT();
-    return base::fetch_or(v, mo);
-  }
-  template <class D>
-  T fetch_and(D v, std::memory_order mo = sc, GORO_SIM_HERE_PARAMS) noexcept {
-    GORO_SIM_POINT();
-    return base::fetch_and(v, mo);
-  }
-  template <class D>
-  T fetch_xor(D v, std::memory_order mo = sc, GORO_SIM_HERE_PARAMS) noexcept {
-    GORO_SIM_POINT();
-    return base::fetch_xor(v, mo);
-  }
+  using ops::compare_exchange_strong;
+  using ops::compare_exchange_weak;
+  using ops::exchange;
+  using ops::fetch_add;
+  using ops::fetch_and;
+  using ops::fetch_or;
+  using ops::fetch_sub;
+  using ops::fetch_xor;
+  using ops::load;
+  using ops::store;
 
   // The implicit seq_cst spellings, each one point.
   operator T() const noexcept {
@@ -204,6 +240,32 @@ class atomic : public std::atomic<T> {
     return base::operator--(0);
   }
 };
+
+// A point-taking view of a std::atomic the library does not own: the state
+// words of the public headers' types (futex_lock, mutex, rw_mutex,
+// wait_group), whose inline fast paths in users' code must be the same in
+// every build, so they are std::atomic there. The library's slow paths pass
+// sim_view(word) to the state templates (sync/*_state.hpp), which in the sim
+// build makes each of their operations a point, and in every other build is
+// the std::atomic itself (below), so production code is unchanged.
+template <class T>
+class atomic_view : public sim_ops<atomic_view<T>, T> {
+ public:
+  explicit atomic_view(std::atomic<T>& a) noexcept : a_(a) {}
+  std::atomic<T>& raw() const noexcept { return a_; }
+
+ private:
+  std::atomic<T>& a_;
+};
+
+template <class T>
+atomic_view<T> sim_view(std::atomic<T>& a) noexcept {
+  return atomic_view<T>(a);
+}
+template <class T>
+std::atomic<T>* raw_atomic(atomic_view<T>* v) noexcept {
+  return &v->raw();
+}
 #undef GORO_SIM_HERE_PARAMS
 #undef GORO_SIM_POINT
 #endif  // GORO_SIM

@@ -49,11 +49,15 @@ namespace {
 struct futex_env {
   static constexpr int spin_tries = 100;
   static void pause() noexcept { cpu_relax(); }
-  static void futex_wait(std::atomic<std::uint32_t>* addr, std::uint32_t val) noexcept {
-    detail::futex_wait(addr, val);
+  // A: std::atomic<std::uint32_t> (note's key), or the sim build's view of
+  // futex_lock's word (sim_view).
+  template <class A>
+  static void futex_wait(A* addr, std::uint32_t val) noexcept {
+    detail::futex_wait(raw_atomic(addr), val);
   }
-  static void futex_wake(std::atomic<std::uint32_t>* addr, int n) noexcept {
-    detail::futex_wake(addr, n);
+  template <class A>
+  static void futex_wake(A* addr, int n) noexcept {
+    detail::futex_wake(raw_atomic(addr), n);
   }
 };
 }  // namespace
@@ -62,7 +66,10 @@ struct futex_env {
 // State 2 means "there may be sleepers", so unlock wakes only then.
 void futex_lock::lock_slow() noexcept {
   futex_env env;
-  futex_lock_slow(state_, env);
+  // sim_view: each operation of the slow path a scheduling point in the sim
+  // build (base/atomic.hpp); the word itself in every other build.
+  auto&& state = sim_view(state_);
+  futex_lock_slow(state, env);
 }
 
 void futex_lock::wake_one() noexcept { futex_wake(&state_, 1); }

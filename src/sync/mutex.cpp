@@ -189,7 +189,8 @@ struct mutex_env {
         w,
         [](void* arg, bool readied) noexcept {
           auto* l = static_cast<link*>(arg);
-          return detail::mutex_abandon(*l->env.state, l->env, readied, l->w);
+          auto&& state = detail::sim_view(*l->env.state);
+          return detail::mutex_abandon(state, l->env, readied, l->w);
         },
         &ln);
     detail::park_unlock(w, b->lock, detail::wait_reason::sync_mutex_lock);
@@ -203,7 +204,8 @@ bool mutex::try_lock() noexcept {
   static_assert(locked_bit == detail::mutex_locked_bit && woken_bit == detail::mutex_woken_bit &&
                 starving_bit == detail::mutex_starving_bit &&
                 waiter_shift == detail::mutex_waiter_shift);
-  return detail::mutex_try_lock(state_);
+  auto&& state = detail::sim_view(state_);  // base/atomic.hpp: a point per operation in sim
+  return detail::mutex_try_lock(state);
 }
 
 void mutex::lock_slow() {
@@ -212,7 +214,8 @@ void mutex::lock_slow() {
   // by a preempted goroutine (chan.cpp, "Preemption").
   detail::nopreempt np;
   mutex_env env{&state_, this};
-  detail::mutex_lock_slow(state_, env);
+  auto&& state = detail::sim_view(state_);
+  detail::mutex_lock_slow(state, env);
 }
 
 void mutex::unlock_slow(std::int32_t old) {
@@ -226,7 +229,8 @@ void mutex::unlock_slow(std::int32_t old) {
     // scheduling point (preemptoff holds off only signals).
     detail::nopreempt np;
     mutex_env env{&state_, this};
-    detail::mutex_unlock_slow(state_, old, env);
+    auto&& state = detail::sim_view(state_);
+    detail::mutex_unlock_slow(state, old, env);
   }
   detail::honour_preempt();  // uses nothing of *this (park.hpp)
 }

@@ -79,12 +79,16 @@ struct rw_env {
         wt,
         [](void* arg, bool readied) noexcept {
           auto* l = static_cast<link*>(arg);
-          if constexpr (Kind == 0)
-            return detail::rw_abandon_reader(*l->env.readers, *l->env.departing, l->env, readied,
-                                             l->w);
-          else if constexpr (Kind == 1)
-            return detail::rw_abandon_writer(*l->env.readers, l->env, readied, l->w);
-          else return detail::rw_abandon_behind(l->env, readied, l->w);
+          if constexpr (Kind == 0) {
+            auto&& readers = detail::sim_view(*l->env.readers);
+            auto&& departing = detail::sim_view(*l->env.departing);
+            return detail::rw_abandon_reader(readers, departing, l->env, readied, l->w);
+          } else if constexpr (Kind == 1) {
+            auto&& readers = detail::sim_view(*l->env.readers);
+            return detail::rw_abandon_writer(readers, l->env, readied, l->w);
+          } else {
+            return detail::rw_abandon_behind(l->env, readied, l->w);
+          }
         },
         &ln);
     detail::park_unlock(wt, b->lock, reason);
@@ -130,12 +134,15 @@ void rw_mutex::lock() {
   // The bucket lock must not be held by a preempted goroutine.
   detail::nopreempt np;
   rw_env env{&readers_, &departing_, &w_};
-  detail::rw_lock_pending(readers_, departing_, env);
+  auto&& readers = detail::sim_view(readers_);  // base/atomic.hpp: a point per operation in sim
+  auto&& departing = detail::sim_view(departing_);
+  detail::rw_lock_pending(readers, departing, env);
 }
 
 bool rw_mutex::try_lock() noexcept {
   rw_env env{&readers_, &departing_, &w_};
-  return detail::rw_try_lock(readers_, env);
+  auto&& readers = detail::sim_view(readers_);
+  return detail::rw_try_lock(readers, env);
 }
 
 void rw_mutex::unlock() {
@@ -144,23 +151,30 @@ void rw_mutex::unlock() {
   // handed w_ to, as goro::mutex's does.
   detail::nopreempt np;
   rw_env env{&readers_, &departing_, &w_};
-  detail::rw_unlock(readers_, env);
+  auto&& readers = detail::sim_view(readers_);
+  detail::rw_unlock(readers, env);
 }
 
-bool rw_mutex::try_lock_shared() noexcept { return detail::rw_try_lock_shared(readers_); }
+bool rw_mutex::try_lock_shared() noexcept {
+  auto&& readers = detail::sim_view(readers_);
+  return detail::rw_try_lock_shared(readers);
+}
 
 void rw_mutex::lock_shared_slow(std::uint64_t old) {
   detail::honour_preempt();
   detail::nopreempt np;
   rw_env env{&readers_, &departing_, &w_};
-  detail::rw_lock_shared_slow(readers_, old, env);
+  auto&& readers = detail::sim_view(readers_);
+  detail::rw_lock_shared_slow(readers, old, env);
 }
 
 void rw_mutex::unlock_shared_slow(std::uint64_t old) {
   {
     detail::nopreempt np;
     rw_env env{&readers_, &departing_, &w_};
-    detail::rw_unlock_shared_slow(readers_, departing_, old, env);
+    auto&& readers = detail::sim_view(readers_);
+    auto&& departing = detail::sim_view(departing_);
+    detail::rw_unlock_shared_slow(readers, departing, old, env);
   }
   detail::honour_preempt();  // uses nothing of *this (park.hpp)
 }

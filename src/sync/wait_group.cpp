@@ -56,7 +56,8 @@ struct wg_env {
         [](void* arg, bool readied) noexcept {
           if (readied) return true;  // the zero that woke it owes nothing back
           auto* l = static_cast<link*>(arg);
-          return detail::wait_group_abandon(*l->env.state, l->env, l->w);
+          auto&& state = detail::sim_view(*l->env.state);
+          return detail::wait_group_abandon(state, l->env, l->w);
         },
         &ln);
     detail::park_unlock(w, *lk, detail::wait_reason::sync_wait_group_wait);
@@ -75,13 +76,15 @@ void wait_group::add(std::int64_t n) {
   // nopreempt region (park.hpp, ready): teardown waits for their goready.
   detail::nopreempt np;
   wg_env env{&counter_, &lock_, &waiters_};
-  detail::wait_group_add(counter_, n, env);
+  auto&& state = detail::sim_view(counter_);  // base/atomic.hpp: a point per operation in sim
+  detail::wait_group_add(state, n, env);
 }
 
 void wait_group::wait() {
   detail::honour_preempt();  // park.hpp
   wg_env env{&counter_, &lock_, &waiters_};
-  detail::wait_group_wait(counter_, env);
+  auto&& state = detail::sim_view(counter_);
+  detail::wait_group_wait(state, env);
 }
 
 }  // namespace goro
