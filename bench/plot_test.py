@@ -136,7 +136,7 @@ class PlotTest(unittest.TestCase):
 
     def test_malformed_input_fails(self):
         good = compare.render_table(fixture_rows())
-        for cell in ("0.26×", "≤ 0.33× met", "goro/Go"):
+        for cell in ("0.26×", "≤ 0.25× NOT met", "goro/Go"):
             self.assertEqual(good.count(cell), 1, cell)
         cases = {
             "not a ratio": good.replace("0.26×", "fast"),
@@ -144,7 +144,7 @@ class PlotTest(unittest.TestCase):
             "no table": "just text\n",
             "no goro/<peer> column": good.replace("goro/Go", "ratio"),
             "need 0 < min": good.replace("0.26×", "0.00×"),
-            "target of": good.replace("≤ 0.33× met", "soon"),
+            "target of": good.replace("≤ 0.25× NOT met", "soon"),
             "expected the table's |---| separator": good.replace("|-", "|x", 1),
         }
         for want, text in cases.items():
