@@ -37,23 +37,13 @@
 #include <thread>
 #include <vector>
 
+#include "harness_fatal.hpp"
 #include "sched/local_runq.hpp"
 #include "sim/controller.hpp"
 
 static_assert(goro::detail::sim, "cex_runq runs in the simulation (GORO_SIM)");
 
-namespace goro::detail {
-// local_runq reports a broken invariant through fatal() (GORO_INVARIANT).
-void fatal(const char* fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  std::fputs("cex_runq: fatal: ", stderr);
-  std::vfprintf(stderr, fmt, ap);
-  std::fputc('\n', stderr);
-  va_end(ap);
-  std::exit(2);
-}
-}  // namespace goro::detail
+GORO_HARNESS_FATAL("cex_runq")
 
 namespace {
 

@@ -36,21 +36,10 @@
 #include <thread>
 #include <vector>
 
+#include "harness_fatal.hpp"
 #include "sched/local_runq.hpp"
 
-namespace goro::detail {
-// local_runq reports a broken invariant through fatal() (GORO_INVARIANT, in
-// checked builds; the runq_overflow check of steal_into always).
-void fatal(const char* fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  std::fputs("runq_trace: fatal: ", stderr);
-  std::vfprintf(stderr, fmt, ap);
-  std::fputc('\n', stderr);
-  va_end(ap);
-  std::exit(2);
-}
-}  // namespace goro::detail
+GORO_HARNESS_FATAL("runq_trace")
 
 namespace {
 
