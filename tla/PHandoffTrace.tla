@@ -20,10 +20,15 @@
 (* between an action that takes a P off the list (or out of a syscall,   *)
 (* or out of an M) and the acquirep or pidleput that ends it (mnextp, the *)
 (* locked steps of Recheck, ExitSyscallPidle, ExitSyscall0 and HandoffP,  *)
-(* which the code splits into a pidleget and a later acquirep).  It does  *)
-(* not yet constrain the M program counters, the Gs (Park, Ready), the    *)
-(* run queues as sets, or the spinning counters (spec/simulation.md,      *)
-(* "Trace validation", lists what is missing).                            *)
+(* which the code splits into a pidleget and a later acquirep).          *)
+(* The spinning protocol is projected on nmspinning (each RMW's logged    *)
+(* read must equal it), mspinning, needspinning, claims (counts claimed   *)
+(* for an M not yet chosen: PHandoff's wakepGet Ms) and rechecking (the   *)
+(* one piece of the M program counters kept: DropSpin must be followed    *)
+(* by Recheck before the M parks in stopm); SpinCount is an invariant.    *)
+(* It does not yet constrain the rest of the M program counters, the Gs   *)
+(* (Park, Ready) or the run queues as sets (spec/simulation.md, "Trace    *)
+(* validation", lists what is missing).                                   *)
 (*                                                                         *)
 (* Abstractions, each a place where the code does more than PHandoff.tla  *)
 (* says (spec/simulation.md lists them as discrepancies):                 *)
@@ -53,9 +58,10 @@ VARIABLES
     pgot,       \* Ps claimed for an acquirep to come (see the header)
     preleased,  \* Ps released by their M, to be listed or handed off
     nmspinning, mspinning, needspinning,   \* as in PHandoff.tla
-    claims      \* spinning counts claimed for an M not yet chosen (see Claim)
+    claims,     \* spinning counts claimed for an M not yet chosen (see Claim)
+    rechecking  \* Ms between findrunnable's DropSpin and its Recheck
 
-spinvars == <<nmspinning, mspinning, needspinning, claims>>
+spinvars == <<nmspinning, mspinning, needspinning, claims, rechecking>>
 vars == <<seg, i, before, pstatus, pm, mp, moldp, pidle, spc, sp, pgot, preleased, spinvars>>
 
 Trace == SegPTraces[seg]
@@ -74,7 +80,7 @@ Init ==
     /\ pidle = {} /\ spc = "idle" /\ sp = NoP
     /\ pgot = 1..SegNP[1] /\ preleased = {}
     /\ nmspinning = 0 /\ mspinning = [m \in Ms |-> FALSE]
-    /\ needspinning = FALSE /\ claims = 0
+    /\ needspinning = FALSE /\ claims = 0 /\ rechecking = {}
 
 E == Trace[i + 1]
 Step(op) == i < Len(Trace) /\ E.op = op
@@ -213,6 +219,9 @@ StwEnd ==
     /\ nmspinning' = E.nm /\ needspinning' = E.need
     /\ mspinning' = [m \in Ms |-> m \in E.spin]
     /\ claims' = E.nm - Cardinality(E.spin)
+    \* A re-check the stopped world cut (its line was not logged) is not
+    \* required after it: a weaker check across a world stop.
+    /\ rechecking' = {}
     /\ Consume
 
 \* The segment is consumed: the next session starts from Init.
@@ -226,7 +235,7 @@ NextSegment ==
     /\ pidle' = {} /\ spc' = "idle" /\ sp' = NoP
     /\ pgot' = 1..SegNP[seg + 1] /\ preleased' = {}
     /\ nmspinning' = 0 /\ mspinning' = [m \in Ms |-> FALSE]
-    /\ needspinning' = FALSE /\ claims' = 0
+    /\ needspinning' = FALSE /\ claims' = 0 /\ rechecking' = {}
 
 -----------------------------------------------------------------------------
 \* The spinning protocol (sched/spinning.hpp).  Each RMW of nmspinning logs
@@ -242,7 +251,7 @@ Claim ==
     /\ Step("claim")
     /\ nmspinning = 0 /\ E.v = 0
     /\ nmspinning' = 1 /\ claims' = claims + 1
-    /\ UNCHANGED <<mspinning, needspinning>>
+    /\ UNCHANGED <<mspinning, needspinning, rechecking>>
     /\ PUnchanged /\ Consume
 
 \* WakePGet's branch with no idle P (its needspinning is the needspin line
@@ -251,7 +260,7 @@ Unclaim ==
     /\ Step("unclaim")
     /\ claims > 0 /\ E.v = nmspinning
     /\ nmspinning' = nmspinning - 1 /\ claims' = claims - 1
-    /\ UNCHANGED <<mspinning, needspinning>>
+    /\ UNCHANGED <<mspinning, needspinning, rechecking>>
     /\ PUnchanged /\ Consume
 
 \* StartM(pp, TRUE): the claim becomes the started M's m.spinning.
@@ -260,7 +269,7 @@ HandSpin ==
     /\ Step("handspin")
     /\ claims > 0 /\ ~mspinning[m] /\ mp[m] = NoP
     /\ mspinning' = [mspinning EXCEPT ![m] = TRUE] /\ claims' = claims - 1
-    /\ UNCHANGED <<nmspinning, needspinning>>
+    /\ UNCHANGED <<nmspinning, needspinning, rechecking>>
     /\ PUnchanged /\ Consume
 
 \* BecomeSpinning: FindRunnable's decision, AbortDropForSpinner, Recheck's
@@ -271,7 +280,7 @@ Spin ==
     /\ ~mspinning[m] /\ mp[m] # NoP /\ mp[m] = E.p /\ E.v = nmspinning
     /\ mspinning' = [mspinning EXCEPT ![m] = TRUE]
     /\ nmspinning' = nmspinning + 1
-    /\ UNCHANGED <<claims, needspinning>>
+    /\ UNCHANGED <<claims, needspinning, rechecking>>
     /\ PUnchanged /\ Consume
 
 \* BecomeSpinning's needspinning = FALSE, which the code stores after the
@@ -282,7 +291,7 @@ SpinClear ==
     /\ Step("spinclear")
     /\ mspinning[m]
     /\ needspinning' = FALSE
-    /\ UNCHANGED <<nmspinning, mspinning, claims>>
+    /\ UNCHANGED <<nmspinning, mspinning, claims, rechecking>>
     /\ PUnchanged /\ Consume
 
 \* DropSpin (after Release), Execute's resetspinning, and gcstopm's drop:
@@ -290,18 +299,39 @@ SpinClear ==
 \* first; only its own M reads it, so the pair is one step here.
 DropSpin ==
     LET m == E.m IN
-    /\ Step("dropspin")
+    /\ Step("dropspin") \/ (Step("dropidle") /\ mp[m] = NoP)
     /\ mspinning[m] /\ E.v = nmspinning
     /\ mspinning' = [mspinning EXCEPT ![m] = FALSE]
     /\ nmspinning' = nmspinning - 1
+    \* findrunnable's give-up (DropSpin): mpc "recheck" next.
+    /\ rechecking' = IF E.op = "dropidle" THEN rechecking \cup {m} ELSE rechecking
     /\ UNCHANGED <<needspinning, claims>>
+    /\ PUnchanged /\ Consume
+
+\* Recheck begins (its pidleget, acquire, spin or needspin lines follow).
+RecheckBegin ==
+    LET m == E.m IN
+    /\ Step("recheck")
+    /\ m \in rechecking /\ mp[m] = NoP
+    /\ rechecking' = rechecking \ {m}
+    /\ UNCHANGED <<nmspinning, mspinning, needspinning, claims>>
+    /\ PUnchanged /\ Consume
+
+\* stopm: the M parks (mpc "parked"): it holds no P and no spinning count,
+\* and a spinner that gave up has made its Recheck (mutant no_spin_recheck
+\* parks without it).
+StopM ==
+    LET m == E.m IN
+    /\ Step("stopm")
+    /\ mp[m] = NoP /\ ~mspinning[m] /\ m \notin rechecking
+    /\ UNCHANGED spinvars
     /\ PUnchanged /\ Consume
 
 \* pidlegetSpinning found no idle P (WakePGet, Recheck).
 NeedSpin ==
     /\ Step("needspin")
     /\ needspinning' = TRUE
-    /\ UNCHANGED <<nmspinning, mspinning, claims>>
+    /\ UNCHANGED <<nmspinning, mspinning, claims, rechecking>>
     /\ PUnchanged /\ Consume
 
 \* Release's guard in findrunnable's give-up, under sched.lock: a
@@ -320,6 +350,7 @@ Next ==
     \/ AcquireP \/ ExitSyscallFast \/ Release \/ PidlePut \/ PidleGet
     \/ EnterSyscall \/ Retake \/ HandoffP \/ StwBegin \/ StwEnd
     \/ Claim \/ Unclaim \/ HandSpin \/ Spin \/ SpinClear \/ DropSpin \/ NeedSpin \/ GiveUp
+    \/ RecheckBegin \/ StopM
     \/ NextSegment
 
 -----------------------------------------------------------------------------

@@ -264,6 +264,7 @@ struct sched_env {
     simulator::trace_p(simulator::pev::spin, mp->p_, mp, old);
   }
   static void trace_spinclear(m* mp) { simulator::trace_p(simulator::pev::spinclear, mp->p_, mp); }
+  static void trace_recheck(m* mp) { simulator::trace_p(simulator::pev::recheck, nullptr, mp); }
   static void trace_drop(const char* where, std::int32_t old) {
     simulator::trace_drop_spinning(where, old);
   }

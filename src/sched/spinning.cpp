@@ -240,6 +240,8 @@ bool stopm(m* mp) {
     sched_guard l(rt.sched);
     if (rt.stopping.load(std::memory_order_relaxed)) return false;
     mput(*l, mp);
+    // PHandoff's mpc "parked" (trace: StopM).
+    if constexpr (sim) simulator::trace_p(simulator::pev::stopm, nullptr, mp);
     dead = checkdead(rt, *l);
   }
   if (dead) {

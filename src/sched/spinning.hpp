@@ -301,6 +301,7 @@ __attribute__((always_inline)) inline give_up_result<typename Env::g_type> give_
     // (MUTANT no_spin_recheck: gives up without the re-check.)
     if (!mutant_on(mutant_id::no_spin_recheck)) {
       fence(Env::orders::recheck_fence);
+      if constexpr (sim) env.trace_recheck(mp);  // PHandoff's Recheck begins
       std::uint32_t n = env.procs();
       for (std::uint32_t i = 0; i < n; i++) {
         if (!env.runqempty(env.allp(i))) {

@@ -430,7 +430,7 @@ void trace_p(pev e, const p* pp, const m* mp, int v) noexcept {
   p_session& ps = s.psessions.back();
   const int mid = mp ? static_cast<int>(mp->id) + 1 : 0;
   if (e == pev::spin || e == pev::handspin) s.spinning.insert(mid);
-  if (e == pev::dropspin) s.spinning.erase(mid);
+  if (e == pev::dropspin || e == pev::dropidle) s.spinning.erase(mid);
   if (ps.nprocs == 0)
     ps.nprocs = static_cast<int>(static_cast<const std::atomic<std::uint32_t>&>(s.rt->gomaxprocs)
                                      .load(std::memory_order_relaxed));
@@ -446,9 +446,9 @@ void trace_p(pev e, const p* pp, const m* mp, int v) noexcept {
     return;
   }
   static constexpr const char* names[] = {
-      "acquire", "release",   "pidleput", "pidleget", "entersyscall", "retake",
-      "handoff", "stw_begin", "stw_end",  "claim",    "unclaim",      "handspin",
-      "spin",    "spinclear", "dropspin", "needspin", "giveup"};
+      "acquire",   "release",  "pidleput", "pidleget", "entersyscall", "retake", "handoff",
+      "stw_begin", "stw_end",  "claim",    "unclaim",  "handspin",     "spin",   "spinclear",
+      "dropspin",  "needspin", "dropidle", "recheck",  "stopm",        "giveup"};
   p_entry en;
   en.op = names[static_cast<int>(e)];
   en.p = pp ? pp->id + 1 : 0;
@@ -487,6 +487,8 @@ void trace_drop_spinning(const char* where, int old) noexcept {
   // An unused claim (no M took it), or the calling M's own count.
   if (!std::strcmp(where, "wakep") || !std::strcmp(where, "startm"))
     trace_p(pev::unclaim, nullptr, nullptr, old);
+  else if (!std::strcmp(where, "findrunnable"))
+    trace_p(pev::dropidle, nullptr, getm_unchecked(), old);
   else trace_p(pev::dropspin, nullptr, getm_unchecked(), old);
 }
 

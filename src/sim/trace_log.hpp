@@ -64,6 +64,10 @@ enum class pev : std::uint8_t {
   dropspin,   // drop_spinning of mp's own count (findrunnable's give-up,
               // resetspinning, gcstopm); m.spinning was cleared just before
   needspin,   // pidleget_spinning found no idle P: needspinning = true
+  dropidle,   // findrunnable's give-up: mp, holding no P, drops its count
+              // (then the re-check)
+  recheck,    // the re-check of every run queue begins (after the fence)
+  stopm,      // mp parks on the idle M list (sched.lock held)
   giveup,     // give_up_p, under sched.lock: mp releases pp (the needspinning
               // check passed)
 };
