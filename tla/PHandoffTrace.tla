@@ -20,10 +20,15 @@
 (* between an action that takes a P off the list (or out of a syscall,   *)
 (* or out of an M) and the acquirep or pidleput that ends it (mnextp, the *)
 (* locked steps of Recheck, ExitSyscallPidle, ExitSyscall0 and HandoffP,  *)
-(* which the code splits into a pidleget and a later acquirep).  It does  *)
-(* not yet constrain the M program counters, the Gs (Park, Ready), the    *)
-(* run queues as sets, or the spinning counters (spec/simulation.md,      *)
-(* "Trace validation", lists what is missing).                            *)
+(* which the code splits into a pidleget and a later acquirep).          *)
+(* The spinning protocol is projected on nmspinning (each RMW's logged    *)
+(* read must equal it), mspinning, needspinning, claims (counts claimed   *)
+(* for an M not yet chosen: PHandoff's wakepGet Ms) and rechecking (the   *)
+(* one piece of the M program counters kept: DropSpin must be followed    *)
+(* by Recheck before the M parks in stopm); SpinCount is an invariant.    *)
+(* It does not yet constrain the rest of the M program counters, the Gs   *)
+(* (Park, Ready) or the run queues as sets (spec/simulation.md, "Trace    *)
+(* validation", lists what is missing).                                   *)
 (*                                                                         *)
 (* Abstractions, each a place where the code does more than PHandoff.tla  *)
 (* says (spec/simulation.md lists them as discrepancies):                 *)
@@ -51,9 +56,13 @@ VARIABLES
     before,     \* lines of the earlier segments
     pstatus, pm, mp, moldp, pidle, spc, sp,   \* as in PHandoff.tla
     pgot,       \* Ps claimed for an acquirep to come (see the header)
-    preleased   \* Ps released by their M, to be listed or handed off
+    preleased,  \* Ps released by their M, to be listed or handed off
+    nmspinning, mspinning, needspinning,   \* as in PHandoff.tla
+    claims,     \* spinning counts claimed for an M not yet chosen (see Claim)
+    rechecking  \* Ms between findrunnable's DropSpin and its Recheck
 
-vars == <<seg, i, before, pstatus, pm, mp, moldp, pidle, spc, sp, pgot, preleased>>
+spinvars == <<nmspinning, mspinning, needspinning, claims, rechecking>>
+vars == <<seg, i, before, pstatus, pm, mp, moldp, pidle, spc, sp, pgot, preleased, spinvars>>
 
 Trace == SegPTraces[seg]
 Ps == 1..SegNP[seg]
@@ -70,10 +79,13 @@ Init ==
     /\ moldp = [m \in Ms |-> NoP]
     /\ pidle = {} /\ spc = "idle" /\ sp = NoP
     /\ pgot = 1..SegNP[1] /\ preleased = {}
+    /\ nmspinning = 0 /\ mspinning = [m \in Ms |-> FALSE]
+    /\ needspinning = FALSE /\ claims = 0 /\ rechecking = {}
 
 E == Trace[i + 1]
 Step(op) == i < Len(Trace) /\ E.op = op
 Consume == i' = i + 1 /\ UNCHANGED <<seg, before>>
+PUnchanged == UNCHANGED <<pstatus, pm, mp, moldp, pidle, spc, sp, pgot, preleased>>
 
 -----------------------------------------------------------------------------
 \* acquirep after a claim: PHandoff's AcquireP (the P startm handed over,
@@ -88,6 +100,7 @@ AcquireP ==
     /\ pgot' = pgot \ {p}
     /\ moldp' = [moldp EXCEPT ![m] = NoP]   \* an exitsyscall that lost its P
     /\ UNCHANGED <<pidle, spc, sp, preleased>>
+    /\ UNCHANGED spinvars
     /\ Consume
 
 \* ExitSyscallFast: the CAS of oldp.status from syscall won (logged at the
@@ -100,6 +113,7 @@ ExitSyscallFast ==
     /\ pm' = [pm EXCEPT ![p] = m] /\ mp' = [mp EXCEPT ![m] = p]
     /\ moldp' = [moldp EXCEPT ![m] = NoP]
     /\ UNCHANGED <<pidle, spc, sp, pgot, preleased>>
+    /\ UNCHANGED spinvars
     /\ Consume
 
 \* releasep: the first half of Release (its pidleput is the next line).
@@ -111,6 +125,7 @@ Release ==
     /\ pm' = [pm EXCEPT ![p] = NoM] /\ mp' = [mp EXCEPT ![m] = NoP]
     /\ preleased' = preleased \cup {p}
     /\ UNCHANGED <<moldp, pidle, spc, sp, pgot>>
+    /\ UNCHANGED spinvars
     /\ Consume
 
 \* pidleput: Release's second half, HandoffP's idle branch (spc = handoff),
@@ -125,6 +140,7 @@ PidlePut ==
     /\ IF spc = "handoff" /\ sp = p THEN spc' = "idle" /\ sp' = NoP
                                    ELSE UNCHANGED <<spc, sp>>
     /\ UNCHANGED <<pstatus, pm, mp, moldp>>
+    /\ UNCHANGED spinvars
     /\ Consume
 
 \* pidleget (PidleGet in WakePGet, Recheck, ExitSyscallPidle, ExitSyscall0,
@@ -135,6 +151,7 @@ PidleGet ==
     /\ p \in pidle
     /\ pidle' = pidle \ {p} /\ pgot' = pgot \cup {p}
     /\ UNCHANGED <<pstatus, pm, mp, moldp, spc, sp, preleased>>
+    /\ UNCHANGED spinvars
     /\ Consume
 
 EnterSyscall ==
@@ -145,6 +162,7 @@ EnterSyscall ==
     /\ pm' = [pm EXCEPT ![p] = NoM] /\ mp' = [mp EXCEPT ![m] = NoP]
     /\ moldp' = [moldp EXCEPT ![m] = p]
     /\ UNCHANGED <<pidle, spc, sp, pgot, preleased>>
+    /\ UNCHANGED spinvars
     /\ Consume
 
 Retake ==
@@ -154,6 +172,7 @@ Retake ==
     /\ pstatus' = [pstatus EXCEPT ![p] = "idle"]
     /\ spc' = "handoff" /\ sp' = p
     /\ UNCHANGED <<pm, mp, moldp, pidle, pgot, preleased>>
+    /\ UNCHANGED spinvars
     /\ Consume
 
 \* HandoffP's startm branches: sysmon's P after Retake, or (entersyscallblock,
@@ -166,11 +185,13 @@ HandoffP ==
     /\ IF spc = "handoff" /\ sp = p THEN spc' = "idle" /\ sp' = NoP
                                    ELSE UNCHANGED <<spc, sp>>
     /\ UNCHANGED <<pstatus, pm, mp, moldp, pidle>>
+    /\ UNCHANGED spinvars
     /\ Consume
 
 StwBegin ==
     /\ Step("stw_begin")
     /\ UNCHANGED <<pstatus, pm, mp, moldp, pidle, spc, sp, pgot, preleased>>
+    /\ UNCHANGED spinvars
     /\ Consume
 
 \* start_the_world's state (see the header).  A P that is idle, unlisted
@@ -190,6 +211,17 @@ StwEnd ==
     /\ preleased' = {}
     /\ spc' = "idle" /\ sp' = NoP
     /\ UNCHANGED moldp
+    \* The spinning state the world restarts with: sched.nmspinning and
+    \* needspinning as read, the spinning Ms as the log's own events (logged
+    \* or not, in the stopped world) left them; the rest of the count is
+    \* claims not yet handed to an M.
+    /\ E.nm >= Cardinality(E.spin) /\ E.spin \subseteq Ms
+    /\ nmspinning' = E.nm /\ needspinning' = E.need
+    /\ mspinning' = [m \in Ms |-> m \in E.spin]
+    /\ claims' = E.nm - Cardinality(E.spin)
+    \* A re-check the stopped world cut (its line was not logged) is not
+    \* required after it: a weaker check across a world stop.
+    /\ rechecking' = {}
     /\ Consume
 
 \* The segment is consumed: the next session starts from Init.
@@ -202,10 +234,123 @@ NextSegment ==
     /\ moldp' = [m \in Ms |-> NoP]
     /\ pidle' = {} /\ spc' = "idle" /\ sp' = NoP
     /\ pgot' = 1..SegNP[seg + 1] /\ preleased' = {}
+    /\ nmspinning' = 0 /\ mspinning' = [m \in Ms |-> FALSE]
+    /\ needspinning' = FALSE /\ claims' = 0 /\ rechecking' = {}
+
+-----------------------------------------------------------------------------
+\* The spinning protocol (sched/spinning.hpp).  Each RMW of nmspinning logs
+\* the value it read (E.v), which must be the projection's count: the code's
+\* counter is checked against the spec's at every change.  claims stands
+\* for PHandoff's Ms at mpc "wakepGet" (a won CAS whose P is yet to be
+\* found) and for HandoffP's count: the code claims first and gives the
+\* count to an M later (startm, newm), where PHandoff's StartM does both in
+\* WakePGet's step.
+
+\* WakePCas's winning branch, and HandoffP's claim (nmspinning + npidle = 0).
+Claim ==
+    /\ Step("claim")
+    /\ nmspinning = 0 /\ E.v = 0
+    /\ nmspinning' = 1 /\ claims' = claims + 1
+    /\ UNCHANGED <<mspinning, needspinning, rechecking>>
+    /\ PUnchanged /\ Consume
+
+\* WakePGet's branch with no idle P (its needspinning is the needspin line
+\* before), and startm's undo when the P it was to find is gone.
+Unclaim ==
+    /\ Step("unclaim")
+    /\ claims > 0 /\ E.v = nmspinning
+    /\ nmspinning' = nmspinning - 1 /\ claims' = claims - 1
+    /\ UNCHANGED <<mspinning, needspinning, rechecking>>
+    /\ PUnchanged /\ Consume
+
+\* StartM(pp, TRUE): the claim becomes the started M's m.spinning.
+HandSpin ==
+    LET m == E.m IN
+    /\ Step("handspin")
+    /\ claims > 0 /\ ~mspinning[m] /\ mp[m] = NoP
+    /\ mspinning' = [mspinning EXCEPT ![m] = TRUE] /\ claims' = claims - 1
+    /\ UNCHANGED <<nmspinning, needspinning, rechecking>>
+    /\ PUnchanged /\ Consume
+
+\* BecomeSpinning: FindRunnable's decision, AbortDropForSpinner, Recheck's
+\* P found; in each the M holds a P.
+Spin ==
+    LET m == E.m IN
+    /\ Step("spin")
+    /\ ~mspinning[m] /\ mp[m] # NoP /\ mp[m] = E.p /\ E.v = nmspinning
+    /\ mspinning' = [mspinning EXCEPT ![m] = TRUE]
+    /\ nmspinning' = nmspinning + 1
+    /\ UNCHANGED <<claims, needspinning, rechecking>>
+    /\ PUnchanged /\ Consume
+
+\* BecomeSpinning's needspinning = FALSE, which the code stores after the
+\* increment, as a step of its own (a needspin of another M may fall
+\* between: spec/simulation.md lists it).
+SpinClear ==
+    LET m == E.m IN
+    /\ Step("spinclear")
+    /\ mspinning[m]
+    /\ needspinning' = FALSE
+    /\ UNCHANGED <<nmspinning, mspinning, claims, rechecking>>
+    /\ PUnchanged /\ Consume
+
+\* DropSpin (after Release), Execute's resetspinning, and gcstopm's drop:
+\* m.spinning cleared and nmspinning decremented.  The code clears the flag
+\* first; only its own M reads it, so the pair is one step here.
+DropSpin ==
+    LET m == E.m IN
+    /\ Step("dropspin") \/ (Step("dropidle") /\ mp[m] = NoP)
+    /\ mspinning[m] /\ E.v = nmspinning
+    /\ mspinning' = [mspinning EXCEPT ![m] = FALSE]
+    /\ nmspinning' = nmspinning - 1
+    \* findrunnable's give-up (DropSpin): mpc "recheck" next.
+    /\ rechecking' = IF E.op = "dropidle" THEN rechecking \cup {m} ELSE rechecking
+    /\ UNCHANGED <<needspinning, claims>>
+    /\ PUnchanged /\ Consume
+
+\* Recheck begins (its pidleget, acquire, spin or needspin lines follow).
+RecheckBegin ==
+    LET m == E.m IN
+    /\ Step("recheck")
+    /\ m \in rechecking /\ mp[m] = NoP
+    /\ rechecking' = rechecking \ {m}
+    /\ UNCHANGED <<nmspinning, mspinning, needspinning, claims>>
+    /\ PUnchanged /\ Consume
+
+\* stopm: the M parks (mpc "parked"): it holds no P and no spinning count,
+\* and a spinner that gave up has made its Recheck (mutant no_spin_recheck
+\* parks without it).
+StopM ==
+    LET m == E.m IN
+    /\ Step("stopm")
+    /\ mp[m] = NoP /\ ~mspinning[m] /\ m \notin rechecking
+    /\ UNCHANGED spinvars
+    /\ PUnchanged /\ Consume
+
+\* pidlegetSpinning found no idle P (WakePGet, Recheck).
+NeedSpin ==
+    /\ Step("needspin")
+    /\ needspinning' = TRUE
+    /\ UNCHANGED <<nmspinning, mspinning, claims, rechecking>>
+    /\ PUnchanged /\ Consume
+
+\* Release's guard in findrunnable's give-up, under sched.lock: a
+\* non-spinning M gives its P up only when nobody asked for a spinner
+\* (~AbortDropForSpinner).  Mutant no_needspinning breaks it.  The release
+\* and pidleput lines follow.
+GiveUp ==
+    LET m == E.m IN
+    /\ Step("giveup")
+    /\ mp[m] = E.p /\ E.p # NoP
+    /\ mspinning[m] \/ ~needspinning
+    /\ UNCHANGED spinvars
+    /\ PUnchanged /\ Consume
 
 Next ==
     \/ AcquireP \/ ExitSyscallFast \/ Release \/ PidlePut \/ PidleGet
     \/ EnterSyscall \/ Retake \/ HandoffP \/ StwBegin \/ StwEnd
+    \/ Claim \/ Unclaim \/ HandSpin \/ Spin \/ SpinClear \/ DropSpin \/ NeedSpin \/ GiveUp
+    \/ RecheckBegin \/ StopM
     \/ NextSegment
 
 -----------------------------------------------------------------------------
@@ -213,6 +358,12 @@ Next ==
 OneMPerP ==
     /\ \A p \in AllPs : pm[p] # NoM => mp[pm[p]] = p
     /\ \A m \in Ms : mp[m] # NoP => pm[mp[m]] = m
+
+\* PHandoff's SpinCount, its wakepGet Ms being claims here: checked at
+\* every state.
+SpinCount ==
+    /\ claims >= 0
+    /\ nmspinning = Cardinality({m \in Ms : mspinning[m]}) + claims
 
 TotalLines == LET Sum[k \in 0..Len(SegPTraces)] ==
                       IF k = 0 THEN 0 ELSE Sum[k - 1] + Len(SegPTraces[k])

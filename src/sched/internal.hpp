@@ -255,6 +255,23 @@ struct sched_env {
     if (rt.sched.gcwaiting.load(std::memory_order_relaxed)) return true;
     return rt.stopping.load(std::memory_order_relaxed);
   }
+  // The sim's trace log of the spinning protocol (sim/trace_log.hpp; called
+  // only under `if constexpr (sim)`).
+  static void trace_claim() {
+    simulator::trace_p(simulator::pev::claim, nullptr, getm_unchecked());
+  }
+  static void trace_spin(m* mp, std::int32_t old) {
+    simulator::trace_p(simulator::pev::spin, mp->p_, mp, old);
+  }
+  static void trace_spinclear(m* mp) { simulator::trace_p(simulator::pev::spinclear, mp->p_, mp); }
+  static void trace_recheck(m* mp) { simulator::trace_p(simulator::pev::recheck, nullptr, mp); }
+  static void trace_drop(const char* where, std::int32_t old) {
+    simulator::trace_drop_spinning(where, old);
+  }
+  static void trace_needspin() {
+    simulator::trace_p(simulator::pev::needspin, nullptr, getm_unchecked());
+  }
+  static void trace_giveup(m* mp) { simulator::trace_p(simulator::pev::giveup, mp->p_, mp); }
   g* globrunq_take(sched_locked& l, m* mp) const {
     if (rt.sched.runqsize.load(std::memory_order_relaxed) == 0) return nullptr;
     return globrunqget(rt, l, mp->p_, 0);

@@ -115,6 +115,9 @@ void newm(runtime& rt, p* pp, bool spinning) {
   m* mp = allocm(rt);
   mp->nextp = pp;
   mp->spinning = spinning;
+  // The claim (counted by the caller) is now this M's (trace: HandSpin).
+  if constexpr (sim)
+    if (spinning) simulator::trace_p(simulator::pev::handspin, pp, mp);
   std::int32_t mcount;
   {
     sched_guard l(rt.sched);
@@ -173,6 +176,8 @@ void startm(runtime& rt, p* pp, bool spinning) {
   }
   GORO_INVARIANT(nmp->nextp == nullptr, "startm: idle M%lld already has a P", (long long)nmp->id);
   nmp->spinning = spinning;
+  if constexpr (sim)
+    if (spinning) simulator::trace_p(simulator::pev::handspin, pp, nmp);
   nmp->nextp = pp;
   nmp->park.wakeup();  // release: nextp and spinning are seen by the woken M
 }
@@ -235,6 +240,8 @@ bool stopm(m* mp) {
     sched_guard l(rt.sched);
     if (rt.stopping.load(std::memory_order_relaxed)) return false;
     mput(*l, mp);
+    // PHandoff's mpc "parked" (trace: StopM).
+    if constexpr (sim) simulator::trace_p(simulator::pev::stopm, nullptr, mp);
     dead = checkdead(rt, *l);
   }
   if (dead) {

@@ -109,22 +109,33 @@ namespace spin {
 template <class Env>
 bool claim_spinning(Env& env) {
   std::int32_t zero = 0;
-  return env.sched().nmspinning.compare_exchange_strong(zero, 1, std::memory_order_relaxed,
-                                                        std::memory_order_relaxed);
+  bool won = env.sched().nmspinning.compare_exchange_strong(zero, 1, std::memory_order_relaxed,
+                                                            std::memory_order_relaxed);
+  // sim's trace log (tla/PHandoffTrace.tla): a dependent call, so the c11/
+  // fakes need no such member.
+  if constexpr (sim)
+    if (won) env.trace_claim();
+  return won;
 }
 
 // Counts mp as spinning; any pending request for a spinner is now served.
 template <class Env>
 void become_spinning(Env& env, typename Env::m_type* mp) {
   mp->spinning = true;
-  env.sched().nmspinning.fetch_add(1, std::memory_order_relaxed);
+  [[maybe_unused]] std::int32_t old = env.sched().nmspinning.fetch_add(1,
+                                                                       std::memory_order_relaxed);
+  // Two log lines: the store below is a scheduling point, and another M's
+  // RMW of nmspinning or needspinning may fall between the two.
+  if constexpr (sim) env.trace_spin(mp, old);
   env.sched().needspinning.store(false, std::memory_order_relaxed);
+  if constexpr (sim) env.trace_spinclear(mp);
 }
 
 template <class Env>
 void drop_spinning(Env& env, const char* where) {
-  if (env.sched().nmspinning.fetch_sub(1, std::memory_order_relaxed) <= 0)
-    fatal("%s: negative nmspinning", where);
+  std::int32_t old = env.sched().nmspinning.fetch_sub(1, std::memory_order_relaxed);
+  if constexpr (sim) env.trace_drop(where, old);
+  if (old <= 0) fatal("%s: negative nmspinning", where);
 }
 
 // ---------------------------------------------------------------------------
@@ -157,7 +168,10 @@ void pidleput(Env& env, typename Env::locked& l, typename Env::p_type* pp) {
 template <class Env>
 typename Env::p_type* pidleget_spinning(Env& env, typename Env::locked& l) {
   typename Env::p_type* pp = pidleget(env, l);
-  if (!pp) env.sched().needspinning.store(true, std::memory_order_relaxed);
+  if (!pp) {
+    env.sched().needspinning.store(true, std::memory_order_relaxed);
+    if constexpr (sim) env.trace_needspin();
+  }
   return pp;
 }
 
@@ -263,6 +277,9 @@ __attribute__((always_inline)) inline give_up_result<typename Env::g_type> give_
       become_spinning(env, mp);
       return {give_up_next::retry};
     }
+    // (No scheduling point since the needspinning load: the log's order is
+    // the decision's.)
+    if constexpr (sim) env.trace_giveup(mp);
     pidleput(env, l, env.releasep(mp));
     return {give_up_next::dropped};
   });
@@ -284,6 +301,7 @@ __attribute__((always_inline)) inline give_up_result<typename Env::g_type> give_
     // (MUTANT no_spin_recheck: gives up without the re-check.)
     if (!mutant_on(mutant_id::no_spin_recheck)) {
       fence(Env::orders::recheck_fence);
+      if constexpr (sim) env.trace_recheck(mp);  // PHandoff's Recheck begins
       std::uint32_t n = env.procs();
       for (std::uint32_t i = 0; i < n; i++) {
         if (!env.runqempty(env.allp(i))) {

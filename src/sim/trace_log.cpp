@@ -87,6 +87,10 @@ struct rq_segment {
 struct p_entry {
   const char* op = "";
   int m = 0, p = 0;
+  int v = 0;                    // the spinning events' nmspinning read
+  std::vector<int> spin;        // stw_end: the spinning Ms (the log's view)
+  int nm = 0;                   // stw_end: sched.nmspinning
+  bool need = false;            // stw_end: sched.needspinning
   std::vector<const char*> ps;  // stw_end: every P's status
   std::vector<int> pms;         // stw_end: every P's M
   std::vector<int> idle;        // stw_end: the Ps on the idle list
@@ -107,7 +111,11 @@ struct trace_state {
   std::map<int, rq_segment> cur;     // by P id: its open segment
   std::vector<p_session> psessions;  // the P-protocol log, a session each
   bool world_stopped = false;        // between stw_begin and stw_end
-  std::set<int> ms;                  // every M id (+ 1) the P log names
+  // The spinning Ms as the log's events left them, kept up through the
+  // stopped world too (whose events are not logged): stw_end reports it,
+  // for an M may be between its flag's clearing and its drop_spinning then.
+  std::set<int> spinning;
+  std::set<int> ms;  // every M id (+ 1) the P log names
   std::vector<rq_segment> closed;
   const runtime* rt = nullptr;  // the session's (trace_log_runtime)
   std::uint64_t skipped = 0;    // hook calls on a queue of no P (none expected)
@@ -328,7 +336,12 @@ void write_phandoff(const trace_state& s, std::FILE* summary) {
     std::fprintf(f, "NP%zu == %d\nPTrace%zu == <<\n", k, ps.nprocs, k);
     for (std::size_t n = 1; n <= ps.log.size(); n++) {
       const p_entry& e = ps.log[n - 1];
-      std::fprintf(f, "  [op |-> \"%s\", m |-> %d, p |-> %d, ps |-> <<", e.op, e.m, e.p);
+      std::fprintf(
+          f, "  [op |-> \"%s\", m |-> %d, p |-> %d, v |-> %d, nm |-> %d, need |-> %s, spin |-> {",
+          e.op, e.m, e.p, e.v, e.nm, e.need ? "TRUE" : "FALSE");
+      for (std::size_t i = 0; i < e.spin.size(); i++)
+        std::fprintf(f, "%s%d", i ? ", " : "", e.spin[i]);
+      std::fprintf(f, "}, ps |-> <<");
       for (std::size_t i = 0; i < e.ps.size(); i++)
         std::fprintf(f, "%s\"%s\"", i ? ", " : "", e.ps[i]);
       std::fprintf(f, ">>, pms |-> <<");
@@ -393,6 +406,7 @@ void trace_log_begin() noexcept {
   s.seed = current_seed();
   s.cur.clear();
   s.world_stopped = false;
+  s.spinning.clear();
   if (s.on) {
     p_session ps;
     ps.session = s.session;
@@ -410,10 +424,13 @@ void trace_log_runtime(const runtime* rt) noexcept {
     s.psessions.back().nprocs = static_cast<int>(rt->gomaxprocs.load(std::memory_order_relaxed));
 }
 
-void trace_p(pev e, const p* pp, const m* mp) noexcept {
+void trace_p(pev e, const p* pp, const m* mp, int v) noexcept {
   trace_state& s = st();
   if (!s.on || s.psessions.empty() || !participant() || !s.rt) return;
   p_session& ps = s.psessions.back();
+  const int mid = mp ? static_cast<int>(mp->id) + 1 : 0;
+  if (e == pev::spin || e == pev::handspin) s.spinning.insert(mid);
+  if (e == pev::dropspin || e == pev::dropidle) s.spinning.erase(mid);
   if (ps.nprocs == 0)
     ps.nprocs = static_cast<int>(static_cast<const std::atomic<std::uint32_t>&>(s.rt->gomaxprocs)
                                      .load(std::memory_order_relaxed));
@@ -428,13 +445,15 @@ void trace_p(pev e, const p* pp, const m* mp) noexcept {
   } else if (s.world_stopped) {
     return;
   }
-  static constexpr const char* names[] = {"acquire",  "release",      "pidleput",
-                                          "pidleget", "entersyscall", "retake",
-                                          "handoff",  "stw_begin",    "stw_end"};
+  static constexpr const char* names[] = {
+      "acquire",   "release",  "pidleput", "pidleget", "entersyscall", "retake", "handoff",
+      "stw_begin", "stw_end",  "claim",    "unclaim",  "handspin",     "spin",   "spinclear",
+      "dropspin",  "needspin", "dropidle", "recheck",  "stopm",        "giveup"};
   p_entry en;
   en.op = names[static_cast<int>(e)];
   en.p = pp ? pp->id + 1 : 0;
-  en.m = mp ? static_cast<int>(mp->id) + 1 : 0;
+  en.m = mid;
+  en.v = v;
   if (en.m) s.ms.insert(en.m);
   if (e == pev::stw_end) {
     std::uint32_t n = static_cast<const std::atomic<std::uint32_t>&>(s.rt->gomaxprocs)
@@ -454,8 +473,23 @@ void trace_p(pev e, const p* pp, const m* mp) noexcept {
       if (holder) s.ms.insert(static_cast<int>(holder->id) + 1);
       if (listed) en.idle.push_back(static_cast<int>(i) + 1);
     }
+    en.spin.assign(s.spinning.begin(), s.spinning.end());
+    s.ms.insert(s.spinning.begin(), s.spinning.end());
+    en.nm = static_cast<const std::atomic<std::int32_t>&>(s.rt->sched.nmspinning)
+                .load(std::memory_order_relaxed);
+    en.need = static_cast<const std::atomic<bool>&>(s.rt->sched.needspinning)
+                  .load(std::memory_order_relaxed);
   }
   ps.log.push_back(std::move(en));
+}
+
+void trace_drop_spinning(const char* where, int old) noexcept {
+  // An unused claim (no M took it), or the calling M's own count.
+  if (!std::strcmp(where, "wakep") || !std::strcmp(where, "startm"))
+    trace_p(pev::unclaim, nullptr, nullptr, old);
+  else if (!std::strcmp(where, "findrunnable"))
+    trace_p(pev::dropidle, nullptr, getm_unchecked(), old);
+  else trace_p(pev::dropspin, nullptr, getm_unchecked(), old);
 }
 
 void trace_log_end() noexcept {

@@ -54,7 +54,26 @@ enum class pev : std::uint8_t {
   handoff,       // handoffp gives pp to an M it starts (startm)
   stw_begin,     // stop_the_world begins (gomaxprocs, ...): not modelled
   stw_end,       // start_the_world, under sched.lock: every P's state
+  // The spinning protocol (sched/spinning.hpp). v: the value of
+  // sched.nmspinning the RMW read, where the event is one.
+  claim,      // claim_spinning's CAS 0 -> 1 won, for an M yet to be started
+  unclaim,    // drop_spinning of a claim no M took (wakep, startm: no idle P)
+  handspin,   // startm / newm gave the claim to mp (m.spinning = true)
+  spin,       // become_spinning: mp spins (m.spinning, nmspinning++)
+  spinclear,  // become_spinning's second half: needspinning = false
+  dropspin,   // drop_spinning of mp's own count (findrunnable's give-up,
+              // resetspinning, gcstopm); m.spinning was cleared just before
+  needspin,   // pidleget_spinning found no idle P: needspinning = true
+  dropidle,   // findrunnable's give-up: mp, holding no P, drops its count
+              // (then the re-check)
+  recheck,    // the re-check of every run queue begins (after the fence)
+  stopm,      // mp parks on the idle M list (sched.lock held)
+  giveup,     // give_up_p, under sched.lock: mp releases pp (the needspinning
+              // check passed)
 };
-void trace_p(pev e, const p* pp, const m* mp) noexcept;
+void trace_p(pev e, const p* pp, const m* mp, int v = 0) noexcept;
+// drop_spinning(where): an unclaim (where is "wakep" or "startm") or the
+// calling M's dropspin; old: the value its fetch_sub read.
+void trace_drop_spinning(const char* where, int old) noexcept;
 
 }  // namespace goro::detail::simulator
