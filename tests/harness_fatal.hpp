@@ -10,15 +10,15 @@
 #include <cstdlib>
 
 // Defines the one fatal() of the program; NAME is the harness's name.
-#define GORO_HARNESS_FATAL(NAME)                 \
-  namespace goro::detail {                       \
-  void fatal(const char* fmt, ...) {             \
-    va_list ap;                                  \
-    va_start(ap, fmt);                           \
-    std::fputs(NAME ": fatal: ", stderr);        \
-    std::vfprintf(stderr, fmt, ap);              \
-    std::fputc('\n', stderr);                    \
-    va_end(ap);                                  \
-    std::exit(2);                                \
-  }                                              \
+#define GORO_HARNESS_FATAL(NAME)          \
+  namespace goro::detail {                \
+  void fatal(const char* fmt, ...) {      \
+    va_list ap;                           \
+    va_start(ap, fmt);                    \
+    std::fputs(NAME ": fatal: ", stderr); \
+    std::vfprintf(stderr, fmt, ap);       \
+    std::fputc('\n', stderr);             \
+    va_end(ap);                           \
+    std::exit(2);                         \
+  }                                       \
   }  // namespace goro::detail

@@ -235,6 +235,21 @@ void write_segment(std::FILE* f, const rq_segment& sg, int k,
   std::fprintf(f, "]\n");
 }
 
+// DIR/SUB/MODULE.tla, created and opened with the module's first line
+// written; null (after saying why) if it cannot be.
+std::FILE* open_module(const std::string& dir, const char* sub, const char* module) {
+  std::string d = dir + "/" + sub;
+  ::mkdir(d.c_str(), 0777);
+  std::string path = d + "/" + module + ".tla";
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  if (!f) {
+    std::perror(path.c_str());
+    return nullptr;
+  }
+  std::fprintf(f, "---- MODULE %s ----\n", module);
+  return f;
+}
+
 // The run-queue log: DIR/runq/RunqTraceLog.tla, every segment with entries
 // of every session so far, each session's in the order the segments ended.
 void write_runq(const trace_state& s, std::FILE* summary) {
@@ -250,16 +265,8 @@ void write_runq(const trace_state& s, std::FILE* summary) {
     ntokens = std::max(ntokens, sg->ntokens);
     entries += sg->log.size();
   }
-  const char* name = "runq";
-  std::string d = s.dir + "/" + name;
-  ::mkdir(d.c_str(), 0777);
-  std::string path = d + "/RunqTraceLog.tla";
-  std::FILE* f = std::fopen(path.c_str(), "w");
-  if (!f) {
-    std::perror(path.c_str());
-    return;
-  }
-  std::fprintf(f, "---- MODULE RunqTraceLog ----\n");
+  std::FILE* f = open_module(s.dir, "runq", "RunqTraceLog");
+  if (!f) return;
   std::fprintf(
       f,
       "\\* Written by the sim's trace log (src/sim/trace_log.cpp): %u sessions, mutant %d, "
@@ -286,7 +293,7 @@ void write_runq(const trace_state& s, std::FILE* summary) {
     std::fprintf(f, "%sLines%zu", k > 1 ? ", " : "", k);
   std::fprintf(f, ">>\n====\n");
   std::fclose(f);
-  std::fprintf(summary, "runq %s %zu segments %zu entries\n", name, segs.size(), entries);
+  std::fprintf(summary, "runq runq %zu segments %zu entries\n", segs.size(), entries);
 }
 
 const char* pstatus_tla(pstatus st) {
@@ -309,15 +316,8 @@ void write_phandoff(const trace_state& s, std::FILE* summary) {
     np = std::max(np, ps.nprocs);
   }
   if (entries == 0) return;
-  std::string d = s.dir + "/phandoff";
-  ::mkdir(d.c_str(), 0777);
-  std::string path = d + "/PHandoffTraceLog.tla";
-  std::FILE* f = std::fopen(path.c_str(), "w");
-  if (!f) {
-    std::perror(path.c_str());
-    return;
-  }
-  std::fprintf(f, "---- MODULE PHandoffTraceLog ----\n");
+  std::FILE* f = open_module(s.dir, "phandoff", "PHandoffTraceLog");
+  if (!f) return;
   std::fprintf(
       f, "\\* Written by the sim's trace log (src/sim/trace_log.cpp): %zu sessions, mutant %d,\n",
       s.psessions.size(), static_cast<int>(mutant));
