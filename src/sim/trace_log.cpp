@@ -116,7 +116,7 @@ struct trace_state {
   // stopped world too (whose events are not logged): stw_end reports it,
   // for an M may be between its flag's clearing and its drop_spinning then.
   std::set<int> spinning;
-  std::set<int> ms;  // every M id (+ 1) the P log names
+  std::set<int> ms;                 // every M id (+ 1) the P log names
   std::set<unsigned long long> gs;  // every goid the P log names
   std::vector<rq_segment> closed;
   const runtime* rt = nullptr;  // the session's (trace_log_runtime)
@@ -345,7 +345,8 @@ void write_phandoff(const trace_state& s, std::FILE* summary) {
     for (std::size_t n = 1; n <= ps.log.size(); n++) {
       const p_entry& e = ps.log[n - 1];
       std::fprintf(
-          f, "  [op |-> \"%s\", m |-> %d, p |-> %d, g |-> %llu, v |-> %d, nm |-> %d, need |-> %s, "
+          f,
+          "  [op |-> \"%s\", m |-> %d, p |-> %d, g |-> %llu, v |-> %d, nm |-> %d, need |-> %s, "
           "spin |-> {",
           e.op, e.m, e.p, e.g, e.v, e.nm, e.need ? "TRUE" : "FALSE");
       for (std::size_t i = 0; i < e.spin.size(); i++)
