@@ -17,7 +17,9 @@
 # "reject:OP" (a mutant: at least one module is rejected, and in each
 # rejected module the first line no action of the spec matched is an entry
 # of kind OP, so the mutant was caught by the operation it breaks; a run may
-# fail, its log up to the failure is checked).
+# fail, its log up to the failure is checked). OP may list kinds, "OP1|OP2":
+# a run-queue mutant that duplicates a G is rejected by RunQueueTrace at its
+# steal or get, and by PHandoffTrace at the duplicate's second execute.
 #
 # Verdicts as ci/tla_trace.sh: "Invariant LogNotFullyConsumed is violated"
 # is acceptance, "No error has been found" rejection; anything else (a
@@ -96,7 +98,7 @@ for log in "$dir"/*/runq/RunqTraceLog.tla "$dir"/*/phandoff/PHandoffTraceLog.tla
     set -- $(tr '\n' ' ' <"$out" | tr -s ' ' | grep -o '"TraceFurthest",[ 0-9,]*' | tail -1 | tr -d ',' | cut -d' ' -f2-)
     line=$(grep -E "\\\\\* ${3:-0}:$((${4:-0} + 1))( |\$)" "$log" | head -1 | sed 's/^ *//')
     echo "sim_trace.sh: REJECTED $rel ($spec): the furthest behaviour consumes ${1:-?} of ${2:-?} lines; first line no action matched: segment ${3:-?} line $((${4:-0} + 1)): $line"
-    if [ "$expect" = accept ] || ! echo "$line" | grep -q "op |-> \"${expect#reject:}\""; then
+    if [ "$expect" = accept ] || ! echo "$line" | grep -qE "op \|-> \"(${expect#reject:})\""; then
       wrong=$((wrong + 1))
     fi
   else

@@ -59,10 +59,18 @@ VARIABLES
     preleased,  \* Ps released by their M, to be listed or handed off
     nmspinning, mspinning, needspinning,   \* as in PHandoff.tla
     claims,     \* spinning counts claimed for an M not yet chosen (see Claim)
-    rechecking  \* Ms between findrunnable's DropSpin and its Recheck
+    rechecking, \* Ms between findrunnable's DropSpin and its Recheck
+    gst,        \* each goid's status: "none" before its newproc, then Go's
+    curg,       \* each M's G (m.curg as the G events set it), NoG if none
+    leaving,    \* each M's G it switched away from, still running (Yield)
+    stopped     \* between stw_begin and stw_end (no P event is logged)
 
 spinvars == <<nmspinning, mspinning, needspinning, claims, rechecking>>
-vars == <<seg, i, before, pstatus, pm, mp, moldp, pidle, spc, sp, pgot, preleased, spinvars>>
+gvars == <<gst, curg, leaving, stopped>>
+vars == <<seg, i, before, pstatus, pm, mp, moldp, pidle, spc, sp, pgot, preleased, spinvars, gvars>>
+
+NoG == 0
+Gs == LogGs
 
 Trace == SegPTraces[seg]
 Ps == 1..SegNP[seg]
@@ -81,6 +89,8 @@ Init ==
     /\ pgot = 1..SegNP[1] /\ preleased = {}
     /\ nmspinning = 0 /\ mspinning = [m \in Ms |-> FALSE]
     /\ needspinning = FALSE /\ claims = 0 /\ rechecking = {}
+    /\ gst = [g \in Gs |-> "none"] /\ curg = [m \in Ms |-> NoG] /\ stopped = FALSE
+    /\ leaving = [m \in Ms |-> NoG]
 
 E == Trace[i + 1]
 Step(op) == i < Len(Trace) /\ E.op = op
@@ -100,7 +110,7 @@ AcquireP ==
     /\ pgot' = pgot \ {p}
     /\ moldp' = [moldp EXCEPT ![m] = NoP]   \* an exitsyscall that lost its P
     /\ UNCHANGED <<pidle, spc, sp, preleased>>
-    /\ UNCHANGED spinvars
+    /\ UNCHANGED spinvars /\ UNCHANGED gvars
     /\ Consume
 
 \* ExitSyscallFast: the CAS of oldp.status from syscall won (logged at the
@@ -113,7 +123,7 @@ ExitSyscallFast ==
     /\ pm' = [pm EXCEPT ![p] = m] /\ mp' = [mp EXCEPT ![m] = p]
     /\ moldp' = [moldp EXCEPT ![m] = NoP]
     /\ UNCHANGED <<pidle, spc, sp, pgot, preleased>>
-    /\ UNCHANGED spinvars
+    /\ UNCHANGED spinvars /\ UNCHANGED gvars
     /\ Consume
 
 \* releasep: the first half of Release (its pidleput is the next line).
@@ -125,7 +135,7 @@ Release ==
     /\ pm' = [pm EXCEPT ![p] = NoM] /\ mp' = [mp EXCEPT ![m] = NoP]
     /\ preleased' = preleased \cup {p}
     /\ UNCHANGED <<moldp, pidle, spc, sp, pgot>>
-    /\ UNCHANGED spinvars
+    /\ UNCHANGED spinvars /\ UNCHANGED gvars
     /\ Consume
 
 \* pidleput: Release's second half, HandoffP's idle branch (spc = handoff),
@@ -140,7 +150,7 @@ PidlePut ==
     /\ IF spc = "handoff" /\ sp = p THEN spc' = "idle" /\ sp' = NoP
                                    ELSE UNCHANGED <<spc, sp>>
     /\ UNCHANGED <<pstatus, pm, mp, moldp>>
-    /\ UNCHANGED spinvars
+    /\ UNCHANGED spinvars /\ UNCHANGED gvars
     /\ Consume
 
 \* pidleget (PidleGet in WakePGet, Recheck, ExitSyscallPidle, ExitSyscall0,
@@ -151,18 +161,20 @@ PidleGet ==
     /\ p \in pidle
     /\ pidle' = pidle \ {p} /\ pgot' = pgot \cup {p}
     /\ UNCHANGED <<pstatus, pm, mp, moldp, spc, sp, preleased>>
-    /\ UNCHANGED spinvars
+    /\ UNCHANGED spinvars /\ UNCHANGED gvars
     /\ Consume
 
 EnterSyscall ==
     LET m == E.m  p == E.p IN
     /\ Step("entersyscall")
     /\ mp[m] = p /\ pm[p] = m /\ pstatus[p] = "running"
+    \* entersyscall's casgstatus running -> syscall came first (GSyscall).
+    /\ curg[m] # NoG /\ gst[curg[m]] = "syscall"
     /\ pstatus' = [pstatus EXCEPT ![p] = "syscall"]
     /\ pm' = [pm EXCEPT ![p] = NoM] /\ mp' = [mp EXCEPT ![m] = NoP]
     /\ moldp' = [moldp EXCEPT ![m] = p]
     /\ UNCHANGED <<pidle, spc, sp, pgot, preleased>>
-    /\ UNCHANGED spinvars
+    /\ UNCHANGED spinvars /\ UNCHANGED gvars
     /\ Consume
 
 Retake ==
@@ -172,7 +184,7 @@ Retake ==
     /\ pstatus' = [pstatus EXCEPT ![p] = "idle"]
     /\ spc' = "handoff" /\ sp' = p
     /\ UNCHANGED <<pm, mp, moldp, pidle, pgot, preleased>>
-    /\ UNCHANGED spinvars
+    /\ UNCHANGED spinvars /\ UNCHANGED gvars
     /\ Consume
 
 \* HandoffP's startm branches: sysmon's P after Retake, or (entersyscallblock,
@@ -185,13 +197,14 @@ HandoffP ==
     /\ IF spc = "handoff" /\ sp = p THEN spc' = "idle" /\ sp' = NoP
                                    ELSE UNCHANGED <<spc, sp>>
     /\ UNCHANGED <<pstatus, pm, mp, moldp, pidle>>
-    /\ UNCHANGED spinvars
+    /\ UNCHANGED spinvars /\ UNCHANGED gvars
     /\ Consume
 
 StwBegin ==
     /\ Step("stw_begin")
     /\ UNCHANGED <<pstatus, pm, mp, moldp, pidle, spc, sp, pgot, preleased>>
     /\ UNCHANGED spinvars
+    /\ stopped' = TRUE /\ UNCHANGED <<gst, curg, leaving>>
     /\ Consume
 
 \* start_the_world's state (see the header).  A P that is idle, unlisted
@@ -222,6 +235,7 @@ StwEnd ==
     \* A re-check the stopped world cut (its line was not logged) is not
     \* required after it: a weaker check across a world stop.
     /\ rechecking' = {}
+    /\ stopped' = FALSE /\ UNCHANGED <<gst, curg, leaving>>
     /\ Consume
 
 \* The segment is consumed: the next session starts from Init.
@@ -236,6 +250,8 @@ NextSegment ==
     /\ pgot' = 1..SegNP[seg + 1] /\ preleased' = {}
     /\ nmspinning' = 0 /\ mspinning' = [m \in Ms |-> FALSE]
     /\ needspinning' = FALSE /\ claims' = 0 /\ rechecking' = {}
+    /\ gst' = [g \in Gs |-> "none"] /\ curg' = [m \in Ms |-> NoG] /\ stopped' = FALSE
+    /\ leaving' = [m \in Ms |-> NoG]
 
 -----------------------------------------------------------------------------
 \* The spinning protocol (sched/spinning.hpp).  Each RMW of nmspinning logs
@@ -252,7 +268,7 @@ Claim ==
     /\ nmspinning = 0 /\ E.v = 0
     /\ nmspinning' = 1 /\ claims' = claims + 1
     /\ UNCHANGED <<mspinning, needspinning, rechecking>>
-    /\ PUnchanged /\ Consume
+    /\ PUnchanged /\ UNCHANGED gvars /\ Consume
 
 \* WakePGet's branch with no idle P (its needspinning is the needspin line
 \* before), and startm's undo when the P it was to find is gone.
@@ -261,7 +277,7 @@ Unclaim ==
     /\ claims > 0 /\ E.v = nmspinning
     /\ nmspinning' = nmspinning - 1 /\ claims' = claims - 1
     /\ UNCHANGED <<mspinning, needspinning, rechecking>>
-    /\ PUnchanged /\ Consume
+    /\ PUnchanged /\ UNCHANGED gvars /\ Consume
 
 \* StartM(pp, TRUE): the claim becomes the started M's m.spinning.
 HandSpin ==
@@ -270,7 +286,7 @@ HandSpin ==
     /\ claims > 0 /\ ~mspinning[m] /\ mp[m] = NoP
     /\ mspinning' = [mspinning EXCEPT ![m] = TRUE] /\ claims' = claims - 1
     /\ UNCHANGED <<nmspinning, needspinning, rechecking>>
-    /\ PUnchanged /\ Consume
+    /\ PUnchanged /\ UNCHANGED gvars /\ Consume
 
 \* BecomeSpinning: FindRunnable's decision, AbortDropForSpinner, Recheck's
 \* P found; in each the M holds a P.
@@ -281,7 +297,7 @@ Spin ==
     /\ mspinning' = [mspinning EXCEPT ![m] = TRUE]
     /\ nmspinning' = nmspinning + 1
     /\ UNCHANGED <<claims, needspinning, rechecking>>
-    /\ PUnchanged /\ Consume
+    /\ PUnchanged /\ UNCHANGED gvars /\ Consume
 
 \* BecomeSpinning's needspinning = FALSE, which the code stores after the
 \* increment, as a step of its own (a needspin of another M may fall
@@ -292,7 +308,7 @@ SpinClear ==
     /\ mspinning[m]
     /\ needspinning' = FALSE
     /\ UNCHANGED <<nmspinning, mspinning, claims, rechecking>>
-    /\ PUnchanged /\ Consume
+    /\ PUnchanged /\ UNCHANGED gvars /\ Consume
 
 \* DropSpin (after Release), Execute's resetspinning, and gcstopm's drop:
 \* m.spinning cleared and nmspinning decremented.  The code clears the flag
@@ -306,7 +322,7 @@ DropSpin ==
     \* findrunnable's give-up (DropSpin): mpc "recheck" next.
     /\ rechecking' = IF E.op = "dropidle" THEN rechecking \cup {m} ELSE rechecking
     /\ UNCHANGED <<needspinning, claims>>
-    /\ PUnchanged /\ Consume
+    /\ PUnchanged /\ UNCHANGED gvars /\ Consume
 
 \* Recheck begins (its pidleget, acquire, spin or needspin lines follow).
 RecheckBegin ==
@@ -315,7 +331,7 @@ RecheckBegin ==
     /\ m \in rechecking /\ mp[m] = NoP
     /\ rechecking' = rechecking \ {m}
     /\ UNCHANGED <<nmspinning, mspinning, needspinning, claims>>
-    /\ PUnchanged /\ Consume
+    /\ PUnchanged /\ UNCHANGED gvars /\ Consume
 
 \* stopm: the M parks (mpc "parked"): it holds no P and no spinning count,
 \* and a spinner that gave up has made its Recheck (mutant no_spin_recheck
@@ -325,14 +341,14 @@ StopM ==
     /\ Step("stopm")
     /\ mp[m] = NoP /\ ~mspinning[m] /\ m \notin rechecking
     /\ UNCHANGED spinvars
-    /\ PUnchanged /\ Consume
+    /\ PUnchanged /\ UNCHANGED gvars /\ Consume
 
 \* pidlegetSpinning found no idle P (WakePGet, Recheck).
 NeedSpin ==
     /\ Step("needspin")
     /\ needspinning' = TRUE
     /\ UNCHANGED <<nmspinning, mspinning, claims, rechecking>>
-    /\ PUnchanged /\ Consume
+    /\ PUnchanged /\ UNCHANGED gvars /\ Consume
 
 \* Release's guard in findrunnable's give-up, under sched.lock: a
 \* non-spinning M gives its P up only when nobody asked for a spinner
@@ -344,13 +360,109 @@ GiveUp ==
     /\ mp[m] = E.p /\ E.p # NoP
     /\ mspinning[m] \/ ~needspinning
     /\ UNCHANGED spinvars
-    /\ PUnchanged /\ Consume
+    /\ PUnchanged /\ UNCHANGED gvars /\ Consume
+
+-----------------------------------------------------------------------------
+\* The Gs (PHandoff's NewProc, Execute, Park, Ready, Yield, Exit and the G
+\* side of EnterSyscall and ExitSyscall), projected on each goid's status
+\* and each M's curg.  The log names a G by its goid, which newproc gives
+\* afresh to every life of a G (a recycled g structure gets a new one), so
+\* Gs is the set of goids the log names and each starts "none": no fixed
+\* set of Gs as in PHandoff.tla.  Each line is a casgstatus
+\* (sched/gstatus.hpp), logged right after its store, by the acting M (m
+\* 0: run's thread or a foreign thread).  What a P must be held for is
+\* checked outside stopped worlds only: their P events are not logged,
+\* while G events are (a G's life is seen whole).
+HoldsP(m) == stopped \/ (m # NoM /\ mp[m] # NoP)
+GStep(op) == Step(op) /\ E.g \in Gs
+GDone == PUnchanged /\ UNCHANGED spinvars /\ UNCHANGED stopped /\ Consume
+
+\* newproc: a new life, runnable (by an M, run's thread or a foreign one).
+NewG ==
+    /\ GStep("newg") /\ gst[E.g] = "none"
+    /\ gst' = [gst EXCEPT ![E.g] = "runnable"] /\ UNCHANGED <<curg, leaving>>
+    /\ GDone
+
+\* execute: an M holding a P and running no G takes a runnable G.  The
+\* G-side fast path of Gosched (internal.hpp: switch_to_local) runs the
+\* next G before the yielder's status moves (post_runqput, on the next G's
+\* context, stores it): the M's curg may then still be running, and it
+\* becomes the M's leaving G, whose Yield comes next (a discrepancy with
+\* PHandoff, whose Yield is first: spec/simulation.md).
+Execute ==
+    LET m == E.m  g == E.g IN
+    /\ GStep("execute") /\ m # NoM
+    /\ gst[g] = "runnable" /\ HoldsP(m) /\ leaving[m] = NoG
+    \* (an IF: TLC takes each disjunct of an action as a branch of its own)
+    /\ IF curg[m] = NoG THEN TRUE ELSE gst[curg[m]] = "running"
+    /\ gst' = [gst EXCEPT ![g] = "running"] /\ curg' = [curg EXCEPT ![m] = g]
+    /\ leaving' = [leaving EXCEPT ![m] = curg[m]]
+    /\ GDone
+
+\* gopark, Gosched / preemption, goexit: only the running G of an M that
+\* holds a P, and the M drops it.
+Leave(op, to) ==
+    LET m == E.m  g == E.g IN
+    /\ GStep(op) /\ m # NoM
+    /\ curg[m] = g /\ gst[g] = "running" /\ HoldsP(m) /\ leaving[m] = NoG
+    /\ gst' = [gst EXCEPT ![g] = to] /\ curg' = [curg EXCEPT ![m] = NoG]
+    /\ UNCHANGED leaving
+    /\ GDone
+Park == Leave("park", "waiting")
+Exit == Leave("goexit", "dead")
+\* Gosched / preemption: the M's curg, or the G it has just switched away
+\* from (Execute).
+Yield ==
+    \/ Leave("yield", "runnable")
+    \/ LET m == E.m  g == E.g IN
+       /\ GStep("yield") /\ m # NoM
+       /\ leaving[m] = g /\ gst[g] = "running" /\ HoldsP(m)
+       /\ gst' = [gst EXCEPT ![g] = "runnable"] /\ leaving' = [leaving EXCEPT ![m] = NoG]
+       /\ UNCHANGED curg
+       /\ GDone
+
+\* goready: only a waiting G, by anyone (a P, a foreign thread, netpoll);
+\* once runnable it is not waiting, so a second ready is rejected (mutant
+\* ready_twice).
+Ready ==
+    /\ GStep("ready") /\ gst[E.g] = "waiting"
+    /\ gst' = [gst EXCEPT ![E.g] = "runnable"] /\ UNCHANGED <<curg, leaving>>
+    /\ GDone
+
+\* entersyscall's status (its P's entersyscall line follows, or releasep
+\* and handoff for entersyscallblock): the M's running G, the M with a P.
+GSyscall ==
+    LET m == E.m  g == E.g IN
+    /\ GStep("gsyscall") /\ m # NoM
+    /\ curg[m] = g /\ gst[g] = "running" /\ HoldsP(m)
+    /\ gst' = [gst EXCEPT ![g] = "syscall"] /\ UNCHANGED <<curg, leaving>>
+    /\ GDone
+
+\* exitsyscall with a P again (ExitSyscallFast or a pidleget's acquire
+\* before): the G runs on.
+GSysRet ==
+    LET m == E.m  g == E.g IN
+    /\ GStep("gsysret") /\ m # NoM
+    /\ curg[m] = g /\ gst[g] = "syscall" /\ HoldsP(m)
+    /\ gst' = [gst EXCEPT ![g] = "running"] /\ UNCHANGED <<curg, leaving>>
+    /\ GDone
+
+\* exitsyscall0: no P to be had; the G goes to the global queue and the M,
+\* holding no P, drops it.
+GSysQ ==
+    LET m == E.m  g == E.g IN
+    /\ GStep("gsysq") /\ m # NoM
+    /\ curg[m] = g /\ gst[g] = "syscall" /\ (stopped \/ mp[m] = NoP)
+    /\ gst' = [gst EXCEPT ![g] = "runnable"] /\ curg' = [curg EXCEPT ![m] = NoG]
+    /\ UNCHANGED leaving
+    /\ GDone
 
 Next ==
     \/ AcquireP \/ ExitSyscallFast \/ Release \/ PidlePut \/ PidleGet
     \/ EnterSyscall \/ Retake \/ HandoffP \/ StwBegin \/ StwEnd
     \/ Claim \/ Unclaim \/ HandSpin \/ Spin \/ SpinClear \/ DropSpin \/ NeedSpin \/ GiveUp
     \/ RecheckBegin \/ StopM
+    \/ NewG \/ Execute \/ Park \/ Yield \/ Exit \/ Ready \/ GSyscall \/ GSysRet \/ GSysQ
     \/ NextSegment
 
 -----------------------------------------------------------------------------
@@ -364,6 +476,15 @@ OneMPerP ==
 SpinCount ==
     /\ claims >= 0
     /\ nmspinning = Cardinality({m \in Ms : mspinning[m]}) + claims
+
+\* PHandoff's one M per running G: an M's curg is running or in its call,
+\* and no G is two Ms' curg.  Checked at every state.
+OneMPerG ==
+    /\ \A m \in Ms : curg[m] # NoG => gst[curg[m]] \in {"running", "syscall"}
+    /\ \A m1, m2 \in Ms : m1 # m2 /\ curg[m1] # NoG => curg[m1] # curg[m2]
+    /\ \A m1, m2 \in Ms : leaving[m1] # NoG => leaving[m1] # curg[m2]
+    /\ \A g \in Gs : gst[g] \in {"running", "syscall"} =>
+                       \E m \in Ms : curg[m] = g \/ leaving[m] = g
 
 TotalLines == LET Sum[k \in 0..Len(SegPTraces)] ==
                       IF k = 0 THEN 0 ELSE Sum[k - 1] + Len(SegPTraces[k])

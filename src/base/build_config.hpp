@@ -99,6 +99,10 @@ enum class mutant_id {
   steal_half_plus_one,
   get_keeps_head,
   put_overwrites_full,
+  // A G-level mutant caught by trace validation against tla/PHandoff.tla
+  // (tla/PHandoffTrace.tla's Ready): goready of a G already runnable.
+  // Built only into the trace harness (tests/sim_trace.cpp).
+  ready_twice,
 };
 
 inline constexpr mutant_id mutant =
@@ -138,6 +142,8 @@ inline constexpr mutant_id mutant =
     mutant_id::get_keeps_head;
 #elif defined(GORO_MUTANT_PUT_OVERWRITES_FULL)
     mutant_id::put_overwrites_full;
+#elif defined(GORO_MUTANT_READY_TWICE)
+    mutant_id::ready_twice;
 #else
     mutant_id::none;
 #define GORO_DETAIL_NO_NAMED_MUTANT
@@ -174,9 +180,10 @@ inline constexpr const char* mutant_names[] = {
     "steal_half_plus_one",
     "get_keeps_head",
     "put_overwrites_full",
+    "ready_twice",
 };
 static_assert(sizeof mutant_names / sizeof mutant_names[0] ==
-                  static_cast<std::size_t>(mutant_id::put_overwrites_full) + 1,
+                  static_cast<std::size_t>(mutant_id::ready_twice) + 1,
               "mutant_names: one name per mutant_id, in order");
 
 // A translation unit compiled with a named mutant's macro as well (a

@@ -134,6 +134,11 @@ void goready(g* gp) {
                  gstatus_name(gp->status.load(std::memory_order_relaxed)));
   nopreempt np;
   trace::go_unblock(gp);
+  // (MUTANT ready_twice: the G is made runnable once more than it was
+  // parked, the bug of a G readied by two wakers; goready_put's own
+  // transition then finds it runnable.)
+  if (mutant_on(mutant_id::ready_twice))
+    casgstatus(gp, gstatus::waiting, gstatus::runnable, "goready (mutant ready_twice)");
   m* mp = getm();
   // goready_put, goready_abandoned: sync/park_core.hpp, the handshake's
   // core that c11/park_c11.cpp checks.

@@ -31,6 +31,13 @@
 
 namespace goro::detail {
 
+namespace simulator {
+// The simulation's trace log of G status transitions (sim/trace_log.hpp;
+// tla/PHandoffTrace.tla's G actions): goid, the transition's expected and
+// new status. Defined in the sim build only, and called only there.
+void trace_g(std::uint64_t goid, std::uint32_t from, std::uint32_t to) noexcept;
+}  // namespace simulator
+
 // One in this many entries of a G into runnable is timed (Go's
 // gTrackingPeriod, which is 8). A sample costs two clock reads (25 ns each
 // through the vDSO on these machines) against a goroutine switch of ~40 ns:
@@ -90,13 +97,24 @@ inline void casgstatus(G* gp, gstatus from, gstatus to, const char* where) {
             "allows",
             where, (unsigned long long)gp->goid, gstatus_name(from), gstatus_name(to));
     gstatus cur = gp->status.load(std::memory_order_relaxed);
-    if (cur != from)
+    if (cur != from) {
+      // The sim's trace log records the transition attempted, so that the
+      // failing run's log (fatal flushes it) ends at the step TLC rejects.
+      // Nothing runs after the fatal, so the log's order stays exact.
+      if constexpr (sim && requires { gp->latency_seq; })
+        simulator::trace_g(gp->goid, static_cast<std::uint32_t>(from),
+                           static_cast<std::uint32_t>(to));
       fatal("invariant violated: GStatus: %s: goroutine %llu is %s, want %s (moving to %s)", where,
             (unsigned long long)gp->goid, gstatus_name(cur), gstatus_name(from), gstatus_name(to));
+    }
   } else {
     (void)where;
   }
   gp->status.store(to, std::memory_order_relaxed);
+  // The sim's trace log (the runtime's G only, not the c11/ check's): right
+  // after the store, with no scheduling point in between, as every hook.
+  if constexpr (sim && requires { gp->latency_seq; })
+    simulator::trace_g(gp->goid, static_cast<std::uint32_t>(from), static_cast<std::uint32_t>(to));
   // Scheduling-latency sampling (Go's casgstatus tracking): one in
   // latency_tracking_period entries of a G into runnable stamps the clock;
   // execute, seeing the same count, records the wait (latency_record). The G types that have

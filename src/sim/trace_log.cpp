@@ -87,6 +87,7 @@ struct rq_segment {
 struct p_entry {
   const char* op = "";
   int m = 0, p = 0;
+  unsigned long long g = 0;     // the G events' goid (0: none)
   int v = 0;                    // the spinning events' nmspinning read
   std::vector<int> spin;        // stw_end: the spinning Ms (the log's view)
   int nm = 0;                   // stw_end: sched.nmspinning
@@ -115,7 +116,8 @@ struct trace_state {
   // stopped world too (whose events are not logged): stw_end reports it,
   // for an M may be between its flag's clearing and its drop_spinning then.
   std::set<int> spinning;
-  std::set<int> ms;  // every M id (+ 1) the P log names
+  std::set<int> ms;                 // every M id (+ 1) the P log names
+  std::set<unsigned long long> gs;  // every goid the P log names
   std::vector<rq_segment> closed;
   const runtime* rt = nullptr;  // the session's (trace_log_runtime)
   std::uint64_t skipped = 0;    // hook calls on a queue of no P (none expected)
@@ -328,6 +330,12 @@ void write_phandoff(const trace_state& s, std::FILE* summary) {
     std::fprintf(f, "%s%d", first ? "" : ", ", m);
     first = false;
   }
+  std::fprintf(f, "}\nLogGs == {");
+  first = true;
+  for (unsigned long long g : s.gs) {
+    std::fprintf(f, "%s%llu", first ? "" : ", ", g);
+    first = false;
+  }
   std::fprintf(f, "}\n");
   for (std::size_t k = 1; k <= s.psessions.size(); k++) {
     const p_session& ps = s.psessions[k - 1];
@@ -337,8 +345,10 @@ void write_phandoff(const trace_state& s, std::FILE* summary) {
     for (std::size_t n = 1; n <= ps.log.size(); n++) {
       const p_entry& e = ps.log[n - 1];
       std::fprintf(
-          f, "  [op |-> \"%s\", m |-> %d, p |-> %d, v |-> %d, nm |-> %d, need |-> %s, spin |-> {",
-          e.op, e.m, e.p, e.v, e.nm, e.need ? "TRUE" : "FALSE");
+          f,
+          "  [op |-> \"%s\", m |-> %d, p |-> %d, g |-> %llu, v |-> %d, nm |-> %d, need |-> %s, "
+          "spin |-> {",
+          e.op, e.m, e.p, e.g, e.v, e.nm, e.need ? "TRUE" : "FALSE");
       for (std::size_t i = 0; i < e.spin.size(); i++)
         std::fprintf(f, "%s%d", i ? ", " : "", e.spin[i]);
       std::fprintf(f, "}, ps |-> <<");
@@ -398,6 +408,7 @@ void trace_log_begin() noexcept {
     s.closed.clear();
     s.psessions.clear();
     s.ms.clear();
+    s.gs.clear();
     s.session = 0;
     s.skipped = 0;
   }
@@ -481,6 +492,34 @@ void trace_p(pev e, const p* pp, const m* mp, int v) noexcept {
                   .load(std::memory_order_relaxed);
   }
   ps.log.push_back(std::move(en));
+}
+
+void trace_g(std::uint64_t goid, std::uint32_t from, std::uint32_t to) noexcept {
+  trace_state& s = st();
+  if (!s.on || s.psessions.empty() || !participant()) return;
+  // The op from the transition (sched/gstatus.hpp's list). Logged in the
+  // stopped world too: a G's life must be seen whole (PHandoffTrace.tla
+  // checks the P side of these steps only outside it).
+  using enum gstatus;
+  const auto f = static_cast<gstatus>(from), t = static_cast<gstatus>(to);
+  const char* op = "gbad";  // a transition Go does not allow (rejected)
+  if ((f == dead || f == idle) && t == runnable) op = "newg";
+  else if (f == runnable && t == running) op = "execute";
+  else if (f == running && t == runnable) op = "yield";
+  else if (f == running && t == waiting) op = "park";
+  else if (f == waiting && t == runnable) op = "ready";
+  else if (f == running && t == syscall) op = "gsyscall";
+  else if (f == syscall && t == running) op = "gsysret";
+  else if (f == syscall && t == runnable) op = "gsysq";
+  else if (f == running && t == dead) op = "goexit";
+  const m* mp = getm_unchecked();  // null on run's thread and foreign threads
+  p_entry en;
+  en.op = op;
+  en.m = mp ? static_cast<int>(mp->id) + 1 : 0;
+  en.g = goid;
+  if (en.m) s.ms.insert(en.m);
+  s.gs.insert(goid);
+  s.psessions.back().log.push_back(std::move(en));
 }
 
 void trace_drop_spinning(const char* where, int old) noexcept {
