@@ -45,7 +45,7 @@ status=0
 controlled=""
 run_row() {  # mutant test passes -> exit status of the run
   local m=$1 t=$2 n=$3 rc=0
-  env ${m:+GORO_MUTANT_ACTIVE=$m} GORO_SIM_SEED_BASE=1 GORO_SIM_STRATEGY=random \
+  env ${m:+GORO_MUTANT_ACTIVE=$m} GORO_SIM_REPLAY_DIR="$build" GORO_SIM_SEED_BASE=1 GORO_SIM_STRATEGY=random \
     timeout -k 5 300 "$bin" --gtest_filter="Stress.$t" --gtest_repeat="$n" \
     >"$build/$t.${m:-control}.log" 2>&1 || rc=$?
   return $rc

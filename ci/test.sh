@@ -48,13 +48,13 @@ ctest_preset() {
     # (tests/cex_*.cpp: TLC's trace of a TLA+ mutant run on the real code as
     # a forced schedule).
     # And the trace validation of simulated runs (tests/sim_trace.cpp, label
-    # tla-trace here: each run's trace log checked by TLC, six C++ mutants
+    # tla-trace here: each run's trace log checked by TLC, seven C++ mutants
     # rejected).
     targets=(--target sim_test stress_test runtime_props cex_runq cex_psyscall cex_runq_steal_plain_store
              cex_runq_publish_tail_first cex_runq_get_plain_store cex_psyscall_exitsyscall_no_cas
              sim_trace sim_trace_steal_plain_store sim_trace_get_plain_store
              sim_trace_steal_half_plus_one sim_trace_exitsyscall_no_cas
-             sim_trace_no_needspinning sim_trace_no_spin_recheck)
+             sim_trace_no_needspinning sim_trace_no_spin_recheck sim_trace_ready_twice)
   fi
   step "configure + build: $preset"
   # Explicit ON: a cache left by someone's -DGORO_BUILD_TESTS=OFF must not
